@@ -1,0 +1,71 @@
+// sega_eltwise.h - elementwise and row-wise kernels over contiguous float arrays.
+// Backward kernels *accumulate* into dx (dx += ...), matching the engine's convention that
+// gradients from several consumers add up. Each has a scalar reference in sega_eltwise_ref.c.
+#ifndef SEGA_ELTWISE_H
+#define SEGA_ELTWISE_H
+#include "sega_common.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+void sega_relu_fwd(size_t n, const float *x, float *y);
+/// dx += dy * (x > 0)
+void sega_relu_bwd(size_t n, const float *x, const float *dy, float *dx);
+void sega_relu6_fwd(size_t n, const float *x, float *y);
+/// dx += dy * (0 < x < 6)
+void sega_relu6_bwd(size_t n, const float *x, const float *dy, float *dx);
+void sega_sigmoid_fwd(size_t n, const float *x, float *y);
+/// dx += dy * y * (1 - y), from the forward output y.
+void sega_sigmoid_bwd(size_t n, const float *y, const float *dy, float *dx);
+/// GELU, erf form: 0.5 x (1 + erf(x / sqrt 2)).
+void sega_gelu_fwd(size_t n, const float *x, float *y);
+/// dx += dy * (Phi(x) + x phi(x)).
+void sega_gelu_bwd(size_t n, const float *x, const float *dy, float *dx);
+
+/// Softmax over each of `rows` rows of length `len` (max-subtracted).
+void sega_softmax_fwd(size_t rows, size_t len, const float *x, float *y);
+/// dx += y * (dy - sum(dy * y)) per row.
+void sega_softmax_bwd(size_t rows, size_t len, const float *y, const float *dy, float *dx);
+
+/// LayerNorm over the last `len` elements of each row: y = (x - mu) * rstd * gamma + beta.
+/// gamma/beta may be NULL (1 and 0). mean/rstd (rows each) are saved for the backward.
+void sega_layernorm_fwd(size_t rows, size_t len, float eps, const float *x, const float *gamma,
+                        const float *beta, float *y, float *mean, float *rstd);
+/// dx += d(LayerNorm)/dx^T dy.
+void sega_layernorm_bwd(size_t rows, size_t len, const float *x, const float *gamma,
+                        const float *mean, const float *rstd, const float *dy, float *dx);
+
+/// y = x * scale[c] + shift[c] for a (channels x plane) array; batchnorm in eval mode.
+void sega_channel_affine_fwd(size_t channels, size_t plane, const float *x, const float *scale,
+                             const float *shift, float *y);
+/// dx += dy * scale[c].
+void sega_channel_affine_bwd(size_t channels, size_t plane, const float *scale, const float *dy,
+                             float *dx);
+
+/// y += x (n elements).
+void sega_add_inplace(size_t n, const float *x, float *y);
+/// y = a * x + y.
+void sega_axpy(size_t n, float a, const float *x, float *y);
+
+/// Bilinear resize of a C x H x W plane stack to C x OH x OW (PyTorch's F.interpolate,
+/// mode="bilinear", antialias off). align_corners picks the coordinate mapping.
+void sega_bilinear_fwd(size_t c, int h, int w, int oh, int ow, int align_corners,
+                       const float *x, float *y);
+/// Adjoint: dx += resize^T(dy).
+void sega_bilinear_bwd(size_t c, int h, int w, int oh, int ow, int align_corners,
+                       const float *dy, float *dx);
+
+/// Scalar references for the tests.
+void sega_relu_fwd_ref(size_t n, const float *x, float *y);
+void sega_gelu_fwd_ref(size_t n, const float *x, float *y);
+void sega_softmax_fwd_ref(size_t rows, size_t len, const float *x, float *y);
+void sega_layernorm_fwd_ref(size_t rows, size_t len, float eps, const float *x, const float *gamma,
+                            const float *beta, float *y);
+void sega_bilinear_fwd_ref(size_t c, int h, int w, int oh, int ow, int align_corners,
+                           const float *x, float *y);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

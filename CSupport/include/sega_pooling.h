@@ -1,0 +1,42 @@
+// sega_pooling.h - 2-D max and average pooling, forward and backward, CHW layout.
+// Geometry reuses sega_conv_geom (dh = dw = 1 for avg; max honours dilation).
+// PyTorch semantics: padding counts as -inf for max; for avg with count_include_pad the
+// divisor is the window clipped to the padded extent [-pad, in + pad) (ceil-mode overhang past
+// the padding is not counted), otherwise the window clipped to the image.
+// A window lying wholly in the overhang (possible only with ceil mode) yields 0 for avg.
+#ifndef SEGA_POOLING_H
+#define SEGA_POOLING_H
+#include "sega_common.h"
+#include "sega_conv.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/// PyTorch's pooled size: floor or ceil of (in + 2p - d(k-1) - 1)/s + 1, with the ceil-mode
+/// rule that the last window must start inside the input or left padding.
+int sega_pool_out_size(int in, int k, int stride, int pad, int dil, int ceil_mode);
+
+/// y = max over the window; argmax[o] = flat index (iy*w + ix) into the channel plane of the
+/// winner, the first one in scan order on ties, -1 if the window holds no input pixel.
+void sega_maxpool_fwd(const sega_conv_geom *g, const float *x, float *y, int32_t *argmax);
+void sega_maxpool_fwd_ref(const sega_conv_geom *g, const float *x, float *y, int32_t *argmax);
+/// dx = scatter-add of dy through argmax (dx overwritten: zeroed first).
+void sega_maxpool_bwd(const sega_conv_geom *g, const float *dy, const int32_t *argmax, float *dx);
+
+/// Average pooling; pad_b/pad_r are the *declared* bottom/right padding (PyTorch pads symmetrically:
+/// pad_b = pad_t, pad_r = pad_l) used for the count_include_pad divisor.
+void sega_avgpool_fwd(const sega_conv_geom *g, int pad_b, int pad_r, int count_include_pad,
+                      const float *x, float *y);
+void sega_avgpool_fwd_ref(const sega_conv_geom *g, int pad_b, int pad_r, int count_include_pad,
+                          const float *x, float *y);
+/// dx overwritten.
+void sega_avgpool_bwd(const sega_conv_geom *g, int pad_b, int pad_r, int count_include_pad,
+                      const float *dy, float *dx);
+void sega_avgpool_bwd_ref(const sega_conv_geom *g, int pad_b, int pad_r, int count_include_pad,
+                          const float *dy, float *dx);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

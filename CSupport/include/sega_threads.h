@@ -1,0 +1,28 @@
+// sega_threads.h - a fixed pool of worker threads, created once with the engine context.
+// sega_pool_run neither creates threads nor allocates: workers wait on a condition variable
+// and the caller thread takes part in the work.
+#ifndef SEGA_THREADS_H
+#define SEGA_THREADS_H
+#include "sega_common.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct sega_pool sega_pool;
+/// Task body: called once for each index in [0, count). Indices are handed out statically
+/// (thread t runs t, t+T, ...), so the work split never depends on timing.
+typedef void (*sega_task_fn)(void *ctx, int index, int count);
+
+/// Create a pool of `nthreads` (>= 1) threads in all: nthreads-1 workers plus the caller.
+sega_status sega_pool_create(int nthreads, sega_pool **out);
+void sega_pool_destroy(sega_pool *p);
+int sega_pool_threads(const sega_pool *p);
+/// Run fn(ctx, i, count) for every i in [0, count) and wait. p may be NULL (runs inline).
+/// Not re-entrant: a task must not call sega_pool_run on the same pool.
+void sega_pool_run(sega_pool *p, sega_task_fn fn, void *ctx, int count);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,1 @@
+print("sega-bench: not yet")
