@@ -1,0 +1,102 @@
+// cpu.c - run-time ISA detection (CPUID + XGETBV), ISA names and status messages.
+#include "sega_common.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <cpuid.h>
+
+static uint64_t sega_xgetbv0(void) {
+    uint32_t lo, hi;
+    __asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
+    return ((uint64_t)hi << 32) | lo;
+}
+
+// Hardware capability without any cap: 0 portable, 1 avx2+fma, 2 avx512f.
+static int sega_cpu_detect(void) {
+    unsigned int a, b, c, d;
+    if (!__get_cpuid(1, &a, &b, &c, &d)) return SEGA_ISA_PORTABLE;
+    const int has_fma = (c >> 12) & 1;
+    const int has_osxsave = (c >> 27) & 1;
+    const int has_avx = (c >> 28) & 1;
+    if (!has_osxsave || !has_avx || !has_fma) return SEGA_ISA_PORTABLE;
+    const uint64_t xcr0 = sega_xgetbv0();
+    // XMM (bit 1) and YMM (bit 2) state must be enabled by the OS.
+    if ((xcr0 & 0x6) != 0x6) return SEGA_ISA_PORTABLE;
+    if (__get_cpuid_max(0, NULL) < 7) return SEGA_ISA_PORTABLE;
+    __cpuid_count(7, 0, a, b, c, d);
+    const int has_avx2 = (b >> 5) & 1;
+    const int has_avx512f = (b >> 16) & 1;
+    if (!has_avx2) return SEGA_ISA_PORTABLE;
+    // AVX-512 needs opmask (bit 5), ZMM_Hi256 (bit 6) and Hi16_ZMM (bit 7) state as well.
+    if (has_avx512f && (xcr0 & 0xE6) == 0xE6) return SEGA_ISA_AVX512;
+    return SEGA_ISA_AVX2;
+}
+#else
+static int sega_cpu_detect(void) { return SEGA_ISA_PORTABLE; }
+#endif
+
+// Cached results (benign race: every thread computes the same value).
+static volatile int g_hw_isa = -2;
+static volatile int g_cap_isa = -2;
+
+static int sega_hw_isa(void) {
+    int v = g_hw_isa;
+    if (v == -2) {
+        v = sega_cpu_detect();
+        g_hw_isa = v;
+    }
+    return v;
+}
+
+// Optional cap from the environment: SEGA_ISA=portable|avx2|avx512 (anything else: no cap).
+static int sega_env_cap(void) {
+    int v = g_cap_isa;
+    if (v == -2) {
+        v = SEGA_ISA_AVX512;
+        const char *s = getenv("SEGA_ISA");
+        if (s) {
+            if (strcmp(s, "portable") == 0) v = SEGA_ISA_PORTABLE;
+            else if (strcmp(s, "avx2") == 0) v = SEGA_ISA_AVX2;
+            else if (strcmp(s, "avx512") == 0) v = SEGA_ISA_AVX512;
+        }
+        g_cap_isa = v;
+    }
+    return v;
+}
+
+sega_isa sega_cpu_best_isa(void) {
+    int hw = sega_hw_isa();
+    int cap = sega_env_cap();
+    return (sega_isa)(hw < cap ? hw : cap);
+}
+
+int sega_cpu_supports(sega_isa isa) {
+    if (isa == SEGA_ISA_AUTO) return 1;
+    if (isa < SEGA_ISA_PORTABLE || isa > SEGA_ISA_AVX512) return 0;
+    return (int)isa <= sega_hw_isa();
+}
+
+const char *sega_isa_name(sega_isa isa) {
+    switch (isa) {
+    case SEGA_ISA_AUTO: return "auto";
+    case SEGA_ISA_PORTABLE: return "portable";
+    case SEGA_ISA_AVX2: return "avx2";
+    case SEGA_ISA_AVX512: return "avx512";
+    }
+    return "unknown";
+}
+
+const char *sega_status_message(sega_status s) {
+    switch (s) {
+    case SEGA_OK: return "ok";
+    case SEGA_ERR_INVALID_ARG: return "invalid argument";
+    case SEGA_ERR_ARENA_FULL: return "arena full";
+    case SEGA_ERR_NOMEM: return "out of memory";
+    case SEGA_ERR_CORRUPT: return "memory corruption detected (canary overwritten)";
+    case SEGA_ERR_OVERFLOW: return "size computation overflow";
+    case SEGA_ERR_THREADS: return "thread creation failed";
+    }
+    return "unknown status";
+}
