@@ -1,0 +1,27 @@
+// gemm_kernels_portable.c - plain C micro-kernel (4 x 16), any CPU.
+#include "gemm_internal.h"
+
+#define PMR 4
+#define PNR 16
+
+void sega_sgemm_4x16_portable(long kc, const float *ap, const float *bp, float *c, long ldc,
+                              float alpha, float beta) {
+    float acc[PMR][PNR];
+    for (int i = 0; i < PMR; i++)
+        for (int j = 0; j < PNR; j++) acc[i][j] = 0.0f;
+    for (long p = 0; p < kc; p++) {
+        const float *a = ap + p * PMR;
+        const float *b = bp + p * PNR;
+        for (int i = 0; i < PMR; i++) {
+            const float ai = a[i];
+            for (int j = 0; j < PNR; j++) acc[i][j] += ai * b[j];
+        }
+    }
+    if (beta == 0.0f) {
+        for (int i = 0; i < PMR; i++)
+            for (int j = 0; j < PNR; j++) c[i * ldc + j] = alpha * acc[i][j];
+    } else {
+        for (int i = 0; i < PMR; i++)
+            for (int j = 0; j < PNR; j++) c[i * ldc + j] = alpha * acc[i][j] + beta * c[i * ldc + j];
+    }
+}
