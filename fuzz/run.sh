@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Builds every fuzz/*_fuzz.c harness with clang (-fsanitize=fuzzer,address,undefined) against the
+# C kernels and runs each for a bounded time on its committed seed corpus (fuzz/corpus/NAME).
+# New inputs go to fuzz/out/NAME (ignored by git); the committed corpus is only read.
+# Usage: fuzz/run.sh [NAME...]   env: FUZZ_SECONDS (default 60), FUZZ_RUNS (optional cap)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+secs="${FUZZ_SECONDS:-60}"
+mkdir -p fuzz/bin fuzz/out
+names=("$@")
+if [ ${#names[@]} -eq 0 ]; then
+  for f in fuzz/*_fuzz.c; do names+=("$(basename "$f" _fuzz.c)"); done
+fi
+srcs=(CSupport/src/*.c)
+status=0
+for n in "${names[@]}"; do
+  bin="fuzz/bin/${n}_fuzz"
+  clang -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
+    -fuse-ld=lld -D_GNU_SOURCE -ICSupport/include -ICSupport/src \
+    "fuzz/${n}_fuzz.c" "${srcs[@]}" -lpthread -lm -o "$bin" 2>/dev/null \
+  || clang -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
+    -D_GNU_SOURCE -ICSupport/include -ICSupport/src \
+    "fuzz/${n}_fuzz.c" "${srcs[@]}" -lpthread -lm -o "$bin" 2>/dev/null
+  mkdir -p "fuzz/out/$n" "fuzz/corpus/$n"
+  extra=()
+  [ -n "${FUZZ_RUNS:-}" ] && extra+=("-runs=$FUZZ_RUNS")
+  log="fuzz/out/$n.log"
+  if ASAN_OPTIONS=detect_leaks=1 "$bin" -max_total_time="$secs" -print_final_stats=1 "${extra[@]}" \
+       "fuzz/out/$n" "fuzz/corpus/$n" >"$log" 2>&1; then
+    runs=$(grep -E '^stat::number_of_executed_units' "$log" | awk '{print $2}')
+    echo "fuzz $n: ${runs:-?} executions in ${secs}s, no findings"
+  else
+    echo "fuzz $n: FAILED (see $log)"; tail -n 30 "$log"; status=1
+  fi
+done
+exit $status
