@@ -1,0 +1,101 @@
+// conv_ref.c - naive references for im2col/col2im and depthwise convolution.
+// One output element at a time with an explicit bounds test per tap; written for obviousness,
+// not speed. The tests compare the fast kernels against these.
+#include "sega_conv.h"
+#include <stddef.h>
+
+static int inside(int v, int n) { return v >= 0 && v < n; }
+
+void sega_im2col_ref(const sega_conv_geom *g, const float *x, float *col) {
+    const size_t ohw = (size_t)g->oh * g->ow;
+    for (int ci = 0; ci < g->c; ci++)
+        for (int i = 0; i < g->kh; i++)
+            for (int j = 0; j < g->kw; j++) {
+                const size_t row = ((size_t)ci * g->kh + i) * g->kw + j;
+                for (int oy = 0; oy < g->oh; oy++)
+                    for (int ox = 0; ox < g->ow; ox++) {
+                        const int iy = oy * g->sh - g->pad_t + i * g->dh;
+                        const int ix = ox * g->sw - g->pad_l + j * g->dw;
+                        float v = 0.0f;
+                        if (inside(iy, g->h) && inside(ix, g->w))
+                            v = x[((size_t)ci * g->h + iy) * g->w + ix];
+                        col[row * ohw + (size_t)oy * g->ow + ox] = v;
+                    }
+            }
+}
+
+void sega_col2im_ref(const sega_conv_geom *g, const float *col, float *x) {
+    const size_t ohw = (size_t)g->oh * g->ow;
+    for (int ci = 0; ci < g->c; ci++)
+        for (int i = 0; i < g->kh; i++)
+            for (int j = 0; j < g->kw; j++) {
+                const size_t row = ((size_t)ci * g->kh + i) * g->kw + j;
+                for (int oy = 0; oy < g->oh; oy++)
+                    for (int ox = 0; ox < g->ow; ox++) {
+                        const int iy = oy * g->sh - g->pad_t + i * g->dh;
+                        const int ix = ox * g->sw - g->pad_l + j * g->dw;
+                        if (inside(iy, g->h) && inside(ix, g->w))
+                            x[((size_t)ci * g->h + iy) * g->w + ix] +=
+                                col[row * ohw + (size_t)oy * g->ow + ox];
+                    }
+            }
+}
+
+void sega_dwconv_fwd_ref(const sega_conv_geom *g, const float *x, const float *w,
+                         const float *bias, float *y) {
+    for (int c = 0; c < g->c; c++) {
+        const float *xc = x + (size_t)c * g->h * g->w;
+        const float *wc = w + (size_t)c * g->kh * g->kw;
+        for (int oy = 0; oy < g->oh; oy++)
+            for (int ox = 0; ox < g->ow; ox++) {
+                float acc = bias ? bias[c] : 0.0f;
+                for (int i = 0; i < g->kh; i++)
+                    for (int j = 0; j < g->kw; j++) {
+                        const int iy = oy * g->sh - g->pad_t + i * g->dh;
+                        const int ix = ox * g->sw - g->pad_l + j * g->dw;
+                        if (inside(iy, g->h) && inside(ix, g->w))
+                            acc += wc[i * g->kw + j] * xc[(size_t)iy * g->w + ix];
+                    }
+                y[((size_t)c * g->oh + oy) * g->ow + ox] = acc;
+            }
+    }
+}
+
+void sega_dwconv_bwd_input_ref(const sega_conv_geom *g, const float *dy, const float *w, float *dx) {
+    const size_t plane = (size_t)g->h * g->w;
+    for (size_t t = 0; t < (size_t)g->c * plane; t++) dx[t] = 0.0f;
+    for (int c = 0; c < g->c; c++) {
+        float *dxc = dx + (size_t)c * plane;
+        const float *wc = w + (size_t)c * g->kh * g->kw;
+        for (int oy = 0; oy < g->oh; oy++)
+            for (int ox = 0; ox < g->ow; ox++) {
+                const float d = dy[((size_t)c * g->oh + oy) * g->ow + ox];
+                for (int i = 0; i < g->kh; i++)
+                    for (int j = 0; j < g->kw; j++) {
+                        const int iy = oy * g->sh - g->pad_t + i * g->dh;
+                        const int ix = ox * g->sw - g->pad_l + j * g->dw;
+                        if (inside(iy, g->h) && inside(ix, g->w))
+                            dxc[(size_t)iy * g->w + ix] += wc[i * g->kw + j] * d;
+                    }
+            }
+    }
+}
+
+void sega_dwconv_bwd_weight_ref(const sega_conv_geom *g, const float *x, const float *dy, float *dw) {
+    for (int c = 0; c < g->c; c++) {
+        const float *xc = x + (size_t)c * g->h * g->w;
+        const float *dyc = dy + (size_t)c * g->oh * g->ow;
+        for (int i = 0; i < g->kh; i++)
+            for (int j = 0; j < g->kw; j++) {
+                float acc = 0.0f;
+                for (int oy = 0; oy < g->oh; oy++)
+                    for (int ox = 0; ox < g->ow; ox++) {
+                        const int iy = oy * g->sh - g->pad_t + i * g->dh;
+                        const int ix = ox * g->sw - g->pad_l + j * g->dw;
+                        if (inside(iy, g->h) && inside(ix, g->w))
+                            acc += dyc[(size_t)oy * g->ow + ox] * xc[(size_t)iy * g->w + ix];
+                    }
+                dw[((size_t)c * g->kh + i) * g->kw + j] += acc;
+            }
+    }
+}

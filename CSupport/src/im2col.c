@@ -1,0 +1,154 @@
+// im2col.c - conv geometry helpers and the fast im2col / col2im (single image, CHW).
+//
+// Both kernels walk the column matrix row by row (one row per (channel, ki, kj) tap). For a
+// tap the valid output columns [ox_lo, ox_hi) and rows [oy_lo, oy_hi) are computed once, so
+// the inner loops carry no bounds checks: stride-1 rows become one memcpy plus two zero runs,
+// and col2im's stride-1 rows become a vectorisable add of two contiguous runs.
+// col2im adds the rows in the same (channel, ki, kj) order as the reference and every tap
+// touches an input pixel at most once, so the fast and reference results are bit-identical.
+#include "sega_conv.h"
+#include "conv_internal.h"
+#include <limits.h>
+#include <string.h>
+
+int sega_conv_out_size(int in, int k, int stride, int pad, int dil) {
+    // Invalid parameters, and sizes that do not fit in int, give -1; an empty output gives 0.
+    if (in <= 0 || k <= 0 || stride <= 0 || pad < 0 || dil <= 0) return -1;
+    long long num = (long long)in + 2LL * pad - (long long)dil * (k - 1) - 1;
+    if (num < 0) return 0;
+    long long out = num / stride + 1;
+    return out > INT_MAX ? -1 : (int)out;
+}
+
+static int mul_fits(long long a, long long b, long long *out) {
+    // a, b >= 0 and each < 2^31, so the product cannot overflow 64 bits.
+    long long p = a * b;
+    *out = p;
+    return p <= INT_MAX;
+}
+
+sega_status sega_conv_geom_check(const sega_conv_geom *g) {
+    if (!g) return SEGA_ERR_INVALID_ARG;
+    if (g->c <= 0 || g->h <= 0 || g->w <= 0) return SEGA_ERR_INVALID_ARG;
+    if (g->kh <= 0 || g->kw <= 0) return SEGA_ERR_INVALID_ARG;
+    if (g->sh <= 0 || g->sw <= 0) return SEGA_ERR_INVALID_ARG;
+    if (g->pad_t < 0 || g->pad_l < 0) return SEGA_ERR_INVALID_ARG;
+    if (g->dh <= 0 || g->dw <= 0) return SEGA_ERR_INVALID_ARG;
+    if (g->oh <= 0 || g->ow <= 0) return SEGA_ERR_INVALID_ARG;
+    long long t, chw, ckk, ohw;
+    // Input plane stack, column rows, output plane, output stack, column matrix.
+    if (!mul_fits(g->c, g->h, &t) || !mul_fits(t, g->w, &chw)) return SEGA_ERR_INVALID_ARG;
+    if (!mul_fits(g->c, g->kh, &t) || !mul_fits(t, g->kw, &ckk)) return SEGA_ERR_INVALID_ARG;
+    if (!mul_fits(g->oh, g->ow, &ohw)) return SEGA_ERR_INVALID_ARG;
+    if (!mul_fits(g->c, ohw, &t)) return SEGA_ERR_INVALID_ARG;
+    if (!mul_fits(ckk, ohw, &t)) return SEGA_ERR_INVALID_ARG;
+    // Every input coordinate the kernels compute, oy*sh - pad_t + ki*dh (and likewise for x),
+    // must fit in int; the smallest is -pad_t, the largest (oh-1)*sh + (kh-1)*dh.
+    long long ymax = (long long)(g->oh - 1) * g->sh + (long long)(g->kh - 1) * g->dh;
+    long long xmax = (long long)(g->ow - 1) * g->sw + (long long)(g->kw - 1) * g->dw;
+    if (ymax > INT_MAX || xmax > INT_MAX) return SEGA_ERR_INVALID_ARG;
+    // Flat indices iy*w + ix of in-image pixels are below c*h*w; kernel taps below c*kh*kw.
+    (void)chw;
+    return SEGA_OK;
+}
+
+// ---------------------------------------------------------------------------------------------
+// im2col
+
+SEGA_INLINE void gather_run(float *restrict d, const float *restrict s, int n, int stride) {
+    if (stride == 1) {
+        memcpy(d, s, (size_t)n * sizeof(float));
+    } else if (stride == 2) {
+        for (int t = 0; t < n; t++) d[t] = s[2 * t];
+    } else {
+        for (int t = 0; t < n; t++) d[t] = s[(size_t)t * stride];
+    }
+}
+
+void sega_im2col(const sega_conv_geom *g, const float *x, float *col) {
+    const int C = g->c, H = g->h, W = g->w, KH = g->kh, KW = g->kw;
+    const int SH = g->sh, SW = g->sw, PT = g->pad_t, PL = g->pad_l, DH = g->dh, DW = g->dw;
+    const int OH = g->oh, OW = g->ow;
+    const size_t ohw = (size_t)OH * OW;
+    float *dst = col;
+    for (int ci = 0; ci < C; ci++) {
+        const float *xc = x + (size_t)ci * H * W;
+        for (int i = 0; i < KH; i++) {
+            const int offy = i * DH - PT;
+            int oy_lo, oy_hi;
+            sega_tap_range(OH, SH, offy, H, &oy_lo, &oy_hi);
+            for (int j = 0; j < KW; j++, dst += ohw) {
+                const int offx = j * DW - PL;
+                int ox_lo, ox_hi;
+                sega_tap_range(OW, SW, offx, W, &ox_lo, &ox_hi);
+                if (ox_lo == ox_hi || oy_lo == oy_hi) {
+                    memset(dst, 0, ohw * sizeof(float));
+                    continue;
+                }
+                memset(dst, 0, (size_t)oy_lo * OW * sizeof(float));
+                if (SH == 1 && SW == 1 && OW == W && offx == 0) {
+                    // Whole rows map to whole rows: one copy for the entire valid block.
+                    memcpy(dst + (size_t)oy_lo * OW, xc + (size_t)(oy_lo + offy) * W,
+                           (size_t)(oy_hi - oy_lo) * OW * sizeof(float));
+                } else {
+                    const int n = ox_hi - ox_lo;
+                    for (int oy = oy_lo; oy < oy_hi; oy++) {
+                        float *d = dst + (size_t)oy * OW;
+                        const float *xr = xc + (size_t)(oy * SH + offy) * W;
+                        if (ox_lo > 0) memset(d, 0, (size_t)ox_lo * sizeof(float));
+                        gather_run(d + ox_lo, xr + (ptrdiff_t)ox_lo * SW + offx, n, SW);
+                        if (ox_hi < OW) memset(d + ox_hi, 0, (size_t)(OW - ox_hi) * sizeof(float));
+                    }
+                }
+                memset(dst + (size_t)oy_hi * OW, 0, (size_t)(OH - oy_hi) * OW * sizeof(float));
+            }
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// col2im (accumulates into x)
+
+SEGA_INLINE void scatter_add_run(float *restrict d, const float *restrict s, int n, int stride) {
+    if (stride == 1) {
+        for (int t = 0; t < n; t++) d[t] += s[t];
+    } else if (stride == 2) {
+        for (int t = 0; t < n; t++) d[2 * t] += s[t];
+    } else {
+        for (int t = 0; t < n; t++) d[(size_t)t * stride] += s[t];
+    }
+}
+
+void sega_col2im(const sega_conv_geom *g, const float *col, float *x) {
+    const int C = g->c, H = g->h, W = g->w, KH = g->kh, KW = g->kw;
+    const int SH = g->sh, SW = g->sw, PT = g->pad_t, PL = g->pad_l, DH = g->dh, DW = g->dw;
+    const int OH = g->oh, OW = g->ow;
+    const size_t ohw = (size_t)OH * OW;
+    const float *src = col;
+    for (int ci = 0; ci < C; ci++) {
+        float *xc = x + (size_t)ci * H * W;
+        for (int i = 0; i < KH; i++) {
+            const int offy = i * DH - PT;
+            int oy_lo, oy_hi;
+            sega_tap_range(OH, SH, offy, H, &oy_lo, &oy_hi);
+            for (int j = 0; j < KW; j++, src += ohw) {
+                const int offx = j * DW - PL;
+                int ox_lo, ox_hi;
+                sega_tap_range(OW, SW, offx, W, &ox_lo, &ox_hi);
+                if (ox_lo == ox_hi) continue;
+                if (SH == 1 && SW == 1 && OW == W && offx == 0) {
+                    // Contiguous block: one long vectorisable add.
+                    scatter_add_run(xc + (size_t)(oy_lo + offy) * W, src + (size_t)oy_lo * OW,
+                                    (oy_hi - oy_lo) * OW, 1);
+                    continue;
+                }
+                const int n = ox_hi - ox_lo;
+                for (int oy = oy_lo; oy < oy_hi; oy++) {
+                    float *xr = xc + (size_t)(oy * SH + offy) * W;
+                    scatter_add_run(xr + (ptrdiff_t)ox_lo * SW + offx, src + (size_t)oy * OW + ox_lo,
+                                    n, SW);
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,242 @@
+// MARK: - 2-D convolution (NCHW): general grouped path, 1x1 fast path, depthwise path
+
+/// y = conv(x, weight) + bias, with PyTorch's cross-correlation semantics.
+///
+/// Inputs: x [N, Cin, H, W], weight [Cout, Cin/groups, kh, kw], optional bias [Cout].
+/// Three execution paths are chosen at bind time:
+/// - depthwise (groups == Cin == Cout): direct `sega_dwconv_*` kernels, no im2col;
+/// - pointwise (1x1 kernel, stride 1, no padding): the input plane stack *is* the im2col
+///   matrix, so each group is a single SGEMM straight from x;
+/// - general: per image and group, im2col into the workspace, then SGEMM.
+/// Backward to the input mirrors these (W^T * dy, then col2im accumulates into dx).
+/// Weight and bias gradients are computed too when asked for (W grad = dy * col^T).
+public final class Conv2d: Op {
+    /// How the input is padded.
+    public enum Padding: Equatable, Sendable {
+        /// PyTorch's `padding=(ph, pw)`: the same amount on both sides.
+        case symmetric(Int, Int)
+        /// Explicit zero padding on each side (e.g. an ONNX `pads` attribute).
+        case explicit(top: Int, left: Int, bottom: Int, right: Int)
+        /// TensorFlow's SAME: output = ceil(in / stride); the odd extra pixel goes bottom/right.
+        case same
+    }
+
+    public let stride: (h: Int, w: Int)
+    public let padding: Padding
+    public let dilation: (h: Int, w: Int)
+    public let groups: Int
+    public var name: String { "conv2d" }
+
+    private enum Path { case general, pointwise, depthwise }
+    private var path = Path.general
+    private var geom = sega_conv_geom()
+    private var engine: OpaquePointer!
+    private var x: UnsafeMutablePointer<Float>!, w: UnsafeMutablePointer<Float>!, y: UnsafeMutablePointer<Float>!
+    private var bias: UnsafeMutablePointer<Float>?
+    private var dx: UnsafeMutablePointer<Float>?, dw: UnsafeMutablePointer<Float>?, db: UnsafeMutablePointer<Float>?
+    private var dy: UnsafeMutablePointer<Float>?
+    private var ws: UnsafeMutablePointer<Float>!
+    // Sizes, all precomputed at bind.
+    private var n = 0, cout = 0, cinG = 0, coutG = 0, kdim = 0, hw = 0, ohw = 0
+    private var inImage = 0, outImage = 0
+
+    public init(stride: (Int, Int) = (1, 1), padding: Padding = .symmetric(0, 0),
+                dilation: (Int, Int) = (1, 1), groups: Int = 1) {
+        self.stride = (stride.0, stride.1)
+        self.padding = padding
+        self.dilation = (dilation.0, dilation.1)
+        self.groups = groups
+    }
+
+    // MARK: shapes
+
+    /// Top/left padding and output size along one axis.
+    private func axis(_ inSize: Int, k: Int, s: Int, d: Int, axisIndex: Int) throws -> (pad: Int, out: Int) {
+        let span = d * (k - 1) + 1
+        var before = 0, after = 0
+        switch padding {
+        case .symmetric(let ph, let pw): before = axisIndex == 0 ? ph : pw; after = before
+        case .explicit(let t, let l, let b, let r): before = axisIndex == 0 ? t : l; after = axisIndex == 0 ? b : r
+        case .same:
+            let out = (inSize + s - 1) / s
+            let total = max((out - 1) * s + span - inSize, 0)
+            return (total / 2, out)
+        }
+        guard before >= 0, after >= 0 else {
+            throw EngineError(.invalidArgument, "conv2d: padding must be >= 0, got \(padding)")
+        }
+        let room = inSize + before + after - span
+        try require(room >= 0, "conv2d: kernel extent \(span) (k=\(k), dilation=\(d)) is larger than the padded input \(inSize + before + after) along \(axisIndex == 0 ? "H" : "W")")
+        return (before, room / s + 1)
+    }
+
+    public func outputShape(_ inputs: [[Int]]) throws -> [Int] {
+        guard stride.h >= 1, stride.w >= 1, dilation.h >= 1, dilation.w >= 1, groups >= 1 else {
+            throw EngineError(.invalidArgument, "conv2d: stride \(stride), dilation \(dilation) and groups \(groups) must be >= 1")
+        }
+        try require(inputs.count == 2 || inputs.count == 3, "conv2d takes x, weight and an optional bias, got \(inputs.count) inputs")
+        let xs = inputs[0], wsh = inputs[1]
+        try require(xs.count == 4, "conv2d: x must be [N, Cin, H, W], got \(xs)")
+        try require(wsh.count == 4, "conv2d: weight must be [Cout, Cin/groups, kh, kw], got \(wsh)")
+        let cin = xs[1], co = wsh[0]
+        try require(cin % groups == 0 && co % groups == 0,
+                     "conv2d: groups \(groups) must divide input channels \(cin) and output channels \(co) (x \(xs), weight \(wsh))")
+        try require(wsh[1] == cin / groups,
+                     "conv2d: weight \(wsh) expects \(wsh[1] * groups) input channels (groups \(groups)), x \(xs) has \(cin)")
+        if inputs.count == 3 {
+            try require(inputs[2] == [co], "conv2d: bias must be [\(co)], got \(inputs[2]) (weight \(wsh))")
+        }
+        let (_, oh) = try axis(xs[2], k: wsh[2], s: stride.h, d: dilation.h, axisIndex: 0)
+        let (_, ow) = try axis(xs[3], k: wsh[3], s: stride.w, d: dilation.w, axisIndex: 1)
+        // The C kernels index with int: the im2col matrix of one group must fit.
+        let colCount = (cin / groups) * wsh[2] * wsh[3] * oh * ow
+        guard colCount <= Int(Int32.max), xs[1] * xs[2] * xs[3] <= Int(Int32.max), co * oh * ow <= Int(Int32.max) else {
+            throw EngineError(.overflow, "conv2d: x \(xs) with weight \(wsh) is too large for 32-bit kernel indexing")
+        }
+        return [xs[0], co, oh, ow]
+    }
+
+    public func workspaceBytes(_ inputs: [[Int]], output: [Int]) -> Int {
+        let xs = inputs[0], wsh = inputs[1]
+        let cin = xs[1]
+        if groups == cin && wsh[0] == cin {   // depthwise: one input image for the backward
+            return cin * xs[2] * xs[3] * 4
+        }
+        // Pointwise: x is the im2col matrix already, nothing to stage.
+        if wsh[2] == 1, wsh[3] == 1, stride == (1, 1), output[2] == xs[2], output[3] == xs[3],
+           let ph = try? axis(xs[2], k: 1, s: 1, d: 1, axisIndex: 0), ph.pad == 0,
+           let pw = try? axis(xs[3], k: 1, s: 1, d: 1, axisIndex: 1), pw.pad == 0 {
+            return 0
+        }
+        // General: the im2col matrix of one group (K x OH*OW).
+        return (cin / groups) * wsh[2] * wsh[3] * output[2] * output[3] * 4
+    }
+
+    // MARK: bind
+
+    public func bind(_ b: OpBinding) throws {
+        let xs = b.inputShapes[0], wsh = b.inputShapes[1]
+        let (pt, oh) = try axis(xs[2], k: wsh[2], s: stride.h, d: dilation.h, axisIndex: 0)
+        let (pl, ow) = try axis(xs[3], k: wsh[3], s: stride.w, d: dilation.w, axisIndex: 1)
+        let cin = xs[1]
+        n = xs[0]; cout = wsh[0]; cinG = cin / groups; coutG = cout / groups
+        kdim = cinG * wsh[2] * wsh[3]
+        hw = xs[2] * xs[3]; ohw = oh * ow
+        inImage = cin * hw; outImage = cout * ohw
+        geom = sega_conv_geom(c: Int32(groups == cin && cout == cin ? cin : cinG),
+                              h: Int32(xs[2]), w: Int32(xs[3]), kh: Int32(wsh[2]), kw: Int32(wsh[3]),
+                              sh: Int32(stride.h), sw: Int32(stride.w), pad_t: Int32(pt), pad_l: Int32(pl),
+                              dh: Int32(dilation.h), dw: Int32(dilation.w), oh: Int32(oh), ow: Int32(ow))
+        try EngineError.check(sega_conv_geom_check(&geom), "conv2d: x \(xs), weight \(wsh)")
+        if groups == cin && cout == cin {
+            path = .depthwise
+        } else if wsh[2] == 1 && wsh[3] == 1 && stride == (1, 1) && pt == 0 && pl == 0 && oh == xs[2] && ow == xs[3] {
+            path = .pointwise
+        } else {
+            path = .general
+        }
+        engine = b.engine
+        x = b.inputs[0]; w = b.inputs[1]; y = b.output
+        bias = b.inputs.count == 3 ? b.inputs[2] : nil
+        dx = b.inputGrads[0]; dw = b.inputGrads[1]
+        db = b.inputGrads.count == 3 ? b.inputGrads[2] : nil
+        dy = b.outputGrad
+        ws = b.workspace.assumingMemoryBound(to: Float.self)
+    }
+
+    // MARK: forward
+
+    public func forward() {
+        var g = geom
+        if path == .depthwise {
+            for i in 0..<n { sega_dwconv_fwd(engine, &g, x + i * inImage, w, bias, y + i * outImage) }
+            return
+        }
+        for i in 0..<n {
+            let yi = y + i * outImage
+            var beta: Float = 0
+            if let bias {   // y starts as the broadcast bias; the GEMMs then accumulate (beta = 1)
+                for c in 0..<cout { (yi + c * ohw).update(repeating: bias[c], count: ohw) }
+                beta = 1
+            }
+            for gi in 0..<groups {
+                let xg = x + i * inImage + gi * cinG * hw
+                var bm = UnsafePointer(xg)
+                if path == .general { sega_im2col(&g, xg, ws); bm = UnsafePointer(ws) }
+                _ = sega_sgemm(engine, 0, 0, Int32(coutG), Int32(ohw), Int32(kdim), 1,
+                               w + gi * coutG * kdim, Int32(kdim), bm, Int32(ohw),
+                               beta, yi + gi * coutG * ohw, Int32(ohw))
+            }
+        }
+    }
+
+    // MARK: backward
+
+    public func backward() {
+        guard let dy else { return }
+        if let db { addPlaneSums(dy, into: db) }
+        var g = geom
+        if path == .depthwise {
+            for i in 0..<n {
+                let dyi = dy + i * outImage
+                if let dw { sega_dwconv_bwd_weight(&g, x + i * inImage, dyi, dw) }
+                if let dx {   // the kernel overwrites: go through the workspace, then accumulate
+                    sega_dwconv_bwd_input(engine, &g, dyi, w, ws)
+                    sega_add_inplace(inImage, ws, dx + i * inImage)
+                }
+            }
+            return
+        }
+        for i in 0..<n {
+            for gi in 0..<groups {
+                let dyg = dy + i * outImage + gi * coutG * ohw
+                let wg = w + gi * coutG * kdim
+                let off = i * inImage + gi * cinG * hw
+                if let dw {   // dW_g += dy_g [coutG x ohw] * col^T [ohw x K]
+                    var col = UnsafePointer(x + off)
+                    if path == .general { sega_im2col(&g, x + off, ws); col = UnsafePointer(ws) }
+                    _ = sega_sgemm(engine, 0, 1, Int32(coutG), Int32(kdim), Int32(ohw), 1,
+                                   dyg, Int32(ohw), col, Int32(ohw), 1, dw + gi * coutG * kdim, Int32(kdim))
+                }
+                if let dx {   // dcol = W_g^T [K x coutG] * dy_g [coutG x ohw]
+                    if path == .pointwise {
+                        _ = sega_sgemm(engine, 1, 0, Int32(kdim), Int32(ohw), Int32(coutG), 1,
+                                       wg, Int32(kdim), dyg, Int32(ohw), 1, dx + off, Int32(ohw))
+                    } else {
+                        _ = sega_sgemm(engine, 1, 0, Int32(kdim), Int32(ohw), Int32(coutG), 1,
+                                       wg, Int32(kdim), dyg, Int32(ohw), 0, ws, Int32(ohw))
+                        sega_col2im(&g, ws, dx + off)
+                    }
+                }
+            }
+        }
+    }
+
+    /// db[c] += sum over images and pixels of dy[n, c, :, :].
+    private func addPlaneSums(_ dy: UnsafeMutablePointer<Float>, into db: UnsafeMutablePointer<Float>) {
+        for c in 0..<cout {
+            var s: Double = 0
+            for i in 0..<n {
+                let p = dy + i * outImage + c * ohw
+                for k in 0..<ohw { s += Double(p[k]) }
+            }
+            db[c] += Float(s)
+        }
+    }
+}
+
+extension Graph {
+    /// PyTorch-style `conv2d` with symmetric padding.
+    public func conv2d(_ x: Tensor, weight: Tensor, bias: Tensor? = nil, stride: (Int, Int) = (1, 1),
+                       padding: (Int, Int) = (0, 0), dilation: (Int, Int) = (1, 1), groups: Int = 1) throws -> Tensor {
+        try conv2d(x, weight: weight, bias: bias, stride: stride, padding: .symmetric(padding.0, padding.1),
+                   dilation: dilation, groups: groups)
+    }
+
+    /// `conv2d` with any padding scheme (explicit per side, or TensorFlow SAME).
+    public func conv2d(_ x: Tensor, weight: Tensor, bias: Tensor? = nil, stride: (Int, Int) = (1, 1),
+                       padding: Conv2d.Padding, dilation: (Int, Int) = (1, 1), groups: Int = 1) throws -> Tensor {
+        let op = Conv2d(stride: stride, padding: padding, dilation: dilation, groups: groups)
+        return try apply(op, bias.map { [x, weight, $0] } ?? [x, weight])
+    }
+}

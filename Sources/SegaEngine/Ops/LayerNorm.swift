@@ -1,0 +1,80 @@
+// MARK: - Layer normalisation over the last dimension
+
+/// y = (x - mean) / sqrt(var + eps) * gamma + beta over the last dimension (PyTorch
+/// nn.LayerNorm(D)); gamma and beta ([D]) are optional. The row means and reciprocal standard
+/// deviations are kept for the backward. Gradients for gamma/beta are computed when asked for.
+public final class LayerNorm: Op {
+    public let eps: Float
+    public let hasGamma: Bool, hasBeta: Bool
+    public var name: String { "layernorm" }
+    private var x: UnsafeMutablePointer<Float>!, y: UnsafeMutablePointer<Float>!
+    private var gamma: UnsafeMutablePointer<Float>?, beta: UnsafeMutablePointer<Float>?
+    private var dx: UnsafeMutablePointer<Float>?, dy: UnsafeMutablePointer<Float>?
+    private var dgamma: UnsafeMutablePointer<Float>?, dbeta: UnsafeMutablePointer<Float>?
+    private var mean: UnsafeMutablePointer<Float>!, rstd: UnsafeMutablePointer<Float>!
+    private var rows = 0, len = 0
+
+    /// Inputs are x, then gamma if `hasGamma`, then beta if `hasBeta`.
+    public init(eps: Float = 1e-5, hasGamma: Bool, hasBeta: Bool) {
+        self.eps = eps; self.hasGamma = hasGamma; self.hasBeta = hasBeta
+    }
+
+    public func outputShape(_ inputs: [[Int]]) throws -> [Int] {
+        let want = 1 + (hasGamma ? 1 : 0) + (hasBeta ? 1 : 0)
+        try require(inputs.count == want, "layernorm takes \(want) inputs, got \(inputs.count)")
+        try require(!inputs[0].isEmpty, "layernorm needs a rank >= 1 input, got \(inputs[0])")
+        let d = inputs[0].last!
+        for p in inputs.dropFirst() {
+            try require(p == [d], "layernorm: gamma/beta must have shape [\(d)] for input \(inputs[0]), got \(p)")
+        }
+        return inputs[0]
+    }
+
+    public func savedBytes(_ inputs: [[Int]], output: [Int]) -> Int { 2 * 4 * product(output) / output.last! }
+
+    public func bind(_ b: OpBinding) throws {
+        x = b.inputs[0]; y = b.output; dx = b.inputGrads[0]; dy = b.outputGrad
+        var i = 1
+        gamma = nil; beta = nil; dgamma = nil; dbeta = nil
+        if hasGamma { gamma = b.inputs[i]; dgamma = b.inputGrads[i]; i += 1 }
+        if hasBeta { beta = b.inputs[i]; dbeta = b.inputGrads[i] }
+        len = b.outputShape.last!
+        rows = product(b.outputShape) / len
+        mean = b.saved.bindMemory(to: Float.self, capacity: 2 * rows)
+        rstd = mean + rows
+    }
+
+    // MARK: forward
+    public func forward() {
+        sega_layernorm_fwd(rows, len, eps, x, gamma, beta, y, mean, rstd)
+    }
+
+    // MARK: backward
+    public func backward() {
+        guard let dy else { return }
+        if let dx { sega_layernorm_bwd(rows, len, x, gamma, mean, rstd, dy, dx) }
+        // dgamma = sum_rows dy * xhat, dbeta = sum_rows dy.
+        if let dgamma {
+            for r in 0..<rows {
+                let m = mean[r], s = rstd[r], xr = x + r * len, gr = dy + r * len
+                for j in 0..<len { dgamma[j] += gr[j] * (xr[j] - m) * s }
+            }
+        }
+        if let dbeta {
+            for r in 0..<rows {
+                let gr = dy + r * len
+                for j in 0..<len { dbeta[j] += gr[j] }
+            }
+        }
+    }
+}
+
+extension Graph {
+    /// LayerNorm over the last dimension; gamma/beta (shape [D]) are optional.
+    public func layerNorm(_ x: Tensor, gamma: Tensor? = nil, beta: Tensor? = nil, eps: Float = 1e-5) throws -> Tensor {
+        var ins = [x]
+        if let gamma { ins.append(gamma) }
+        if let beta { ins.append(beta) }
+        return try apply(LayerNorm(eps: eps, hasGamma: gamma != nil, hasBeta: beta != nil), ins)
+    }
+}

@@ -1,0 +1,87 @@
+// MARK: - Linear (fully connected) layer
+
+/// y = x W^T + b over the last dimension, PyTorch layout: x [..., in], weight [out, in],
+/// optional bias [out], y [..., out]. All leading dimensions are flattened into the GEMM's M, so
+/// a whole batch (or a token sequence) is one `sega_sgemm` call with trans_b.
+/// Backward: dx += dy W; when asked for, dW += dy^T x and db += column sums of dy.
+public final class Linear: Op {
+    public var name: String { "linear" }
+    private var engine: OpaquePointer!
+    private var x: UnsafeMutablePointer<Float>!, w: UnsafeMutablePointer<Float>!, y: UnsafeMutablePointer<Float>!
+    private var bias: UnsafeMutablePointer<Float>?
+    private var dx: UnsafeMutablePointer<Float>?, dw: UnsafeMutablePointer<Float>?, db: UnsafeMutablePointer<Float>?
+    private var dy: UnsafeMutablePointer<Float>?
+    private var m: Int32 = 0, inF: Int32 = 0, outF: Int32 = 0
+
+    public init() {}
+
+    // MARK: shapes
+
+    public func outputShape(_ inputs: [[Int]]) throws -> [Int] {
+        try require(inputs.count == 2 || inputs.count == 3, "linear takes x, weight and an optional bias, got \(inputs.count) inputs")
+        let xs = inputs[0], wsh = inputs[1]
+        try require(xs.count >= 1, "linear: x must have at least one dimension, got \(xs)")
+        try require(wsh.count == 2, "linear: weight must be [out, in], got \(wsh)")
+        try require(xs.last! == wsh[1], "linear: x \(xs) has \(xs.last!) features, weight \(wsh) expects \(wsh[1])")
+        if inputs.count == 3 {
+            try require(inputs[2] == [wsh[0]], "linear: bias must be [\(wsh[0])], got \(inputs[2]) (weight \(wsh))")
+        }
+        let rows = product(Array(xs.dropLast()))
+        guard rows <= Int(Int32.max), wsh[0] <= Int(Int32.max), wsh[1] <= Int(Int32.max) else {
+            throw EngineError(.overflow, "linear: x \(xs) with weight \(wsh) is too large for 32-bit GEMM sizes")
+        }
+        return Array(xs.dropLast()) + [wsh[0]]
+    }
+
+    // MARK: bind
+
+    public func bind(_ b: OpBinding) throws {
+        let xs = b.inputShapes[0], wsh = b.inputShapes[1]
+        m = Int32(product(Array(xs.dropLast()))); inF = Int32(wsh[1]); outF = Int32(wsh[0])
+        engine = b.engine
+        x = b.inputs[0]; w = b.inputs[1]; y = b.output
+        bias = b.inputs.count == 3 ? b.inputs[2] : nil
+        dx = b.inputGrads[0]; dw = b.inputGrads[1]
+        db = b.inputGrads.count == 3 ? b.inputGrads[2] : nil
+        dy = b.outputGrad
+    }
+
+    // MARK: forward
+
+    public func forward() {
+        var beta: Float = 0
+        if let bias {   // rows start as the bias; the GEMM accumulates onto them
+            let o = Int(outF)
+            for r in 0..<Int(m) { (y + r * o).update(from: bias, count: o) }
+            beta = 1
+        }
+        _ = sega_sgemm(engine, 0, 1, m, outF, inF, 1, x, inF, w, inF, beta, y, outF)
+    }
+
+    // MARK: backward
+
+    public func backward() {
+        guard let dy else { return }
+        if let dx {   // dx [m x in] += dy [m x out] * W [out x in]
+            _ = sega_sgemm(engine, 0, 0, m, inF, outF, 1, dy, outF, w, inF, 1, dx, inF)
+        }
+        if let dw {   // dW [out x in] += dy^T [out x m] * x [m x in]
+            _ = sega_sgemm(engine, 1, 0, outF, inF, m, 1, dy, outF, x, inF, 1, dw, inF)
+        }
+        if let db {
+            let o = Int(outF)
+            for j in 0..<o {
+                var s: Double = 0
+                for r in 0..<Int(m) { s += Double(dy[r * o + j]) }
+                db[j] += Float(s)
+            }
+        }
+    }
+}
+
+extension Graph {
+    /// y = x weight^T + bias, weight [out, in] (PyTorch's nn.Linear layout).
+    public func linear(_ x: Tensor, weight: Tensor, bias: Tensor? = nil) throws -> Tensor {
+        try apply(Linear(), bias.map { [x, weight, $0] } ?? [x, weight])
+    }
+}

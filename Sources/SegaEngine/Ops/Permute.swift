@@ -1,0 +1,57 @@
+// MARK: - Permute (transpose of any axes)
+
+/// y has dimensions x.shape[perm[i]]: y[i_0, ..., i_r] = x[j] with j[perm[d]] = i_d (torch
+/// permute), rank <= 6. Forward walks y contiguously, reading x with permuted strides;
+/// backward walks the same nest and adds dy into dx (the inverse permutation).
+public final class Permute: Op {
+    public let perm: [Int]
+    public var name: String { "permute" }
+    private var x: UnsafeMutablePointer<Float>!, y: UnsafeMutablePointer<Float>!
+    private var dx: UnsafeMutablePointer<Float>?, dy: UnsafeMutablePointer<Float>?
+    private var loop: StridedLoop!
+
+    public init(_ perm: [Int]) { self.perm = perm }
+
+    public func outputShape(_ inputs: [[Int]]) throws -> [Int] {
+        try require(inputs.count == 1, "permute takes 1 input, got \(inputs.count)")
+        let s = inputs[0]
+        try require(s.count <= 6, "permute supports rank <= 6, got \(s)")
+        try require(perm.sorted() == Array(0..<s.count), "permute of \(s): \(perm) is not a permutation of 0..<\(s.count)")
+        return perm.map { s[$0] }
+    }
+
+    public func bind(_ b: OpBinding) throws {
+        x = b.inputs[0]; y = b.output; dx = b.inputGrads[0]; dy = b.outputGrad
+        let xs = TensorView.contiguousStrides(b.inputShapes[0])
+        loop = StridedLoop(shape: b.outputShape, strides: [TensorView.contiguousStrides(b.outputShape), perm.map { xs[$0] }])
+    }
+
+    // MARK: forward
+    public func forward() {
+        let L = loop!, n = L.inner, so = L.s0, si = L.s1
+        var o = 0, i = 0, unused = 0
+        L.reset()
+        for _ in 0..<L.rows {
+            if si == 1 && so == 1 { (y + o).update(from: x + i, count: n) }
+            else { for k in 0..<n { y[o + k * so] = x[i + k * si] } }
+            L.advance(&o, &i, &unused)
+        }
+    }
+
+    // MARK: backward
+    public func backward() {
+        guard let dx, let dy else { return }
+        let L = loop!, n = L.inner, so = L.s0, si = L.s1
+        var o = 0, i = 0, unused = 0
+        L.reset()
+        for _ in 0..<L.rows {
+            for k in 0..<n { dx[i + k * si] += dy[o + k * so] }
+            L.advance(&o, &i, &unused)
+        }
+    }
+}
+
+extension Graph {
+    /// Reorder axes: output axis i is input axis perm[i].
+    public func permute(_ x: Tensor, _ perm: [Int]) throws -> Tensor { try apply(Permute(perm), [x]) }
+}
