@@ -64,6 +64,10 @@ void sega_layernorm_fwd_ref(size_t rows, size_t len, float eps, const float *x, 
                             const float *beta, float *y);
 void sega_bilinear_fwd_ref(size_t c, int h, int w, int oh, int ow, int align_corners,
                            const float *x, float *y);
+void sega_bilinear_bwd_ref(size_t c, int h, int w, int oh, int ow, int align_corners,
+                           const float *dy, float *dx);
+/// Sigmoid in double through libm exp (checks the fast exp's accuracy).
+void sega_sigmoid_fwd_ref(size_t n, const float *x, float *y);
 
 #ifdef __cplusplus
 }

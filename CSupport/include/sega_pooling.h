@@ -23,6 +23,9 @@ void sega_maxpool_fwd(const sega_conv_geom *g, const float *x, float *y, int32_t
 void sega_maxpool_fwd_ref(const sega_conv_geom *g, const float *x, float *y, int32_t *argmax);
 /// dx = scatter-add of dy through argmax (dx overwritten: zeroed first).
 void sega_maxpool_bwd(const sega_conv_geom *g, const float *dy, const int32_t *argmax, float *dx);
+/// Reference for the tests: recomputes the winners from x by a window scan, then scatters dy
+/// (dx overwritten).
+void sega_maxpool_bwd_ref(const sega_conv_geom *g, const float *x, const float *dy, float *dx);
 
 /// Average pooling; pad_b/pad_r are the *declared* bottom/right padding (PyTorch pads symmetrically:
 /// pad_b = pad_t, pad_r = pad_l) used for the count_include_pad divisor.

@@ -1,0 +1,296 @@
+// eltwise.c - elementwise and row-wise kernels (activations, softmax, layernorm, affine).
+//
+// Loops are written so that clang vectorises them at the baseline ISA; the exp-heavy kernels
+// (sigmoid, softmax) are also instantiated under target("avx2,fma") and dispatched at run time.
+// exp is a branch-free Cody-Waite reduction plus a degree-6 polynomial (about 1-2 ulp), which,
+// unlike a libm call, vectorises. Reductions use `vectorize(enable)`, which lets the compiler
+// split a float sum into lanes (so sums are not in strict left-to-right order).
+// Backward kernels accumulate into dx.
+#include "sega_eltwise.h"
+#include "conv_internal.h"
+#include <math.h>
+#include <stdint.h>
+#include <string.h>
+
+// ---------------------------------------------------------------------------------------------
+// Vectorisable exp
+
+SEGA_INLINE float f_from_bits(uint32_t u) {
+    float f;
+    memcpy(&f, &u, sizeof f);
+    return f;
+}
+
+// expf for all inputs: NaN -> NaN, x > 88.7228 -> +inf, x < -104 -> 0, denormal results kept.
+SEGA_INLINE float sega_exp(float x) {
+    // Clamp first (a NaN becomes the lower bound here, and is restored at the end), so that the
+    // float -> int conversion below is always defined.
+    float xc = x > -104.0f ? x : -104.0f;
+    xc = xc < 88.72283f ? xc : 88.72283f;
+    const float t = xc * 1.44269504088896341f;
+    const int n = (int)(t + (t >= 0.0f ? 0.5f : -0.5f));   // round to nearest
+    const float nf = (float)n;
+    // r = x - n ln2 in two steps (the high part of ln2 has few bits: n*C1 is exact).
+    float r = xc - nf * 0.693359375f;
+    r = r - nf * -2.12194440e-4f;
+    float p = 1.9875691500e-4f;
+    p = p * r + 1.3981999507e-3f;
+    p = p * r + 8.3334519073e-3f;
+    p = p * r + 4.1665795894e-2f;
+    p = p * r + 1.6666665459e-1f;
+    p = p * r + 5.0000001201e-1f;
+    p = p * r * r + r + 1.0f;
+    // 2^n as two factors (n in [-150, 128]) so neither leaves the normal exponent range.
+    const int n1 = n / 2, n2 = n - n1;
+    const float s1 = f_from_bits((uint32_t)(n1 + 127) << 23);
+    const float s2 = f_from_bits((uint32_t)(n2 + 127) << 23);
+    float res = (p * s1) * s2;
+    res = x > 88.72283f ? INFINITY : res;
+    res = x < -104.0f ? 0.0f : res;
+    return x != x ? x : res;
+}
+
+// ---------------------------------------------------------------------------------------------
+// ReLU / ReLU6 (NaN propagates, like torch.relu / clamp)
+
+// Unary map y[i] = EXPR(v) with v = x[i]. In place (x == y) runs through a single pointer,
+// otherwise through two restrict pointers: either way the loop vectorises with no run-time
+// alias check (a partial overlap of x and y is not supported).
+#define SEGA_MAP(n, x, y, EXPR)                                                             \
+    do {                                                                                    \
+        if ((const float *)(y) == (x)) {                                                    \
+            float *p_ = (y);                                                                \
+            for (size_t i_ = 0; i_ < (n); i_++) { const float v = p_[i_]; p_[i_] = (EXPR); } \
+        } else {                                                                            \
+            const float *restrict s_ = (x);                                                 \
+            float *restrict d_ = (y);                                                       \
+            for (size_t i_ = 0; i_ < (n); i_++) { const float v = s_[i_]; d_[i_] = (EXPR); } \
+        }                                                                                   \
+    } while (0)
+
+void sega_relu_fwd(size_t n, const float *x, float *y) {
+    SEGA_MAP(n, x, y, v < 0.0f ? 0.0f : v);
+}
+
+void sega_relu_bwd(size_t n, const float *restrict x, const float *restrict dy, float *restrict dx) {
+    for (size_t i = 0; i < n; i++) {
+        const float d = dy[i];   // loaded unconditionally so the select vectorises
+        dx[i] += x[i] > 0.0f ? d : 0.0f;
+    }
+}
+
+void sega_relu6_fwd(size_t n, const float *x, float *y) {
+    SEGA_MAP(n, x, y, v < 0.0f ? 0.0f : (v > 6.0f ? 6.0f : v));
+}
+
+void sega_relu6_bwd(size_t n, const float *restrict x, const float *restrict dy, float *restrict dx) {
+    for (size_t i = 0; i < n; i++) {
+        const float v = x[i], d = dy[i];
+        dx[i] += ((v > 0.0f) & (v < 6.0f)) ? d : 0.0f;
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Sigmoid
+
+SEGA_INLINE void sigmoid_body(size_t n, const float *x, float *y) {
+    SEGA_MAP(n, x, y, 1.0f / (1.0f + sega_exp(-v)));
+}
+static void sigmoid_portable(size_t n, const float *x, float *y) { sigmoid_body(n, x, y); }
+#if SEGA_HAVE_AVX2_VARIANTS
+SEGA_AVX2_FN static void sigmoid_avx2(size_t n, const float *x, float *y) { sigmoid_body(n, x, y); }
+#endif
+
+void sega_sigmoid_fwd(size_t n, const float *x, float *y) {
+#if SEGA_HAVE_AVX2_VARIANTS
+    if (sega__use_avx2(NULL)) { sigmoid_avx2(n, x, y); return; }
+#endif
+    sigmoid_portable(n, x, y);
+}
+
+void sega_sigmoid_bwd(size_t n, const float *restrict y, const float *restrict dy, float *restrict dx) {
+    for (size_t i = 0; i < n; i++) dx[i] += dy[i] * (y[i] * (1.0f - y[i]));
+}
+
+// ---------------------------------------------------------------------------------------------
+// GELU (erf form, libm erff)
+
+void sega_gelu_fwd(size_t n, const float *x, float *y) {
+    SEGA_MAP(n, x, y, 0.5f * v * (1.0f + erff(v * 0.70710678118654752f)));
+}
+
+void sega_gelu_bwd(size_t n, const float *restrict x, const float *restrict dy, float *restrict dx) {
+    for (size_t i = 0; i < n; i++) {
+        const float v = x[i];
+        const float cdf = 0.5f * (1.0f + erff(v * 0.70710678118654752f));
+        const float pdf = expf(-0.5f * v * v) * 0.39894228040143268f;
+        dx[i] += dy[i] * (cdf + v * pdf);
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Softmax
+
+// `inplace` is a constant after inlining: when set, x == y and only y is used.
+SEGA_INLINE void softmax_row(size_t len, const float *xin, float *y, const int inplace) {
+    const float *x = inplace ? y : xin;
+    // Row max in 8 independent lanes (exact whatever the order; NaN inputs give NaN rows
+    // through the exp below anyway).
+    float m8[8] = {-INFINITY, -INFINITY, -INFINITY, -INFINITY, -INFINITY, -INFINITY, -INFINITY, -INFINITY};
+    size_t i0 = 0;
+    for (; i0 + 8 <= len; i0 += 8)
+        for (int k = 0; k < 8; k++) m8[k] = x[i0 + k] > m8[k] ? x[i0 + k] : m8[k];
+    float m = -INFINITY;
+    for (int k = 0; k < 8; k++) m = m8[k] > m ? m8[k] : m;
+    for (; i0 < len; i0++) m = x[i0] > m ? x[i0] : m;
+    if (m == -INFINITY) m = 0.0f;   // all -inf: exp(-inf - 0) = 0, sum 0 -> NaN like PyTorch
+    float s = 0.0f;
+#pragma clang loop vectorize(enable)
+    for (size_t i = 0; i < len; i++) {
+        const float e = sega_exp(x[i] - m);
+        y[i] = e;
+        s += e;
+    }
+    const float inv = 1.0f / s;
+    for (size_t i = 0; i < len; i++) y[i] *= inv;
+}
+
+SEGA_INLINE void softmax_body(size_t rows, size_t len, const float *x, float *y) {
+    if (x == y) {
+        for (size_t r = 0; r < rows; r++) softmax_row(len, NULL, y + r * len, 1);
+    } else {
+        for (size_t r = 0; r < rows; r++) softmax_row(len, x + r * len, y + r * len, 0);
+    }
+}
+static void softmax_portable(size_t rows, size_t len, const float *x, float *y) {
+    softmax_body(rows, len, x, y);
+}
+#if SEGA_HAVE_AVX2_VARIANTS
+SEGA_AVX2_FN static void softmax_avx2(size_t rows, size_t len, const float *x, float *y) {
+    softmax_body(rows, len, x, y);
+}
+#endif
+
+void sega_softmax_fwd(size_t rows, size_t len, const float *x, float *y) {
+#if SEGA_HAVE_AVX2_VARIANTS
+    if (sega__use_avx2(NULL)) { softmax_avx2(rows, len, x, y); return; }
+#endif
+    softmax_portable(rows, len, x, y);
+}
+
+void sega_softmax_bwd(size_t rows, size_t len, const float *restrict y, const float *restrict dy,
+                      float *restrict dx) {
+    for (size_t r = 0; r < rows; r++) {
+        const float *yr = y + r * len, *dyr = dy + r * len;
+        float *dxr = dx + r * len;
+        float dot = 0.0f;
+#pragma clang loop vectorize(enable)
+        for (size_t i = 0; i < len; i++) dot += dyr[i] * yr[i];
+        for (size_t i = 0; i < len; i++) dxr[i] += yr[i] * (dyr[i] - dot);
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// LayerNorm (biased variance, two-pass)
+
+// One row; `inplace` is a constant after inlining (x == y: only y is used).
+SEGA_INLINE void layernorm_row(size_t len, float eps, const float *xin, const float *restrict gamma,
+                               const float *restrict beta, float *y, float *mu_out, float *rs_out,
+                               const int inplace) {
+    const float *x = inplace ? y : xin;
+    const float inv_len = 1.0f / (float)len;
+    float s = 0.0f;
+#pragma clang loop vectorize(enable)
+    for (size_t i = 0; i < len; i++) s += x[i];
+    const float mu = s * inv_len;
+    float q = 0.0f;
+#pragma clang loop vectorize(enable)
+    for (size_t i = 0; i < len; i++) {
+        const float d = x[i] - mu;
+        q += d * d;
+    }
+    const float rs = 1.0f / sqrtf(q * inv_len + eps);
+    *mu_out = mu;
+    *rs_out = rs;
+    if (gamma && beta) {
+        for (size_t i = 0; i < len; i++) y[i] = (x[i] - mu) * rs * gamma[i] + beta[i];
+    } else if (gamma) {
+        for (size_t i = 0; i < len; i++) y[i] = (x[i] - mu) * rs * gamma[i];
+    } else if (beta) {
+        for (size_t i = 0; i < len; i++) y[i] = (x[i] - mu) * rs + beta[i];
+    } else {
+        for (size_t i = 0; i < len; i++) y[i] = (x[i] - mu) * rs;
+    }
+}
+
+void sega_layernorm_fwd(size_t rows, size_t len, float eps, const float *x, const float *gamma,
+                        const float *beta, float *y, float *mean, float *rstd) {
+    for (size_t r = 0; r < rows; r++) {
+        float mu, rs;
+        if (x == y) layernorm_row(len, eps, NULL, gamma, beta, y + r * len, &mu, &rs, 1);
+        else layernorm_row(len, eps, x + r * len, gamma, beta, y + r * len, &mu, &rs, 0);
+        if (mean) mean[r] = mu;
+        if (rstd) rstd[r] = rs;
+    }
+}
+
+// With xh = (x - mu) * rstd and g = dy * gamma:
+//   dx = rstd * (g - mean(g) - xh * mean(g * xh)).
+SEGA_INLINE void layernorm_bwd_row(size_t len, const float *restrict x, const float *restrict gamma,
+                                   float mu, float rs, const float *restrict dy, float *restrict dx,
+                                   const int has_gamma) {
+    const float inv_len = 1.0f / (float)len;
+    float sg = 0.0f, sgx = 0.0f;
+#pragma clang loop vectorize(enable)
+    for (size_t i = 0; i < len; i++) {
+        const float gi = has_gamma ? dy[i] * gamma[i] : dy[i];
+        const float xh = (x[i] - mu) * rs;
+        sg += gi;
+        sgx += gi * xh;
+    }
+    const float mg = sg * inv_len, mgx = sgx * inv_len;
+    for (size_t i = 0; i < len; i++) {
+        const float gi = has_gamma ? dy[i] * gamma[i] : dy[i];
+        const float xh = (x[i] - mu) * rs;
+        dx[i] += rs * (gi - mg - xh * mgx);
+    }
+}
+
+void sega_layernorm_bwd(size_t rows, size_t len, const float *x, const float *gamma,
+                        const float *mean, const float *rstd, const float *dy, float *dx) {
+    for (size_t r = 0; r < rows; r++) {
+        if (gamma)
+            layernorm_bwd_row(len, x + r * len, gamma, mean[r], rstd[r], dy + r * len, dx + r * len, 1);
+        else
+            layernorm_bwd_row(len, x + r * len, NULL, mean[r], rstd[r], dy + r * len, dx + r * len, 0);
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Per-channel affine, add, axpy
+
+void sega_channel_affine_fwd(size_t channels, size_t plane, const float *x, const float *scale,
+                             const float *shift, float *y) {
+    for (size_t c = 0; c < channels; c++) {
+        const float a = scale[c], b = shift ? shift[c] : 0.0f;
+        SEGA_MAP(plane, x + c * plane, y + c * plane, v * a + b);
+    }
+}
+
+void sega_channel_affine_bwd(size_t channels, size_t plane, const float *restrict scale,
+                             const float *restrict dy, float *restrict dx) {
+    for (size_t c = 0; c < channels; c++) {
+        const float a = scale[c];
+        const float *dyc = dy + c * plane;
+        float *dxc = dx + c * plane;
+        for (size_t i = 0; i < plane; i++) dxc[i] += dyc[i] * a;
+    }
+}
+
+void sega_add_inplace(size_t n, const float *x, float *y) {
+    for (size_t i = 0; i < n; i++) y[i] += x[i];
+}
+
+void sega_axpy(size_t n, float a, const float *x, float *y) {
+    for (size_t i = 0; i < n; i++) y[i] += a * x[i];
+}

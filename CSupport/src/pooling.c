@@ -1,0 +1,207 @@
+// pooling.c - max and average pooling, forward and backward, single image CHW.
+//
+// Row-pass structure: for an output row, each kernel tap (i, j) is applied over the column
+// range [lo, hi) where it is inside the image, so inner loops have no bounds tests and
+// vectorise (max with selects, avg with adds). Taps are visited in the reference's scan order,
+// so for every output the same comparisons / additions happen in the same order as in the
+// reference: maxpool (values and argmax) and avgpool (forward and backward) are bit-identical
+// to pooling_ref.c. Average pooling ignores dilation (PyTorch has none for it).
+#include "sega_pooling.h"
+#include "conv_internal.h"
+#include <math.h>
+#include <string.h>
+
+static long long floor_div(long long a, long long b) {
+    long long q = a / b;
+    if ((a % b != 0) && ((a < 0) != (b < 0))) q--;
+    return q;
+}
+
+int sega_pool_out_size(int in, int k, int stride, int pad, int dil, int ceil_mode) {
+    if (in <= 0 || k <= 0 || stride <= 0 || pad < 0 || dil <= 0) return -1;
+    long long num = (long long)in + 2LL * pad - (long long)dil * (k - 1) - 1;
+    long long out = floor_div(num + (ceil_mode ? stride - 1 : 0), stride) + 1;
+    // Ceil mode: the last window must start inside the input or the left padding.
+    if (ceil_mode && (out - 1) * stride >= (long long)in + pad) out--;
+    if (out < 0) out = 0;
+    return out > 0x7fffffffLL ? -1 : (int)out;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Max pooling
+
+// One tap over columns [lo, hi): take v if the slot is still empty (argmax < 0), if v is
+// larger, or if v is NaN (PyTorch propagates NaN: the last NaN in scan order wins).
+SEGA_INLINE void max_tap(float *restrict yr, int32_t *restrict ar, const float *restrict xr,
+                         int lo, int hi, int off, int base, const int S) {
+    for (int ox = lo; ox < hi; ox++) {
+        const int ix = ox * S + off;
+        const float v = xr[ix];
+        const float cur = yr[ox];
+        const int32_t ca = ar[ox];
+        const int take = (ca < 0) | (v > cur) | (v != v);
+        yr[ox] = take ? v : cur;
+        ar[ox] = take ? base + ix : ca;
+    }
+}
+
+SEGA_INLINE void maxpool_plane(const sega_conv_geom *g, const float *restrict x,
+                               float *restrict y, int32_t *restrict am) {
+    const int W = g->w, OW = g->ow, S = g->sw;
+    for (int oy = 0; oy < g->oh; oy++) {
+        float *yr = y + (size_t)oy * OW;
+        int32_t *ar = am + (size_t)oy * OW;
+        for (int ox = 0; ox < OW; ox++) { yr[ox] = -INFINITY; ar[ox] = -1; }
+        const int iy0 = oy * g->sh - g->pad_t;
+        for (int i = 0; i < g->kh; i++) {
+            const int iy = iy0 + i * g->dh;
+            if (iy < 0 || iy >= g->h) continue;
+            const float *xr = x + (size_t)iy * W;
+            const int base = iy * W;
+            for (int j = 0; j < g->kw; j++) {
+                const int off = j * g->dw - g->pad_l;
+                int lo, hi;
+                sega_tap_range(OW, S, off, W, &lo, &hi);
+                if (S == 1) max_tap(yr, ar, xr, lo, hi, off, base, 1);
+                else if (S == 2) max_tap(yr, ar, xr, lo, hi, off, base, 2);
+                else max_tap(yr, ar, xr, lo, hi, off, base, S);
+            }
+        }
+    }
+}
+
+static void maxpool_plane_portable(const sega_conv_geom *g, const float *x, float *y, int32_t *am) {
+    maxpool_plane(g, x, y, am);
+}
+#if SEGA_HAVE_AVX2_VARIANTS
+SEGA_AVX2_FN static void maxpool_plane_avx2(const sega_conv_geom *g, const float *x, float *y,
+                                            int32_t *am) {
+    maxpool_plane(g, x, y, am);
+}
+#endif
+
+void sega_maxpool_fwd(const sega_conv_geom *g, const float *x, float *y, int32_t *argmax) {
+    const int avx2 = sega__use_avx2(NULL);
+    for (int c = 0; c < g->c; c++) {
+        const float *xc = x + (size_t)c * g->h * g->w;
+        float *yc = y + (size_t)c * g->oh * g->ow;
+        int32_t *ac = argmax + (size_t)c * g->oh * g->ow;
+#if SEGA_HAVE_AVX2_VARIANTS
+        if (avx2) { maxpool_plane_avx2(g, xc, yc, ac); continue; }
+#endif
+        (void)avx2;
+        maxpool_plane_portable(g, xc, yc, ac);
+    }
+}
+
+void sega_maxpool_bwd(const sega_conv_geom *g, const float *dy, const int32_t *argmax, float *dx) {
+    const size_t plane = (size_t)g->h * g->w, oplane = (size_t)g->oh * g->ow;
+    memset(dx, 0, (size_t)g->c * plane * sizeof(float));
+    for (int c = 0; c < g->c; c++) {
+        float *dxc = dx + (size_t)c * plane;
+        const float *dyc = dy + (size_t)c * oplane;
+        const int32_t *ac = argmax + (size_t)c * oplane;
+        for (size_t o = 0; o < oplane; o++)
+            if (ac[o] >= 0) dxc[ac[o]] += dyc[o];
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Average pooling
+
+// Window rows of output row oy: image rows [*a, *b); *ph = rows of the window clipped to the
+// declared padded extent (the count_include_pad height).
+static void avg_rows(const sega_conv_geom *g, int pad_b, int oy, int *a, int *b, int *ph) {
+    const int y0 = oy * g->sh - g->pad_t;
+    long long y1 = (long long)y0 + g->kh;
+    if (y1 > (long long)g->h + pad_b) y1 = (long long)g->h + pad_b;
+    *ph = (int)(y1 - y0);
+    *a = y0 < 0 ? 0 : y0;
+    *b = (int)(y1 < g->h ? y1 : g->h);
+}
+
+// Divisor of output column ox given the row extent; 0 when the window holds no pixel.
+static float avg_div(const sega_conv_geom *g, int pad_r, int cip, int ox, int rows, int ph) {
+    const int x0 = ox * g->sw - g->pad_l;
+    long long x1 = (long long)x0 + g->kw;
+    if (x1 > (long long)g->w + pad_r) x1 = (long long)g->w + pad_r;
+    const long long pw = x1 - x0;
+    const long long a = x0 < 0 ? 0 : x0, b = x1 < g->w ? x1 : g->w;
+    if (rows <= 0 || b <= a) return 0.0f;
+    return (float)(cip ? (long long)ph * pw : (long long)rows * (b - a));
+}
+
+SEGA_INLINE void add_tap(float *restrict yr, const float *restrict xr, int lo, int hi, int off,
+                         const int S) {
+    for (int ox = lo; ox < hi; ox++) yr[ox] += xr[ox * S + off];
+}
+
+void sega_avgpool_fwd(const sega_conv_geom *g, int pad_b, int pad_r, int count_include_pad,
+                      const float *x, float *y) {
+    const int W = g->w, OW = g->ow, S = g->sw;
+    for (int c = 0; c < g->c; c++) {
+        const float *xc = x + (size_t)c * g->h * W;
+        float *yc = y + (size_t)c * g->oh * OW;
+        for (int oy = 0; oy < g->oh; oy++) {
+            float *yr = yc + (size_t)oy * OW;
+            int a, b, ph;
+            avg_rows(g, pad_b, oy, &a, &b, &ph);
+            for (int ox = 0; ox < OW; ox++) yr[ox] = 0.0f;
+            if (b <= a) continue;
+            for (int iy = a; iy < b; iy++) {
+                const float *xr = xc + (size_t)iy * W;
+                for (int j = 0; j < g->kw; j++) {
+                    const int off = j - g->pad_l;
+                    int lo, hi;
+                    sega_tap_range(OW, S, off, W, &lo, &hi);
+                    if (S == 1) add_tap(yr, xr, lo, hi, off, 1);
+                    else if (S == 2) add_tap(yr, xr, lo, hi, off, 2);
+                    else add_tap(yr, xr, lo, hi, off, S);
+                }
+            }
+            for (int ox = 0; ox < OW; ox++) {
+                const float d = avg_div(g, pad_r, count_include_pad, ox, b - a, ph);
+                yr[ox] = d > 0.0f ? yr[ox] / d : 0.0f;
+            }
+        }
+    }
+}
+
+#define SEGA_AVG_CHUNK 512
+
+void sega_avgpool_bwd(const sega_conv_geom *g, int pad_b, int pad_r, int count_include_pad,
+                      const float *dy, float *dx) {
+    const int W = g->w, OW = g->ow, S = g->sw;
+    float gr[SEGA_AVG_CHUNK];
+    memset(dx, 0, (size_t)g->c * g->h * W * sizeof(float));
+    for (int c = 0; c < g->c; c++) {
+        float *dxc = dx + (size_t)c * g->h * W;
+        const float *dyc = dy + (size_t)c * g->oh * OW;
+        for (int oy = 0; oy < g->oh; oy++) {
+            int a, b, ph;
+            avg_rows(g, pad_b, oy, &a, &b, &ph);
+            if (b <= a) continue;
+            const float *dyr = dyc + (size_t)oy * OW;
+            for (int c0 = 0; c0 < OW; c0 += SEGA_AVG_CHUNK) {
+                const int c1 = OW - c0 < SEGA_AVG_CHUNK ? OW : c0 + SEGA_AVG_CHUNK;
+                for (int ox = c0; ox < c1; ox++) {
+                    const float d = avg_div(g, pad_r, count_include_pad, ox, b - a, ph);
+                    gr[ox - c0] = d > 0.0f ? dyr[ox] / d : 0.0f;
+                }
+                for (int iy = a; iy < b; iy++) {
+                    float *dxr = dxc + (size_t)iy * W;
+                    // Taps right to left: for a fixed input pixel the contributions then arrive
+                    // in increasing ox, the reference's order, so the sums are bit-identical.
+                    for (int j = g->kw - 1; j >= 0; j--) {
+                        const int off = j - g->pad_l;
+                        int lo, hi;
+                        sega_tap_range(OW, S, off, W, &lo, &hi);
+                        if (lo < c0) lo = c0;
+                        if (hi > c1) hi = c1;
+                        for (int ox = lo; ox < hi; ox++) dxr[(ptrdiff_t)ox * S + off] += gr[ox - c0];
+                    }
+                }
+            }
+        }
+    }
+}

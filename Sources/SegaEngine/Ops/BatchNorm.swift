@@ -1,0 +1,156 @@
+// MARK: - Batch normalization, eval mode
+
+/// y = (x - mean) / sqrt(var + eps) * gamma + beta per channel, with the running statistics
+/// (inference mode: the attacked models are frozen). Inputs: x [N, C, ...] (channel axis 1,
+/// any trailing spatial dims), gamma, beta, running_mean, running_var, each [C].
+/// The op is a per-channel affine map y = x * scale + shift; scale/shift live in the op's saved
+/// memory and are computed once at bind when the parameters are constants (otherwise at every
+/// forward, still without allocating). Backward: dx += dy * scale; parameter gradients are
+/// computed when asked for.
+public final class BatchNorm2d: Op {
+    public let eps: Float
+    public var name: String { "batchnorm2d" }
+    private var x: UnsafeMutablePointer<Float>!, y: UnsafeMutablePointer<Float>!
+    private var gamma: UnsafeMutablePointer<Float>!, beta: UnsafeMutablePointer<Float>!
+    private var mean: UnsafeMutablePointer<Float>!, variance: UnsafeMutablePointer<Float>!
+    private var dx: UnsafeMutablePointer<Float>?, dy: UnsafeMutablePointer<Float>?
+    private var dgamma: UnsafeMutablePointer<Float>?, dbeta: UnsafeMutablePointer<Float>?
+    private var dmean: UnsafeMutablePointer<Float>?, dvar: UnsafeMutablePointer<Float>?
+    /// scale[C], shift[C], invstd[C] in the op's saved memory.
+    private var scale: UnsafeMutablePointer<Float>!, shift: UnsafeMutablePointer<Float>!, invstd: UnsafeMutablePointer<Float>!
+    private var constantParams = false
+    private var n = 0, c = 0, plane = 0
+
+    public init(eps: Float = 1e-5) { self.eps = eps }
+
+    // MARK: shapes
+
+    public func outputShape(_ inputs: [[Int]]) throws -> [Int] {
+        try require(inputs.count == 5, "batchnorm2d takes x, gamma, beta, running_mean, running_var, got \(inputs.count) inputs")
+        let xs = inputs[0]
+        try require(xs.count >= 2, "batchnorm2d: x must be [N, C, ...], got \(xs)")
+        for (i, what) in ["gamma", "beta", "running_mean", "running_var"].enumerated() {
+            try require(inputs[i + 1] == [xs[1]], "batchnorm2d: \(what) must be [\(xs[1])] for x \(xs), got \(inputs[i + 1])")
+        }
+        guard eps >= 0, eps.isFinite else { throw EngineError(.invalidArgument, "batchnorm2d: eps must be finite and >= 0, got \(eps)") }
+        return xs
+    }
+
+    public func savedBytes(_ inputs: [[Int]], output: [Int]) -> Int { 3 * inputs[0][1] * 4 }
+
+    // MARK: bind
+
+    public func bind(_ b: OpBinding) throws {
+        let xs = b.inputShapes[0]
+        n = xs[0]; c = xs[1]; plane = product(Array(xs.dropFirst(2)))
+        x = b.inputs[0]; gamma = b.inputs[1]; beta = b.inputs[2]; mean = b.inputs[3]; variance = b.inputs[4]
+        y = b.output; dy = b.outputGrad
+        dx = b.inputGrads[0]; dgamma = b.inputGrads[1]; dbeta = b.inputGrads[2]; dmean = b.inputGrads[3]; dvar = b.inputGrads[4]
+        let s = b.saved.bindMemory(to: Float.self, capacity: 3 * c)
+        scale = s; shift = s + c; invstd = s + 2 * c
+        constantParams = b.inputIsConstant[1...].allSatisfy { $0 }
+        if constantParams { updateAffine() }
+    }
+
+    /// scale = gamma / sqrt(var + eps), shift = beta - mean * scale.
+    private func updateAffine() {
+        for k in 0..<c {
+            let r = 1 / (Double(variance[k]) + Double(eps)).squareRoot()
+            invstd[k] = Float(r)
+            scale[k] = Float(Double(gamma[k]) * r)
+            shift[k] = Float(Double(beta[k]) - Double(mean[k]) * Double(gamma[k]) * r)
+        }
+    }
+
+    // MARK: forward
+
+    public func forward() {
+        if !constantParams { updateAffine() }
+        let img = c * plane
+        for i in 0..<n { sega_channel_affine_fwd(c, plane, x + i * img, scale, shift, y + i * img) }
+    }
+
+    // MARK: backward
+
+    public func backward() {
+        guard let dy else { return }
+        let img = c * plane
+        if let dx {
+            for i in 0..<n { sega_channel_affine_bwd(c, plane, scale, dy + i * img, dx + i * img) }
+        }
+        guard dgamma != nil || dbeta != nil || dmean != nil || dvar != nil else { return }
+        for k in 0..<c {
+            // S1 = sum dy, S2 = sum dy * (x - mean) over images and pixels of channel k.
+            var s1: Double = 0, s2: Double = 0
+            let mk = Double(mean[k])
+            for i in 0..<n {
+                let o = i * img + k * plane
+                for p in 0..<plane {
+                    let d = Double(dy[o + p])
+                    s1 += d; s2 += d * (Double(x[o + p]) - mk)
+                }
+            }
+            let r = Double(invstd[k]), gk = Double(gamma[k])
+            dgamma?[k] += Float(s2 * r)
+            dbeta?[k] += Float(s1)
+            dmean?[k] += Float(-s1 * gk * r)
+            dvar?[k] += Float(-0.5 * s2 * gk * r * r * r)
+        }
+    }
+}
+
+// MARK: - Load-time folding into a preceding convolution
+
+/// Folds an eval-mode batchnorm into the convolution (or linear layer) before it:
+/// W'[o, ...] = W[o, ...] * s[o], b'[o] = (b[o] - mean[o]) * s[o] + beta[o], s = gamma / sqrt(var + eps).
+/// `weight` holds `outChannels` equal rows (PyTorch layout, output channel first); a missing
+/// bias counts as 0. Computed in double and rounded once.
+public func foldBatchNorm(weight: [Float], bias: [Float]?, outChannels: Int, gamma: [Float], beta: [Float],
+                          mean: [Float], variance: [Float], eps: Float) throws -> (weight: [Float], bias: [Float]) {
+    guard outChannels >= 1, weight.count % outChannels == 0,
+          gamma.count == outChannels, beta.count == outChannels, mean.count == outChannels,
+          variance.count == outChannels, bias == nil || bias!.count == outChannels else {
+        throw EngineError(.shapeMismatch, "foldBatchNorm: weight (\(weight.count) values), bias (\(bias?.count ?? 0)), gamma/beta/mean/var (\(gamma.count)/\(beta.count)/\(mean.count)/\(variance.count)) do not fit \(outChannels) output channels")
+    }
+    let per = weight.count / outChannels
+    var w = weight
+    var b = [Float](repeating: 0, count: outChannels)
+    for o in 0..<outChannels {
+        let s = Double(gamma[o]) / (Double(variance[o]) + Double(eps)).squareRoot()
+        for j in 0..<per { w[o * per + j] = Float(Double(weight[o * per + j]) * s) }
+        b[o] = Float((Double(bias?[o] ?? 0) - Double(mean[o])) * s + Double(beta[o]))
+    }
+    return (w, b)
+}
+
+extension Graph {
+    /// Eval-mode batchnorm over channel axis 1.
+    public func batchNorm2d(_ x: Tensor, gamma: Tensor, beta: Tensor, mean: Tensor, variance: Tensor,
+                            eps: Float = 1e-5) throws -> Tensor {
+        try apply(BatchNorm2d(eps: eps), [x, gamma, beta, mean, variance])
+    }
+
+    /// conv2d followed by eval-mode batchnorm. When the conv weight (and bias, if any) and all four
+    /// batchnorm parameters are graph constants, the batchnorm is folded into new constant
+    /// weights at build time (one op, no extra pass); otherwise conv2d + batchNorm2d are emitted.
+    public func conv2dBatchNorm(_ x: Tensor, weight: Tensor, bias: Tensor? = nil,
+                                gamma: Tensor, beta: Tensor, mean: Tensor, variance: Tensor, eps: Float = 1e-5,
+                                stride: (Int, Int) = (1, 1), padding: Conv2d.Padding = .symmetric(0, 0),
+                                dilation: (Int, Int) = (1, 1), groups: Int = 1) throws -> Tensor {
+        if let wd = constantData(weight), let gd = constantData(gamma), let bd = constantData(beta),
+           let md = constantData(mean), let vd = constantData(variance), weight.rank == 4,
+           bias == nil || constantData(bias!) != nil {
+            // Validate against the unfolded conv first so errors name the real shapes.
+            let op = Conv2d(stride: stride, padding: padding, dilation: dilation, groups: groups)
+            let convShape = try op.outputShape(bias.map { [x.shape, weight.shape, $0.shape] } ?? [x.shape, weight.shape])
+            _ = try BatchNorm2d(eps: eps).outputShape([convShape, gamma.shape, beta.shape, mean.shape, variance.shape])
+            let f = try foldBatchNorm(weight: wd, bias: bias.flatMap { constantData($0) }, outChannels: weight.shape[0],
+                                      gamma: gd, beta: bd, mean: md, variance: vd, eps: eps)
+            let fw = try constant(f.weight, weight.shape, name: "\(nodes[weight.id].name).bnfolded")
+            let fb = try constant(f.bias, [weight.shape[0]], name: "\(nodes[weight.id].name).bnfolded_bias")
+            return try apply(op, [x, fw, fb])
+        }
+        let y = try conv2d(x, weight: weight, bias: bias, stride: stride, padding: padding, dilation: dilation, groups: groups)
+        return try batchNorm2d(y, gamma: gamma, beta: beta, mean: mean, variance: variance, eps: eps)
+    }
+}

@@ -1,0 +1,105 @@
+// MARK: - Broadcasting add / sub / mul
+
+/// y = a + b, a - b or a * b with NumPy/PyTorch broadcasting (shapes aligned on the right, size-1
+/// or missing dimensions stretched). One strided loop over y carries a's and b's offsets
+/// (stride 0 on broadcast dims); the backward walks the same loop, so adding into a broadcast
+/// operand's gradient at stride 0 is exactly the reduction over its broadcast dims.
+public final class Binary: Op {
+    public enum Kind: String { case add, sub, mul }
+    public let kind: Kind
+    public var name: String { kind.rawValue }
+    private var a: UnsafeMutablePointer<Float>!, b: UnsafeMutablePointer<Float>!, y: UnsafeMutablePointer<Float>!
+    private var da: UnsafeMutablePointer<Float>?, db: UnsafeMutablePointer<Float>?, dy: UnsafeMutablePointer<Float>?
+    private var loop: StridedLoop!
+
+    public init(_ kind: Kind) { self.kind = kind }
+
+    public func outputShape(_ inputs: [[Int]]) throws -> [Int] {
+        try require(inputs.count == 2, "\(name) takes 2 inputs, got \(inputs.count)")
+        return try broadcastShapes(inputs[0], inputs[1], op: name)
+    }
+
+    public func bind(_ bd: OpBinding) throws {
+        a = bd.inputs[0]; b = bd.inputs[1]; y = bd.output
+        da = bd.inputGrads[0]; db = bd.inputGrads[1]; dy = bd.outputGrad
+        let s = bd.outputShape
+        loop = StridedLoop(shape: s, strides: [TensorView.contiguousStrides(s),
+                                               broadcastStrides(bd.inputShapes[0], to: s),
+                                               broadcastStrides(bd.inputShapes[1], to: s)])
+    }
+
+    // MARK: forward
+    public func forward() {
+        let L = loop!, n = L.inner, sy = L.s0, sa = L.s1, sb = L.s2
+        var oy = 0, oa = 0, ob = 0
+        L.reset()
+        for _ in 0..<L.rows {
+            let yr = y + oy, ar = a + oa, br = b + ob
+            switch kind {
+            case .add:
+                if sy == 1 && sa == 1 && sb == 1 { for k in 0..<n { yr[k] = ar[k] + br[k] } }
+                else { for k in 0..<n { yr[k * sy] = ar[k * sa] + br[k * sb] } }
+            case .sub:
+                if sy == 1 && sa == 1 && sb == 1 { for k in 0..<n { yr[k] = ar[k] - br[k] } }
+                else { for k in 0..<n { yr[k * sy] = ar[k * sa] - br[k * sb] } }
+            case .mul:
+                if sy == 1 && sa == 1 && sb == 1 { for k in 0..<n { yr[k] = ar[k] * br[k] } }
+                else { for k in 0..<n { yr[k * sy] = ar[k * sa] * br[k * sb] } }
+            }
+            L.advance(&oy, &oa, &ob)
+        }
+    }
+
+    // MARK: backward
+    public func backward() {
+        guard let dy else { return }
+        let L = loop!, n = L.inner, sy = L.s0, sa = L.s1, sb = L.s2
+        var oy = 0, oa = 0, ob = 0
+        L.reset()
+        for _ in 0..<L.rows {
+            let g = dy + oy
+            // d(a): dy (add, sub) or dy * b (mul); d(b): dy, -dy, or dy * a.
+            if let da {
+                let dr = da + oa
+                switch kind {
+                case .add, .sub: Binary.accumulate(n, g, sy, nil, 0, 1, dr, sa)
+                case .mul: Binary.accumulate(n, g, sy, b + ob, sb, 1, dr, sa)
+                }
+            }
+            if let db {
+                let dr = db + ob
+                switch kind {
+                case .add: Binary.accumulate(n, g, sy, nil, 0, 1, dr, sb)
+                case .sub: Binary.accumulate(n, g, sy, nil, 0, -1, dr, sb)
+                case .mul: Binary.accumulate(n, g, sy, a + oa, sa, 1, dr, sb)
+                }
+            }
+            L.advance(&oy, &oa, &ob)
+        }
+    }
+
+    /// d[k * sd] += sign * g[k * sg] * (w?[k * sw] ?? 1); with sd == 0 the row sums into one element.
+    @inline(__always)
+    private static func accumulate(_ n: Int, _ g: UnsafeMutablePointer<Float>, _ sg: Int,
+                                   _ w: UnsafeMutablePointer<Float>?, _ sw: Int, _ sign: Float,
+                                   _ d: UnsafeMutablePointer<Float>, _ sd: Int) {
+        if sd == 0 {
+            var s: Float = 0
+            if let w { for k in 0..<n { s += g[k * sg] * w[k * sw] } } else { for k in 0..<n { s += g[k * sg] } }
+            d[0] += sign * s
+        } else if let w {
+            for k in 0..<n { d[k * sd] += sign * g[k * sg] * w[k * sw] }
+        } else {
+            for k in 0..<n { d[k * sd] += sign * g[k * sg] }
+        }
+    }
+}
+
+extension Graph {
+    /// a + b with broadcasting.
+    public func add(_ a: Tensor, _ b: Tensor) throws -> Tensor { try apply(Binary(.add), [a, b]) }
+    /// a - b with broadcasting.
+    public func sub(_ a: Tensor, _ b: Tensor) throws -> Tensor { try apply(Binary(.sub), [a, b]) }
+    /// a * b (elementwise) with broadcasting.
+    public func mul(_ a: Tensor, _ b: Tensor) throws -> Tensor { try apply(Binary(.mul), [a, b]) }
+}
