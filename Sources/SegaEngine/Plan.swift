@@ -167,7 +167,9 @@ public final class Plan {
     /// Run every op forward.
     @inlinable
     public func forward() {
-        for op in forwardOps { op.forward() }
+        // index loops: the iterator form allocates in unoptimised builds
+        var i = 0
+        while i < forwardOps.count { forwardOps[i].forward(); i += 1 }
     }
 
     /// Zero the gradients, seed the outputs' gradients from `seed(for:)` (1 by default), and run
@@ -175,8 +177,10 @@ public final class Plan {
     @inlinable
     public func backward() {
         if let gradBase { memset(gradBase, 0, gradBytes) }
-        for (s, g, c) in seeds { g.update(from: s, count: c) }
-        for op in backwardOps { op.backward() }
+        var i = 0
+        while i < seeds.count { seeds[i].1.update(from: seeds[i].0, count: seeds[i].2); i += 1 }
+        i = 0
+        while i < backwardOps.count { backwardOps[i].backward(); i += 1 }
     }
 
     // MARK: Buffers
