@@ -1,3 +1,30 @@
+// MARK: - Constant storage
+
+/// Weights owned outside the arena: filled once at load (e.g. converted straight from a mapped
+/// file) and read in place by every plan built from the graph, so weights are copied at most once.
+public final class ConstantData: @unchecked Sendable {
+    public let pointer: UnsafeMutablePointer<Float>
+    public let count: Int
+
+    /// Uninitialised storage for `count` floats (64-byte aligned), to be filled by the caller.
+    public init(count: Int) {
+        precondition(count >= 0)
+        self.count = count
+        pointer = UnsafeMutableRawPointer.allocate(byteCount: max(count, 1) * 4, alignment: 64)
+            .bindMemory(to: Float.self, capacity: max(count, 1))
+    }
+
+    public convenience init(_ values: [Float]) {
+        self.init(count: values.count)
+        values.withUnsafeBufferPointer { pointer.initialize(from: $0.baseAddress!, count: values.count) }
+    }
+
+    deinit { pointer.deallocate() }
+
+    public var buffer: UnsafeMutableBufferPointer<Float> { UnsafeMutableBufferPointer(start: pointer, count: count) }
+    public var array: [Float] { Array(buffer) }
+}
+
 // MARK: - Graph builder
 
 /// A symbolic tensor: a node of a graph and its shape.
@@ -13,7 +40,7 @@ public struct Tensor: Hashable, Sendable {
 public final class Graph {
     public enum Kind {
         case input
-        case constant([Float])
+        case constant(ConstantData)
         case op(Op, [Int])
     }
 
@@ -34,8 +61,17 @@ public final class Graph {
         return push(Node(kind: .input, shape: shape, name: name))
     }
 
-    /// Fixed data (weights). Copied into the plan's arena once.
+    /// Fixed data (weights), copied once into storage the graph's plans read in place.
     public func constant(_ data: [Float], _ shape: [Int], name: String = "const") throws -> Tensor {
+        let n = try elementCount(shape, what: "constant '\(name)'")
+        guard data.count == n else {
+            throw EngineError(.shapeMismatch, "constant '\(name)': shape \(shape) needs \(n) values, got \(data.count)")
+        }
+        return push(Node(kind: .constant(ConstantData(data)), shape: shape, name: name))
+    }
+
+    /// Fixed data already in its final storage (no copy).
+    public func constant(_ data: ConstantData, _ shape: [Int], name: String = "const") throws -> Tensor {
         let n = try elementCount(shape, what: "constant '\(name)'")
         guard data.count == n else {
             throw EngineError(.shapeMismatch, "constant '\(name)': shape \(shape) needs \(n) values, got \(data.count)")
@@ -57,7 +93,7 @@ public final class Graph {
 
     /// Constant data of a node, if it is a constant (used for load-time folding).
     public func constantData(_ t: Tensor) -> [Float]? {
-        if case .constant(let d) = nodes[t.id].kind { return d }
+        if case .constant(let d) = nodes[t.id].kind { return d.array }
         return nil
     }
 

@@ -21,6 +21,8 @@ public struct PlanOptions {
 public final class Plan {
     public let context: Context
     public let arena: Arena
+    /// Weights, read in place (kept alive by the plan).
+    private let constants: [ConstantData]
     public let outputs: [Tensor]
     /// Op nodes in execution order, and the subset that needs a backward call (reversed).
     @usableFromInline let forwardOps: ContiguousArray<Op>
@@ -32,7 +34,7 @@ public final class Plan {
     private let grads: [UnsafeMutablePointer<Float>?]
     private let shapes: [[Int]]
     private let seedOf: [Int: UnsafeMutablePointer<Float>]
-    /// Bytes of the arena by purpose, for reports.
+    /// Bytes by purpose, for reports (constants live outside the arena).
     public let constantBytes: Int, activationBytes: Int, gradientBytes: Int, workspaceBytes: Int, savedBytes: Int
 
     init(graph: Graph, context: Context, outputs: [Tensor], gradientsFor: [Tensor], options: PlanOptions) throws {
@@ -75,10 +77,9 @@ public final class Plan {
         for i in 0..<n where needed[i] {
             let bytes = product(nodes[i].shape) * 4
             switch nodes[i].kind {
-            case .constant: constB += blockCost(bytes)
-            case .input, .op: actB += blockCost(bytes)
+            case .constant: constB += bytes   // read in place, outside the arena
+            case .input, .op: actB += blockCost(bytes); blocks += 1
             }
-            blocks += 1
             if hasGrad[i] { gradB += (bytes + align - 1) / align * align }
             if case .op(let op, let ins) = nodes[i].kind {
                 let inShapes = ins.map { nodes[$0].shape }
@@ -89,9 +90,9 @@ public final class Plan {
         }
         var seedB = 0
         for t in outputs where hasGrad[t.id] { seedB += blockCost(product(t.shape) * 4); blocks += 1 }
-        let total = constB + actB + blockCost(gradB) + blockCost(ws) + savedB + seedB + align
-        if let limit = options.memoryLimit, total > limit {
-            throw EngineError(.arenaExhausted, "memory budget too small: the plan needs \(total) bytes (\(constB) weights, \(actB) activations, \(gradB) gradients, \(ws) workspace), the limit is \(limit)")
+        let total = actB + blockCost(gradB) + blockCost(ws) + savedB + seedB + align
+        if let limit = options.memoryLimit, total + constB > limit {
+            throw EngineError(.arenaExhausted, "memory budget too small: the plan needs \(total + constB) bytes (\(constB) weights, \(actB) activations, \(gradB) gradients, \(ws) workspace), the limit is \(limit)")
         }
         if options.debugCanaries && blocks + 8 > Int(SEGA_ARENA_MAX_BLOCKS) {
             throw EngineError(.invalidArgument, "plan: \(blocks) arena blocks exceed the canary table (\(SEGA_ARENA_MAX_BLOCKS)); plan without debug canaries")
@@ -101,13 +102,16 @@ public final class Plan {
         // Placement.
         var values = [UnsafeMutablePointer<Float>?](repeating: nil, count: n)
         var grads = [UnsafeMutablePointer<Float>?](repeating: nil, count: n)
+        var constants: [ConstantData] = []
         for i in 0..<n where needed[i] {
+            if case .constant(let d) = nodes[i].kind {
+                constants.append(d)
+                values[i] = d.pointer
+                continue
+            }
             let cnt = product(nodes[i].shape)
             let p = try arena.allocateFloats(cnt, what: "'\(nodes[i].name)' (node \(i))")
-            switch nodes[i].kind {
-            case .constant(let d): d.withUnsafeBufferPointer { p.update(from: $0.baseAddress!, count: cnt) }
-            default: p.initialize(repeating: 0, count: cnt)
-            }
+            p.initialize(repeating: 0, count: cnt)
             values[i] = p
         }
         let gbase = gradB > 0 ? try arena.allocate(bytes: gradB, what: "gradients") : nil
@@ -148,6 +152,7 @@ public final class Plan {
         bwd.reverse()
 
         self.context = context
+        self.constants = constants
         self.arena = arena
         self.outputs = outputs
         self.forwardOps = fwd

@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import SegaEngine
 
 // MARK: - Errors
 
@@ -200,13 +201,20 @@ public final class SafeTensors {
 
     /// The tensor as Float32, checked for NaN and Inf; `shape` (if given) must match.
     public func floats(_ name: String, shape expected: [Int]? = nil) throws -> [Float] {
+        try constant(name, shape: expected).array
+    }
+
+    /// The tensor converted straight from the mapped file into engine constant storage (the one
+    /// copy of the weights), checked for NaN and Inf.
+    public func constant(_ name: String, shape expected: [Int]? = nil) throws -> ConstantData {
         guard let r = record(name) else { throw WeightsError("\(source): missing tensor '\(name)'") }
         if let expected, expected != r.shape {
             throw WeightsError("\(source): tensor '\(name)' has shape \(r.shape), the architecture expects \(expected)")
         }
         let raw = UnsafeRawBufferPointer(rebasing: data[r.begin..<r.end])
-        var out = [Float](repeating: 0, count: r.count)
-        out.withUnsafeMutableBufferPointer { o in
+        let out = ConstantData(count: r.count)
+        do {
+            let o = out.buffer
             switch r.dtype {
             case .f32:
                 for k in 0..<r.count { o[k] = Float(bitPattern: raw.loadUnaligned(fromByteOffset: 4 * k, as: UInt32.self).littleEndian) }
@@ -216,8 +224,9 @@ public final class SafeTensors {
                 for k in 0..<r.count { o[k] = Float(bitPattern: UInt32(raw.loadUnaligned(fromByteOffset: 2 * k, as: UInt16.self).littleEndian) << 16) }
             }
         }
-        for k in 0..<out.count where !out[k].isFinite {
-            throw WeightsError("\(source): tensor '\(name)' contains \(out[k].isNaN ? "NaN" : "Inf") at element \(k)")
+        let o = out.buffer
+        for k in 0..<o.count where !o[k].isFinite {
+            throw WeightsError("\(source): tensor '\(name)' contains \(o[k].isNaN ? "NaN" : "Inf") at element \(k)")
         }
         return out
     }
