@@ -75,6 +75,9 @@ def write_safetensors(path, tensors, metadata, dtype="f32"):
     h += b" " * ((8 - len(h) % 8) % 8)
     d = os.path.dirname(os.path.abspath(path))
     fd, tmp = tempfile.mkstemp(dir=d, prefix=".convert-")
+    umask = os.umask(0)
+    os.umask(umask)
+    os.fchmod(fd, 0o666 & ~umask)  # mkstemp makes 0600; give the file ordinary permissions
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(struct.pack("<Q", len(h)))

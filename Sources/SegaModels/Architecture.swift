@@ -32,6 +32,9 @@ public enum ModelZoo {
 
     // REGISTRY: one entry per architecture (keep one per line).
     static let registered: [any IQAArchitecture.Type] = [
+        CNNIQA.self,
+        DBCNN.self,
+        WaDIQaM.self,
     ]
 
     /// Load a weights file and build its architecture (from `arch` metadata unless given).

@@ -1,0 +1,66 @@
+import SegaEngine
+
+// MARK: - CNNIQA
+
+/// CNNIQA (Kang et al. 2014) as pyiqa re-implements it (`pyiqa/archs/cnniqa_arch.py`):
+///
+///     conv1 (3 -> K, k x k, no padding)
+///     -> [global max pool, global min pool] concatenated over channels   (2K features)
+///     -> fc1 -> relu -> dropout (identity at test time) -> fc2 -> relu -> fc3 -> score
+///
+/// pyiqa feeds the whole RGB image in [0, 1] straight into `conv1` (no normalisation, no
+/// resizing and no patch cropping at test time), so `build` does the same. The min pool is
+/// PyTorch's `-max_pool2d(-h)`; both extrema route their gradient to the first extremal position,
+/// as PyTorch's max pooling does. Kernel size, kernel count and fc widths come from the weights.
+public final class CNNIQA: IQAArchitecture {
+    public static let name = "cnniqa"
+    /// pyiqa's `score_range` for cnniqa is '~0, ~1' (KonIQ-10k MOS scaled to [0, 1]).
+    public var scoreRange: (lo: Double, hi: Double) { (0, 1) }
+
+    let conv1W: Param, conv1B: Param
+    let fc1W: Param, fc1B: Param
+    let fc2W: Param, fc2B: Param
+    let fc3W: Param, fc3B: Param
+
+    // MARK: loading
+
+    public init(weights: SafeTensors) throws {
+        let r = WeightReader(weights, architecture: Self.name)
+        let cs = try r.shape("conv1.weight")
+        guard cs.count == 4, cs[1] == 3, cs[2] == cs[3], cs[0] >= 1 else {
+            throw WeightsError("\(weights.source): tensor 'conv1.weight' has shape \(cs), expected [K, 3, k, k]")
+        }
+        let k = cs[0]
+        conv1W = try Param(r, "conv1.weight", cs)
+        conv1B = try Param(r, "conv1.bias", [k])
+        let n1 = try r.shape("fc1.weight").first ?? 0
+        fc1W = try Param(r, "fc1.weight", [n1, 2 * k])
+        fc1B = try Param(r, "fc1.bias", [n1])
+        let n2 = try r.shape("fc2.weight").first ?? 0
+        fc2W = try Param(r, "fc2.weight", [n2, n1])
+        fc2B = try Param(r, "fc2.bias", [n2])
+        fc3W = try Param(r, "fc3.weight", [1, n2])
+        fc3B = try Param(r, "fc3.bias", [1])
+        try r.finish()
+    }
+
+    // MARK: graph
+
+    public func build(_ g: Graph, image: Tensor) throws -> Tensor {
+        let s = image.shape
+        guard s.count == 4, s[0] == 1, s[1] == 3 else {
+            throw EngineError(.shapeMismatch, "cnniqa: image must be [1, 3, H, W], got \(s)")
+        }
+        let ks = conv1W.shape[2]
+        guard s[2] >= ks, s[3] >= ks else {
+            throw EngineError(.shapeMismatch, "cnniqa: image \(s[2])x\(s[3]) is smaller than the \(ks)x\(ks) kernel")
+        }
+        let h = try g.conv2d(image, weight: conv1W.const(g, "conv1.weight"), bias: conv1B.const(g, "conv1.bias"))
+        let pooled = try g.concat([g.globalMaxPool(h), g.globalMinPool(h)], axis: 1)   // [1, 2K, 1, 1]
+        var x = try g.reshape(pooled, [1, pooled.shape[1]])
+        x = try g.relu(g.linear(x, weight: fc1W.const(g, "fc1.weight"), bias: fc1B.const(g, "fc1.bias")))
+        x = try g.relu(g.linear(x, weight: fc2W.const(g, "fc2.weight"), bias: fc2B.const(g, "fc2.bias")))
+        let q = try g.linear(x, weight: fc3W.const(g, "fc3.weight"), bias: fc3B.const(g, "fc3.bias"))
+        return try g.reshape(q, [1])
+    }
+}

@@ -1,0 +1,81 @@
+import XCTest
+@testable import SegaModels
+import SegaEngine
+
+/// One change applied to a fixture's weights before re-loading them.
+fileprivate enum Edit { case drop(String), add(String), reshape(String, [Int]) }
+
+/// The fixture's weights re-written as F32 with `edit` applied, loaded as `arch`; asserts the
+/// loader throws a WeightsError whose message names `tensor`.
+fileprivate func assertRejects(_ fixture: String, arch: String, _ edit: Edit, naming tensor: String,
+                               file: StaticString = #filePath, line: UInt = #line) throws {
+    let st = try SafeTensors(path: fixturePath("\(fixture).safetensors"))
+    var w = STWriter()
+    for name in st.names {
+        var shape = st.record(name)!.shape
+        var v = try st.floats(name)
+        switch edit {
+        case .drop(let n) where n == name: continue
+        case .reshape(let n, let s) where n == name: shape = s; v = [Float](repeating: 0.01, count: s.reduce(1, *))
+        default: break
+        }
+        w.f32(name, shape, v)
+    }
+    if case .add(let n) = edit { w.f32(n, [2], [1, 2]) }
+    let edited = try SafeTensors(bytes: w.build(), source: "edited-\(fixture)")
+    XCTAssertThrowsError(try ModelZoo.load(edited, arch: arch), file: file, line: line) { e in
+        guard let m = (e as? WeightsError)?.message else { return XCTFail("not a WeightsError: \(e)", file: file, line: line) }
+        XCTAssertTrue(m.contains("'\(tensor)'"), "message '\(m)' does not name '\(tensor)'", file: file, line: line)
+    }
+}
+
+final class WaDIQaMTests: XCTestCase {
+    func testParity() throws {
+        let r = try checkParity("wadiqam")
+        print("wadiqam parity: score \(r.score) vs \(r.expected), grad cosine \(r.cosine), max rel err \(r.maxRelError)")
+    }
+
+    /// pyiqa's grid is range(0, side - 32, 32): the 96x112 fixture uses rows 0..<64 and columns
+    /// 0..<96 only, so the reference gradient is zero outside them (a check the fixture is the
+    /// layout we think it is).
+    func testFixtureExercisesDroppedPatchRow() throws {
+        let e = try SafeTensors(path: fixturePath("wadiqam.expect.safetensors"))
+        XCTAssertEqual(e.record("input")!.shape, [1, 3, 96, 112])
+        let g = try e.floats("grad")
+        var outside: Float = 0, inside: Float = 0
+        for c in 0..<3 { for y in 0..<96 { for x in 0..<112 {
+            let v = abs(g[(c * 96 + y) * 112 + x])
+            if y >= 64 || x >= 96 { outside = max(outside, v) } else { inside = max(inside, v) }
+        } } }
+        XCTAssertEqual(outside, 0)
+        XCTAssertGreaterThan(inside, 0)
+    }
+
+    func testScoreRangeAndRegistry() throws {
+        let m = try ModelZoo.load(path: fixturePath("wadiqam.safetensors"))
+        XCTAssertTrue(m is WaDIQaM)
+        XCTAssertEqual(m.scoreRange.lo, -1); XCTAssertEqual(m.scoreRange.hi, 0.1)
+    }
+
+    func testRejectsMissingTensor() throws {
+        try assertRejects("wadiqam", arch: "wadiqam", .drop("fc_w.3.bias"), naming: "fc_w.3.bias")
+        try assertRejects("wadiqam", arch: "wadiqam", .drop("features.22.weight"), naming: "features.22.weight")
+    }
+
+    func testRejectsLeftoverTensor() throws {
+        try assertRejects("wadiqam", arch: "wadiqam", .add("fc_w.5.weight"), naming: "fc_w.5.weight")
+    }
+
+    func testRejectsWrongShape() throws {
+        // An FR-style head (3C inputs) is refused.
+        try assertRejects("wadiqam", arch: "wadiqam", .reshape("fc_q.0.weight", [128, 3 * 128]), naming: "fc_q.0.weight")
+        try assertRejects("wadiqam", arch: "wadiqam", .reshape("features.5.weight", [16, 9, 3, 3]), naming: "features.5.weight")
+    }
+
+    func testRejectsImageWithoutPatches() throws {
+        let m = try ModelZoo.load(path: fixturePath("wadiqam.safetensors"))
+        let g = Graph()
+        XCTAssertThrowsError(try m.build(g, image: g.input([1, 3, 32, 100])))
+        XCTAssertNoThrow(try m.build(g, image: g.input([1, 3, 33, 33])))
+    }
+}
