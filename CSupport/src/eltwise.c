@@ -93,8 +93,16 @@ void sega_relu6_bwd(size_t n, const float *restrict x, const float *restrict dy,
 // ---------------------------------------------------------------------------------------------
 // Sigmoid
 
+// With e = exp(-|x|) (never overflows): 1/(1+e) for x >= 0, e/(1+e) for x < 0, which keeps
+// full relative accuracy down to the denormal results of very negative x.
+SEGA_INLINE float sigmoid1(float v) {
+    const float e = sega_exp(-fabsf(v));
+    const float r = 1.0f / (1.0f + e);
+    return v >= 0.0f ? r : e * r;
+}
+
 SEGA_INLINE void sigmoid_body(size_t n, const float *x, float *y) {
-    SEGA_MAP(n, x, y, 1.0f / (1.0f + sega_exp(-v)));
+    SEGA_MAP(n, x, y, sigmoid1(v));
 }
 static void sigmoid_portable(size_t n, const float *x, float *y) { sigmoid_body(n, x, y); }
 #if SEGA_HAVE_AVX2_VARIANTS

@@ -135,7 +135,7 @@ void sega_col2im(const sega_conv_geom *g, const float *col, float *x) {
                 const int offx = j * DW - PL;
                 int ox_lo, ox_hi;
                 sega_tap_range(OW, SW, offx, W, &ox_lo, &ox_hi);
-                if (ox_lo == ox_hi) continue;
+                if (ox_lo == ox_hi || oy_lo == oy_hi) continue;
                 if (SH == 1 && SW == 1 && OW == W && offx == 0) {
                     // Contiguous block: one long vectorisable add.
                     scatter_add_run(xc + (size_t)(oy_lo + offy) * W, src + (size_t)oy_lo * OW,

@@ -8,6 +8,7 @@
 // to pooling_ref.c. Average pooling ignores dilation (PyTorch has none for it).
 #include "sega_pooling.h"
 #include "conv_internal.h"
+#include <limits.h>
 #include <math.h>
 #include <string.h>
 
@@ -136,34 +137,68 @@ SEGA_INLINE void add_tap(float *restrict yr, const float *restrict xr, int lo, i
     for (int ox = lo; ox < hi; ox++) yr[ox] += xr[ox * S + off];
 }
 
-void sega_avgpool_fwd(const sega_conv_geom *g, int pad_b, int pad_r, int count_include_pad,
-                      const float *x, float *y) {
-    const int W = g->w, OW = g->ow, S = g->sw;
-    for (int c = 0; c < g->c; c++) {
-        const float *xc = x + (size_t)c * g->h * W;
-        float *yc = y + (size_t)c * g->oh * OW;
-        for (int oy = 0; oy < g->oh; oy++) {
-            float *yr = yc + (size_t)oy * OW;
-            int a, b, ph;
-            avg_rows(g, pad_b, oy, &a, &b, &ph);
-            for (int ox = 0; ox < OW; ox++) yr[ox] = 0.0f;
-            if (b <= a) continue;
-            for (int iy = a; iy < b; iy++) {
-                const float *xr = xc + (size_t)iy * W;
-                for (int j = 0; j < g->kw; j++) {
-                    const int off = j - g->pad_l;
-                    int lo, hi;
-                    sega_tap_range(OW, S, off, W, &lo, &hi);
-                    if (S == 1) add_tap(yr, xr, lo, hi, off, 1);
-                    else if (S == 2) add_tap(yr, xr, lo, hi, off, 2);
-                    else add_tap(yr, xr, lo, hi, off, S);
-                }
-            }
-            for (int ox = 0; ox < OW; ox++) {
-                const float d = avg_div(g, pad_r, count_include_pad, ox, b - a, ph);
-                yr[ox] = d > 0.0f ? yr[ox] / d : 0.0f;
+SEGA_INLINE void avgpool_plane(const sega_conv_geom *g, int pad_b, int pad_r, int cip,
+                               const float *restrict xc, float *restrict yc) {
+    const int W = g->w, OW = g->ow, S = g->sw, KW = g->kw, PL = g->pad_l;
+    const long long wl = (long long)W + pad_r;
+    const int wlim = wl > INT_MAX ? INT_MAX : (int)wl;
+    for (int oy = 0; oy < g->oh; oy++) {
+        float *yr = yc + (size_t)oy * OW;
+        int a, b, ph;
+        avg_rows(g, pad_b, oy, &a, &b, &ph);
+        for (int ox = 0; ox < OW; ox++) yr[ox] = 0.0f;
+        if (b <= a) continue;
+        for (int iy = a; iy < b; iy++) {
+            const float *xr = xc + (size_t)iy * W;
+            for (int j = 0; j < KW; j++) {
+                const int off = j - PL;
+                int lo, hi;
+                sega_tap_range(OW, S, off, W, &lo, &hi);
+                if (S == 1) add_tap(yr, xr, lo, hi, off, 1);
+                else if (S == 2) add_tap(yr, xr, lo, hi, off, 2);
+                else add_tap(yr, xr, lo, hi, off, S);
             }
         }
+        // Divisors in plain int arithmetic (vectorises); same values as avg_div.
+        const int rows = b - a;
+        for (int ox = 0; ox < OW; ox++) {
+            const int x0 = ox * S - PL;
+            const int x1 = x0 < wlim - KW ? x0 + KW : wlim;   // min(x0 + KW, wlim), no overflow
+            const int xa = x0 > 0 ? x0 : 0, xb = x1 < W ? x1 : W;
+            const int d = cip ? ph * (x1 - x0) : rows * (xb - xa);
+            yr[ox] = xb > xa ? yr[ox] / (float)d : 0.0f;
+        }
+    }
+}
+
+static void avgpool_plane_portable(const sega_conv_geom *g, int pb, int pr, int cip, const float *x,
+                                   float *y) {
+    avgpool_plane(g, pb, pr, cip, x, y);
+}
+#if SEGA_HAVE_AVX2_VARIANTS
+SEGA_AVX2_FN static void avgpool_plane_avx2(const sega_conv_geom *g, int pb, int pr, int cip,
+                                            const float *x, float *y) {
+    avgpool_plane(g, pb, pr, cip, x, y);
+}
+#endif
+
+// Declared bottom/right paddings only clip windows; beyond the kernel size they no longer
+// matter, and negative ones are meaningless: both are clamped to [0, k] (as in the reference).
+static int clamp_pad(int p, int k) { return p < 0 ? 0 : (p > k ? k : p); }
+
+void sega_avgpool_fwd(const sega_conv_geom *g, int pad_b, int pad_r, int count_include_pad,
+                      const float *x, float *y) {
+    pad_b = clamp_pad(pad_b, g->kh);
+    pad_r = clamp_pad(pad_r, g->kw);
+    const int avx2 = sega__use_avx2(NULL);
+    for (int c = 0; c < g->c; c++) {
+        const float *xc = x + (size_t)c * g->h * g->w;
+        float *yc = y + (size_t)c * g->oh * g->ow;
+#if SEGA_HAVE_AVX2_VARIANTS
+        if (avx2) { avgpool_plane_avx2(g, pad_b, pad_r, count_include_pad, xc, yc); continue; }
+#endif
+        (void)avx2;
+        avgpool_plane_portable(g, pad_b, pad_r, count_include_pad, xc, yc);
     }
 }
 
@@ -171,6 +206,8 @@ void sega_avgpool_fwd(const sega_conv_geom *g, int pad_b, int pad_r, int count_i
 
 void sega_avgpool_bwd(const sega_conv_geom *g, int pad_b, int pad_r, int count_include_pad,
                       const float *dy, float *dx) {
+    pad_b = clamp_pad(pad_b, g->kh);
+    pad_r = clamp_pad(pad_r, g->kw);
     const int W = g->w, OW = g->ow, S = g->sw;
     float gr[SEGA_AVG_CHUNK];
     memset(dx, 0, (size_t)g->c * g->h * W * sizeof(float));

@@ -53,6 +53,12 @@ void sega_maxpool_bwd_ref(const sega_conv_geom *g, const float *x, const float *
 // divisor). An empty clipped window gives 0.
 static int avg_window(const sega_conv_geom *g, int pad_b, int pad_r, int cip, int oy, int ox,
                       int *ya, int *yb, int *xa, int *xb, long long *div) {
+    // Declared paddings are clamped to [0, k] (beyond k they cannot clip a window that holds
+    // a pixel; negative ones are meaningless).
+    if (pad_b < 0) pad_b = 0;
+    if (pad_b > g->kh) pad_b = g->kh;
+    if (pad_r < 0) pad_r = 0;
+    if (pad_r > g->kw) pad_r = g->kw;
     long long y0 = (long long)oy * g->sh - g->pad_t, x0 = (long long)ox * g->sw - g->pad_l;
     long long y1 = y0 + g->kh, x1 = x0 + g->kw;
     if (y1 > (long long)g->h + pad_b) y1 = (long long)g->h + pad_b;

@@ -37,9 +37,10 @@ static void *sega_pool_worker(void *p) {
     sega_worker_arg *arg = (sega_worker_arg *)p;
     struct sega_pool *pool = arg->pool;
     const int tid = arg->tid;
+    // The generation is 0 when the pool is created; a run published before this thread first
+    // takes the mutex must still be seen as new, so start from 0, not from the current value.
     unsigned long seen = 0;
     pthread_mutex_lock(&pool->mu);
-    seen = pool->generation;
     for (;;) {
         while (pool->generation == seen && !pool->shutdown) pthread_cond_wait(&pool->start, &pool->mu);
         if (pool->shutdown) break;

@@ -1,0 +1,332 @@
+// ConvKernelTests.swift - im2col/col2im and depthwise convolution against the naive references.
+// im2col/col2im must be bit-identical to the references; dwconv is compared with a tolerance
+// (the fast path reorders the multiply-adds and may fuse them). Adjoint identities are checked
+// in double: <A x, c> == <x, A^T c>.
+import XCTest
+import CSupport
+
+fileprivate struct CKRng {
+    var state: UInt64
+    init(_ seed: UInt64) { state = seed }
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+    /// Small integers in [-8, 8]: every sum of a few of them is exact in fp32.
+    mutating func smallInt() -> Float { Float(Int(next() % 17) - 8) }
+    /// Uniform in [-1, 1).
+    mutating func uniform() -> Float { Float(Double(next() >> 11) / Double(1 << 53)) * 2 - 1 }
+    mutating func smallInts(_ n: Int) -> [Float] { (0..<n).map { _ in smallInt() } }
+    mutating func uniforms(_ n: Int) -> [Float] { (0..<n).map { _ in uniform() } }
+}
+
+fileprivate func ckDot(_ a: [Float], _ b: [Float]) -> Double {
+    var s = 0.0
+    for i in 0..<a.count { s += Double(a[i]) * Double(b[i]) }
+    return s
+}
+
+fileprivate func ckGeom(c: Int, h: Int, w: Int, kh: Int, kw: Int, sh: Int, sw: Int, pt: Int, pl: Int,
+                      dh: Int, dw: Int, oh: Int, ow: Int) -> sega_conv_geom {
+    sega_conv_geom(c: Int32(c), h: Int32(h), w: Int32(w), kh: Int32(kh), kw: Int32(kw),
+                   sh: Int32(sh), sw: Int32(sw), pad_t: Int32(pt), pad_l: Int32(pl),
+                   dh: Int32(dh), dw: Int32(dw), oh: Int32(oh), ow: Int32(ow))
+}
+
+/// Every geometry of the parameter sweep: kernel {1,2,3,5}, stride {1,2,3}, pad {0,1,2},
+/// dilation {1,2}, image sizes around 1, 8 and 16, with some non-square kernels and
+/// asymmetric stride/padding mixed in. Only geometries with a non-empty output are returned.
+fileprivate func ckSweep(channels: Int = 2) -> [sega_conv_geom] {
+    let sizes: [(Int, Int)] = [(1, 1), (1, 6), (5, 1), (2, 3), (4, 4), (7, 7), (8, 9), (9, 8), (15, 16), (17, 15)]
+    var out: [sega_conv_geom] = []
+    for k in [1, 2, 3, 5] {
+        for s in [1, 2, 3] {
+            for p in [0, 1, 2] {
+                for d in [1, 2] {
+                    for (si, (h, w)) in sizes.enumerated() {
+                        let kw = (si % 2 == 1 || k == 1) ? k : k - 1
+                        let sw = si % 3 == 2 ? s + 1 : s
+                        let pl = si % 4 == 3 ? p + 1 : p
+                        let oh = Int(sega_conv_out_size(Int32(h), Int32(k), Int32(s), Int32(p), Int32(d)))
+                        let ow = Int(sega_conv_out_size(Int32(w), Int32(kw), Int32(sw), Int32(pl), Int32(d)))
+                        if oh <= 0 || ow <= 0 { continue }
+                        out.append(ckGeom(c: channels, h: h, w: w, kh: k, kw: kw, sh: s, sw: sw, pt: p, pl: pl,
+                                        dh: d, dw: d, oh: oh, ow: ow))
+                    }
+                }
+            }
+        }
+    }
+    return out
+}
+
+fileprivate func ckDescribe(_ g: sega_conv_geom) -> String {
+    "c\(g.c) \(g.h)x\(g.w) k\(g.kh)x\(g.kw) s\(g.sh),\(g.sw) p\(g.pad_t),\(g.pad_l) d\(g.dh),\(g.dw) o\(g.oh)x\(g.ow)"
+}
+
+/// CKEngines to run the dwconv kernels under: none (single thread, CPU-detected ISA), portable
+/// with 1 and 2 threads, and AVX2 with 2 threads when the CPU has it.
+fileprivate final class CKEngines {
+    var list: [(String, OpaquePointer?)] = [("nil", nil)]
+    init() {
+        var isas: [(String, sega_isa)] = [("portable", SEGA_ISA_PORTABLE)]
+        if sega_cpu_supports(SEGA_ISA_AVX2) != 0 { isas.append(("avx2", SEGA_ISA_AVX2)) }
+        for (name, isa) in isas {
+            for t in [1, 2] {
+                var e: OpaquePointer? = nil
+                if sega_engine_create(Int32(t), isa, &e) == SEGA_OK, e != nil { list.append(("\(name)/\(t)t", e)) }
+            }
+        }
+    }
+    deinit { for (_, e) in list where e != nil { sega_engine_destroy(e) } }
+}
+
+final class ConvKernelTests: XCTestCase {
+
+    // MARK: geometry
+
+    func testConvOutSizeMatchesPyTorchFormula() {
+        // floor((in + 2p - d(k-1) - 1)/s) + 1
+        XCTAssertEqual(sega_conv_out_size(224, 7, 2, 3, 1), 112)   // ResNet stem
+        XCTAssertEqual(sega_conv_out_size(56, 3, 1, 1, 1), 56)
+        XCTAssertEqual(sega_conv_out_size(56, 3, 2, 1, 1), 28)
+        XCTAssertEqual(sega_conv_out_size(7, 3, 1, 2, 2), 7)       // dilated "same"
+        XCTAssertEqual(sega_conv_out_size(5, 3, 3, 0, 1), 1)
+        XCTAssertEqual(sega_conv_out_size(1, 1, 1, 0, 1), 1)
+        XCTAssertEqual(sega_conv_out_size(1, 3, 1, 1, 1), 1)
+        XCTAssertEqual(sega_conv_out_size(8, 5, 2, 0, 2), 0)       // 8 - 9 < 0: empty
+        XCTAssertEqual(sega_conv_out_size(2, 3, 1, 0, 1), 0)
+        XCTAssertLessThanOrEqual(sega_conv_out_size(0, 1, 1, 0, 1), 0)
+        XCTAssertLessThanOrEqual(sega_conv_out_size(5, 0, 1, 0, 1), 0)
+        XCTAssertLessThanOrEqual(sega_conv_out_size(5, 1, 0, 0, 1), 0)
+        XCTAssertLessThanOrEqual(sega_conv_out_size(5, 1, 1, -1, 1), 0)
+        XCTAssertLessThanOrEqual(sega_conv_out_size(5, 1, 1, 0, 0), 0)
+        XCTAssertLessThanOrEqual(sega_conv_out_size(Int32.max, 1, 1, Int32.max, 1), 0)  // overflow
+    }
+
+    func testGeomCheckAcceptsValidAndRejectsBadGeometry() {
+        var g = ckGeom(c: 3, h: 8, w: 9, kh: 3, kw: 3, sh: 2, sw: 1, pt: 1, pl: 1, dh: 1, dw: 2, oh: 4, ow: 7)
+        XCTAssertEqual(sega_conv_geom_check(&g), SEGA_OK)
+        XCTAssertEqual(sega_conv_geom_check(nil), SEGA_ERR_INVALID_ARG)
+        let mutations: [(String, (inout sega_conv_geom) -> Void)] = [
+            ("c=0", { $0.c = 0 }), ("h=0", { $0.h = 0 }), ("w=-1", { $0.w = -1 }),
+            ("kh=0", { $0.kh = 0 }), ("kw=-2", { $0.kw = -2 }),
+            ("sh=0", { $0.sh = 0 }), ("sw=-1", { $0.sw = -1 }),
+            ("pad_t=-1", { $0.pad_t = -1 }), ("pad_l=-3", { $0.pad_l = -3 }),
+            ("dh=0", { $0.dh = 0 }), ("dw=-1", { $0.dw = -1 }),
+            ("oh=0", { $0.oh = 0 }), ("ow=-5", { $0.ow = -5 }),
+            ("c*h*w overflow", { $0.c = 1 << 12; $0.h = 1 << 10; $0.w = 1 << 10 }),
+            ("c*kh*kw overflow", { $0.c = 1 << 20; $0.kh = 1 << 6; $0.kw = 1 << 6 }),
+            ("oh*ow overflow", { $0.oh = 1 << 16; $0.ow = 1 << 16 }),
+            ("column matrix overflow", { $0.c = 64; $0.kh = 9; $0.kw = 9; $0.oh = 1 << 10; $0.ow = 1 << 10 }),
+            ("coordinate overflow", { $0.sh = Int32.max / 2; $0.oh = 3 }),
+            ("dilation overflow", { $0.dw = Int32.max / 2; $0.kw = 3 }),
+        ]
+        for (name, mutate) in mutations {
+            var b = g
+            mutate(&b)
+            XCTAssertEqual(sega_conv_geom_check(&b), SEGA_ERR_INVALID_ARG, name)
+        }
+        // Large but representable geometry is fine.
+        var big = ckGeom(c: 512, h: 64, w: 64, kh: 3, kw: 3, sh: 1, sw: 1, pt: 1, pl: 1, dh: 1, dw: 1, oh: 64, ow: 64)
+        XCTAssertEqual(sega_conv_geom_check(&big), SEGA_OK)
+    }
+
+    // MARK: im2col / col2im
+
+    func testIm2colAndCol2imBitExactOverParameterSweep() {
+        var rng = CKRng(1)
+        let geoms = ckSweep()
+        XCTAssertGreaterThan(geoms.count, 500)
+        for var g in geoms {
+            XCTAssertEqual(sega_conv_geom_check(&g), SEGA_OK, ckDescribe(g))
+            let nx = Int(g.c * g.h * g.w), nc = Int(g.c * g.kh * g.kw * g.oh * g.ow)
+            let x = rng.smallInts(nx)
+            var fast = [Float](repeating: .nan, count: nc)
+            var ref = [Float](repeating: 7, count: nc)
+            sega_im2col(&g, x, &fast)
+            sega_im2col_ref(&g, x, &ref)
+            XCTAssertTrue(fast.elementsEqual(ref, by: { $0.bitPattern == $1.bitPattern }), "im2col " + ckDescribe(g))
+
+            let col = rng.uniforms(nc)
+            let x0 = rng.uniforms(nx)   // col2im accumulates: start from non-zero
+            var xf = x0, xr = x0
+            sega_col2im(&g, col, &xf)
+            sega_col2im_ref(&g, col, &xr)
+            XCTAssertTrue(xf.elementsEqual(xr, by: { $0.bitPattern == $1.bitPattern }), "col2im " + ckDescribe(g))
+        }
+    }
+
+    func testIm2colCol2imAreAdjoint() {
+        var rng = CKRng(2)
+        for var g in ckSweep(channels: 1) {
+            let nx = Int(g.c * g.h * g.w), nc = Int(g.c * g.kh * g.kw * g.oh * g.ow)
+            let x = rng.uniforms(nx), c = rng.uniforms(nc)
+            var col = [Float](repeating: 0, count: nc)
+            sega_im2col(&g, x, &col)
+            var xt = [Float](repeating: 0, count: nx)
+            sega_col2im(&g, c, &xt)
+            let lhs = ckDot(col, c), rhs = ckDot(x, xt)
+            XCTAssertEqual(lhs, rhs, accuracy: 1e-9 * max(1, abs(lhs)) + 1e-5, ckDescribe(g))
+        }
+    }
+
+    func testIm2colKnownSmallExample() {
+        // 1 channel 3x3 image 1..9, 2x2 kernel, stride 1, pad 0 -> 4 rows x 4 columns.
+        var g = ckGeom(c: 1, h: 3, w: 3, kh: 2, kw: 2, sh: 1, sw: 1, pt: 0, pl: 0, dh: 1, dw: 1, oh: 2, ow: 2)
+        let x: [Float] = [1, 2, 3, 4, 5, 6, 7, 8, 9]
+        var col = [Float](repeating: 0, count: 16)
+        sega_im2col(&g, x, &col)
+        XCTAssertEqual(col, [1, 2, 4, 5, 2, 3, 5, 6, 4, 5, 7, 8, 5, 6, 8, 9])
+        // Padding 1, stride 2, 3x3 kernel: output 2x2, top-left tap sees padding except at (1,1).
+        g = ckGeom(c: 1, h: 3, w: 3, kh: 3, kw: 3, sh: 2, sw: 2, pt: 1, pl: 1, dh: 1, dw: 1, oh: 2, ow: 2)
+        col = [Float](repeating: -1, count: 36)
+        sega_im2col(&g, x, &col)
+        XCTAssertEqual(Array(col[0..<4]), [0, 0, 0, 5])      // tap (0,0)
+        XCTAssertEqual(Array(col[16..<20]), [1, 3, 7, 9])    // centre tap (1,1)
+        XCTAssertEqual(Array(col[32..<36]), [5, 0, 0, 0])    // tap (2,2)
+    }
+
+    func testIm2colLargerShapesBitExact() {
+        var rng = CKRng(3)
+        let cases: [sega_conv_geom] = [
+            ckGeom(c: 3, h: 64, w: 64, kh: 7, kw: 7, sh: 2, sw: 2, pt: 3, pl: 3, dh: 1, dw: 1, oh: 32, ow: 32),
+            ckGeom(c: 8, h: 33, w: 31, kh: 3, kw: 3, sh: 1, sw: 1, pt: 1, pl: 1, dh: 1, dw: 1, oh: 33, ow: 31),
+            ckGeom(c: 4, h: 20, w: 20, kh: 3, kw: 3, sh: 1, sw: 1, pt: 2, pl: 2, dh: 2, dw: 2, oh: 20, ow: 20),
+            ckGeom(c: 16, h: 9, w: 9, kh: 1, kw: 1, sh: 1, sw: 1, pt: 0, pl: 0, dh: 1, dw: 1, oh: 9, ow: 9),
+            // TensorFlow SAME with asymmetric padding: explicit output larger than floor rule.
+            ckGeom(c: 2, h: 10, w: 10, kh: 3, kw: 3, sh: 2, sw: 2, pt: 0, pl: 0, dh: 1, dw: 1, oh: 5, ow: 5),
+        ]
+        for var g in cases {
+            XCTAssertEqual(sega_conv_geom_check(&g), SEGA_OK)
+            let nx = Int(g.c * g.h * g.w), nc = Int(g.c * g.kh * g.kw * g.oh * g.ow)
+            let x = rng.smallInts(nx)
+            var a = [Float](repeating: 1, count: nc), b = [Float](repeating: 2, count: nc)
+            sega_im2col(&g, x, &a)
+            sega_im2col_ref(&g, x, &b)
+            XCTAssertTrue(a.elementsEqual(b, by: { $0.bitPattern == $1.bitPattern }), ckDescribe(g))
+            let col = rng.uniforms(nc)
+            var xa = [Float](repeating: 0, count: nx), xb = xa
+            sega_col2im(&g, col, &xa)
+            sega_col2im_ref(&g, col, &xb)
+            XCTAssertTrue(xa.elementsEqual(xb, by: { $0.bitPattern == $1.bitPattern }), ckDescribe(g))
+        }
+    }
+
+    // MARK: depthwise convolution
+
+    /// |fast - ref| <= tol, with tol scaled by the sum of |terms| an output can collect.
+    private func assertClose(_ a: [Float], _ b: [Float], terms: Int, _ msg: String) {
+        XCTAssertEqual(a.count, b.count)
+        let tol = Float(terms) * 4e-7 + 1e-6
+        var worst: Float = 0
+        for i in 0..<a.count { worst = max(worst, abs(a[i] - b[i]) / (1 + abs(b[i]))) }
+        XCTAssertLessThanOrEqual(worst, tol, msg)
+    }
+
+    func testDwconvMatchesReferenceOverParameterSweep() {
+        let engines = CKEngines()
+        var rng = CKRng(4)
+        for g0 in ckSweep(channels: 3) {
+            var g = g0
+            let nx = Int(g.c * g.h * g.w), ny = Int(g.c * g.oh * g.ow), nw = Int(g.c * g.kh * g.kw)
+            let x = rng.uniforms(nx), w = rng.uniforms(nw), bias = rng.uniforms(Int(g.c)), dy = rng.uniforms(ny)
+            var yr = [Float](repeating: 0, count: ny)
+            sega_dwconv_fwd_ref(&g, x, w, bias, &yr)
+            var dxr = [Float](repeating: 0, count: nx)
+            sega_dwconv_bwd_input_ref(&g, dy, w, &dxr)
+            let taps = Int(g.kh * g.kw)
+            for (name, e) in engines.list {
+                var y = [Float](repeating: .nan, count: ny)
+                sega_dwconv_fwd(e, &g, x, w, bias, &y)
+                assertClose(y, yr, terms: taps, "dwconv fwd \(name) " + ckDescribe(g))
+                var dx = [Float](repeating: .nan, count: nx)   // overwritten, not accumulated
+                sega_dwconv_bwd_input(e, &g, dy, w, &dx)
+                assertClose(dx, dxr, terms: taps, "dwconv bwd_input \(name) " + ckDescribe(g))
+            }
+            // Weight gradient (accumulates).
+            let dw0 = rng.uniforms(nw)
+            var dwf = dw0, dwr = dw0
+            sega_dwconv_bwd_weight(&g, x, dy, &dwf)
+            sega_dwconv_bwd_weight_ref(&g, x, dy, &dwr)
+            assertClose(dwf, dwr, terms: Int(g.oh * g.ow), "dwconv bwd_weight " + ckDescribe(g))
+            // Without bias.
+            var y0 = [Float](repeating: 0, count: ny), y0r = y0
+            sega_dwconv_fwd(nil, &g, x, w, nil, &y0)
+            sega_dwconv_fwd_ref(&g, x, w, nil, &y0r)
+            assertClose(y0, y0r, terms: taps, "dwconv fwd no bias " + ckDescribe(g))
+        }
+    }
+
+    func testDwconvCommonShapesAndThreadDeterminism() {
+        let engines = CKEngines()
+        var rng = CKRng(5)
+        let cases: [sega_conv_geom] = [
+            ckGeom(c: 32, h: 28, w: 28, kh: 3, kw: 3, sh: 1, sw: 1, pt: 1, pl: 1, dh: 1, dw: 1, oh: 28, ow: 28),
+            ckGeom(c: 16, h: 29, w: 30, kh: 3, kw: 3, sh: 2, sw: 2, pt: 1, pl: 1, dh: 1, dw: 1, oh: 15, ow: 15),
+            ckGeom(c: 8, h: 21, w: 19, kh: 5, kw: 5, sh: 1, sw: 1, pt: 2, pl: 2, dh: 1, dw: 1, oh: 21, ow: 19),
+            ckGeom(c: 8, h: 22, w: 22, kh: 5, kw: 5, sh: 2, sw: 2, pt: 2, pl: 2, dh: 1, dw: 1, oh: 11, ow: 11),
+            ckGeom(c: 6, h: 24, w: 24, kh: 7, kw: 7, sh: 1, sw: 1, pt: 3, pl: 3, dh: 1, dw: 1, oh: 24, ow: 24),
+            ckGeom(c: 6, h: 24, w: 23, kh: 7, kw: 7, sh: 2, sw: 2, pt: 3, pl: 3, dh: 1, dw: 1, oh: 12, ow: 12),
+            ckGeom(c: 4, h: 17, w: 17, kh: 3, kw: 3, sh: 1, sw: 1, pt: 2, pl: 2, dh: 2, dw: 2, oh: 17, ow: 17),
+            // TF SAME, stride 2, even input: pad_t = 0 with the bottom padding implied.
+            ckGeom(c: 5, h: 16, w: 16, kh: 3, kw: 3, sh: 2, sw: 2, pt: 0, pl: 0, dh: 1, dw: 1, oh: 8, ow: 8),
+            // Padding larger than the kernel: whole windows in the padding.
+            ckGeom(c: 3, h: 6, w: 5, kh: 3, kw: 3, sh: 1, sw: 1, pt: 4, pl: 4, dh: 1, dw: 1, oh: 12, ow: 11),
+        ]
+        for var g in cases {
+            XCTAssertEqual(sega_conv_geom_check(&g), SEGA_OK, ckDescribe(g))
+            let nx = Int(g.c * g.h * g.w), ny = Int(g.c * g.oh * g.ow), nw = Int(g.c * g.kh * g.kw)
+            let x = rng.uniforms(nx), w = rng.uniforms(nw), bias = rng.uniforms(Int(g.c)), dy = rng.uniforms(ny)
+            var yr = [Float](repeating: 0, count: ny), dxr = [Float](repeating: 0, count: nx)
+            sega_dwconv_fwd_ref(&g, x, w, bias, &yr)
+            sega_dwconv_bwd_input_ref(&g, dy, w, &dxr)
+            var byIsa: [String: ([Float], [Float])] = [:]
+            for (name, e) in engines.list {
+                var y = [Float](repeating: 0, count: ny), dx = [Float](repeating: 0, count: nx)
+                sega_dwconv_fwd(e, &g, x, w, bias, &y)
+                sega_dwconv_bwd_input(e, &g, dy, w, &dx)
+                assertClose(y, yr, terms: Int(g.kh * g.kw), "fwd \(name) " + ckDescribe(g))
+                assertClose(dx, dxr, terms: Int(g.kh * g.kw), "bwd \(name) " + ckDescribe(g))
+                // The thread count never changes the result: compare 1 and 2 threads bit-wise.
+                let isa = String(name.split(separator: "/").first!)
+                if let (y1, dx1) = byIsa[isa] {
+                    XCTAssertTrue(y1.elementsEqual(y, by: { $0.bitPattern == $1.bitPattern }), "threads fwd " + name)
+                    XCTAssertTrue(dx1.elementsEqual(dx, by: { $0.bitPattern == $1.bitPattern }), "threads bwd " + name)
+                } else {
+                    byIsa[isa] = (y, dx)
+                }
+            }
+        }
+    }
+
+    func testDwconvForwardAndInputGradientAreAdjoint() {
+        var rng = CKRng(6)
+        for var g in ckSweep(channels: 2) {
+            let nx = Int(g.c * g.h * g.w), ny = Int(g.c * g.oh * g.ow), nw = Int(g.c * g.kh * g.kw)
+            let x = rng.uniforms(nx), w = rng.uniforms(nw), dy = rng.uniforms(ny)
+            var y = [Float](repeating: 0, count: ny), dx = [Float](repeating: 0, count: nx)
+            sega_dwconv_fwd(nil, &g, x, w, nil, &y)
+            sega_dwconv_bwd_input(nil, &g, dy, w, &dx)
+            let lhs = ckDot(y, dy), rhs = ckDot(x, dx)
+            XCTAssertEqual(lhs, rhs, accuracy: 2e-5 * (1 + abs(lhs)), ckDescribe(g))
+            // And in the weights: <conv_w(x), dy> == <w, dW>.
+            var dW = [Float](repeating: 0, count: nw)
+            sega_dwconv_bwd_weight(&g, x, dy, &dW)
+            XCTAssertEqual(lhs, ckDot(w, dW), accuracy: 2e-5 * (1 + abs(lhs)), "weights " + ckDescribe(g))
+        }
+    }
+
+    func testDwconvKnownValues() {
+        // 1 channel 3x3 image 1..9, 3x3 all-ones kernel, pad 1: box sums; bias 0.5.
+        var g = ckGeom(c: 1, h: 3, w: 3, kh: 3, kw: 3, sh: 1, sw: 1, pt: 1, pl: 1, dh: 1, dw: 1, oh: 3, ow: 3)
+        let x: [Float] = [1, 2, 3, 4, 5, 6, 7, 8, 9]
+        let w = [Float](repeating: 1, count: 9)
+        var y = [Float](repeating: 0, count: 9)
+        sega_dwconv_fwd(nil, &g, x, w, [0.5], &y)
+        XCTAssertEqual(y, [12, 21, 16, 27, 45, 33, 24, 39, 28].map { $0 + 0.5 })
+    }
+}
