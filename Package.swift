@@ -9,6 +9,12 @@ let package = Package(
     products: [
         .library(name: "SegaEngine", targets: ["SegaEngine"]),
         .library(name: "SegaModels", targets: ["SegaModels"]),
+        .library(name: "SegaIO", targets: ["SegaIO"]),
+        .executable(name: "sega", targets: ["sega"]),
+    ],
+    dependencies: [
+        // Command-line parsing for the `sega` executable only; no library target depends on it.
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
     ],
     targets: [
         // C kernels: arena, thread pool, packed SGEMM, im2col/col2im, depthwise conv,
@@ -24,6 +30,24 @@ let package = Package(
         .target(name: "SegaEngine", dependencies: ["CSupport"], path: "Sources/SegaEngine"),
         // Architectures over the engine's ops, safetensors loading, preprocessing.
         .target(name: "SegaModels", dependencies: ["SegaEngine"], path: "Sources/SegaModels"),
+        // libpng / libjpeg-turbo behind a setjmp shim (errors come back as codes and messages,
+        // never abort/exit); Debian's libpng-dev and libjpeg62-turbo-dev (scripts/deps.sh).
+        .target(
+            name: "CImageIO",
+            path: "Sources/CImageIO",
+            publicHeadersPath: "include",
+            linkerSettings: [.linkedLibrary("png"), .linkedLibrary("jpeg")]
+        ),
+        // PNG/JPEG in as planar RGB Float32, atomic 8-bit PNG out.
+        .target(name: "SegaIO", dependencies: ["CImageIO"], path: "Sources/SegaIO"),
+        // What the `sega` commands do (weights lookup, scoring, listings), testable without a subprocess.
+        .target(name: "SegaCLI", dependencies: ["SegaIO", "SegaModels", "SegaEngine"], path: "Sources/SegaCLI"),
+        // The command-line tool: argument parsing only, over SegaCLI.
+        .executableTarget(
+            name: "sega",
+            dependencies: ["SegaCLI", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            path: "Sources/sega"
+        ),
         // Benchmark executable: prints our SGEMM GFLOPS next to OpenBLAS's (dlopen'ed at run
         // time, so the engine never links it) and the machine's measured FMA peak.
         .executableTarget(name: "sega-bench", dependencies: ["SegaEngine", "CSupport"], path: "Sources/sega-bench"),
@@ -31,6 +55,8 @@ let package = Package(
         // posix_memalign/aligned_alloc/memalign/free forwarded to glibc's __libc_* entry points).
         .target(name: "MallocCounter", path: "Tests/MallocCounter"),
         .testTarget(name: "SegaModelsTests", dependencies: ["SegaModels"], path: "Tests/SegaModelsTests"),
+        .testTarget(name: "SegaIOTests", dependencies: ["SegaIO"], path: "Tests/SegaIOTests"),
+        .testTarget(name: "SegaCLITests", dependencies: ["SegaCLI", "SegaIO", "SegaModels"], path: "Tests/SegaCLITests"),
         .testTarget(name: "SegaEngineTests", dependencies: ["SegaEngine", "CSupport", "MallocCounter"], path: "Tests/SegaEngineTests"),
     ]
 )
