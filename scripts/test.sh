@@ -10,3 +10,5 @@ swift test --skip-build 2>&1 | tee /tmp/sega-test.log
 SEGA_ISA=portable swift test --skip-build --filter 'KernelTests' 2>&1 | tail -n 3
 # Fuzzers: a bounded run each (FUZZ_SECONDS, default 20) on the committed seed corpora.
 FUZZ_SECONDS="${FUZZ_SECONDS:-20}" ./fuzz/run.sh
+# Swift parsers (safetensors header) under libFuzzer + ASan, same bounded time.
+FUZZ_SECONDS="${FUZZ_SECONDS:-20}" ./fuzz/run_swift.sh

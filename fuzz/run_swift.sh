@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# Builds the Swift libFuzzer harnesses (fuzz/*_fuzz.swift) against SegaEngine + SegaModels with
+# -sanitize=fuzzer,address and runs each for a bounded time on its seed corpus.
+# Usage: fuzz/run_swift.sh [NAME...]   env: FUZZ_SECONDS (default 60)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+secs="${FUZZ_SECONDS:-60}"
+b=fuzz/bin/swift; mkdir -p "$b" fuzz/out
+# C kernels, instrumented for ASan (not for coverage: the parsers are what is fuzzed here)
+objs=()
+for c in CSupport/src/*.c; do
+  o="$b/$(basename "$c" .c).o"
+  clang -c -g -O1 -fsanitize=address -D_GNU_SOURCE -ICSupport/include -ICSupport/src "$c" -o "$o"
+  objs+=("$o")
+done
+swiftc -emit-module -emit-library -static -parse-as-library -module-name SegaEngine -g -Onone \
+  -sanitize=address -Xcc -ICSupport/include -I CSupport/include \
+  -emit-module-path "$b/SegaEngine.swiftmodule" -o "$b/libSegaEngine.a" \
+  Sources/SegaEngine/*.swift Sources/SegaEngine/Ops/*.swift
+swiftc -emit-module -emit-library -static -parse-as-library -module-name SegaModels -g -Onone \
+  -sanitize=fuzzer,address -I "$b" -Xcc -ICSupport/include -I CSupport/include \
+  -emit-module-path "$b/SegaModels.swiftmodule" -o "$b/libSegaModels.a" \
+  Sources/SegaModels/*.swift Sources/SegaModels/Archs/*.swift
+names=("$@")
+if [ ${#names[@]} -eq 0 ]; then
+  for f in fuzz/*_fuzz.swift; do names+=("$(basename "$f" _fuzz.swift)"); done
+fi
+status=0
+for n in "${names[@]}"; do
+  swiftc -parse-as-library -g -Onone -sanitize=fuzzer,address -I "$b" -Xcc -ICSupport/include -I CSupport/include \
+    "fuzz/${n}_fuzz.swift" "$b/libSegaModels.a" "$b/libSegaEngine.a" "${objs[@]}" -lpthread -lm -use-ld=lld -o "$b/${n}_fuzz" 2>"$b/${n}_link.log"
+  mkdir -p "fuzz/out/$n" "fuzz/corpus/$n"
+  log="fuzz/out/$n.log"
+  if "$b/${n}_fuzz" -max_total_time="$secs" -print_final_stats=1 -rss_limit_mb=2048 "fuzz/out/$n" "fuzz/corpus/$n" >"$log" 2>&1; then
+    runs=$(grep -E '^stat::number_of_executed_units' "$log" | awk '{print $2}')
+    echo "fuzz $n: ${runs:-?} executions in ${secs}s, no findings"
+  else
+    echo "fuzz $n: FAILED (see $log)"; tail -n 30 "$log"; status=1
+  fi
+done
+exit $status
