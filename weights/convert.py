@@ -64,7 +64,7 @@ def write_safetensors(path, tensors, metadata, dtype="f32"):
     blobs = []
     offset = 0
     for name in sorted(tensors):
-        t = tensors[name].detach().to(torch.float32).contiguous()
+        t = tensors[name].detach().to(torch.float32).clone().contiguous()
         if not torch.isfinite(t).all():
             raise SystemExit(f"convert: tensor '{name}' holds NaN or Inf")
         raw = t.to(tdtype).reshape(-1).view(torch.uint8).numpy().tobytes() if t.numel() else b""

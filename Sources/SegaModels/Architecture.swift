@@ -35,6 +35,13 @@ public enum ModelZoo {
         CNNIQA.self,
         DBCNN.self,
         WaDIQaM.self,
+        HyperIQA.self,
+        LinearityIQA.self,
+        Lite0.self,
+        HyperIQALite0.self,
+        LinearityIQALite0.self,
+        DBCNNLite0.self,
+        ViTIQA.self,
     ]
 
     /// Load a weights file and build its architecture (from `arch` metadata unless given).

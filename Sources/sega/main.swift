@@ -11,7 +11,7 @@ struct Sega: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "sega",
         abstract: "No-reference image-quality (NR-IQA) models on the CPU: score images, list models.",
-        subcommands: [Score.self, Models.self]
+        subcommands: [Score.self, Models.self, ParityCheck.self]
     )
 }
 
@@ -83,6 +83,47 @@ struct Models: ParsableCommand {
 
     func run() throws {
         for line in ModelsCommand.render() { print(line) }
+    }
+}
+
+// MARK: - parity
+
+struct ParityCheck: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "parity",
+        abstract: "Compare sega's score and input gradient with a PyTorch expectation file.",
+        discussion: """
+        EXPECT holds 'input' [1,3,H,W], 'score' [1] and 'grad' [1,3,H,W] (weights/fixtures/*.py write \
+        them). Passes when the score's relative error is <= 1e-4, the gradients' cosine >= 0.9999 \
+        and max|g - g_ref| / max|g_ref| <= --max-rel; exits 1 otherwise.
+        """
+    )
+
+    @Option(name: .long, help: "Model name or path to a .safetensors file.")
+    var model: String
+
+    @Option(name: .long, help: "Architecture (default: the 'arch' stored in the weights).")
+    var arch: String?
+
+    @Option(name: .long, help: "Expectation file (.expect.safetensors).")
+    var expect: String
+
+    @Option(name: .long, help: "Threads.")
+    var threads: Int = 1
+
+    @Option(name: .long, help: "Largest allowed max relative gradient error.")
+    var maxRel: Double = 1e-3
+
+    func run() throws {
+        guard (1...256).contains(threads) else { throw ValidationError("--threads must be in 1...256") }
+        do {
+            let (r, ok) = try ParityCommand.run(model: model, arch: arch, expect: expect, threads: threads, maxRel: maxRel)
+            print("\(ok ? "PASS" : "FAIL") \(expect): \(r.summary)")
+            if !ok { throw ExitCode(1) }
+        } catch let e as CLIError {
+            printError("sega: \(e.message)")
+            throw ExitCode(2)
+        }
     }
 }
 

