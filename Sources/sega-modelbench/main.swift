@@ -1,0 +1,2 @@
+// Placeholder: replaced by the model benchmark.
+print("sega-modelbench: not yet")
