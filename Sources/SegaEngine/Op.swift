@@ -13,7 +13,8 @@ public struct OpBinding {
     public let inputGrads: [UnsafeMutablePointer<Float>?]
     /// Gradient of the output (nil if the op is not on a gradient path).
     public let outputGrad: UnsafeMutablePointer<Float>?
-    /// Scratch shared by all ops (valid only during one forward/backward call).
+    /// Scratch of `workspaceBytes` bytes, valid only during one forward() or backward() call of
+    /// this op (the plan may reuse it for other tensors in between, or share it between ops).
     public let workspace: UnsafeMutableRawPointer
     /// Per-op memory kept from forward to backward (`savedBytes` of them).
     public let saved: UnsafeMutableRawPointer
@@ -36,11 +37,32 @@ public protocol Op: AnyObject {
     func forward()
     /// Accumulate input gradients from the output gradient.
     func backward()
+    /// Which of its inputs, and whether its output, `backward()` dereferences, given which inputs
+    /// get a gradient (`gradsNeeded[i]`: `inputGrads[i]` is non-nil). The output gradient, the
+    /// input gradients, the saved memory and the workspace are always available and are not
+    /// part of the answer. The plan frees (reuses) an activation once no later step reads it,
+    /// so answering `false` for a buffer that backward does read corrupts gradients.
+    /// Default: every input and the output (always safe).
+    func backwardReads(_ inputs: [[Int]], output: [Int], gradsNeeded: [Bool]) -> (inputs: [Bool], output: Bool)
+    /// Whether `bind()` writes the saved memory (e.g. constants precomputed once), so it must keep
+    /// its contents for the plan's whole life. If false, forward() fills it and only the op's
+    /// backward() reads it afterwards. Default: true (always safe).
+    var savedFilledAtBind: Bool { get }
 }
 
 extension Op {
     public func workspaceBytes(_ inputs: [[Int]], output: [Int]) -> Int { 0 }
     public func savedBytes(_ inputs: [[Int]], output: [Int]) -> Int { 0 }
+    public func backwardReads(_ inputs: [[Int]], output: [Int], gradsNeeded: [Bool]) -> (inputs: [Bool], output: Bool) {
+        ([Bool](repeating: true, count: inputs.count), true)
+    }
+    public var savedFilledAtBind: Bool { true }
+}
+
+/// `backwardReads` answer: nothing but the gradients (and saved state/workspace).
+@inlinable
+public func readsNothing(_ inputs: [[Int]]) -> (inputs: [Bool], output: Bool) {
+    ([Bool](repeating: false, count: inputs.count), false)
 }
 
 /// Shape-check helper: throw `.shapeMismatch` unless `cond` holds.

@@ -31,6 +31,13 @@ public final class Activation: Op {
         }
     }
 
+    // MARK: memory planning
+    /// relu/relu6/gelu read x, sigmoid reads y (only when dx is wanted).
+    public func backwardReads(_ inputs: [[Int]], output: [Int], gradsNeeded: [Bool]) -> (inputs: [Bool], output: Bool) {
+        guard gradsNeeded[0] else { return readsNothing(inputs) }
+        return kind == .sigmoid ? ([false], true) : ([true], false)
+    }
+
     // MARK: backward
     public func backward() {
         guard let dx, let dy else { return }

@@ -57,6 +57,12 @@ public final class AdaptiveAvgPool2d: Op {
         }
     }
 
+    // MARK: memory planning
+    /// Backward spreads dy only.
+    public func backwardReads(_ inputs: [[Int]], output: [Int], gradsNeeded: [Bool]) -> (inputs: [Bool], output: Bool) {
+        readsNothing(inputs)
+    }
+
     // MARK: backward
 
     public func backward() {

@@ -70,6 +70,14 @@ public final class BatchNorm2d: Op {
         for i in 0..<n { sega_channel_affine_fwd(c, plane, x + i * img, scale, shift, y + i * img) }
     }
 
+    // MARK: memory planning
+    /// dx needs only the saved scale; parameter gradients read x, gamma and running_mean
+    /// (running_var enters through the saved invstd).
+    public func backwardReads(_ inputs: [[Int]], output: [Int], gradsNeeded: [Bool]) -> (inputs: [Bool], output: Bool) {
+        let params = gradsNeeded[1...].contains(true)
+        return ([params, params, false, params, false], false)
+    }
+
     // MARK: backward
 
     public func backward() {

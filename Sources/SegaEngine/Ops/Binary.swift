@@ -50,6 +50,13 @@ public final class Binary: Op {
         }
     }
 
+    // MARK: memory planning
+    /// add/sub: dy only; mul: each operand's gradient reads the other operand.
+    public func backwardReads(_ inputs: [[Int]], output: [Int], gradsNeeded: [Bool]) -> (inputs: [Bool], output: Bool) {
+        guard kind == .mul else { return readsNothing(inputs) }
+        return ([gradsNeeded[1], gradsNeeded[0]], false)
+    }
+
     // MARK: backward
     public func backward() {
         guard let dy else { return }

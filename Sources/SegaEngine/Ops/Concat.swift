@@ -50,6 +50,12 @@ public final class Concat: Op {
         }
     }
 
+    // MARK: memory planning
+    /// Backward copies blocks of dy only.
+    public func backwardReads(_ inputs: [[Int]], output: [Int], gradsNeeded: [Bool]) -> (inputs: [Bool], output: Bool) {
+        readsNothing(inputs)
+    }
+
     // MARK: backward
     public func backward() {
         guard let dy else { return }

@@ -58,6 +58,14 @@ public final class GlobalPool: Op {
         }
     }
 
+    // MARK: memory planning
+    /// avg spreads dy; max/min route dy through the saved argmax.
+    public func backwardReads(_ inputs: [[Int]], output: [Int], gradsNeeded: [Bool]) -> (inputs: [Bool], output: Bool) {
+        readsNothing(inputs)
+    }
+    /// The argmax is written by forward().
+    public var savedFilledAtBind: Bool { false }
+
     // MARK: backward
 
     public func backward() {

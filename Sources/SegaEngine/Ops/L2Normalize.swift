@@ -46,6 +46,14 @@ public final class L2Normalize: Op {
         }
     }
 
+    // MARK: memory planning
+    /// Backward reads y and the saved norms, not x.
+    public func backwardReads(_ inputs: [[Int]], output: [Int], gradsNeeded: [Bool]) -> (inputs: [Bool], output: Bool) {
+        ([false], gradsNeeded[0])
+    }
+    /// The norms are written by forward().
+    public var savedFilledAtBind: Bool { false }
+
     // MARK: backward
     public func backward() {
         guard let dx, let dy else { return }

@@ -49,6 +49,18 @@ public final class LayerNorm: Op {
         sega_layernorm_fwd(rows, len, eps, x, gamma, beta, y, mean, rstd)
     }
 
+    // MARK: memory planning
+    /// dx reads x and gamma (and the saved mean/rstd); dgamma reads x; dbeta reads dy only.
+    public func backwardReads(_ inputs: [[Int]], output: [Int], gradsNeeded: [Bool]) -> (inputs: [Bool], output: Bool) {
+        var r = [Bool](repeating: false, count: inputs.count)
+        let wantDx = gradsNeeded[0], wantDg = hasGamma && gradsNeeded[1]
+        r[0] = wantDx || wantDg
+        if hasGamma { r[1] = wantDx }
+        return (r, false)
+    }
+    /// mean/rstd are written by forward().
+    public var savedFilledAtBind: Bool { false }
+
     // MARK: backward
     public func backward() {
         guard let dy else { return }

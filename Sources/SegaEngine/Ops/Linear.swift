@@ -58,6 +58,15 @@ public final class Linear: Op {
         _ = sega_sgemm(engine, 0, 1, m, outF, inF, 1, x, inF, w, inF, beta, y, outF)
     }
 
+    // MARK: memory planning
+    /// dx reads the weight, dW reads x; the bias and y are never read.
+    public func backwardReads(_ inputs: [[Int]], output: [Int], gradsNeeded: [Bool]) -> (inputs: [Bool], output: Bool) {
+        var r = [Bool](repeating: false, count: inputs.count)
+        r[0] = gradsNeeded[1]
+        r[1] = gradsNeeded[0]
+        return (r, false)
+    }
+
     // MARK: backward
 
     public func backward() {

@@ -75,6 +75,12 @@ public final class MatMul: Op {
         }
     }
 
+    // MARK: memory planning
+    /// dA reads B, dB reads A; C is never read.
+    public func backwardReads(_ inputs: [[Int]], output: [Int], gradsNeeded: [Bool]) -> (inputs: [Bool], output: Bool) {
+        ([gradsNeeded[1], gradsNeeded[0]], false)
+    }
+
     // MARK: backward
     public func backward() {
         guard let dc else { return }

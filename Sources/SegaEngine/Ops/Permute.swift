@@ -38,6 +38,12 @@ public final class Permute: Op {
         }
     }
 
+    // MARK: memory planning
+    /// Backward scatters dy only.
+    public func backwardReads(_ inputs: [[Int]], output: [Int], gradsNeeded: [Bool]) -> (inputs: [Bool], output: Bool) {
+        readsNothing(inputs)
+    }
+
     // MARK: backward
     public func backward() {
         guard let dx, let dy else { return }

@@ -95,6 +95,14 @@ public final class Pool2d: Op {
         }
     }
 
+    // MARK: memory planning
+    /// max scatters dy through the saved argmax; avg spreads dy. x and y are never read.
+    public func backwardReads(_ inputs: [[Int]], output: [Int], gradsNeeded: [Bool]) -> (inputs: [Bool], output: Bool) {
+        readsNothing(inputs)
+    }
+    /// The argmax is written by forward().
+    public var savedFilledAtBind: Bool { false }
+
     // MARK: backward
 
     public func backward() {

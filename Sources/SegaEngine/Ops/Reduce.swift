@@ -72,6 +72,12 @@ public final class Reduce: Op {
         for i in 0..<outCount { y[i] = Float(acc[i] * c) }
     }
 
+    // MARK: memory planning
+    /// Backward broadcasts dy only.
+    public func backwardReads(_ inputs: [[Int]], output: [Int], gradsNeeded: [Bool]) -> (inputs: [Bool], output: Bool) {
+        readsNothing(inputs)
+    }
+
     // MARK: backward
     public func backward() {
         guard let dx, let dy else { return }

@@ -34,6 +34,12 @@ public final class Reshape: Op {
     // MARK: forward
     public func forward() { y.update(from: x, count: n) }
 
+    // MARK: memory planning
+    /// Backward adds dy only.
+    public func backwardReads(_ inputs: [[Int]], output: [Int], gradsNeeded: [Bool]) -> (inputs: [Bool], output: Bool) {
+        readsNothing(inputs)
+    }
+
     // MARK: backward
     public func backward() {
         guard let dx, let dy else { return }

@@ -48,6 +48,12 @@ public final class ResizeBilinear: Op {
         sega_bilinear_fwd(planes, h, w, oh, ow, alignCorners ? 1 : 0, x, y)
     }
 
+    // MARK: memory planning
+    /// Backward scatters dy only.
+    public func backwardReads(_ inputs: [[Int]], output: [Int], gradsNeeded: [Bool]) -> (inputs: [Bool], output: Bool) {
+        readsNothing(inputs)
+    }
+
     // MARK: backward
 
     public func backward() {

@@ -26,6 +26,12 @@ public final class ScalarAffine: Op {
         for i in 0..<n { y[i] = a * x[i] + c }
     }
 
+    // MARK: memory planning
+    /// Backward scales dy only.
+    public func backwardReads(_ inputs: [[Int]], output: [Int], gradsNeeded: [Bool]) -> (inputs: [Bool], output: Bool) {
+        readsNothing(inputs)
+    }
+
     // MARK: backward
     public func backward() {
         guard let dx, let dy else { return }

@@ -59,6 +59,12 @@ public final class Slice: Op {
         }
     }
 
+    // MARK: memory planning
+    /// Backward scatters dy only.
+    public func backwardReads(_ inputs: [[Int]], output: [Int], gradsNeeded: [Bool]) -> (inputs: [Bool], output: Bool) {
+        readsNothing(inputs)
+    }
+
     // MARK: backward
     public func backward() {
         guard let dx, let dy else { return }

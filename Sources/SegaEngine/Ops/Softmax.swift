@@ -44,6 +44,12 @@ public final class Softmax: Op {
         }
     }
 
+    // MARK: memory planning
+    /// Backward reads y, not x.
+    public func backwardReads(_ inputs: [[Int]], output: [Int], gradsNeeded: [Bool]) -> (inputs: [Bool], output: Bool) {
+        ([false], gradsNeeded[0])
+    }
+
     // MARK: backward
     public func backward() {
         guard let dx, let dy else { return }

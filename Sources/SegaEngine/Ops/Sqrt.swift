@@ -48,6 +48,13 @@ public final class Sqrt: Op {
         }
     }
 
+    // MARK: memory planning
+    /// sqrt reads y; signed sqrt reads x.
+    public func backwardReads(_ inputs: [[Int]], output: [Int], gradsNeeded: [Bool]) -> (inputs: [Bool], output: Bool) {
+        guard gradsNeeded[0] else { return readsNothing(inputs) }
+        return kind == .sqrt ? ([false], true) : ([true], false)
+    }
+
     // MARK: backward
     public func backward() {
         guard let dx, let dy else { return }
