@@ -1,47 +1,50 @@
 // gemm.c - packed SGEMM driver (BLIS-style loop nest), threading, kernel selection, and the
 // FMA peak probe.
 //
+// General path (the thread's row range needs several MC blocks):
 //   for jc in N by NC:                 (thread-private column range)
 //     for pc in K by KC:               pack B[pc:+kc, jc:+nc] -> NR-wide slivers (zero padded)
 //       for ic in M by MC:             pack A[ic:+mc, pc:+kc] -> MR-tall slivers (zero padded)
 //         for jr in nc by NR:          B sliver stays in L1
 //           for ir in mc by MR:        micro-kernel on an MR x NR tile of C
+// Small-M path (rows fit one MC block, the common CNN case M = channels <= 512):
+//   for pc in K by KC: pack all of A once; for jc in N by an L2-sized panel: pack B, jr/ir as above.
+// While one B panel is multiplied, the source of the next one is prefetched a few lines per
+// micro-kernel call, so packing it reads from cache rather than DRAM.
+// Edge tiles run the same micro-kernel on a private tile (same arithmetic as a full tile).
 //
-// Threads split M or N (never K), and the K blocking depends on k alone, so every element of C
-// goes through the same sequence of floating-point operations whatever the thread count.
+// Threads split M or N (never K) in whole MR/NR units, and the K blocking depends on k alone, so
+// every element of C goes through the same sequence of floating-point operations whatever the
+// thread count: results are byte-identical for 1..T threads.
 #include "engine_internal.h"
 #include "sega_gemm.h"
 
-#include <string.h>
 #include <time.h>
 
 // ---------------------------------------------------------------------------------------------
 // Kernel table.
 
 static const sega_gemm_kdesc k_portable = {4, 16, 128, 256, 2048, sega_sgemm_4x16_portable,
+                                           sega_pack_a_portable_4x16, sega_pack_b_portable_4x16,
                                            "sgemm_4x16_portable"};
 #if SEGA_HAVE_X86_KERNELS
 static const sega_gemm_kdesc k_avx2 = {6, 16, 144, 256, 3072, sega_sgemm_6x16_avx2,
+                                       sega_pack_a_avx2_6x16, sega_pack_b_avx2_6x16,
                                        "sgemm_6x16_avx2"};
-static const sega_gemm_kdesc k_avx512_12x32 = {12, 32, 192, 384, 3072, sega_sgemm_12x32_avx512,
-                                               "sgemm_12x32_avx512"};
-static const sega_gemm_kdesc k_avx512_6x64 = {6, 64, 96, 256, 3072, sega_sgemm_6x64_avx512,
-                                              "sgemm_6x64_avx512"};
-static const sega_gemm_kdesc k_avx512_8x48 = {8, 48, 128, 256, 3072, sega_sgemm_8x48_avx512,
-                                              "sgemm_8x48_avx512"};
+// AVX-512: 8 x 48 tile (24 zmm accumulators). M is a multiple of 8 for every usual channel
+// count, so no rows are wasted. Blocking for Zen 4/5 class cores (L1d 48K, L2 1M): KC = 256
+// keeps the 48 KB B sliver L1-sized; MC = 512 covers the channel counts of common networks in one
+// A block (512 KB in L2), which selects the small-M path in gemm_block (B streamed through
+// L2-sized panels); NC bounds the general path's B panel (4 MB, L3).
+static const sega_gemm_kdesc k_avx512 = {8, 48, 512, 256, 4032, sega_sgemm_8x48_avx512,
+                                         sega_pack_a_avx512_8x48, sega_pack_b_avx512_8x48,
+                                         "sgemm_8x48_avx512"};
 #endif
-
-#include <stdlib.h>
 
 const sega_gemm_kdesc *sega_gemm_kdesc_for(sega_isa isa) {
 #if SEGA_HAVE_X86_KERNELS
     if (isa == SEGA_ISA_AVX2) return &k_avx2;
-    if (isa == SEGA_ISA_AVX512) {
-        const char *v = getenv("SEGA_AVX512_KERNEL");  // tuning experiments only
-        if (v && strcmp(v, "6x64") == 0) return &k_avx512_6x64;
-        if (v && strcmp(v, "8x48") == 0) return &k_avx512_8x48;
-        return &k_avx512_12x32;
-    }
+    if (isa == SEGA_ISA_AVX512) return &k_avx512;
 #else
     (void)isa;
 #endif
@@ -52,73 +55,50 @@ size_t sega_gemm_apack_floats(const sega_gemm_kdesc *d) { return (size_t)d->mc *
 size_t sega_gemm_bpack_floats(const sega_gemm_kdesc *d) { return (size_t)d->nc * (size_t)d->kc; }
 
 // ---------------------------------------------------------------------------------------------
-// Packing.
-
-// A sliver layout: ap[s*mr*kc + p*mr + i] = op(A)(i0 + s*mr + i, p0 + p), zero for rows >= mc.
-static void pack_a(int trans, const float *a, long lda, int i0, int mc, int p0, int kc, int mr,
-                   float *ap) {
-    for (int s = 0; s < mc; s += mr) {
-        const int rows = mc - s < mr ? mc - s : mr;
-        float *dst = ap + (size_t)s * kc;
-        if (!trans) {
-            // op(A)(i, p) = a[i*lda + p]: each row is contiguous in p.
-            for (int i = 0; i < rows; i++) {
-                const float *src = a + (size_t)(i0 + s + i) * lda + p0;
-                for (int p = 0; p < kc; p++) dst[(size_t)p * mr + i] = src[p];
-            }
-            for (int i = rows; i < mr; i++)
-                for (int p = 0; p < kc; p++) dst[(size_t)p * mr + i] = 0.0f;
-        } else {
-            // op(A)(i, p) = a[p*lda + i]: rows of the sliver are contiguous in i.
-            for (int p = 0; p < kc; p++) {
-                const float *src = a + (size_t)(p0 + p) * lda + i0 + s;
-                float *d = dst + (size_t)p * mr;
-                int i = 0;
-                for (; i < rows; i++) d[i] = src[i];
-                for (; i < mr; i++) d[i] = 0.0f;
-            }
-        }
-    }
-}
-
-// B sliver layout: bp[s*nr*kc + p*nr + j] = op(B)(p0 + p, j0 + s*nr + j), zero for cols >= nc.
-static void pack_b(int trans, const float *b, long ldb, int p0, int kc, int j0, int nc, int nr,
-                   float *bp) {
-    for (int s = 0; s < nc; s += nr) {
-        const int cols = nc - s < nr ? nc - s : nr;
-        float *dst = bp + (size_t)s * kc;
-        if (!trans) {
-            // op(B)(p, j) = b[p*ldb + j]: contiguous in j.
-            for (int p = 0; p < kc; p++) {
-                const float *src = b + (size_t)(p0 + p) * ldb + j0 + s;
-                float *d = dst + (size_t)p * nr;
-                if (cols == nr) {
-                    memcpy(d, src, (size_t)nr * sizeof(float));
-                } else {
-                    int j = 0;
-                    for (; j < cols; j++) d[j] = src[j];
-                    for (; j < nr; j++) d[j] = 0.0f;
-                }
-            }
-        } else {
-            // op(B)(p, j) = b[j*ldb + p]: contiguous in p.
-            for (int j = 0; j < cols; j++) {
-                const float *src = b + (size_t)(j0 + s + j) * ldb + p0;
-                for (int p = 0; p < kc; p++) dst[(size_t)p * nr + j] = src[p];
-            }
-            for (int j = cols; j < nr; j++)
-                for (int p = 0; p < kc; p++) dst[(size_t)p * nr + j] = 0.0f;
-        }
-    }
-}
-
-// ---------------------------------------------------------------------------------------------
 // Macro-kernel: all MR x NR tiles of an mc x nc block of C.
 
 #define SEGA_MAX_TILE (16 * 64)
 
+// Software prefetch of the *next* B panel's source while the current one is being multiplied,
+// so that packing it later reads from cache instead of waiting on DRAM. The region is `rows`
+// rows of `row_lines` 64-byte lines, `ld` floats apart; the cursor walks it line by line,
+// `per_call` lines per micro-kernel call.
+typedef struct pf_cursor {
+    const char *base;
+    size_t ld_bytes;
+    int rows, row_lines;
+    int row, line;
+    int per_call;
+} pf_cursor;
+
+static void pf_init(pf_cursor *pf, const float *base, long ld, int rows, int row_floats,
+                    long calls) {
+    pf->base = (const char *)base;
+    pf->ld_bytes = (size_t)ld * sizeof(float);
+    pf->rows = rows;
+    // Lines touched by a row (the row may start in the middle of a line).
+    const uintptr_t start = (uintptr_t)base & 63u;
+    pf->row_lines = (int)((start + (size_t)row_floats * sizeof(float) + 63) / 64);
+    pf->row = 0;
+    pf->line = 0;
+    const long total = (long)rows * pf->row_lines;
+    pf->per_call = calls > 0 ? (int)((total + calls - 1) / calls) : 0;
+    if (!base || rows <= 0) pf->per_call = 0;
+}
+
+static inline void pf_step(pf_cursor *pf) {
+    for (int i = 0; i < pf->per_call && pf->row < pf->rows; i++) {
+        __builtin_prefetch(pf->base + pf->row * pf->ld_bytes + (size_t)pf->line * 64, 0, 2);
+        if (++pf->line == pf->row_lines) {
+            pf->line = 0;
+            pf->row++;
+        }
+    }
+}
+
 static void macro_kernel(const sega_gemm_kdesc *d, int mc, int nc, int kc, const float *ap,
-                         const float *bp, float *c, long ldc, float alpha, float beta) {
+                         const float *bp, float *c, long ldc, float alpha, float beta,
+                         pf_cursor *pf) {
     const int mr = d->mr, nr = d->nr;
     const sega_ukernel_fn fn = d->fn;
     _Alignas(64) float tile[SEGA_MAX_TILE];
@@ -129,6 +109,7 @@ static void macro_kernel(const sega_gemm_kdesc *d, int mc, int nc, int kc, const
             const int mv = mc - ir < mr ? mc - ir : mr;
             const float *as = ap + (size_t)ir * kc;
             float *ct = c + (size_t)ir * ldc + jr;
+            pf_step(pf);
             if (mv == mr && nv == nr) {
                 fn(kc, as, bs, ct, ldc, alpha, beta);
             } else {
@@ -148,6 +129,14 @@ static void macro_kernel(const sega_gemm_kdesc *d, int mc, int nc, int kc, const
 
 // ---------------------------------------------------------------------------------------------
 // Driver.
+
+// Target size of a packed B panel on the small-M path (fits L2 next to the A block).
+#ifndef SEGA_GEMM_L2_PANEL_BYTES
+#define SEGA_GEMM_L2_PANEL_BYTES (384u * 1024u)
+#endif
+
+// Cost of packing one element, in multiply-adds, for the thread-split heuristic.
+#define SEGA_GEMM_PACK_COST 16.0
 
 typedef struct gemm_job {
     const sega_gemm_kdesc *d;
@@ -184,17 +173,84 @@ static void gemm_block(const gemm_job *j, int tid, int m0, int m1, int n0, int n
     int nmb = (mrange + d->mc - 1) / d->mc;
     int mcb = (mrange + nmb - 1) / nmb;
     mcb = (mcb + d->mr - 1) / d->mr * d->mr;
-    for (int jc = n0; jc < n1; jc += d->nc) {
-        const int nc = n1 - jc < d->nc ? n1 - jc : d->nc;
+    // Same for N blocks (rounded to whole slivers).
+    const int nrange = n1 - n0;
+    int nnb = (nrange + d->nc - 1) / d->nc;
+    int ncb = (nrange + nnb - 1) / nnb;
+    ncb = (ncb + d->nr - 1) / d->nr * d->nr;
+    const long row_tiles = (mrange + d->mr - 1) / d->mr;
+
+    if (nmb == 1) {
+        // Small-M path: the whole row range is one A block. Pack it once per K block and stream
+        // B through panels small enough to stay in L2 (the packed B panel is what limits a
+        // short, wide product; A is tiny). Every C element still sees the K blocks in order,
+        // so the result is the same as the general path's.
+        int ncs = (int)(SEGA_GEMM_L2_PANEL_BYTES / ((size_t)kcb * sizeof(float)));
+        ncs = ncs / d->nr * d->nr;
+        if (ncs < d->nr) ncs = d->nr;
+        if (ncs > d->nc) ncs = d->nc;
         for (int pc = 0; pc < j->k; pc += kcb) {
             const int kc = j->k - pc < kcb ? j->k - pc : kcb;
             const float beta = pc == 0 ? j->beta : 1.0f;
-            pack_b(j->tb, j->b, j->ldb, pc, kc, jc, nc, d->nr, bp);
+            d->pack_a(j->ta, j->a, j->lda, m0, mrange, pc, kc, ap);
+            for (int jc = n0; jc < n1; jc += ncs) {
+                const int nc = n1 - jc < ncs ? n1 - jc : ncs;
+                d->pack_b(j->tb, j->b, j->ldb, pc, kc, jc, nc, bp);
+                // Next panel: next column chunk of this K block, else the first of the next.
+                int npc = pc, njc = jc + nc;
+                if (njc >= n1) {
+                    npc = pc + kc;
+                    njc = n0;
+                }
+                pf_cursor pf;
+                const long calls = row_tiles * ((nc + d->nr - 1) / d->nr);
+                if (npc < j->k) {
+                    const int nkc = j->k - npc < kcb ? j->k - npc : kcb;
+                    const int nnc = n1 - njc < ncs ? n1 - njc : ncs;
+                    if (!j->tb)
+                        pf_init(&pf, j->b + (size_t)npc * j->ldb + njc, j->ldb, nkc, nnc, calls);
+                    else
+                        pf_init(&pf, j->b + (size_t)njc * j->ldb + npc, j->ldb, nnc, nkc, calls);
+                } else {
+                    pf_init(&pf, NULL, 0, 0, 0, 0);
+                }
+                macro_kernel(d, mrange, nc, kc, ap, bp, j->c + (size_t)m0 * j->ldc + jc, j->ldc,
+                             j->alpha, beta, &pf);
+            }
+        }
+        return;
+    }
+
+    for (int jc = n0; jc < n1; jc += ncb) {
+        const int nc = n1 - jc < ncb ? n1 - jc : ncb;
+        for (int pc = 0; pc < j->k; pc += kcb) {
+            const int kc = j->k - pc < kcb ? j->k - pc : kcb;
+            const float beta = pc == 0 ? j->beta : 1.0f;
+            d->pack_b(j->tb, j->b, j->ldb, pc, kc, jc, nc, bp);
+            // Where the next B panel comes from (next K block, else first K block of the next
+            // column block), to prefetch it during this panel's micro-kernel calls.
+            int npc = pc + kc, njc = jc;
+            if (npc >= j->k) {
+                npc = 0;
+                njc = jc + nc;
+            }
+            pf_cursor pf;
+            const long calls = row_tiles * ((nc + d->nr - 1) / d->nr);
+            if (njc < n1) {
+                const int nkc = j->k - npc < kcb ? j->k - npc : kcb;
+                const int nnc = n1 - njc < ncb ? n1 - njc : ncb;
+                if (!j->tb)
+                    pf_init(&pf, j->b + (size_t)npc * j->ldb + njc, j->ldb, nkc, nnc, calls);
+                else
+                    pf_init(&pf, j->b + (size_t)njc * j->ldb + npc, j->ldb, nnc, nkc, calls);
+            } else {
+                pf_init(&pf, NULL, 0, 0, 0, 0);
+            }
             for (int ic = m0; ic < m1; ic += mcb) {
                 const int mc = m1 - ic < mcb ? m1 - ic : mcb;
-                pack_a(j->ta, j->a, j->lda, ic, mc, pc, kc, d->mr, ap);
+                d->pack_a(j->ta, j->a, j->lda, ic, mc, pc, kc, ap);
                 macro_kernel(d, mc, nc, kc, ap, bp, j->c + (size_t)ic * j->ldc + jc, j->ldc,
-                             j->alpha, beta);
+                             j->alpha, beta, &pf);
             }
         }
     }
@@ -231,8 +287,10 @@ static void scale_c(int m, int n, float beta, float *c, long ldc) {
 }
 
 // Work below this many multiply-adds runs on the calling thread only (waking a worker costs
-// more than it saves).
-#define SEGA_GEMM_MT_MIN_WORK (96.0 * 96.0 * 96.0)
+// more than it saves). Tests and the fuzzer lower it to force the threaded path on tiny shapes.
+static double g_mt_min_work = 96.0 * 96.0 * 96.0;
+
+void sega_gemm_set_mt_min_work(double work) { g_mt_min_work = work < 0 ? 0 : work; }
 
 sega_status sega_sgemm(sega_engine *e, int trans_a, int trans_b, int m, int n, int k, float alpha,
                        const float *a, int lda, const float *b, int ldb, float beta, float *c,
@@ -275,8 +333,21 @@ sega_status sega_sgemm(sega_engine *e, int trans_a, int trans_b, int m, int n, i
     const double work = (double)m * (double)n * (double)k;
     const int ntiles = (n + d->nr - 1) / d->nr;
     const int mtiles = (m + d->mr - 1) / d->mr;
-    if (work < SEGA_GEMM_MT_MIN_WORK) T = 1;
-    if (ntiles >= 2 * T || ntiles >= mtiles) {
+    if (work < g_mt_min_work) T = 1;
+    // Split columns or rows, whichever gives the cheaper slowest thread: its share of the
+    // multiply-adds (whole tiles, so uneven splits count) plus its packing, weighted as
+    // SEGA_GEMM_PACK_COST multiply-adds per packed element (per unit of K, both sides).
+    int split_n = 1;
+    if (T > 1) {
+        const int tn = T < ntiles ? T : ntiles, tm = T < mtiles ? T : mtiles;
+        double cols = (double)((ntiles + tn - 1) / tn) * d->nr, rows = (double)((mtiles + tm - 1) / tm) * d->mr;
+        if (cols > n) cols = n;
+        if (rows > m) rows = m;
+        const double cost_n = (double)m * cols + SEGA_GEMM_PACK_COST * ((double)m + cols);
+        const double cost_m = rows * (double)n + SEGA_GEMM_PACK_COST * (rows + (double)n);
+        split_n = cost_n <= cost_m;
+    }
+    if (split_n) {
         j.split_n = 1;
         j.unit = d->nr;
         if (T > ntiles) T = ntiles;
@@ -293,6 +364,10 @@ sega_status sega_sgemm(sega_engine *e, int trans_a, int trans_b, int m, int n, i
         sega_pool_run(e->pool, gemm_task, &j, T);
     }
     return SEGA_OK;
+}
+
+const char *sega_gemm_kernel_name(const sega_engine *e) {
+    return e && e->gemm ? e->gemm->name : "none";
 }
 
 // ---------------------------------------------------------------------------------------------

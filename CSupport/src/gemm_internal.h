@@ -16,10 +16,19 @@
 typedef void (*sega_ukernel_fn)(long kc, const float *ap, const float *bp, float *c, long ldc,
                                 float alpha, float beta);
 
+/// Packs op(A)[i0:i0+mc, p0:p0+kc] into MR-tall k-major slivers (rows past mc zero-filled).
+typedef void (*sega_pack_a_fn)(int trans, const float *a, long lda, int i0, int mc, int p0, int kc,
+                               float *ap);
+/// Packs op(B)[p0:p0+kc, j0:j0+nc] into NR-wide k-major slivers (columns past nc zero-filled).
+typedef void (*sega_pack_b_fn)(int trans, const float *b, long ldb, int p0, int kc, int j0, int nc,
+                               float *bp);
+
 typedef struct sega_gemm_kdesc {
     int mr, nr;           ///< register tile
     int mc, kc, nc;       ///< cache blocking upper bounds (mc % mr == 0, nc % nr == 0)
     sega_ukernel_fn fn;
+    sega_pack_a_fn pack_a;  ///< packers built for the same ISA and tile
+    sega_pack_b_fn pack_b;
     const char *name;
 } sega_gemm_kdesc;
 
@@ -30,18 +39,27 @@ const sega_gemm_kdesc *sega_gemm_kdesc_for(sega_isa isa);
 size_t sega_gemm_apack_floats(const sega_gemm_kdesc *d);
 size_t sega_gemm_bpack_floats(const sega_gemm_kdesc *d);
 
+/// Testing hook (not thread-safe, not public): problems with fewer than `work` multiply-adds
+/// run on one thread. Default 96^3; the fuzzer sets 0 to thread even tiny problems.
+void sega_gemm_set_mt_min_work(double work);
+
 // Kernels (each defined in its own translation unit).
+#define SEGA_DECLARE_PACKERS(SUFFIX)                                                           \
+    void sega_pack_a_##SUFFIX(int trans, const float *a, long lda, int i0, int mc, int p0,      \
+                              int kc, float *ap);                                              \
+    void sega_pack_b_##SUFFIX(int trans, const float *b, long ldb, int p0, int kc, int j0,      \
+                              int nc, float *bp);
+
 void sega_sgemm_4x16_portable(long kc, const float *ap, const float *bp, float *c, long ldc,
                               float alpha, float beta);
+SEGA_DECLARE_PACKERS(portable_4x16)
 #if SEGA_HAVE_X86_KERNELS
 void sega_sgemm_6x16_avx2(long kc, const float *ap, const float *bp, float *c, long ldc,
                           float alpha, float beta);
-void sega_sgemm_12x32_avx512(long kc, const float *ap, const float *bp, float *c, long ldc,
-                             float alpha, float beta);
-void sega_sgemm_6x64_avx512(long kc, const float *ap, const float *bp, float *c, long ldc,
-                            float alpha, float beta);
+SEGA_DECLARE_PACKERS(avx2_6x16)
 void sega_sgemm_8x48_avx512(long kc, const float *ap, const float *bp, float *c, long ldc,
                             float alpha, float beta);
+SEGA_DECLARE_PACKERS(avx512_8x48)
 /// Register-only FMA loops used by sega_measure_fma_peak_gflops; return flops done.
 double sega_fma_peak_loop_avx2(long iters);
 double sega_fma_peak_loop_avx512(long iters);

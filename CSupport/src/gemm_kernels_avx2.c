@@ -109,4 +109,11 @@ SEGA_AVX2 double sega_fma_peak_loop_avx2(long iters) {
           "xmm10", "xmm11", "xmm12", "xmm13", "cc");
     return flops;
 }
+// Packers for the 6 x 16 tile, compiled for AVX2.
+#define SEGA_PACK_MR 6
+#define SEGA_PACK_NR 16
+#define SEGA_PACK_ATTR SEGA_AVX2
+#define SEGA_PACK_SUFFIX avx2_6x16
+#include "gemm_pack_impl.h"
+
 #endif

@@ -25,3 +25,9 @@ void sega_sgemm_4x16_portable(long kc, const float *ap, const float *bp, float *
             for (int j = 0; j < PNR; j++) c[i * ldc + j] = alpha * acc[i][j] + beta * c[i * ldc + j];
     }
 }
+
+#define SEGA_PACK_MR PMR
+#define SEGA_PACK_NR PNR
+#define SEGA_PACK_ATTR
+#define SEGA_PACK_SUFFIX portable_4x16
+#include "gemm_pack_impl.h"
