@@ -1,14 +1,34 @@
 #!/usr/bin/env bash
-# The test command: installs what is missing, runs the whole test suite (AVX path by default),
+# The test command: installs what is missing, runs the whole test suite (best ISA: AVX-512/AVX2),
 # re-runs the kernel regression tests on the portable path, then runs each fuzzer briefly.
-set -euo pipefail
+# Ends with one summary line "N passed, M failed" (XCTest cases + fuzz harnesses).
+set -uo pipefail
 cd "$(dirname "$0")/.."
-./scripts/deps.sh
-swift build --build-tests
-swift test --skip-build 2>&1 | tee /tmp/sega-test.log
+./scripts/deps.sh || exit 1
+swift build --build-tests || exit 1
+logs=$(mktemp -d)
+passed=0; failed=0
+count() {  # add the totals of an XCTest log ("Executed N tests, with F failures")
+  local line n f
+  line=$(grep -E "Executed [0-9]+ tests?, with [0-9]+ failures?" "$1" | tail -n 1)
+  n=$(echo "$line" | sed -E 's/.*Executed ([0-9]+) tests?.*/\1/')
+  f=$(echo "$line" | sed -E 's/.*with ([0-9]+) failures?.*/\1/')
+  if [ -z "$line" ]; then failed=$((failed + 1)); echo "no XCTest summary in $1" >&2; return; fi
+  passed=$((passed + n - f)); failed=$((failed + f))
+}
+swift test --skip-build --disable-swift-testing 2>&1 | tee "$logs/all.log"
+st=${PIPESTATUS[0]}; count "$logs/all.log"; [ "$st" -ne 0 ] && [ "$failed" -eq 0 ] && failed=1
 # Portable path: SEGA_ISA caps the automatic ISA choice, so every kernel runs its C fallback.
-SEGA_ISA=portable swift test --skip-build --filter 'KernelTests' 2>&1 | tail -n 3
+SEGA_ISA=portable swift test --skip-build --disable-swift-testing --filter 'KernelTests' > "$logs/portable.log" 2>&1
+st=$?; grep -E "error|failed|Executed" "$logs/portable.log" | tail -n 4
+count "$logs/portable.log"; [ "$st" -ne 0 ] && failed=$((failed + 1))
 # Fuzzers: a bounded run each (FUZZ_SECONDS, default 20) on the committed seed corpora.
-FUZZ_SECONDS="${FUZZ_SECONDS:-20}" ./fuzz/run.sh
-# Swift parsers (safetensors header) under libFuzzer + ASan, same bounded time.
-FUZZ_SECONDS="${FUZZ_SECONDS:-20}" ./fuzz/run_swift.sh
+for runner in ./fuzz/run.sh ./fuzz/run_swift.sh; do
+  FUZZ_SECONDS="${FUZZ_SECONDS:-20}" "$runner" > "$logs/fuzz.log" 2>&1
+  cat "$logs/fuzz.log" | grep -E "^fuzz " || tail -n 20 "$logs/fuzz.log"
+  passed=$((passed + $(grep -cE "^fuzz .*no findings" "$logs/fuzz.log")))
+  failed=$((failed + $(grep -cE "^fuzz .*FAILED" "$logs/fuzz.log")))
+  grep -qE "^fuzz " "$logs/fuzz.log" || failed=$((failed + 1))
+done
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]
