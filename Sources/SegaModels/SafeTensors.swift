@@ -224,11 +224,26 @@ public final class SafeTensors {
                 for k in 0..<r.count { o[k] = Float(bitPattern: UInt32(raw.loadUnaligned(fromByteOffset: 2 * k, as: UInt16.self).littleEndian) << 16) }
             }
         }
+        releasePages(r)
         let o = out.buffer
         for k in 0..<o.count where !o[k].isFinite {
             throw WeightsError("\(source): tensor '\(name)' contains \(o[k].isNaN ? "NaN" : "Inf") at element \(k)")
         }
         return out
+    }
+
+    /// Drop the mapped pages lying wholly inside a tensor once it has been converted, so that
+    /// loading does not hold the file and the converted weights in memory at once (peak RSS).
+    /// Clean private file pages are simply re-read from the file if touched again.
+    private func releasePages(_ r: TensorRecord) {
+        guard mapping != nil, let base = data.baseAddress else { return }
+        let page = Int(sysconf(Int32(_SC_PAGESIZE)))
+        guard page > 0 else { return }
+        let lo = (Int(bitPattern: base) + r.begin + page - 1) / page * page
+        let hi = (Int(bitPattern: base) + r.end) / page * page
+        if hi > lo, let p = UnsafeMutableRawPointer(bitPattern: lo) {
+            _ = madvise(p, hi - lo, MADV_DONTNEED)
+        }
     }
 
     /// Every tensor the architecture needs is present and no other is left over.

@@ -139,23 +139,34 @@ extension Graph {
     }
 
     /// conv2d followed by eval-mode batchnorm. When the conv weight (and bias, if any) and all four
-    /// batchnorm parameters are graph constants, the batchnorm is folded into new constant
-    /// weights at build time (one op, no extra pass); otherwise conv2d + batchNorm2d are emitted.
+    /// batchnorm parameters are graph constants, the batchnorm is folded into the weight storage
+    /// IN PLACE, once (one op, no extra pass, no second copy of the weights): the storage records
+    /// which parameters were folded in, so graphs built again from the same weights reuse it.
+    /// Such a weight must not also be used unfolded. Otherwise conv2d + batchNorm2d are emitted.
     public func conv2dBatchNorm(_ x: Tensor, weight: Tensor, bias: Tensor? = nil,
                                 gamma: Tensor, beta: Tensor, mean: Tensor, variance: Tensor, eps: Float = 1e-5,
                                 stride: (Int, Int) = (1, 1), padding: Conv2d.Padding = .symmetric(0, 0),
                                 dilation: (Int, Int) = (1, 1), groups: Int = 1) throws -> Tensor {
-        if let wd = constantData(weight), let gd = constantData(gamma), let bd = constantData(beta),
-           let md = constantData(mean), let vd = constantData(variance), weight.rank == 4,
-           bias == nil || constantData(bias!) != nil {
+        if let ws = constantStorage(weight), let gs = constantStorage(gamma), let bs = constantStorage(beta),
+           let ms = constantStorage(mean), let vs = constantStorage(variance), weight.rank == 4,
+           bias == nil || constantStorage(bias!) != nil {
             // Validate against the unfolded conv first so errors name the real shapes.
             let op = Conv2d(stride: stride, padding: padding, dilation: dilation, groups: groups)
             let convShape = try op.outputShape(bias.map { [x.shape, weight.shape, $0.shape] } ?? [x.shape, weight.shape])
             _ = try BatchNorm2d(eps: eps).outputShape([convShape, gamma.shape, beta.shape, mean.shape, variance.shape])
-            let f = try foldBatchNorm(weight: wd, bias: bias.flatMap { constantData($0) }, outChannels: weight.shape[0],
-                                      gamma: gd, beta: bd, mean: md, variance: vd, eps: eps)
-            let fw = try constant(f.weight, weight.shape, name: "\(nodes[weight.id].name).bnfolded")
-            let fb = try constant(f.bias, [weight.shape[0]], name: "\(nodes[weight.id].name).bnfolded_bias")
+            func id(_ c: ConstantData?) -> String { c.map { "\(UInt(bitPattern: ObjectIdentifier($0).hashValue))" } ?? "-" }
+            let key = "bn \(id(gs)) \(id(bs)) \(id(ms)) \(id(vs)) \(id(bias.flatMap { constantStorage($0) })) \(eps.bitPattern)"
+            if ws.foldKey == nil {
+                let f = try foldBatchNorm(weight: ws.array, bias: bias.flatMap { constantData($0) }, outChannels: weight.shape[0],
+                                          gamma: gs.array, beta: bs.array, mean: ms.array, variance: vs.array, eps: eps)
+                f.weight.withUnsafeBufferPointer { ws.pointer.update(from: $0.baseAddress!, count: ws.count) }
+                ws.foldedBias = ConstantData(f.bias)
+                ws.foldKey = key
+            } else if ws.foldKey != key {
+                throw EngineError(.invalidArgument, "conv2dBatchNorm: weight '\(nodes[weight.id].name)' was already folded with other batchnorm parameters")
+            }
+            let fw = try constant(ws, weight.shape, name: "\(nodes[weight.id].name).bnfolded")
+            let fb = try constant(ws.foldedBias!, [weight.shape[0]], name: "\(nodes[weight.id].name).bnfolded_bias")
             return try apply(op, [x, fw, fb])
         }
         let y = try conv2d(x, weight: weight, bias: bias, stride: stride, padding: padding, dilation: dilation, groups: groups)
