@@ -330,4 +330,79 @@ final class ConvOpTests: XCTestCase {
                                   mean: [0, 0], variance: [1, 1], eps: 1e-5)
         }
     }
+
+    // MARK: im2col bands
+
+    /// Runs conv(x, w, b) * r (r a fixed random tensor, so dy is not uniform) forward and
+    /// backward with the given im2col cap; returns y, dx, dW, db.
+    private func convBandRun(_ c: ConvCase, padding: Conv2d.Padding, cap: Int, threads: Int,
+                             x: [Float], w: [Float], b: [Float], r: [Float]) throws -> [[Float]] {
+        let saved = Conv2d.im2colCapBytes
+        Conv2d.im2colCapBytes = cap
+        defer { Conv2d.im2colCapBytes = saved }
+        let g = Graph()
+        let xt = try g.input(c.xShape), wt = try g.input(c.wShape), bt = try g.input([c.cout])
+        let y = try g.conv2d(xt, weight: wt, bias: bt, stride: (c.sh, c.sw), padding: padding,
+                             dilation: (c.dh, c.dw), groups: c.groups)
+        let out = try g.mul(y, try g.constant(r, y.shape))
+        let plan = try g.plan(try Context(threads: threads), outputs: [out], gradientsFor: [xt, wt, bt],
+                              options: PlanOptions(keepIntermediates: true))
+        try plan.setInput(xt, x); try plan.setInput(wt, w); try plan.setInput(bt, b)
+        plan.forward(); plan.backward()
+        return [Array(plan.buffer(y)), Array(plan.gradient(xt)!), Array(plan.gradient(wt)!), Array(plan.gradient(bt)!)]
+    }
+
+    func testConvIm2colBandsMatchOneBand() throws {
+        // General-path cases: strides, dilations, groups, asymmetric and large padding (bands
+        // entirely in the top or bottom padding), SAME.
+        let cases: [(ConvCase, Conv2d.Padding)] = [
+            (ConvCase(n: 2, cin: 3, cout: 4, h: 9, w: 7, kh: 3, kw: 3, pt: 1, pl: 1, pb: 1, pr: 1), .symmetric(1, 1)),
+            (ConvCase(n: 1, cin: 4, cout: 6, h: 11, w: 8, kh: 3, kw: 2, sh: 2, sw: 2, pt: 1, pl: 0, pb: 1, pr: 0, dh: 2, dw: 1, groups: 2), .symmetric(1, 0)),
+            (ConvCase(n: 1, cin: 2, cout: 3, h: 6, w: 5, kh: 2, kw: 3, sh: 1, sw: 2, pt: 4, pl: 1, pb: 5, pr: 0), .explicit(top: 4, left: 1, bottom: 5, right: 0)),
+            (ConvCase(n: 1, cin: 6, cout: 6, h: 10, w: 9, kh: 3, kw: 3, sh: 3, sw: 1, pt: 2, pl: 2, pb: 2, pr: 2, dh: 3, dw: 2, groups: 3), .symmetric(2, 2)),
+            (ConvCase(n: 2, cin: 3, cout: 5, h: 12, w: 10, kh: 5, kw: 5, sh: 2, sw: 2, pt: 1, pl: 1, pb: 2, pr: 2), .same),
+            (ConvCase(n: 1, cin: 3, cout: 4, h: 8, w: 6, kh: 1, kw: 1, sh: 2, sw: 1), .symmetric(0, 0)),   // strided 1x1
+            (ConvCase(n: 1, cin: 2, cout: 16, h: 13, w: 3, kh: 4, kw: 1, sh: 1, sw: 1, pt: 3, pl: 0, pb: 3, pr: 0, dh: 2), .symmetric(3, 0)),
+        ]
+        var rng = TestRNG(77)
+        for (c, pad) in cases {
+            let g = Graph()
+            let y = try g.conv2d(try g.input(c.xShape), weight: try g.input(c.wShape), stride: (c.sh, c.sw),
+                                 padding: pad, dilation: (c.dh, c.dw), groups: c.groups)
+            let oh = y.shape[2], ow = y.shape[3]
+            let x = rng.array(product(c.xShape)), w = rng.array(product(c.wShape))
+            let b = rng.array(c.cout), r = rng.array(c.n * c.cout * oh * ow)
+            let rowBytes = (c.cin / c.groups) * c.kh * c.kw * ow * 4
+            for threads in [1, 2] {
+                let one = try convBandRun(c, padding: pad, cap: 1 << 30, threads: threads, x: x, w: w, b: b, r: r)
+                // Reference values, to make sure the one-band run itself is right.
+                let ref = refConv2d(ConvCase(n: c.n, cin: c.cin, cout: c.cout, h: c.h, w: c.w, kh: c.kh, kw: c.kw,
+                                             sh: c.sh, sw: c.sw, pt: c.pt, pl: c.pl, pb: c.pb, pr: c.pr,
+                                             dh: c.dh, dw: c.dw, groups: c.groups), x: x, w: w, b: b)
+                opsAssertClose(one[0], ref, "\(c) one band")
+                // 1 row per band (cap below one row), 2 and 3 rows per band.
+                for cap in [1, 2 * rowBytes, 3 * rowBytes + 5] {
+                    let banded = try convBandRun(c, padding: pad, cap: cap, threads: threads, x: x, w: w, b: b, r: r)
+                    XCTAssertEqual(banded[0].map(\.bitPattern), one[0].map(\.bitPattern), "\(c) cap \(cap): y")
+                    XCTAssertEqual(banded[1].map(\.bitPattern), one[1].map(\.bitPattern), "\(c) cap \(cap): dx")
+                    opsAssertClose(banded[2], one[2].map(Double.init), tol: 1e-5, "\(c) cap \(cap): dW")
+                    XCTAssertEqual(banded[3].map(\.bitPattern), one[3].map(\.bitPattern), "\(c) cap \(cap): db")
+                }
+            }
+        }
+    }
+
+    func testConvIm2colWorkspaceIsBounded() {
+        // DBCNN-like: 64 -> 64 channels, 3x3, 384x512. One band of 7 rows (K*OW*4 = 1.18 MB a row).
+        let op = Conv2d(stride: (1, 1), padding: .symmetric(1, 1))
+        let ws = op.workspaceBytes([[1, 64, 384, 512], [64, 64, 3, 3]], output: [1, 64, 384, 512])
+        XCTAssertLessThanOrEqual(ws, Conv2d.im2colCapBytes)
+        XCTAssertEqual(ws, 64 * 9 * 512 * 4 * 7)
+        // A row larger than the cap: exactly one output row.
+        let big = op.workspaceBytes([[1, 2048, 8, 2048], [64, 2048, 3, 3]], output: [1, 64, 8, 2048])
+        XCTAssertEqual(big, 2048 * 9 * 2048 * 4)
+        // Small images: the whole column matrix, as before.
+        let small = op.workspaceBytes([[1, 16, 20, 20], [16, 16, 3, 3]], output: [1, 16, 20, 20])
+        XCTAssertEqual(small, 16 * 9 * 400 * 4)
+    }
 }

@@ -1,4 +1,5 @@
 import XCTest
+import MallocCounter
 @testable import SegaEngine
 
 // MARK: - Naive pooling / resize references (PyTorch semantics, double)
@@ -209,6 +210,62 @@ final class PoolOpTests: XCTestCase {
         try plan.setInput(t, [1, 3, 3, 2])
         plan.forward(); plan.backward()
         XCTAssertEqual(Array(plan.gradient(t)!), [0, 1, 0, 0])
+    }
+
+    func testGlobalPoolsVectorisedAndThreaded() throws {
+        // The old scalar loops, as the reference: first strictly-better element wins (ties and a
+        // later NaN never replace the best; a NaN in front stays).
+        func scalar(_ s: ArraySlice<Float>, max: Bool) -> (Float, Int) {
+            let b0 = s.startIndex
+            var best = s[b0], bi = 0
+            for k in 1..<s.count where max ? s[b0 + k] > best : s[b0 + k] < best { best = s[b0 + k]; bi = k }
+            return (best, bi)
+        }
+        var rng = TestRNG(91)
+        // Small planes (scalar tail only), odd sizes (vector body + tail), and one big enough
+        // for the threaded path (>= GlobalPool.parallelMinElements).
+        for shape in [[2, 3, 2, 3], [2, 3, 37, 41], [1, 5, 300, 251]] {
+            let hw = shape[2] * shape[3], planes = shape[0] * shape[1]
+            // Few distinct values (many ties, +0 and -0 among them).
+            var x = (0..<product(shape)).map { _ -> Float in
+                let v = Int(rng.next() % 9) - 4
+                return v == 0 ? (rng.next() % 2 == 0 ? 0 : -0.0) : Float(v) * 0.5
+            }
+            if hw > 20 {
+                x[hw + 17] = .nan            // plane 1: a NaN inside is skipped
+                x[2 * hw] = .nan             // plane 2: a NaN first stays
+                x[planes * hw - 3] = 9       // last plane: the extremum in the tail
+            }
+            for threads in [1, 2] {
+                let ctx = try Context(threads: threads)
+                for kind in [GlobalPool.Kind.avg, .max, .min] {
+                    let g = Graph()
+                    let t = try g.input(shape)
+                    let y = try g.apply(GlobalPool(kind), [t])
+                    let plan = try g.plan(ctx, outputs: [y], gradientsFor: [t])
+                    try plan.setInput(t, x)
+                    plan.forward(); plan.backward()
+                    XCTAssertEqual(sega_malloc_counter_active(), 1)
+                    sega_malloc_counter_start()
+                    plan.forward(); plan.backward()
+                    XCTAssertEqual(sega_malloc_counter_stop(), 0, "\(kind) \(shape): allocations")
+                    let got = Array(plan.buffer(y)), dx = Array(plan.gradient(t)!)
+                    for p in 0..<planes {
+                        let plane = x[(p * hw)..<((p + 1) * hw)]
+                        if kind == .avg {
+                            let mean = plane.reduce(0.0) { $0 + Double($1) } / Double(hw)
+                            if mean.isNaN { XCTAssertTrue(got[p].isNaN); continue }
+                            XCTAssertEqual(got[p], Float(mean), "\(shape) plane \(p) avg")
+                            continue
+                        }
+                        let (best, bi) = scalar(plane, max: kind == .max)
+                        XCTAssertEqual(got[p].bitPattern, best.bitPattern, "\(kind) \(shape) plane \(p) threads \(threads)")
+                        let hot = dx[(p * hw)..<((p + 1) * hw)].indices.filter { dx[$0] != 0 }.map { $0 - p * hw }
+                        XCTAssertEqual(hot, [bi], "\(kind) \(shape) plane \(p): gradient goes to the first extremum")
+                    }
+                }
+            }
+        }
     }
 
     // MARK: bilinear resize

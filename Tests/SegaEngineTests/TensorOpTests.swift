@@ -93,6 +93,41 @@ final class TensorOpTests: XCTestCase {
         try checkGradients([[3, 4]]) { g, x in try g.sub(x[0], x[0]) }
     }
 
+    func testBinaryBackwardContiguousRowsBitExact() throws {
+        // Same-shape operands (one contiguous row) and broadcasts whose inner rows are contiguous
+        // take the vectorised path; it must match the scalar per-element arithmetic exactly.
+        var rng = TestRNG(41)
+        for kind in [Binary.Kind.add, .sub, .mul] {
+            for (sa, sb) in [([3, 5, 7], [3, 5, 7]), ([4, 1, 9], [4, 6, 9]), ([2, 6, 9], [6, 9]), ([1003], [1003])] {
+                let g = Graph()
+                let a = try g.input(sa), b = try g.input(sb)
+                let y = try g.apply(Binary(kind), [a, b])
+                let r = rng.array(y.count)
+                let out = try g.mul(y, try g.constant(r, y.shape))
+                let plan = try g.plan(Context(), outputs: [out], gradientsFor: [a, b])
+                let av = rng.array(a.count), bv = rng.array(b.count)
+                try plan.setInput(a, av); try plan.setInput(b, bv)
+                plan.forward(); plan.backward()
+                // Scalar reference, in the loop's order (row-major over y).
+                let so = y.shape, rk = so.count
+                let pa = [Int](repeating: 1, count: rk - sa.count) + sa, pb = [Int](repeating: 1, count: rk - sb.count) + sb
+                var da = [Float](repeating: 0, count: a.count), db = [Float](repeating: 0, count: b.count)
+                for (i, idx) in indices(so).enumerated() {
+                    let ia = flat((0..<rk).map { pa[$0] == 1 ? 0 : idx[$0] }, pa)
+                    let ib = flat((0..<rk).map { pb[$0] == 1 ? 0 : idx[$0] }, pb)
+                    let gy = 1 * r[i]
+                    switch kind {
+                    case .add: da[ia] += gy; db[ib] += gy
+                    case .sub: da[ia] += gy; db[ib] += -1 * gy
+                    case .mul: da[ia] += gy * bv[ib]; db[ib] += gy * av[ia]
+                    }
+                }
+                XCTAssertEqual(Array(plan.gradient(a)!).map(\.bitPattern), da.map(\.bitPattern), "\(kind) \(sa) \(sb): da")
+                XCTAssertEqual(Array(plan.gradient(b)!).map(\.bitPattern), db.map(\.bitPattern), "\(kind) \(sa) \(sb): db")
+            }
+        }
+    }
+
     // MARK: - Softmax
 
     private func refSoftmax(_ x: [Float], _ s: [Int], axis: Int) -> [Double] {

@@ -94,11 +94,32 @@ public final class Binary: Op {
             var s: Float = 0
             if let w { for k in 0..<n { s += g[k * sg] * w[k * sw] } } else { for k in 0..<n { s += g[k * sg] } }
             d[0] += sign * s
+        } else if sd == 1 && sg == 1 && (w == nil || sw == 1) {
+            // Contiguous row (every same-shape operand, and inner rows of many broadcasts): the
+            // same per-element arithmetic as below (sign * g is exact for sign = +-1), vectorised.
+            if let w { mulAccumulate(n, g, w, d) }
+            else if sign == 1 { sega_add_inplace(n, g, d) }
+            else { sega_axpy(n, sign, g, d) }
         } else if let w {
             for k in 0..<n { d[k * sd] += sign * g[k * sg] * w[k * sw] }
         } else {
             for k in 0..<n { d[k * sd] += sign * g[k * sg] }
         }
+    }
+
+    /// d[k] += g[k] * w[k] (rounded product, then rounded sum, as the scalar loop), 8 lanes wide.
+    @inline(__always)
+    private static func mulAccumulate(_ n: Int, _ g: UnsafeMutablePointer<Float>, _ w: UnsafeMutablePointer<Float>,
+                                      _ d: UnsafeMutablePointer<Float>) {
+        var k = 0
+        while k + 8 <= n {
+            let gv = UnsafeRawPointer(g + k).loadUnaligned(as: SIMD8<Float>.self)
+            let wv = UnsafeRawPointer(w + k).loadUnaligned(as: SIMD8<Float>.self)
+            let dv = UnsafeRawPointer(d + k).loadUnaligned(as: SIMD8<Float>.self)
+            UnsafeMutableRawPointer(d + k).storeBytes(of: dv + gv * wv, as: SIMD8<Float>.self)
+            k += 8
+        }
+        while k < n { d[k] += g[k] * w[k]; k += 1 }
     }
 }
 

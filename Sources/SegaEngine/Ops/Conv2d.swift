@@ -7,9 +7,16 @@
 /// - depthwise (groups == Cin == Cout): direct `sega_dwconv_*` kernels, no im2col;
 /// - pointwise (1x1 kernel, stride 1, no padding): the input plane stack *is* the im2col
 ///   matrix, so each group is a single SGEMM straight from x;
-/// - general: per image and group, im2col into the workspace, then SGEMM.
-/// Backward to the input mirrors these (W^T * dy, then col2im accumulates into dx).
-/// Weight and bias gradients are computed too when asked for (W grad = dy * col^T).
+/// - general: per image and group, im2col into the workspace, then SGEMM. The column matrix is
+///   built for a band of output rows at a time (`im2colCapBytes`), so the workspace stays a few
+///   MB instead of K x OH*OW floats; splitting the GEMM over N leaves every output's K-sum as it
+///   was, so results do not depend on the band size.
+/// Backward to the input mirrors these (W^T * dy, then col2im accumulates into dx). The bands are
+/// walked bottom-up there: an input pixel's contributions then arrive in the same (ki, kj) order
+/// as with one whole-image col2im, so dx is bit-identical whatever the band size too.
+/// Weight and bias gradients are computed too when asked for (W grad = dy * col^T; with several
+/// bands the sum over pixels is split by band, so dW may differ from the one-band result in the
+/// last bits).
 public final class Conv2d: Op {
     /// How the input is padded.
     public enum Padding: Equatable, Sendable {
@@ -39,6 +46,19 @@ public final class Conv2d: Op {
     // Sizes, all precomputed at bind.
     private var n = 0, cout = 0, cinG = 0, coutG = 0, kdim = 0, hw = 0, ohw = 0
     private var inImage = 0, outImage = 0
+    /// General path: output rows per im2col band, and the input width.
+    private var bandRows = 0, inW = 0
+
+    /// Target size of the general path's im2col workspace (one band of output rows); a band is
+    /// at least one output row, so the workspace is max(cap, K * OW * 4) bytes rounded down to
+    /// whole rows. Tests shrink it to force many bands.
+    nonisolated(unsafe) static var im2colCapBytes = 8 << 20
+
+    /// Output rows per im2col band for a K x OW-per-row column matrix with `oh` rows.
+    static func bandRows(kdim: Int, ow: Int, oh: Int) -> Int {
+        let rowBytes = kdim * ow * 4
+        return min(oh, max(1, im2colCapBytes / max(rowBytes, 1)))
+    }
 
     public init(stride: (Int, Int) = (1, 1), padding: Padding = .symmetric(0, 0),
                 dilation: (Int, Int) = (1, 1), groups: Int = 1) {
@@ -108,8 +128,9 @@ public final class Conv2d: Op {
            let pw = try? axis(xs[3], k: 1, s: 1, d: 1, axisIndex: 1), pw.pad == 0 {
             return 0
         }
-        // General: the im2col matrix of one group (K x OH*OW).
-        return (cin / groups) * wsh[2] * wsh[3] * output[2] * output[3] * 4
+        // General: one band of the im2col matrix of one group (K x rows*OW).
+        let k = (cin / groups) * wsh[2] * wsh[3]
+        return k * Conv2d.bandRows(kdim: k, ow: output[3], oh: output[2]) * output[3] * 4
     }
 
     // MARK: bind
@@ -135,6 +156,8 @@ public final class Conv2d: Op {
         } else {
             path = .general
         }
+        bandRows = Conv2d.bandRows(kdim: kdim, ow: ow, oh: oh)
+        inW = xs[3]
         engine = b.engine
         x = b.inputs[0]; w = b.inputs[1]; y = b.output
         bias = b.inputs.count == 3 ? b.inputs[2] : nil
@@ -161,12 +184,55 @@ public final class Conv2d: Op {
             }
             for gi in 0..<groups {
                 let xg = x + i * inImage + gi * cinG * hw
-                var bm = UnsafePointer(xg)
-                if path == .general { sega_im2col(&g, xg, ws); bm = UnsafePointer(ws) }
-                _ = sega_sgemm(engine, 0, 0, Int32(coutG), Int32(ohw), Int32(kdim), 1,
-                               w + gi * coutG * kdim, Int32(kdim), bm, Int32(ohw),
-                               beta, yi + gi * coutG * ohw, Int32(ohw))
+                let wg = w + gi * coutG * kdim, yg = yi + gi * coutG * ohw
+                if path == .pointwise {
+                    _ = sega_sgemm(engine, 0, 0, Int32(coutG), Int32(ohw), Int32(kdim), 1,
+                                   wg, Int32(kdim), xg, Int32(ohw), beta, yg, Int32(ohw))
+                    continue
+                }
+                // y_g[:, band] = W_g [coutG x K] * col_band [K x rows*OW]
+                var r0 = 0
+                while r0 < Int(geom.oh) {
+                    let r1 = min(r0 + bandRows, Int(geom.oh)), cols = (r1 - r0) * Int(geom.ow)
+                    im2colBand(xg, r0, r1)
+                    _ = sega_sgemm(engine, 0, 0, Int32(coutG), Int32(cols), Int32(kdim), 1,
+                                   wg, Int32(kdim), ws, Int32(cols), beta, yg + r0 * Int(geom.ow), Int32(ohw))
+                    r0 = r1
+                }
             }
+        }
+    }
+
+    /// Geometry of output rows [r0, r1) and the input row its (shifted) input pointer starts
+    /// at; nil if every tap of the band falls in the bottom padding (the band's columns are 0).
+    /// With shift > 0 the geometry's h is the rows left below the shift, so its implied plane
+    /// stride (h*w) is not the tensor's: callers then run the kernels one plane (c = 1) at a time.
+    @inline(__always)
+    private func band(_ r0: Int, _ r1: Int) -> (geom: sega_conv_geom, shift: Int)? {
+        var g = geom
+        let start = r0 * Int(geom.sh) - Int(geom.pad_t)   // input row of output row r0, tap 0
+        if start >= Int(geom.h) { return nil }
+        let shift = max(0, start)
+        g.pad_t = Int32(shift - start)
+        g.h = geom.h - Int32(shift)
+        g.oh = Int32(r1 - r0)
+        return (g, shift)
+    }
+
+    /// The im2col matrix of output rows [r0, r1) of one group's input planes, into the workspace.
+    @inline(__always)
+    private func im2colBand(_ xg: UnsafePointer<Float>, _ r0: Int, _ r1: Int) {
+        if let bd = band(r0, r1) {
+            var g = bd.geom
+            if bd.shift == 0 {
+                sega_im2col(&g, xg, ws)
+            } else {   // the kernel's plane stride is h*w: shifted planes go one at a time
+                g.c = 1
+                let taps = Int(geom.kh * geom.kw) * (r1 - r0) * Int(geom.ow)
+                for ci in 0..<cinG { sega_im2col(&g, xg + ci * hw + bd.shift * inW, ws + ci * taps) }
+            }
+        } else {
+            ws.update(repeating: 0, count: kdim * (r1 - r0) * Int(geom.ow))
         }
     }
 
@@ -201,20 +267,46 @@ public final class Conv2d: Op {
                 let dyg = dy + i * outImage + gi * coutG * ohw
                 let wg = w + gi * coutG * kdim
                 let off = i * inImage + gi * cinG * hw
-                if let dw {   // dW_g += dy_g [coutG x ohw] * col^T [ohw x K]
-                    var col = UnsafePointer(x + off)
-                    if path == .general { sega_im2col(&g, x + off, ws); col = UnsafePointer(ws) }
-                    _ = sega_sgemm(engine, 0, 1, Int32(coutG), Int32(kdim), Int32(ohw), 1,
-                                   dyg, Int32(ohw), col, Int32(ohw), 1, dw + gi * coutG * kdim, Int32(kdim))
-                }
-                if let dx {   // dcol = W_g^T [K x coutG] * dy_g [coutG x ohw]
-                    if path == .pointwise {
+                if path == .pointwise {
+                    if let dw {   // dW_g += dy_g [coutG x ohw] * x_g^T [ohw x K]
+                        _ = sega_sgemm(engine, 0, 1, Int32(coutG), Int32(kdim), Int32(ohw), 1,
+                                       dyg, Int32(ohw), x + off, Int32(ohw), 1, dw + gi * coutG * kdim, Int32(kdim))
+                    }
+                    if let dx {   // dx_g += W_g^T [K x coutG] * dy_g [coutG x ohw]
                         _ = sega_sgemm(engine, 1, 0, Int32(kdim), Int32(ohw), Int32(coutG), 1,
                                        wg, Int32(kdim), dyg, Int32(ohw), 1, dx + off, Int32(ohw))
-                    } else {
-                        _ = sega_sgemm(engine, 1, 0, Int32(kdim), Int32(ohw), Int32(coutG), 1,
-                                       wg, Int32(kdim), dyg, Int32(ohw), 0, ws, Int32(ohw))
-                        sega_col2im(&g, ws, dx + off)
+                    }
+                    continue
+                }
+                let oh = Int(geom.oh), ow = Int(geom.ow)
+                if let dw {   // dW_g += dy_g[:, band] [coutG x rows*OW] * col_band^T, band by band
+                    var r0 = 0
+                    while r0 < oh {
+                        let r1 = min(r0 + bandRows, oh), cols = (r1 - r0) * ow
+                        im2colBand(x + off, r0, r1)
+                        _ = sega_sgemm(engine, 0, 1, Int32(coutG), Int32(kdim), Int32(cols), 1,
+                                       dyg + r0 * ow, Int32(ohw), ws, Int32(cols), 1, dw + gi * coutG * kdim, Int32(kdim))
+                        r0 = r1
+                    }
+                }
+                if let dx {   // dcol_band = W_g^T [K x coutG] * dy_g[:, band]; col2im adds it to dx
+                    // Bottom band first: see the type's comment (bit-identical dx for any band size).
+                    var r1 = oh
+                    while r1 > 0 {
+                        let r0 = (r1 - 1) / bandRows * bandRows, cols = (r1 - r0) * ow
+                        if let bd = band(r0, r1) {
+                            var bg = bd.geom
+                            _ = sega_sgemm(engine, 1, 0, Int32(kdim), Int32(cols), Int32(coutG), 1,
+                                           wg, Int32(kdim), dyg + r0 * ow, Int32(ohw), 0, ws, Int32(cols))
+                            if bd.shift == 0 {
+                                sega_col2im(&bg, ws, dx + off)
+                            } else {   // plane by plane, as in im2colBand
+                                bg.c = 1
+                                let taps = Int(geom.kh * geom.kw) * cols
+                                for ci in 0..<cinG { sega_col2im(&bg, ws + ci * taps, dx + off + ci * hw + bd.shift * inW) }
+                            }
+                        }
+                        r1 = r0
                     }
                 }
             }
