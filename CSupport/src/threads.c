@@ -1,12 +1,28 @@
 // threads.c - fixed thread pool: nthreads-1 workers created once, the caller is thread 0.
-// A run publishes (fn, ctx, count) under the mutex and bumps a generation counter; workers
-// wait on `start` until the generation changes, run their static share of indices
-// (t, t+T, t+2T, ...), and the last one to finish signals `done`. Nothing is allocated
-// and no thread is created after sega_pool_create.
+// A run publishes (fn, ctx, count), sets `pending` and then bumps the atomic generation counter
+// (release) under the mutex. Workers wait until the generation differs from the last one they
+// ran: first by spinning a bounded number of pause iterations on the atomic (short gaps between
+// consecutive runs cost no futex wake/sleep), then on the `start` condition variable, rechecking
+// under the mutex (the bump happens under the same mutex, so no wake-up is lost). Each worker
+// runs its static share of indices (t, t+T, t+2T, ...) and decrements `pending`; the one that
+// brings it to zero signals `done` under the mutex. The caller, after its own share, spins on
+// `pending` the same way before sleeping on `done`. Nothing is allocated and no thread is
+// created after sega_pool_create.
 #include "sega_threads.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#define SEGA_CPU_RELAX() _mm_pause()
+#elif defined(__aarch64__)
+#define SEGA_CPU_RELAX() __asm__ __volatile__("yield")
+#else
+#define SEGA_CPU_RELAX() ((void)0)
+#endif
+
+#define SEGA_POOL_SPIN 4000   // pause iterations before sleeping (tens of microseconds)
 
 typedef struct sega_worker_arg {
     struct sega_pool *pool;
@@ -21,9 +37,11 @@ struct sega_pool {
     pthread_mutex_t mu;
     pthread_cond_t start;
     pthread_cond_t done;
-    unsigned long generation; // bumped once per run
-    int pending;              // workers that have not finished the current run
-    int shutdown;
+    atomic_ulong generation;  // bumped once per run (under mu, release)
+    atomic_int pending;       // workers that have not finished the current run
+    atomic_int shutdown;
+    // Run parameters: written by the caller before the release bump of `generation`, read by
+    // workers after an acquire load that sees the new generation.
     sega_task_fn fn;
     void *ctx;
     int count;
@@ -38,30 +56,39 @@ static void *sega_pool_worker(void *p) {
     struct sega_pool *pool = arg->pool;
     const int tid = arg->tid;
     // The generation is 0 when the pool is created; a run published before this thread first
-    // takes the mutex must still be seen as new, so start from 0, not from the current value.
+    // looks must still be seen as new, so start from 0, not from the current value.
     unsigned long seen = 0;
-    pthread_mutex_lock(&pool->mu);
     for (;;) {
-        while (pool->generation == seen && !pool->shutdown) pthread_cond_wait(&pool->start, &pool->mu);
-        if (pool->shutdown) break;
-        seen = pool->generation;
-        sega_task_fn fn = pool->fn;
-        void *ctx = pool->ctx;
-        const int count = pool->count;
-        pthread_mutex_unlock(&pool->mu);
-
-        sega_pool_do_share(fn, ctx, count, tid, pool->nthreads);
-
-        pthread_mutex_lock(&pool->mu);
-        if (--pool->pending == 0) pthread_cond_signal(&pool->done);
+        unsigned long gen = atomic_load_explicit(&pool->generation, memory_order_acquire);
+        for (int spin = 0; gen == seen && spin < SEGA_POOL_SPIN; spin++) {
+            if (atomic_load_explicit(&pool->shutdown, memory_order_relaxed)) break;
+            SEGA_CPU_RELAX();
+            gen = atomic_load_explicit(&pool->generation, memory_order_acquire);
+        }
+        if (gen == seen) {
+            pthread_mutex_lock(&pool->mu);
+            while ((gen = atomic_load_explicit(&pool->generation, memory_order_acquire)) == seen &&
+                   !atomic_load_explicit(&pool->shutdown, memory_order_relaxed))
+                pthread_cond_wait(&pool->start, &pool->mu);
+            pthread_mutex_unlock(&pool->mu);
+        }
+        if (gen == seen) break;   // shutdown with no new run
+        seen = gen;
+        sega_pool_do_share(pool->fn, pool->ctx, pool->count, tid, pool->nthreads);
+        if (atomic_fetch_sub_explicit(&pool->pending, 1, memory_order_acq_rel) == 1) {
+            // Last one out: wake the caller if it sleeps. Taking the mutex orders this signal
+            // after the caller's check of `pending` under the same mutex.
+            pthread_mutex_lock(&pool->mu);
+            pthread_cond_signal(&pool->done);
+            pthread_mutex_unlock(&pool->mu);
+        }
     }
-    pthread_mutex_unlock(&pool->mu);
     return NULL;
 }
 
 static void sega_pool_stop(struct sega_pool *p) {
     pthread_mutex_lock(&p->mu);
-    p->shutdown = 1;
+    atomic_store_explicit(&p->shutdown, 1, memory_order_relaxed);
     pthread_cond_broadcast(&p->start);
     pthread_mutex_unlock(&p->mu);
     for (int i = 0; i < p->nworkers; i++) pthread_join(p->threads[i], NULL);
@@ -127,18 +154,22 @@ void sega_pool_run(sega_pool *p, sega_task_fn fn, void *ctx, int count) {
         for (int i = 0; i < count; i++) fn(ctx, i, count);
         return;
     }
-    pthread_mutex_lock(&p->mu);
     p->fn = fn;
     p->ctx = ctx;
     p->count = count;
-    p->pending = p->nworkers;
-    p->generation++;
+    atomic_store_explicit(&p->pending, p->nworkers, memory_order_relaxed);
+    pthread_mutex_lock(&p->mu);
+    atomic_fetch_add_explicit(&p->generation, 1, memory_order_release);
     pthread_cond_broadcast(&p->start);
     pthread_mutex_unlock(&p->mu);
 
     sega_pool_do_share(fn, ctx, count, 0, p->nthreads);
 
+    for (int spin = 0; spin < SEGA_POOL_SPIN; spin++) {
+        if (atomic_load_explicit(&p->pending, memory_order_acquire) == 0) return;
+        SEGA_CPU_RELAX();
+    }
     pthread_mutex_lock(&p->mu);
-    while (p->pending > 0) pthread_cond_wait(&p->done, &p->mu);
+    while (atomic_load_explicit(&p->pending, memory_order_acquire) > 0) pthread_cond_wait(&p->done, &p->mu);
     pthread_mutex_unlock(&p->mu);
 }

@@ -68,12 +68,13 @@ fileprivate func ckDescribe(_ g: sega_conv_geom) -> String {
 }
 
 /// CKEngines to run the dwconv kernels under: none (single thread, CPU-detected ISA), portable
-/// with 1 and 2 threads, and AVX2 with 2 threads when the CPU has it.
+/// with 1 and 2 threads, and AVX2 / AVX-512 with 1 and 2 threads when the CPU has them.
 fileprivate final class CKEngines {
     var list: [(String, OpaquePointer?)] = [("nil", nil)]
     init() {
         var isas: [(String, sega_isa)] = [("portable", SEGA_ISA_PORTABLE)]
         if sega_cpu_supports(SEGA_ISA_AVX2) != 0 { isas.append(("avx2", SEGA_ISA_AVX2)) }
+        if sega_cpu_supports(SEGA_ISA_AVX512) != 0 { isas.append(("avx512", SEGA_ISA_AVX512)) }
         for (name, isa) in isas {
             for t in [1, 2] {
                 var e: OpaquePointer? = nil
@@ -276,6 +277,15 @@ final class ConvKernelTests: XCTestCase {
             ckGeom(c: 5, h: 16, w: 16, kh: 3, kw: 3, sh: 2, sw: 2, pt: 0, pl: 0, dh: 1, dw: 1, oh: 8, ow: 8),
             // Padding larger than the kernel: whole windows in the padding.
             ckGeom(c: 3, h: 6, w: 5, kh: 3, kw: 3, sh: 1, sw: 1, pt: 4, pl: 4, dh: 1, dw: 1, oh: 12, ow: 11),
+            // EfficientNet-Lite0 style planes (padded-scratch path: row-blocked small planes, TF SAME
+            // stride 2 with pad_t = 1 and 0, wide rows with a partial last vector).
+            ckGeom(c: 7, h: 7, w: 7, kh: 5, kw: 5, sh: 1, sw: 1, pt: 2, pl: 2, dh: 1, dw: 1, oh: 7, ow: 7),
+            ckGeom(c: 5, h: 14, w: 14, kh: 5, kw: 5, sh: 2, sw: 2, pt: 1, pl: 1, dh: 1, dw: 1, oh: 7, ow: 7),
+            ckGeom(c: 5, h: 14, w: 14, kh: 3, kw: 3, sh: 1, sw: 1, pt: 1, pl: 1, dh: 1, dw: 1, oh: 14, ow: 14),
+            ckGeom(c: 3, h: 112, w: 112, kh: 3, kw: 3, sh: 2, sw: 2, pt: 0, pl: 0, dh: 1, dw: 1, oh: 56, ow: 56),
+            ckGeom(c: 3, h: 13, w: 40, kh: 5, kw: 5, sh: 1, sw: 1, pt: 2, pl: 2, dh: 1, dw: 1, oh: 13, ow: 40),
+            // Plane too large for the stack scratch: the border/interior path.
+            ckGeom(c: 2, h: 150, w: 150, kh: 3, kw: 3, sh: 1, sw: 1, pt: 1, pl: 1, dh: 1, dw: 1, oh: 150, ow: 150),
         ]
         for var g in cases {
             XCTAssertEqual(sega_conv_geom_check(&g), SEGA_OK, ckDescribe(g))
