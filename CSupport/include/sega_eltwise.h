@@ -15,6 +15,12 @@ void sega_relu_bwd(size_t n, const float *x, const float *dy, float *dx);
 void sega_relu6_fwd(size_t n, const float *x, float *y);
 /// dx += dy * (0 < x < 6)
 void sega_relu6_bwd(size_t n, const float *x, const float *dy, float *dx);
+/// relu / relu6 forward that also records the derivative as a byte mask (1 where f'(x) = 1),
+/// so the backward needs n bytes instead of the n floats of x.
+void sega_relu_fwd_mask(size_t n, const float *x, float *y, uint8_t *mask);
+void sega_relu6_fwd_mask(size_t n, const float *x, float *y, uint8_t *mask);
+/// dx += mask ? dy : 0 (the backward of relu / relu6 from their mask).
+void sega_mask_bwd(size_t n, const uint8_t *mask, const float *dy, float *dx);
 void sega_sigmoid_fwd(size_t n, const float *x, float *y);
 /// dx += dy * y * (1 - y), from the forward output y.
 void sega_sigmoid_bwd(size_t n, const float *y, const float *dy, float *dx);

@@ -79,6 +79,29 @@ void sega_relu_bwd(size_t n, const float *restrict x, const float *restrict dy, 
     }
 }
 
+void sega_relu_fwd_mask(size_t n, const float *restrict x, float *restrict y, uint8_t *restrict mask) {
+    for (size_t i = 0; i < n; i++) {
+        const float v = x[i];
+        y[i] = v < 0.0f ? 0.0f : v;
+        mask[i] = (uint8_t)(v > 0.0f);
+    }
+}
+
+void sega_relu6_fwd_mask(size_t n, const float *restrict x, float *restrict y, uint8_t *restrict mask) {
+    for (size_t i = 0; i < n; i++) {
+        const float v = x[i];
+        y[i] = v < 0.0f ? 0.0f : (v > 6.0f ? 6.0f : v);
+        mask[i] = (uint8_t)((v > 0.0f) & (v < 6.0f));
+    }
+}
+
+void sega_mask_bwd(size_t n, const uint8_t *restrict mask, const float *restrict dy, float *restrict dx) {
+    for (size_t i = 0; i < n; i++) {
+        const float d = dy[i];
+        dx[i] += mask[i] ? d : 0.0f;
+    }
+}
+
 void sega_relu6_fwd(size_t n, const float *x, float *y) {
     SEGA_MAP(n, x, y, v < 0.0f ? 0.0f : (v > 6.0f ? 6.0f : v));
 }

@@ -1,6 +1,7 @@
 // MARK: - Pointwise activations: relu, relu6, sigmoid, gelu (erf form)
 
-/// y = f(x) elementwise; the backward reads x (or y for sigmoid) and accumulates dy * f'(x).
+/// y = f(x) elementwise; the backward accumulates dy * f'(x). relu and relu6 keep f'(x) as a
+/// byte mask (saved state, 1/4 of x) when a gradient is wanted; sigmoid reads y, gelu reads x.
 public final class Activation: Op {
     public enum Kind: String { case relu, relu6, sigmoid, gelu }
     public let kind: Kind
@@ -8,6 +9,7 @@ public final class Activation: Op {
     private var x: UnsafeMutablePointer<Float>!, y: UnsafeMutablePointer<Float>!
     private var dx: UnsafeMutablePointer<Float>?, dy: UnsafeMutablePointer<Float>?
     private var n = 0
+    private var mask: UnsafeMutablePointer<UInt8>?
 
     public init(_ kind: Kind) { self.kind = kind }
 
@@ -19,31 +21,42 @@ public final class Activation: Op {
     public func bind(_ b: OpBinding) throws {
         x = b.inputs[0]; y = b.output; dx = b.inputGrads[0]; dy = b.outputGrad
         n = product(b.outputShape)
+        mask = (kind == .relu || kind == .relu6) && dx != nil ? b.saved.bindMemory(to: UInt8.self, capacity: n) : nil
     }
+
+    public func savedBytes(_ inputs: [[Int]], output: [Int]) -> Int {
+        kind == .relu || kind == .relu6 ? product(output) : 0
+    }
+
+    /// The mask is written by forward, not at bind.
+    public var savedFilledAtBind: Bool { false }
 
     // MARK: forward
     public func forward() {
         switch kind {
-        case .relu: sega_relu_fwd(n, x, y)
-        case .relu6: sega_relu6_fwd(n, x, y)
+        case .relu: if let mask { sega_relu_fwd_mask(n, x, y, mask) } else { sega_relu_fwd(n, x, y) }
+        case .relu6: if let mask { sega_relu6_fwd_mask(n, x, y, mask) } else { sega_relu6_fwd(n, x, y) }
         case .sigmoid: sega_sigmoid_fwd(n, x, y)
         case .gelu: sega_gelu_fwd(n, x, y)
         }
     }
 
     // MARK: memory planning
-    /// relu/relu6/gelu read x, sigmoid reads y (only when dx is wanted).
+    /// relu/relu6 read only their mask, gelu reads x, sigmoid reads y (only when dx is wanted).
     public func backwardReads(_ inputs: [[Int]], output: [Int], gradsNeeded: [Bool]) -> (inputs: [Bool], output: Bool) {
         guard gradsNeeded[0] else { return readsNothing(inputs) }
-        return kind == .sigmoid ? ([false], true) : ([true], false)
+        switch kind {
+        case .relu, .relu6: return readsNothing(inputs)
+        case .sigmoid: return ([false], true)
+        case .gelu: return ([true], false)
+        }
     }
 
     // MARK: backward
     public func backward() {
         guard let dx, let dy else { return }
         switch kind {
-        case .relu: sega_relu_bwd(n, x, dy, dx)
-        case .relu6: sega_relu6_bwd(n, x, dy, dx)
+        case .relu, .relu6: sega_mask_bwd(n, mask, dy, dx)
         case .sigmoid: sega_sigmoid_bwd(n, y, dy, dx)
         case .gelu: sega_gelu_bwd(n, x, dy, dx)
         }
