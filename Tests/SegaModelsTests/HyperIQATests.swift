@@ -2,28 +2,6 @@ import XCTest
 @testable import SegaModels
 import SegaEngine
 
-/// The fixture's weights re-written as F32 with one tensor dropped, added or re-shaped, loaded as
-/// `arch`; asserts the loader throws a WeightsError naming `tensor`.
-fileprivate func assertRejects(_ fixture: String, arch: String, drop: String? = nil, add: String? = nil,
-                               reshape: (String, [Int])? = nil, naming tensor: String,
-                               file: StaticString = #filePath, line: UInt = #line) throws {
-    let st = try SafeTensors(path: fixturePath("\(fixture).safetensors"))
-    var w = STWriter()
-    for name in st.names where name != drop {
-        var shape = st.record(name)!.shape
-        var v = try st.floats(name)
-        if let (n, s) = reshape, n == name { shape = s; v = [Float](repeating: 0.01, count: s.reduce(1, *)) }
-        w.f32(name, shape, v)
-    }
-    if let add { w.f32(add, [2], [1, 2]) }
-    let edited = try SafeTensors(bytes: w.build(), source: "edited-\(fixture)")
-    XCTAssertThrowsError(try ModelZoo.load(edited, arch: arch), file: file, line: line) { e in
-        guard let m = (e as? WeightsError)?.message else { return XCTFail("not a WeightsError: \(e)", file: file, line: line) }
-        XCTAssertTrue(m.contains("'\(tensor)'"), "message '\(m)' does not name '\(tensor)'", file: file, line: line)
-    }
-}
-
-
 final class HyperIQATests: XCTestCase {
     /// 224x224 image, num_crop = 1 (from the metadata): uniform_crop upscales to 225x225 first.
     func testParity() throws {
@@ -39,7 +17,6 @@ final class HyperIQATests: XCTestCase {
         let r = try checkParityOfModel(model, expect: fixturePath("hyperiqa_crop25.expect.safetensors"), threads: 2)
         print("hyperiqa 25 crops parity: score \(r.score) vs \(r.expected), grad cosine \(r.cosine), max rel err \(r.maxRelError)")
     }
-
 
     /// pyiqa's uniform_crop alone on a 10x13 image (crop 12, 4 crops): the non-square upscale
     /// with PyTorch's scale_factor semantics (13x16, sampled with 1/1.3) and the crop grid.

@@ -2,33 +2,11 @@ import XCTest
 @testable import SegaModels
 import SegaEngine
 
-/// The fixture's weights re-written as F32 with one tensor dropped, added or re-shaped, loaded as
-/// `arch`; asserts the loader throws a WeightsError naming `tensor`.
-fileprivate func assertRejects(_ fixture: String, arch: String, drop: String? = nil, add: String? = nil,
-                               reshape: (String, [Int])? = nil, naming tensor: String,
-                               file: StaticString = #filePath, line: UInt = #line) throws {
-    let st = try SafeTensors(path: fixturePath("\(fixture).safetensors"))
-    var w = STWriter()
-    for name in st.names where name != drop {
-        var shape = st.record(name)!.shape
-        var v = try st.floats(name)
-        if let (n, s) = reshape, n == name { shape = s; v = [Float](repeating: 0.01, count: s.reduce(1, *)) }
-        w.f32(name, shape, v)
-    }
-    if let add { w.f32(add, [2], [1, 2]) }
-    let edited = try SafeTensors(bytes: w.build(), source: "edited-\(fixture)")
-    XCTAssertThrowsError(try ModelZoo.load(edited, arch: arch), file: file, line: line) { e in
-        guard let m = (e as? WeightsError)?.message else { return XCTFail("not a WeightsError: \(e)", file: file, line: line) }
-        XCTAssertTrue(m.contains("'\(tensor)'"), "message '\(m)' does not name '\(tensor)'", file: file, line: line)
-    }
-}
-
 final class LinearityIQATests: XCTestCase {
     func testParity() throws {
         let r = try checkParity("linearityiqa")
         print("linearityiqa parity: score \(r.score) vs \(r.expected), grad cosine \(r.cosine), max rel err \(r.maxRelError)")
     }
-
 
     func testScoreRangeAndRegistry() throws {
         let m = try ModelZoo.load(path: fixturePath("linearityiqa.safetensors"))

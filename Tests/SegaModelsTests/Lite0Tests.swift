@@ -2,29 +2,11 @@ import XCTest
 @testable import SegaModels
 import SegaEngine
 
-/// One change applied to a fixture's weights before re-loading them.
-fileprivate enum Lite0Edit { case drop(String), add(String), reshape(String, [Int]) }
-
-/// The fixture's weights re-written as F32 with `edit` applied, loaded as `arch`; asserts the
-/// loader throws a WeightsError whose message names `tensor`.
+/// The shared loader-rejection check with the fixture's name as its architecture.
 func assertLite0FamilyRejects(_ fixture: String, drop: String? = nil, add: String? = nil,
                               reshape: (String, [Int])? = nil, naming tensor: String,
                               file: StaticString = #filePath, line: UInt = #line) throws {
-    let st = try SafeTensors(path: fixturePath("\(fixture).safetensors"))
-    var w = STWriter()
-    for name in st.names {
-        var shape = st.record(name)!.shape
-        var v = try st.floats(name)
-        if name == drop { continue }
-        if let (n, s) = reshape, n == name { shape = s; v = [Float](repeating: 0.01, count: s.reduce(1, *)) }
-        w.f32(name, shape, v)
-    }
-    if let add { w.f32(add, [2], [1, 2]) }
-    let edited = try SafeTensors(bytes: w.build(), source: "edited-\(fixture)")
-    XCTAssertThrowsError(try ModelZoo.load(edited, arch: fixture), file: file, line: line) { e in
-        guard let m = (e as? WeightsError)?.message else { return XCTFail("not a WeightsError: \(e)", file: file, line: line) }
-        XCTAssertTrue(m.contains("'\(tensor)'"), "message '\(m)' does not name '\(tensor)'", file: file, line: line)
-    }
+    try assertRejects(fixture, arch: fixture, drop: drop, add: add, reshape: reshape, naming: tensor, file: file, line: line)
 }
 
 final class Lite0Tests: XCTestCase {

@@ -34,3 +34,42 @@ func checkParityOfModel(_ model: any IQAArchitecture, expect path: String, threa
     XCTAssertGreaterThan(r.referenceMax, 0, "\(path): reference gradient is all zero (a useless fixture)", file: file, line: line)
     return r
 }
+
+// MARK: - Loader rejection
+
+/// One change applied to a fixture's weights before re-loading them.
+enum WeightsEdit { case drop(String), add(String), reshape(String, [Int]) }
+
+/// The fixture's weights re-written as F32 with `edit` applied, loaded as `arch`; asserts the
+/// loader throws a WeightsError whose message names `tensor`.
+func assertRejects(_ fixture: String, arch: String, _ edit: WeightsEdit, naming tensor: String,
+                   file: StaticString = #filePath, line: UInt = #line) throws {
+    let st = try SafeTensors(path: fixturePath("\(fixture).safetensors"))
+    var w = STWriter()
+    for name in st.names {
+        var shape = st.record(name)!.shape
+        var v = try st.floats(name)
+        switch edit {
+        case .drop(let n) where n == name: continue
+        case .reshape(let n, let s) where n == name: shape = s; v = [Float](repeating: 0.01, count: s.reduce(1, *))
+        default: break
+        }
+        w.f32(name, shape, v)
+    }
+    if case .add(let n) = edit { w.f32(n, [2], [1, 2]) }
+    let edited = try SafeTensors(bytes: w.build(), source: "edited-\(fixture)")
+    XCTAssertThrowsError(try ModelZoo.load(edited, arch: arch), file: file, line: line) { e in
+        guard let m = (e as? WeightsError)?.message else { return XCTFail("not a WeightsError: \(e)", file: file, line: line) }
+        XCTAssertTrue(m.contains("'\(tensor)'"), "message '\(m)' does not name '\(tensor)'", file: file, line: line)
+    }
+}
+
+/// Same, with the edit given as labelled arguments (exactly one of them).
+func assertRejects(_ fixture: String, arch: String, drop: String? = nil, add: String? = nil,
+                   reshape: (String, [Int])? = nil, naming tensor: String,
+                   file: StaticString = #filePath, line: UInt = #line) throws {
+    let edit: WeightsEdit
+    if let drop { edit = .drop(drop) } else if let add { edit = .add(add) } else if let (n, s) = reshape { edit = .reshape(n, s) }
+    else { return XCTFail("no edit given", file: file, line: line) }
+    try assertRejects(fixture, arch: arch, edit, naming: tensor, file: file, line: line)
+}

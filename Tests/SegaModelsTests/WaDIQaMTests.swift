@@ -2,33 +2,6 @@ import XCTest
 @testable import SegaModels
 import SegaEngine
 
-/// One change applied to a fixture's weights before re-loading them.
-fileprivate enum Edit { case drop(String), add(String), reshape(String, [Int]) }
-
-/// The fixture's weights re-written as F32 with `edit` applied, loaded as `arch`; asserts the
-/// loader throws a WeightsError whose message names `tensor`.
-fileprivate func assertRejects(_ fixture: String, arch: String, _ edit: Edit, naming tensor: String,
-                               file: StaticString = #filePath, line: UInt = #line) throws {
-    let st = try SafeTensors(path: fixturePath("\(fixture).safetensors"))
-    var w = STWriter()
-    for name in st.names {
-        var shape = st.record(name)!.shape
-        var v = try st.floats(name)
-        switch edit {
-        case .drop(let n) where n == name: continue
-        case .reshape(let n, let s) where n == name: shape = s; v = [Float](repeating: 0.01, count: s.reduce(1, *))
-        default: break
-        }
-        w.f32(name, shape, v)
-    }
-    if case .add(let n) = edit { w.f32(n, [2], [1, 2]) }
-    let edited = try SafeTensors(bytes: w.build(), source: "edited-\(fixture)")
-    XCTAssertThrowsError(try ModelZoo.load(edited, arch: arch), file: file, line: line) { e in
-        guard let m = (e as? WeightsError)?.message else { return XCTFail("not a WeightsError: \(e)", file: file, line: line) }
-        XCTAssertTrue(m.contains("'\(tensor)'"), "message '\(m)' does not name '\(tensor)'", file: file, line: line)
-    }
-}
-
 final class WaDIQaMTests: XCTestCase {
     func testParity() throws {
         let r = try checkParity("wadiqam")
