@@ -5,24 +5,6 @@
 import XCTest
 import CSupport
 
-fileprivate struct CKRng {
-    var state: UInt64
-    init(_ seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-    /// Small integers in [-8, 8]: every sum of a few of them is exact in fp32.
-    mutating func smallInt() -> Float { Float(Int(next() % 17) - 8) }
-    /// Uniform in [-1, 1).
-    mutating func uniform() -> Float { Float(Double(next() >> 11) / Double(1 << 53)) * 2 - 1 }
-    mutating func smallInts(_ n: Int) -> [Float] { (0..<n).map { _ in smallInt() } }
-    mutating func uniforms(_ n: Int) -> [Float] { (0..<n).map { _ in uniform() } }
-}
-
 fileprivate func ckDot(_ a: [Float], _ b: [Float]) -> Double {
     var s = 0.0
     for i in 0..<a.count { s += Double(a[i]) * Double(b[i]) }
@@ -139,7 +121,7 @@ final class ConvKernelTests: XCTestCase {
     // MARK: im2col / col2im
 
     func testIm2colAndCol2imBitExactOverParameterSweep() {
-        var rng = CKRng(1)
+        var rng = TestRNG(1)
         let geoms = ckSweep()
         XCTAssertGreaterThan(geoms.count, 500)
         for var g in geoms {
@@ -152,8 +134,8 @@ final class ConvKernelTests: XCTestCase {
             sega_im2col_ref(&g, x, &ref)
             XCTAssertTrue(fast.elementsEqual(ref, by: { $0.bitPattern == $1.bitPattern }), "im2col " + ckDescribe(g))
 
-            let col = rng.uniforms(nc)
-            let x0 = rng.uniforms(nx)   // col2im accumulates: start from non-zero
+            let col = rng.unitSigneds(nc)
+            let x0 = rng.unitSigneds(nx)   // col2im accumulates: start from non-zero
             var xf = x0, xr = x0
             sega_col2im(&g, col, &xf)
             sega_col2im_ref(&g, col, &xr)
@@ -162,10 +144,10 @@ final class ConvKernelTests: XCTestCase {
     }
 
     func testIm2colCol2imAreAdjoint() {
-        var rng = CKRng(2)
+        var rng = TestRNG(2)
         for var g in ckSweep(channels: 1) {
             let nx = Int(g.c * g.h * g.w), nc = Int(g.c * g.kh * g.kw * g.oh * g.ow)
-            let x = rng.uniforms(nx), c = rng.uniforms(nc)
+            let x = rng.unitSigneds(nx), c = rng.unitSigneds(nc)
             var col = [Float](repeating: 0, count: nc)
             sega_im2col(&g, x, &col)
             var xt = [Float](repeating: 0, count: nx)
@@ -192,7 +174,7 @@ final class ConvKernelTests: XCTestCase {
     }
 
     func testIm2colLargerShapesBitExact() {
-        var rng = CKRng(3)
+        var rng = TestRNG(3)
         let cases: [sega_conv_geom] = [
             ckGeom(c: 3, h: 64, w: 64, kh: 7, kw: 7, sh: 2, sw: 2, pt: 3, pl: 3, dh: 1, dw: 1, oh: 32, ow: 32),
             ckGeom(c: 8, h: 33, w: 31, kh: 3, kw: 3, sh: 1, sw: 1, pt: 1, pl: 1, dh: 1, dw: 1, oh: 33, ow: 31),
@@ -209,7 +191,7 @@ final class ConvKernelTests: XCTestCase {
             sega_im2col(&g, x, &a)
             sega_im2col_ref(&g, x, &b)
             XCTAssertTrue(a.elementsEqual(b, by: { $0.bitPattern == $1.bitPattern }), ckDescribe(g))
-            let col = rng.uniforms(nc)
+            let col = rng.unitSigneds(nc)
             var xa = [Float](repeating: 0, count: nx), xb = xa
             sega_col2im(&g, col, &xa)
             sega_col2im_ref(&g, col, &xb)
@@ -230,11 +212,11 @@ final class ConvKernelTests: XCTestCase {
 
     func testDwconvMatchesReferenceOverParameterSweep() {
         let engines = CKEngines()
-        var rng = CKRng(4)
+        var rng = TestRNG(4)
         for g0 in ckSweep(channels: 3) {
             var g = g0
             let nx = Int(g.c * g.h * g.w), ny = Int(g.c * g.oh * g.ow), nw = Int(g.c * g.kh * g.kw)
-            let x = rng.uniforms(nx), w = rng.uniforms(nw), bias = rng.uniforms(Int(g.c)), dy = rng.uniforms(ny)
+            let x = rng.unitSigneds(nx), w = rng.unitSigneds(nw), bias = rng.unitSigneds(Int(g.c)), dy = rng.unitSigneds(ny)
             var yr = [Float](repeating: 0, count: ny)
             sega_dwconv_fwd_ref(&g, x, w, bias, &yr)
             var dxr = [Float](repeating: 0, count: nx)
@@ -249,7 +231,7 @@ final class ConvKernelTests: XCTestCase {
                 assertClose(dx, dxr, terms: taps, "dwconv bwd_input \(name) " + ckDescribe(g))
             }
             // Weight gradient (accumulates).
-            let dw0 = rng.uniforms(nw)
+            let dw0 = rng.unitSigneds(nw)
             var dwf = dw0, dwr = dw0
             sega_dwconv_bwd_weight(&g, x, dy, &dwf)
             sega_dwconv_bwd_weight_ref(&g, x, dy, &dwr)
@@ -264,7 +246,7 @@ final class ConvKernelTests: XCTestCase {
 
     func testDwconvCommonShapesAndThreadDeterminism() {
         let engines = CKEngines()
-        var rng = CKRng(5)
+        var rng = TestRNG(5)
         let cases: [sega_conv_geom] = [
             ckGeom(c: 32, h: 28, w: 28, kh: 3, kw: 3, sh: 1, sw: 1, pt: 1, pl: 1, dh: 1, dw: 1, oh: 28, ow: 28),
             ckGeom(c: 16, h: 29, w: 30, kh: 3, kw: 3, sh: 2, sw: 2, pt: 1, pl: 1, dh: 1, dw: 1, oh: 15, ow: 15),
@@ -290,7 +272,7 @@ final class ConvKernelTests: XCTestCase {
         for var g in cases {
             XCTAssertEqual(sega_conv_geom_check(&g), SEGA_OK, ckDescribe(g))
             let nx = Int(g.c * g.h * g.w), ny = Int(g.c * g.oh * g.ow), nw = Int(g.c * g.kh * g.kw)
-            let x = rng.uniforms(nx), w = rng.uniforms(nw), bias = rng.uniforms(Int(g.c)), dy = rng.uniforms(ny)
+            let x = rng.unitSigneds(nx), w = rng.unitSigneds(nw), bias = rng.unitSigneds(Int(g.c)), dy = rng.unitSigneds(ny)
             var yr = [Float](repeating: 0, count: ny), dxr = [Float](repeating: 0, count: nx)
             sega_dwconv_fwd_ref(&g, x, w, bias, &yr)
             sega_dwconv_bwd_input_ref(&g, dy, w, &dxr)
@@ -314,10 +296,10 @@ final class ConvKernelTests: XCTestCase {
     }
 
     func testDwconvForwardAndInputGradientAreAdjoint() {
-        var rng = CKRng(6)
+        var rng = TestRNG(6)
         for var g in ckSweep(channels: 2) {
             let nx = Int(g.c * g.h * g.w), ny = Int(g.c * g.oh * g.ow), nw = Int(g.c * g.kh * g.kw)
-            let x = rng.uniforms(nx), w = rng.uniforms(nw), dy = rng.uniforms(ny)
+            let x = rng.unitSigneds(nx), w = rng.unitSigneds(nw), dy = rng.unitSigneds(ny)
             var y = [Float](repeating: 0, count: ny), dx = [Float](repeating: 0, count: nx)
             sega_dwconv_fwd(nil, &g, x, w, nil, &y)
             sega_dwconv_bwd_input(nil, &g, dy, w, &dx)

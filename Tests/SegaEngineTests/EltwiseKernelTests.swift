@@ -6,20 +6,6 @@
 import XCTest
 import CSupport
 
-fileprivate struct EKRng {
-    var state: UInt64
-    init(_ seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-    mutating func uniform() -> Float { Float(Double(next() >> 11) / Double(1 << 53)) * 2 - 1 }
-    mutating func uniforms(_ n: Int, scale: Float = 1) -> [Float] { (0..<n).map { _ in uniform() * scale } }
-}
-
 fileprivate func ekDot(_ a: [Float], _ b: [Float]) -> Double {
     var s = 0.0
     for i in 0..<a.count { s += Double(a[i]) * Double(b[i]) }
@@ -92,9 +78,9 @@ final class EltwiseKernelTests: XCTestCase {
     // MARK: activations
 
     func testReluAndRelu6() {
-        var rng = EKRng(21)
+        var rng = TestRNG(21)
         for n in ekSizes {
-            let x = rng.uniforms(n, scale: 8)
+            let x = rng.unitSigneds(n, scale: 8)
             var y = [Float](repeating: .nan, count: n), yr = y
             sega_relu_fwd(n, x, &y)
             sega_relu_fwd_ref(n, x, &yr)
@@ -105,7 +91,7 @@ final class EltwiseKernelTests: XCTestCase {
             XCTAssertEqual(y, x.map { min(max($0, 0), 6) })
             XCTAssertTrue(bitEqual(inPlace(x) { sega_relu6_fwd(n, $0, $1) }, y))
             // Backward accumulates dy * mask.
-            let dy = rng.uniforms(n), dx0 = rng.uniforms(n)
+            let dy = rng.unitSigneds(n), dx0 = rng.unitSigneds(n)
             var dx = dx0
             sega_relu_bwd(n, x, dy, &dx)
             XCTAssertEqual(dx, (0..<n).map { dx0[$0] + (x[$0] > 0 ? dy[$0] : 0) })
@@ -123,9 +109,9 @@ final class EltwiseKernelTests: XCTestCase {
     }
 
     func testSigmoidForwardAccuracyAndSpecialValues() {
-        var rng = EKRng(22)
+        var rng = TestRNG(22)
         for n in ekSizes {
-            let x = rng.uniforms(n, scale: 20)
+            let x = rng.unitSigneds(n, scale: 20)
             var y = [Float](repeating: .nan, count: n), yr = y
             sega_sigmoid_fwd(n, x, &y)
             sega_sigmoid_fwd_ref(n, x, &yr)
@@ -153,9 +139,9 @@ final class EltwiseKernelTests: XCTestCase {
     }
 
     func testGeluForward() {
-        var rng = EKRng(23)
+        var rng = TestRNG(23)
         for n in ekSizes {
-            let x = rng.uniforms(n, scale: 6)
+            let x = rng.unitSigneds(n, scale: 6)
             var y = [Float](repeating: .nan, count: n), yr = y
             sega_gelu_fwd(n, x, &y)
             sega_gelu_fwd_ref(n, x, &yr)
@@ -170,9 +156,9 @@ final class EltwiseKernelTests: XCTestCase {
     }
 
     func testActivationBackwardsMatchFiniteDifferences() {
-        var rng = EKRng(24)
+        var rng = TestRNG(24)
         let n = 257
-        let x = rng.uniforms(n, scale: 5), dy = rng.uniforms(n), dx0 = rng.uniforms(n)
+        let x = rng.unitSigneds(n, scale: 5), dy = rng.unitSigneds(n), dx0 = rng.unitSigneds(n)
         // Sigmoid: backward from the forward output.
         var y = [Float](repeating: 0, count: n)
         sega_sigmoid_fwd(n, x, &y)
@@ -190,10 +176,10 @@ final class EltwiseKernelTests: XCTestCase {
     // MARK: softmax
 
     func testSoftmaxForward() {
-        var rng = EKRng(25)
+        var rng = TestRNG(25)
         for len in ekSizes {
             let rows = 3
-            let x = rng.uniforms(rows * len, scale: 10)
+            let x = rng.unitSigneds(rows * len, scale: 10)
             var y = [Float](repeating: .nan, count: rows * len), yr = y
             sega_softmax_fwd(rows, len, x, &y)
             sega_softmax_fwd_ref(rows, len, x, &yr)
@@ -219,10 +205,10 @@ final class EltwiseKernelTests: XCTestCase {
     }
 
     func testSoftmaxBackwardMatchesFiniteDifferences() {
-        var rng = EKRng(26)
+        var rng = TestRNG(26)
         for len in [1, 2, 7, 8, 9, 33] {
             let rows = 2
-            let x = rng.uniforms(rows * len, scale: 3), dy = rng.uniforms(rows * len), dx0 = rng.uniforms(rows * len)
+            let x = rng.unitSigneds(rows * len, scale: 3), dy = rng.unitSigneds(rows * len), dx0 = rng.unitSigneds(rows * len)
             var y = [Float](repeating: 0, count: rows * len)
             sega_softmax_fwd(rows, len, x, &y)
             var dx = dx0
@@ -238,11 +224,11 @@ final class EltwiseKernelTests: XCTestCase {
     // MARK: layernorm
 
     func testLayerNormForward() {
-        var rng = EKRng(27)
+        var rng = TestRNG(27)
         for len in ekSizes where len > 1 {
             let rows = 3
-            let x = (0..<rows * len).map { i in rng.uniform() * 4 + Float(i % 3) * 10 }   // offset rows
-            let gamma = rng.uniforms(len), beta = rng.uniforms(len)
+            let x = (0..<rows * len).map { i in rng.unitSigned() * 4 + Float(i % 3) * 10 }   // offset rows
+            let gamma = rng.unitSigneds(len), beta = rng.unitSigneds(len)
             for (gm, bt) in [(gamma, beta), (nil, nil), (gamma, nil), (nil, beta)] as [([Float]?, [Float]?)] {
                 var y = [Float](repeating: .nan, count: rows * len), yr = y
                 var mean = [Float](repeating: 0, count: rows), rstd = mean
@@ -270,12 +256,12 @@ final class EltwiseKernelTests: XCTestCase {
     }
 
     func testLayerNormBackwardMatchesFiniteDifferences() {
-        var rng = EKRng(28)
+        var rng = TestRNG(28)
         let eps: Float = 1e-5
         for len in [2, 7, 8, 9, 48] {
             let rows = 2
-            let x = rng.uniforms(rows * len, scale: 2), dy = rng.uniforms(rows * len), dx0 = rng.uniforms(rows * len)
-            let gamma = rng.uniforms(len), beta = rng.uniforms(len)
+            let x = rng.unitSigneds(rows * len, scale: 2), dy = rng.unitSigneds(rows * len), dx0 = rng.unitSigneds(rows * len)
+            let gamma = rng.unitSigneds(len), beta = rng.unitSigneds(len)
             for gm in [gamma, nil] as [[Float]?] {
                 var y = [Float](repeating: 0, count: rows * len)
                 var mean = [Float](repeating: 0, count: rows), rstd = mean
@@ -295,14 +281,14 @@ final class EltwiseKernelTests: XCTestCase {
     // MARK: affine, add, axpy
 
     func testChannelAffineAddAxpy() {
-        var rng = EKRng(29)
+        var rng = TestRNG(29)
         let c = 3, plane = 37
-        let x = rng.uniforms(c * plane), scale = rng.uniforms(c), shift = rng.uniforms(c)
+        let x = rng.unitSigneds(c * plane), scale = rng.unitSigneds(c), shift = rng.unitSigneds(c)
         var y = [Float](repeating: 0, count: c * plane)
         sega_channel_affine_fwd(c, plane, x, scale, shift, &y)
         for i in 0..<c * plane { XCTAssertEqual(y[i], x[i] * scale[i / plane] + shift[i / plane], accuracy: 1e-6) }
         XCTAssertTrue(bitEqual(inPlace(x) { sega_channel_affine_fwd(c, plane, $0, scale, shift, $1) }, y))
-        let dy = rng.uniforms(c * plane), dx0 = rng.uniforms(c * plane)
+        let dy = rng.unitSigneds(c * plane), dx0 = rng.unitSigneds(c * plane)
         var dx = dx0
         sega_channel_affine_bwd(c, plane, scale, dy, &dx)
         for i in 0..<c * plane { XCTAssertEqual(dx[i], dx0[i] + dy[i] * scale[i / plane], accuracy: 1e-6) }
@@ -351,7 +337,7 @@ final class EltwiseKernelTests: XCTestCase {
     }
 
     func testBilinearMatchesReferenceAndIsAdjoint() {
-        var rng = EKRng(30)
+        var rng = TestRNG(30)
         let sizes = [1, 2, 3, 5, 8, 9, 16, 17]
         for h in sizes {
             for w in [1, 4, 7, 16] {
@@ -359,13 +345,13 @@ final class EltwiseKernelTests: XCTestCase {
                     for ow in [1, 2, 9, 16, 33] {
                         for ac: Int32 in [0, 1] {
                             let c = 2
-                            let x = rng.uniforms(c * h * w), dy = rng.uniforms(c * oh * ow)
+                            let x = rng.unitSigneds(c * h * w), dy = rng.unitSigneds(c * oh * ow)
                             var y = [Float](repeating: .nan, count: c * oh * ow), yr = y
                             sega_bilinear_fwd(c, Int32(h), Int32(w), Int32(oh), Int32(ow), ac, x, &y)
                             sega_bilinear_fwd_ref(c, Int32(h), Int32(w), Int32(oh), Int32(ow), ac, x, &yr)
                             let tag = "\(h)x\(w)->\(oh)x\(ow) ac\(ac)"
                             XCTAssertTrue(bitEqual(y, yr), "fwd " + tag)
-                            let dx0 = rng.uniforms(c * h * w)
+                            let dx0 = rng.unitSigneds(c * h * w)
                             var dx = dx0, dxr = dx0
                             sega_bilinear_bwd(c, Int32(h), Int32(w), Int32(oh), Int32(ow), ac, dy, &dx)
                             sega_bilinear_bwd_ref(c, Int32(h), Int32(w), Int32(oh), Int32(ow), ac, dy, &dxr)
@@ -383,9 +369,9 @@ final class EltwiseKernelTests: XCTestCase {
 
     func testBilinearWideRowsUseChunkedTables() {
         // Wider than the 1024-column table chunk: still identical to the reference.
-        var rng = EKRng(31)
+        var rng = TestRNG(31)
         let (h, w, oh, ow) = (3, 700, 5, 2100)
-        let x = rng.uniforms(h * w), dy = rng.uniforms(oh * ow)
+        let x = rng.unitSigneds(h * w), dy = rng.unitSigneds(oh * ow)
         for ac: Int32 in [0, 1] {
             var y = [Float](repeating: 0, count: oh * ow), yr = y
             sega_bilinear_fwd(1, Int32(h), Int32(w), Int32(oh), Int32(ow), ac, x, &y)

@@ -33,6 +33,19 @@ struct TestRNG {
     }
 }
 
+// MARK: - Draws used by the kernel tests
+
+extension TestRNG {
+    /// Uniform in [-1, 1) from 53 random bits.
+    mutating func unitSigned() -> Float { Float(Double(next() >> 11) / Double(1 << 53)) * 2 - 1 }
+    mutating func unitSigneds(_ n: Int, scale: Float = 1) -> [Float] { (0..<n).map { _ in unitSigned() * scale } }
+    /// Small integers in [-8, 8]: every sum of a few of them is exact in fp32.
+    mutating func smallInt() -> Float { Float(Int(next() % 17) - 8) }
+    mutating func smallInts(_ n: Int) -> [Float] { (0..<n).map { _ in smallInt() } }
+    /// Values from a small set so pooling windows often hold ties.
+    mutating func tiesProne() -> Float { Float(Int(next() % 5) - 2) }
+}
+
 // MARK: - Finite-difference gradient check
 
 /// Checks an op's backward against central differences of L = sum_j s_j y_j with random seeds s.

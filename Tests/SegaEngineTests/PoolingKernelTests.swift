@@ -3,21 +3,6 @@
 import XCTest
 import CSupport
 
-fileprivate struct PKRng {
-    var state: UInt64
-    init(_ seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-    /// Values from a small set so windows often hold ties.
-    mutating func tiesProne() -> Float { Float(Int(next() % 5) - 2) }
-    mutating func uniform() -> Float { Float(Double(next() >> 11) / Double(1 << 53)) * 2 - 1 }
-}
-
 fileprivate func pkDot(_ a: [Float], _ b: [Float]) -> Double {
     var s = 0.0
     for i in 0..<a.count { s += Double(a[i]) * Double(b[i]) }
@@ -112,7 +97,7 @@ final class PoolingKernelTests: XCTestCase {
     // MARK: max pooling
 
     func testMaxPoolBitExactOverParameterSweep() {
-        var rng = PKRng(11)
+        var rng = TestRNG(11)
         let geoms = pkSweep(dilations: [1, 2])
         XCTAssertGreaterThan(geoms.count, 1000)
         for (g0, _) in geoms {
@@ -126,7 +111,7 @@ final class PoolingKernelTests: XCTestCase {
             sega_maxpool_fwd_ref(&g, x, &yr, &ar)
             XCTAssertTrue(yf.elementsEqual(yr, by: { $0.bitPattern == $1.bitPattern }), "max y " + pkDescribe(g))
             XCTAssertEqual(af, ar, "argmax " + pkDescribe(g))
-            let dy = (0..<ny).map { _ in rng.uniform() }
+            let dy = (0..<ny).map { _ in rng.unitSigned() }
             var dxf = [Float](repeating: .nan, count: nx), dxr = [Float](repeating: 1, count: nx)
             sega_maxpool_bwd(&g, dy, af, &dxf)
             sega_maxpool_bwd_ref(&g, x, dy, &dxr)
@@ -190,12 +175,12 @@ final class PoolingKernelTests: XCTestCase {
     // MARK: average pooling
 
     func testAvgPoolBitExactOverParameterSweep() {
-        var rng = PKRng(12)
+        var rng = TestRNG(12)
         for (g0, _) in pkSweep(dilations: [1]) {
             var g = g0
             let nx = Int(g.c * g.h * g.w), ny = Int(g.c * g.oh * g.ow)
-            let x = (0..<nx).map { _ in rng.uniform() }
-            let dy = (0..<ny).map { _ in rng.uniform() }
+            let x = (0..<nx).map { _ in rng.unitSigned() }
+            let dy = (0..<ny).map { _ in rng.unitSigned() }
             for cip: Int32 in [0, 1] {
                 var yf = [Float](repeating: .nan, count: ny), yr = [Float](repeating: 5, count: ny)
                 sega_avgpool_fwd(&g, g.pad_t, g.pad_l, cip, x, &yf)
@@ -256,7 +241,7 @@ final class PoolingKernelTests: XCTestCase {
     }
 
     func testPoolingLargerShapes() {
-        var rng = PKRng(13)
+        var rng = TestRNG(13)
         let cases: [sega_conv_geom] = [
             pkGeom(c: 8, h: 112, w: 112, kh: 3, kw: 3, sh: 2, sw: 2, pt: 1, pl: 1, oh: 56, ow: 56),
             pkGeom(c: 4, h: 57, w: 57, kh: 3, kw: 3, sh: 2, sw: 2, pt: 0, pl: 0, oh: 29, ow: 29),  // ceil
