@@ -14,3 +14,9 @@ if [ ${#need[@]} -gt 0 ]; then
 fi
 command -v swift >/dev/null || { echo "deps: swift not found on PATH (expected Swift 6.x)" >&2; exit 1; }
 command -v clang >/dev/null || { echo "deps: clang not found on PATH (ships with the Swift toolchain)" >&2; exit 1; }
+# Python tooling for the tests that exercise the dataset builder (pinned; see requirements.txt).
+if ! .venv-tools/bin/python -c "import numpy, scipy, PIL, skimage" 2>/dev/null; then
+  echo "deps: creating .venv-tools (dataset builder requirements)" >&2
+  python3 -m venv .venv-tools
+  .venv-tools/bin/pip install -q -r weights/dataset/requirements.txt
+fi

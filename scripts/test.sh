@@ -30,5 +30,11 @@ for runner in ./fuzz/run.sh ./fuzz/run_swift.sh; do
   failed=$((failed + $(grep -cE "^fuzz .*FAILED" "$logs/fuzz.log")))
   grep -qE "^fuzz " "$logs/fuzz.log" || failed=$((failed + 1))
 done
+# Dataset builder: byte-for-byte reproducibility on a subset (weights/dataset/test_build.py).
+.venv-tools/bin/python weights/dataset/test_build.py > "$logs/dataset.log" 2>&1
+cat "$logs/dataset.log"
+passed=$((passed + $(grep -cE "^dataset-test: .*: ok$" "$logs/dataset.log")))
+failed=$((failed + $(grep -cE "^dataset-test: .*FAILED$" "$logs/dataset.log")))
+grep -qE "^dataset-test: " "$logs/dataset.log" || failed=$((failed + 1))
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

@@ -1,0 +1,242 @@
+#!/usr/bin/env python3
+"""Train one of sega's shipped NR-IQA models on the local dataset (weights/dataset/build.py).
+
+    python3 weights/train.py --arch ARCH --data DIR --out weights/NAME.safetensors
+                             [--epochs E] [--batch B] [--lr LR] [--seed S] [--threads T]
+
+ARCH: cnniqa (from scratch), hyperiqa_lite0, linearityiqa_lite0, dbcnn_lite0 (ImageNet
+EfficientNet-Lite0 backbone, fine-tuned), vitiqa (transformer on the pretrained Lite0 stem).
+Targets are MOS / 100; the model's last affine layer is scaled by 100 at export, so every shipped
+model predicts MOS on 0..100 directly. Model selection: the epoch with the best val SROCC.
+Backbone BatchNorm layers keep their ImageNet statistics (eval mode, affine trained): batches of
+8 give poor statistics. The weights are written in fp16 (weights/convert.py's writer) with the
+metadata sega needs (arch, num_crop, crop_size, num_heads, score range, training record).
+"""
+import argparse
+import csv
+import json
+import math
+import os
+import sys
+import time
+
+import numpy as np
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+from PIL import Image
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+import models_lite0 as ml  # noqa: E402
+from convert import write_safetensors  # noqa: E402
+
+DEFAULTS = {  # epochs, batch, lr (head), backbone lr multiplier
+    "cnniqa": (60, 16, 1e-3, 1.0),
+    "hyperiqa_lite0": (8, 8, 1e-3, 0.1),
+    "linearityiqa_lite0": (8, 8, 1e-3, 0.1),
+    "dbcnn_lite0": (8, 8, 1e-3, 0.1),
+    "vitiqa": (10, 16, 3e-4, 0.3),
+}
+
+
+# MARK: - data
+
+def read_manifest(root):
+    with open(os.path.join(root, "manifest.csv")) as f:
+        return list(csv.DictReader(f))
+
+
+def load_split(root, rows, split):
+    rows = [r for r in rows if r["split"] == split]
+    imgs = np.stack([np.asarray(Image.open(os.path.join(root, r["path"])).convert("RGB")) for r in rows])
+    mos = np.array([float(r["mos"]) for r in rows], dtype=np.float32)
+    return rows, torch.from_numpy(imgs).permute(0, 3, 1, 2).contiguous(), torch.from_numpy(mos)
+
+
+def to_float(batch_u8):
+    return batch_u8.float().div_(255.0)
+
+
+# MARK: - models
+
+class CNNIQA(nn.Module):
+    """pyiqa's CNNIQA layout (conv1 k x k, global max+min pool, fc1-fc2-fc3), names as pyiqa."""
+
+    def __init__(self, ker=50, k=7, n1=800, n2=800):
+        super().__init__()
+        self.conv1 = nn.Conv2d(3, ker, k)
+        self.fc1 = nn.Linear(2 * ker, n1)
+        self.fc2 = nn.Linear(n1, n2)
+        self.fc3 = nn.Linear(n2, 1)
+        self.dropout = nn.Dropout(0.5)
+
+    def forward(self, x):
+        h = self.conv1(x)
+        h1 = F.max_pool2d(h, h.shape[-2:])
+        h2 = -F.max_pool2d(-h, h.shape[-2:])
+        h = torch.cat([h1, h2], 1).flatten(1)
+        h = self.dropout(F.relu(self.fc1(h)))
+        h = F.relu(self.fc2(h))
+        return self.fc3(h).reshape(-1)
+
+
+def build_model(arch, num_crop):
+    if arch == "cnniqa":
+        return CNNIQA()
+    if arch == "hyperiqa_lite0":
+        m = ml.HyperIQALite0(num_crop=num_crop)
+    elif arch == "linearityiqa_lite0":
+        m = ml.LinearityIQALite0()
+    elif arch == "dbcnn_lite0":
+        m = ml.DBCNNLite0()
+    elif arch == "vitiqa":
+        m = ml.ViTIQA()
+    else:
+        raise SystemExit(f"train: unknown arch {arch}")
+    skipped = ml.load_imagenet_backbone(m, prefix="backbone.")
+    print(f"train: ImageNet backbone loaded ({len(skipped)} checkpoint tensors not used)", file=sys.stderr)
+    return m
+
+
+def scale_output(model, arch, factor):
+    """Multiply the model's output by factor by scaling its last affine map(s)."""
+    with torch.no_grad():
+        if arch == "cnniqa":
+            model.fc3.weight.mul_(factor); model.fc3.bias.mul_(factor)
+        elif arch == "hyperiqa_lite0":
+            for lin in (model.fc_w[4], model.fc_b[4]):
+                lin.weight.mul_(factor); lin.bias.mul_(factor)
+        elif arch == "linearityiqa_lite0":
+            model.k.mul_(factor); model.b.mul_(factor)
+        elif arch == "dbcnn_lite0":
+            model.fc.weight.mul_(factor); model.fc.bias.mul_(factor)
+        elif arch == "vitiqa":
+            model.head.weight.mul_(factor); model.head.bias.mul_(factor)
+
+
+def set_train_mode(model, arch):
+    model.train()
+    if arch != "cnniqa":
+        for mod in model.backbone.modules():
+            if isinstance(mod, nn.BatchNorm2d):
+                mod.eval()
+
+
+def train_forward(model, arch, x, gen):
+    """Training-time forward: HyperIQA scores one random crop per image (as the paper trains)."""
+    if arch == "hyperiqa_lite0":
+        c = model.crop_size
+        _, _, h, w = x.shape
+        i = int(torch.randint(0, h - c + 1, (1,), generator=gen))
+        j = int(torch.randint(0, w - c + 1, (1,), generator=gen))
+        return model.forward_patch(x[..., i:i + c, j:j + c])
+    return model(x)
+
+
+# MARK: - metrics
+
+def srocc(a, b):
+    ra = np.argsort(np.argsort(a)).astype(np.float64)
+    rb = np.argsort(np.argsort(b)).astype(np.float64)
+    return float(np.corrcoef(ra, rb)[0, 1])
+
+
+def plcc(a, b):
+    return float(np.corrcoef(np.asarray(a, np.float64), np.asarray(b, np.float64))[0, 1])
+
+
+@torch.no_grad()
+def predict(model, imgs, batch=8):
+    model.eval()
+    out = []
+    for i in range(0, len(imgs), batch):
+        out.append(model(to_float(imgs[i:i + batch])))
+    return torch.cat(out).numpy()
+
+
+# MARK: - main
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--arch", required=True, choices=sorted(DEFAULTS))
+    ap.add_argument("--data", required=True)
+    ap.add_argument("--out", required=True)
+    ap.add_argument("--epochs", type=int)
+    ap.add_argument("--batch", type=int)
+    ap.add_argument("--lr", type=float)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--num-crop", type=int, default=4, help="hyperiqa_lite0 test-time crops")
+    ap.add_argument("--limit", type=int, default=0, help="use only the first N training images (smoke runs)")
+    a = ap.parse_args(argv)
+    torch.set_num_threads(a.threads)
+    torch.manual_seed(a.seed)
+    np.random.seed(a.seed)
+    epochs, batch, lr, bb_mult = DEFAULTS[a.arch]
+    epochs, batch, lr = a.epochs or epochs, a.batch or batch, a.lr or lr
+
+    rows = read_manifest(a.data)
+    _, xtr, ytr = load_split(a.data, rows, "train")
+    vrows, xva, yva = load_split(a.data, rows, "val")
+    if a.limit:
+        xtr, ytr = xtr[:a.limit], ytr[:a.limit]
+    ytr = ytr / 100.0
+    model = build_model(a.arch, a.num_crop)
+    bb = [p for n, p in model.named_parameters() if n.startswith("backbone.")]
+    rest = [p for n, p in model.named_parameters() if not n.startswith("backbone.")]
+    groups = [{"params": rest, "lr": lr}]
+    if bb:
+        groups.append({"params": bb, "lr": lr * bb_mult})
+    opt = torch.optim.AdamW(groups, weight_decay=1e-4)
+    steps = epochs * math.ceil(len(xtr) / batch)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=[g["lr"] for g in groups], total_steps=steps,
+                                                pct_start=0.1, anneal_strategy="cos")
+    gen = torch.Generator().manual_seed(a.seed)
+    best, best_state, log = -2.0, None, []
+    t0 = time.time()
+    for ep in range(epochs):
+        set_train_mode(model, a.arch)
+        perm = torch.randperm(len(xtr), generator=gen)
+        total = 0.0
+        for i in range(0, len(xtr), batch):
+            idx = perm[i:i + batch]
+            if len(idx) < 2:
+                continue
+            x = to_float(xtr[idx])
+            flip = torch.rand(len(idx), generator=gen) < 0.5
+            x[flip] = x[flip].flip(-1)
+            y = ytr[idx]
+            p = train_forward(model, a.arch, x, gen)
+            loss = F.smooth_l1_loss(p, y, beta=0.05)
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            sched.step()
+            total += float(loss) * len(idx)
+        pv = predict(model, xva)
+        s, pl = srocc(pv, yva.numpy()), plcc(pv, yva.numpy())
+        log.append({"epoch": ep + 1, "loss": total / len(xtr), "val_srocc": s, "val_plcc": pl,
+                    "seconds": round(time.time() - t0, 1)})
+        print(f"train {a.arch}: epoch {ep + 1}/{epochs} loss {total / len(xtr):.5f} val SROCC {s:.4f} "
+              f"PLCC {pl:.4f} ({time.time() - t0:.0f} s)", file=sys.stderr, flush=True)
+        if s > best:
+            best = s
+            best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+    model.load_state_dict(best_state)
+    scale_output(model, a.arch, 100.0)
+    meta = {"arch": a.arch, "score_lo": "0", "score_hi": "100",
+            "training": json.dumps({"data": "sega-iqa (weights/dataset/build.py)", "seed": a.seed,
+                                    "epochs": epochs, "batch": batch, "lr": lr, "best_val_srocc": best,
+                                    "log": log, "seconds": round(time.time() - t0, 1)})}
+    if a.arch == "hyperiqa_lite0":
+        meta.update({"num_crop": str(model.num_crop), "crop_size": str(model.crop_size)})
+    if a.arch == "vitiqa":
+        meta["num_heads"] = str(model.num_heads)
+    sd = {k: v for k, v in model.state_dict().items() if not k.endswith("num_batches_tracked")}
+    write_safetensors(a.out, sd, meta, "f16")
+    print(f"train: wrote {a.out} (best val SROCC {best:.4f}, {time.time() - t0:.0f} s)", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()
