@@ -10,6 +10,7 @@ let package = Package(
         .library(name: "SegaEngine", targets: ["SegaEngine"]),
         .library(name: "SegaModels", targets: ["SegaModels"]),
         .library(name: "SegaIO", targets: ["SegaIO"]),
+        .library(name: "SegaAttack", targets: ["SegaAttack"]),
         .executable(name: "sega", targets: ["sega"]),
     ],
     dependencies: [
@@ -30,6 +31,8 @@ let package = Package(
         .target(name: "SegaEngine", dependencies: ["CSupport"], path: "Sources/SegaEngine"),
         // Architectures over the engine's ops, safetensors loading, preprocessing.
         .target(name: "SegaModels", dependencies: ["SegaEngine"], path: "Sources/SegaModels"),
+        // SEGA and the baselines (I-FGSM, MI-FGSM, VT, random), JND, metrics: over planned models.
+        .target(name: "SegaAttack", dependencies: ["SegaModels", "SegaEngine"], path: "Sources/SegaAttack"),
         // libpng / libjpeg-turbo behind a setjmp shim (errors come back as codes and messages,
         // never abort/exit); Debian's libpng-dev and libjpeg62-turbo-dev (scripts/deps.sh).
         .target(
@@ -41,11 +44,11 @@ let package = Package(
         // PNG/JPEG in as planar RGB Float32, atomic 8-bit PNG out.
         .target(name: "SegaIO", dependencies: ["CImageIO"], path: "Sources/SegaIO"),
         // What the `sega` commands do (weights lookup, scoring, listings), testable without a subprocess.
-        .target(name: "SegaCLI", dependencies: ["SegaIO", "SegaModels", "SegaEngine"], path: "Sources/SegaCLI"),
+        .target(name: "SegaCLI", dependencies: ["SegaIO", "SegaAttack", "SegaModels", "SegaEngine"], path: "Sources/SegaCLI"),
         // The command-line tool: argument parsing only, over SegaCLI.
         .executableTarget(
             name: "sega",
-            dependencies: ["SegaCLI", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            dependencies: ["SegaCLI", "SegaAttack", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             path: "Sources/sega"
         ),
         // Benchmark executable: prints our SGEMM GFLOPS next to OpenBLAS's (dlopen'ed at run
@@ -58,6 +61,7 @@ let package = Package(
         // posix_memalign/aligned_alloc/memalign/free forwarded to glibc's __libc_* entry points).
         .target(name: "MallocCounter", path: "Tests/MallocCounter"),
         .testTarget(name: "SegaModelsTests", dependencies: ["SegaModels"], path: "Tests/SegaModelsTests"),
+        .testTarget(name: "SegaAttackTests", dependencies: ["SegaAttack", "SegaModels", "SegaEngine", "MallocCounter"], path: "Tests/SegaAttackTests"),
         .testTarget(name: "SegaIOTests", dependencies: ["SegaIO"], path: "Tests/SegaIOTests"),
         .testTarget(name: "SegaCLITests", dependencies: ["SegaCLI", "SegaIO", "SegaModels"], path: "Tests/SegaCLITests"),
         .testTarget(name: "SegaEngineTests", dependencies: ["SegaEngine", "CSupport", "MallocCounter"], path: "Tests/SegaEngineTests"),

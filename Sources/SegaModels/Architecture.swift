@@ -65,6 +65,22 @@ public enum ModelZoo {
     }
 }
 
+// MARK: - Metadata
+
+extension SafeTensors {
+    /// The score range a weights file declares in its metadata (`score_lo`, `score_hi`: set by
+    /// weights/train.py for sega's own models), or `fallback` when it declares none.
+    public func declaredScoreRange(default fallback: (lo: Double, hi: Double)) throws -> (lo: Double, hi: Double) {
+        let lo = metadata.first(where: { $0.0 == "score_lo" })?.1
+        let hi = metadata.first(where: { $0.0 == "score_hi" })?.1
+        if lo == nil && hi == nil { return fallback }
+        guard let ls = lo, let hs = hi, let l = Double(ls), let h = Double(hs), l.isFinite, h.isFinite, l < h else {
+            throw WeightsError("\(source): metadata score_lo/score_hi = '\(lo ?? "")'/'\(hi ?? "")' is not a finite range lo < hi")
+        }
+        return (l, h)
+    }
+}
+
 // MARK: - Weight reading helper
 
 /// Reads tensors by name, records which were used, and checks at the end that none is left over.

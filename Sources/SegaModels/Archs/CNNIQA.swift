@@ -14,8 +14,9 @@ import SegaEngine
 /// as PyTorch's max pooling does. Kernel size, kernel count and fc widths come from the weights.
 public final class CNNIQA: IQAArchitecture {
     public static let name = "cnniqa"
-    /// pyiqa's `score_range` for cnniqa is '~0, ~1' (KonIQ-10k MOS scaled to [0, 1]).
-    public var scoreRange: (lo: Double, hi: Double) { (0, 1) }
+    /// pyiqa's `score_range` for cnniqa is '~0, ~1' (KonIQ-10k MOS scaled to [0, 1]); sega's own
+    /// trained CNNIQA declares 0..100 in its metadata.
+    public let scoreRange: (lo: Double, hi: Double)
 
     let conv1W: Param, conv1B: Param
     let fc1W: Param, fc1B: Param
@@ -26,6 +27,7 @@ public final class CNNIQA: IQAArchitecture {
 
     public init(weights: SafeTensors) throws {
         let r = WeightReader(weights, architecture: Self.name)
+        scoreRange = try weights.declaredScoreRange(default: (0, 1))
         let cs = try r.shape("conv1.weight")
         guard cs.count == 4, cs[1] == 3, cs[2] == cs[3], cs[0] >= 1 else {
             throw WeightsError("\(weights.source): tensor 'conv1.weight' has shape \(cs), expected [K, 3, k, k]")

@@ -1,0 +1,87 @@
+// MARK: - Attack settings
+
+/// The attack methods sega runs in one harness.
+public enum AttackMethod: String, CaseIterable, Sendable {
+    /// SEGA: Gaussian-smoothed ensemble gradient, M^F and M^JND masks, signed step.
+    case sega
+    /// I-FGSM / PGD on the first source only (single-source transfer).
+    case ifgsm
+    /// I-FGSM on the ensemble's averaged gradient, without smoothing or masks.
+    case ensIfgsm = "ens-ifgsm"
+    /// MI-FGSM (Dong et al. 2018) on the ensemble: momentum over L1-normalised gradients.
+    case mifgsm
+    /// VMI-FGSM (Wang & He 2021): MI-FGSM with variance tuning from uniform neighbours.
+    case vt
+    /// Uniform random +-eps signs: the noise floor any attack must beat.
+    case random
+
+    /// Gradient calls per iteration for K sources (sega: K*N; vt: K*(1+N)).
+    public func gradientCalls(sources k: Int, samples n: Int, vtSamples: Int) -> Int {
+        switch self {
+        case .sega: return k * n
+        case .ifgsm: return 1
+        case .ensIfgsm, .mifgsm: return k
+        case .vt: return k * (1 + vtSamples)
+        case .random: return 0
+        }
+    }
+}
+
+/// Which way scores are pushed.
+public enum AttackDirection: String, Sendable {
+    case up, down
+    /// Down when the sources' mean normalised score is above their range midpoint, else up.
+    case auto
+}
+
+/// Every setting of an attack, with the documented defaults (chosen by scripts/ablation.py).
+public struct AttackConfig: Sendable, Equatable {
+    public var method: AttackMethod = .sega
+    /// L-infinity budget (in [0, 1] pixel units).
+    public var eps: Float = 8.0 / 255.0
+    /// Step size; nil means eps / 4 (the budget is reachable in a few steps, later steps refine).
+    public var alpha: Float? = nil
+    public var iterations: Int = 10
+    /// Monte Carlo samples N of x + sigma u per source and iteration (SEGA).
+    public var samples: Int = 4
+    /// Gaussian smoothing sigma (SEGA), in [0, 1] pixel units.
+    public var sigma: Float = 0.05
+    public var seed: UInt64 = 0
+    public var direction: AttackDirection = .auto
+    /// Divide each source's gradient by its mean |g| before averaging (equal say per source).
+    public var normalizeSources: Bool = true
+    /// M^F: keep the components whose |g| is at or above this quantile of |g| (0 keeps all).
+    public var maskQuantile: Float = 0.0
+    /// M^JND: keep the pixels whose JND (Yang et al. 2005, luma 0..255) is at or above this (0 keeps all).
+    public var jndThreshold: Float = 0.0
+    /// MI-FGSM / VT momentum decay.
+    public var momentum: Float = 1.0
+    /// VT: neighbourhood radius beta * eps and its sample count.
+    public var vtBeta: Float = 1.5
+    public var vtSamples: Int = 4
+
+    public init() {}
+
+    public var stepSize: Float { alpha ?? eps / 4 }
+
+    /// Reject settings that cannot be run, with a message naming the setting.
+    public func validate() throws {
+        func bad(_ m: String) -> AttackError { AttackError(m) }
+        guard eps.isFinite, eps > 0, eps <= 1 else { throw bad("eps must be in (0, 1], got \(eps)") }
+        guard stepSize.isFinite, stepSize > 0, stepSize <= 1 else { throw bad("alpha must be in (0, 1], got \(stepSize)") }
+        guard iterations >= 1, iterations <= 100_000 else { throw bad("iterations must be in 1...100000, got \(iterations)") }
+        guard samples >= 1, samples <= 10_000 else { throw bad("samples must be in 1...10000, got \(samples)") }
+        guard sigma.isFinite, sigma >= 0, sigma <= 1 else { throw bad("sigma must be in [0, 1], got \(sigma)") }
+        guard maskQuantile.isFinite, maskQuantile >= 0, maskQuantile < 1 else { throw bad("mask quantile must be in [0, 1), got \(maskQuantile)") }
+        guard jndThreshold.isFinite, jndThreshold >= 0 else { throw bad("JND threshold must be >= 0, got \(jndThreshold)") }
+        guard momentum.isFinite, momentum >= 0 else { throw bad("momentum must be >= 0, got \(momentum)") }
+        guard vtBeta.isFinite, vtBeta >= 0, vtSamples >= 1, vtSamples <= 10_000 else { throw bad("VT beta must be >= 0 and samples in 1...10000") }
+    }
+}
+
+/// An attack-level failure (bad settings, mismatched sizes); the message is what the user sees.
+public struct AttackError: Error, CustomStringConvertible, Equatable, Sendable {
+    public let message: String
+    public init(_ message: String) { self.message = message }
+    public var description: String { message }
+}

@@ -1,0 +1,181 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+// MARK: - Image lists
+
+/// One image to process: its path and the name its outputs get (file name without extension).
+public struct ImageItem: Equatable, Sendable {
+    public let path: String
+    public let name: String
+    /// The list's `mos` column, if it has one (for reference in reports).
+    public let mos: Double?
+}
+
+/// The images of `--images`: a directory (its .png/.jpg/.jpeg files, sorted by name), a CSV with
+/// a header naming a `path` column (e.g. the dataset manifest; optional `split` and `mos`
+/// columns), or a plain list with one path per line (`#` starts a comment). Relative paths are
+/// relative to the list file's directory. Two images with the same output name, a missing file and
+/// an empty result are errors, reported before any work starts.
+public enum ImageList {
+    public static func load(_ spec: String, split: String? = nil, stride: Int = 1, limit: Int? = nil) throws -> [ImageItem] {
+        var items: [ImageItem]
+        if WeightsLocator.isDirectory(spec) {
+            items = try listDirectory(spec)
+        } else {
+            let text = try readText(spec)
+            let dir = spec.contains("/") ? String(spec[..<spec.lastIndex(of: "/")!]) : "."
+            items = try parse(text, baseDirectory: dir, split: split, source: spec)
+        }
+        if stride > 1 { items = items.enumerated().filter { $0.offset % stride == 0 }.map(\.element) }
+        if let limit { items = Array(items.prefix(limit)) }
+        guard !items.isEmpty else {
+            throw CLIError("\(spec): no images\(split.map { " in split '\($0)'" } ?? "") (empty list)")
+        }
+        try checkUniqueNames(items)
+        let missing = items.filter { !WeightsLocator.isRegularFile($0.path) }
+        if !missing.isEmpty {
+            let shown = missing.prefix(3).map(\.path).joined(separator: ", ")
+            throw CLIError("\(spec): \(missing.count) listed image(s) missing or not regular files: \(shown)\(missing.count > 3 ? ", ..." : "")")
+        }
+        return items
+    }
+
+    /// Items for paths given on the command line.
+    public static func items(paths: [String]) throws -> [ImageItem] {
+        guard !paths.isEmpty else { throw CLIError("no input images given") }
+        let items = paths.map { ImageItem(path: $0, name: stem($0), mos: nil) }
+        try checkUniqueNames(items)
+        return items
+    }
+
+    /// Parse list text (no file-system access). Throws on malformed CSV (unterminated quote,
+    /// header without a `path` column, a row with too few fields, a bad `mos`).
+    public static func parse(_ text: String, baseDirectory: String, split: String? = nil, source: String = "<list>") throws -> [ImageItem] {
+        var lines: [(Int, String)] = []
+        var n = 0
+        for raw in text.split(omittingEmptySubsequences: false, whereSeparator: { $0 == "\n" }) {
+            n += 1
+            var l = String(raw)
+            if l.hasSuffix("\r") { l.removeLast() }
+            let t = l.trimmingSpaces
+            if t.isEmpty || t.hasPrefix("#") { continue }
+            lines.append((n, l))
+        }
+        guard let (_, first) = lines.first else { return [] }
+        let header = try fields(first, line: 1, source: source).map { $0.trimmingSpaces.lowercased() }
+        func resolve(_ p: String) -> String { p.hasPrefix("/") || baseDirectory == "." ? p : "\(baseDirectory)/\(p)" }
+        if header.contains("path") && (header.count > 1 || first.contains(",")) {
+            let pi = header.firstIndex(of: "path")!
+            let si = header.firstIndex(of: "split"), mi = header.firstIndex(of: "mos")
+            if split != nil && si == nil { throw CLIError("\(source): --split given but the list has no 'split' column") }
+            var out: [ImageItem] = []
+            for (ln, l) in lines.dropFirst() {
+                let f = try fields(l, line: ln, source: source)
+                guard f.count >= header.count else {
+                    throw CLIError("\(source):\(ln): \(f.count) field(s), the header has \(header.count)")
+                }
+                if let split, let si, f[si] != split { continue }
+                let p = f[pi].trimmingSpaces
+                guard !p.isEmpty else { throw CLIError("\(source):\(ln): empty path") }
+                var mos: Double? = nil
+                if let mi {
+                    guard let m = Double(f[mi].trimmingSpaces), m.isFinite else {
+                        throw CLIError("\(source):\(ln): mos '\(f[mi])' is not a finite number")
+                    }
+                    mos = m
+                }
+                out.append(ImageItem(path: resolve(p), name: stem(p), mos: mos))
+            }
+            return out
+        }
+        if split != nil { throw CLIError("\(source): --split needs a CSV list with a 'split' column") }
+        return lines.map { (_, l) in
+            let p = l.trimmingSpaces
+            return ImageItem(path: resolve(p), name: stem(p), mos: nil)
+        }
+    }
+
+    /// Split one CSV line into fields (RFC 4180 quoting; no newlines inside quotes).
+    static func fields(_ line: String, line ln: Int, source: String) throws -> [String] {
+        var out: [String] = []
+        var cur = ""
+        var quoted = false, wasQuoted = false
+        var it = Array(line)
+        var i = 0
+        while i < it.count {
+            let ch = it[i]
+            if quoted {
+                if ch == "\"" {
+                    if i + 1 < it.count && it[i + 1] == "\"" { cur.append("\""); i += 1 } else { quoted = false }
+                } else { cur.append(ch) }
+            } else if ch == "\"" && cur.isEmpty && !wasQuoted {
+                quoted = true; wasQuoted = true
+            } else if ch == "," {
+                out.append(cur); cur = ""; wasQuoted = false
+            } else {
+                cur.append(ch)
+            }
+            i += 1
+        }
+        guard !quoted else { throw CLIError("\(source):\(ln): unterminated quoted field") }
+        out.append(cur)
+        it.removeAll()
+        return out
+    }
+
+    static func listDirectory(_ dir: String) throws -> [ImageItem] {
+        guard let d = opendir(dir) else { throw CLIError("\(dir): cannot open directory") }
+        defer { closedir(d) }
+        var names: [String] = []
+        while let e = readdir(d) {
+            let name = withUnsafePointer(to: e.pointee.d_name) { p in
+                p.withMemoryRebound(to: CChar.self, capacity: 256) { String(cString: $0) }
+            }
+            let lower = name.lowercased()
+            if name.hasPrefix(".") { continue }
+            if lower.hasSuffix(".png") || lower.hasSuffix(".jpg") || lower.hasSuffix(".jpeg") { names.append(name) }
+        }
+        return names.sorted().map { ImageItem(path: "\(dir)/\($0)", name: stem($0), mos: nil) }
+    }
+
+    /// Output name of an image: its file name without directory and extension.
+    public static func stem(_ path: String) -> String {
+        let base = path.split(separator: "/").last.map(String.init) ?? path
+        if let dot = base.lastIndex(of: "."), dot != base.startIndex { return String(base[..<dot]) }
+        return base
+    }
+
+    static func checkUniqueNames(_ items: [ImageItem]) throws {
+        var seen: [String: String] = [:]
+        for it in items {
+            if let other = seen[it.name] {
+                throw CLIError("'\(other)' and '\(it.path)' would both write outputs named '\(it.name)'; rename one")
+            }
+            seen[it.name] = it.path
+        }
+    }
+
+    static func readText(_ path: String) throws -> String {
+        guard let f = fopen(path, "rb") else { throw CLIError("\(path): cannot open image list: \(String(cString: strerror(errno)))") }
+        defer { fclose(f) }
+        var bytes: [UInt8] = []
+        var buf = [UInt8](repeating: 0, count: 65536)
+        while true {
+            let r = fread(&buf, 1, buf.count, f)
+            if r <= 0 { break }
+            bytes.append(contentsOf: buf[0..<r])
+            if bytes.count > 256 << 20 { throw CLIError("\(path): image list above 256 MB") }
+        }
+        return String(decoding: bytes, as: UTF8.self)
+    }
+}
+
+extension String {
+    var trimmingSpaces: String {
+        var s = Substring(self)
+        while let c = s.first, c == " " || c == "\t" { s.removeFirst() }
+        while let c = s.last, c == " " || c == "\t" { s.removeLast() }
+        return String(s)
+    }
+}

@@ -1,0 +1,205 @@
+import XCTest
+import MallocCounter
+import SegaEngine
+import SegaModels
+@testable import SegaAttack
+
+// MARK: - Helpers
+
+/// The repository root, found from this file's path.
+let repoRoot: String = {
+    var p = #filePath
+    for _ in 0..<3 { p = String(p[..<p.lastIndex(of: "/")!]) }
+    return p
+}()
+
+func loadFixture(_ name: String) throws -> any IQAArchitecture {
+    try ModelZoo.load(path: "\(repoRoot)/Tests/Fixtures/\(name).safetensors")
+}
+
+/// A deterministic image on the 8-bit grid: smooth gradients plus hashed texture.
+func testImage(height h: Int, width w: Int, seed: UInt64) -> [Float] {
+    var out = [Float](repeating: 0, count: 3 * h * w)
+    let s = NoiseStream(seed: seed)
+    for c in 0..<3 {
+        for y in 0..<h {
+            for x in 0..<w {
+                let i = (c * h + y) * w + x
+                let base = 0.25 + 0.5 * Double(x + 2 * y + 7 * c) / Double(w + 2 * h + 14)
+                let v = base + 0.2 * (s.uniform(UInt64(i)) - 0.5)
+                out[i] = Float((min(max(v, 0), 1) * 255).rounded()) / 255
+            }
+        }
+    }
+    return out
+}
+
+final class AttackTests: XCTestCase {
+    let h = 24, w = 32
+
+    func sources(threads: Int = 1, names: [String] = ["cnniqa", "lite0"]) throws -> [PlannedModel] {
+        let ctx = try Context(threads: threads)
+        return try names.map { try PlannedModel(loadFixture($0), name: $0, context: ctx, height: h, width: w, withGradient: true) }
+    }
+
+    func attack(_ cfg: AttackConfig, threads: Int = 1, image seed: UInt64 = 1) throws -> ([Float], AttackResult) {
+        let a = try Attacker(sources: try sources(threads: threads), config: cfg)
+        let x = testImage(height: h, width: w, seed: seed)
+        var out = [Float](repeating: 0, count: x.count)
+        let r = try x.withUnsafeBufferPointer { xp in try out.withUnsafeMutableBufferPointer { try a.run(image: xp, key: 42, into: $0) } }
+        return (out, r)
+    }
+
+    // MARK: budget
+
+    /// ||x_adv - x||_inf <= eps for every method, over budgets that are and are not whole
+    /// 8-bit steps; outputs stay on the 8-bit grid and in [0, 1].
+    func testEveryMethodStaysInTheBallAndOnTheGrid() throws {
+        let x = testImage(height: h, width: w, seed: 1)
+        for m in AttackMethod.allCases {
+            for eps: Float in [1.0 / 255, 2.5 / 255, 8.0 / 255, 0.1] {
+                var c = AttackConfig()
+                c.method = m; c.eps = eps; c.iterations = 3; c.samples = 2; c.vtSamples = 2
+                c.maskQuantile = m == .sega ? 0.3 : 0; c.jndThreshold = m == .sega ? 4 : 0
+                let (out, r) = try attack(c)
+                var linf: Float = 0, steps = 0
+                let allowed = Int((eps * 255).nextUp.rounded(.down))
+                for i in 0..<x.count {
+                    linf = max(linf, abs(out[i] - x[i]))
+                    steps = max(steps, abs(Int((out[i] * 255).rounded()) - Int((x[i] * 255).rounded())))
+                    XCTAssertTrue(out[i] >= 0 && out[i] <= 1)
+                    XCTAssertEqual((out[i] * 255).rounded(), out[i] * 255, accuracy: 1e-3, "\(m): off the 8-bit grid")
+                }
+                // In the 8-bit values the PNG stores the bound is exact; as floats k/255 carries
+                // one rounding of its own (|k/255 - k0/255| may exceed Float(8/255) by an ulp).
+                XCTAssertLessThanOrEqual(steps, allowed, "\(m) eps \(eps * 255)/255 in 8-bit steps")
+                XCTAssertLessThanOrEqual(linf, eps + 1e-7, "\(m) eps \(eps * 255)/255")
+                if eps >= 1.0 / 255 && m != .sega { XCTAssertGreaterThan(linf, 0, "\(m) did not move the image") }
+                XCTAssertEqual(r.gradientCalls, c.iterations * m.gradientCalls(sources: 2, samples: 2, vtSamples: 2), "\(m)")
+            }
+        }
+    }
+
+    // MARK: determinism
+
+    func testSameSeedSameBytesAndThreadCountDoesNotMatter() throws {
+        var c = AttackConfig()
+        c.iterations = 3; c.samples = 2; c.maskQuantile = 0.2; c.jndThreshold = 3
+        for m in [AttackMethod.sega, .vt, .random] {
+            c.method = m
+            let (a, ra) = try attack(c, threads: 1)
+            let (b, rb) = try attack(c, threads: 1)
+            let (t2, r2) = try attack(c, threads: 2)
+            XCTAssertEqual(a, b, "\(m): same seed, different output")
+            XCTAssertEqual(a, t2, "\(m): 1 and 2 threads differ")
+            XCTAssertEqual(ra.scoresAfter, rb.scoresAfter)
+            XCTAssertEqual(ra.scoresAfter, r2.scoresAfter)
+            var c2 = c
+            c2.seed = 99
+            let (d, _) = try attack(c2)
+            if m != .vt { XCTAssertNotEqual(a, d, "\(m): another seed gave the same output") }
+        }
+    }
+
+    // MARK: direction
+
+    /// White-box sanity: I-FGSM on the source itself moves its score the chosen way.
+    func testDirectionMovesTheSourceScore() throws {
+        for d in [AttackDirection.up, .down] {
+            var c = AttackConfig()
+            c.method = .ifgsm; c.direction = d; c.iterations = 5; c.eps = 8.0 / 255
+            let (_, r) = try attack(c)
+            XCTAssertEqual(r.direction, d == .up ? 1 : -1)
+            if d == .up { XCTAssertGreaterThan(r.scoresAfter[0], r.scoresBefore[0]) } else { XCTAssertLessThan(r.scoresAfter[0], r.scoresBefore[0]) }
+        }
+    }
+
+    // MARK: masks
+
+    func testMaskQuantileKeepsTheTopComponents() throws {
+        var c = AttackConfig()
+        c.iterations = 1; c.samples = 1; c.maskQuantile = 0.75
+        let (_, r) = try attack(c)
+        XCTAssertEqual(r.maskFKept, 0.25, accuracy: 0.02)
+        XCTAssertEqual(r.maskJNDKept, 1)
+        c.jndThreshold = 1e6
+        let (out, r2) = try attack(c)
+        XCTAssertEqual(r2.maskJNDKept, 0)
+        XCTAssertEqual(out, testImage(height: h, width: w, seed: 1), "an all-zero JND mask must leave the image unchanged")
+    }
+
+    func testQuickselectMatchesSorting() {
+        var rng = NoiseStream(seed: 5)
+        for n in [1, 2, 3, 10, 101, 1000] {
+            var v = (0..<n).map { Float(rng.bits(UInt64($0)) % 17) }  // many ties
+            let sorted = v.sorted()
+            for k in Set([0, n / 3, n / 2, n - 1]) {
+                var c = v
+                let got = c.withUnsafeMutableBufferPointer { Attacker.select($0, k) }
+                XCTAssertEqual(got, sorted[k], "n \(n) k \(k)")
+            }
+            v.removeAll()
+            rng = NoiseStream(seed: UInt64(n))
+        }
+    }
+
+    // MARK: allocation
+
+    /// All allocation happens once per run (result arrays), none per iteration: a run of 1 and a
+    /// run of 4 iterations allocate the same number of times.
+    func testNoHeapAllocationPerIteration() throws {
+        XCTAssertEqual(sega_malloc_counter_active(), 1)
+        let a = try Attacker(sources: try sources(threads: 2), config: AttackConfig())
+        let x = testImage(height: h, width: w, seed: 3)
+        var out = [Float](repeating: 0, count: x.count)
+        for m in AttackMethod.allCases {
+            var counts: [UInt64] = []
+            for iters in [1, 4] {
+                var c = AttackConfig()
+                c.method = m; c.iterations = iters; c.samples = 2; c.vtSamples = 2; c.maskQuantile = 0.5; c.jndThreshold = 3
+                a.config = c
+                try x.withUnsafeBufferPointer { xp in try out.withUnsafeMutableBufferPointer { _ = try a.run(image: xp, key: 1, into: $0) } }
+                sega_malloc_counter_start()
+                try x.withUnsafeBufferPointer { xp in try out.withUnsafeMutableBufferPointer { _ = try a.run(image: xp, key: 1, into: $0) } }
+                counts.append(sega_malloc_counter_stop())
+            }
+            XCTAssertEqual(counts[0], counts[1], "\(m): heap allocations grow with the iteration count \(counts)")
+        }
+    }
+
+    // MARK: bad input
+
+    func testBadSettingsAndImagesAreRefused() throws {
+        var c = AttackConfig()
+        c.eps = -1
+        XCTAssertThrowsError(try c.validate()) { XCTAssertTrue("\($0)".contains("eps must be in (0, 1]")) }
+        c.eps = 2
+        XCTAssertThrowsError(try c.validate())
+        c = AttackConfig(); c.eps = .nan
+        XCTAssertThrowsError(try c.validate())
+        let a = try Attacker(sources: try sources(), config: AttackConfig())
+        var x = testImage(height: h, width: w, seed: 1)
+        x[5] = .nan
+        var out = [Float](repeating: 0, count: x.count)
+        XCTAssertThrowsError(try x.withUnsafeBufferPointer { xp in try out.withUnsafeMutableBufferPointer { try a.run(image: xp, key: 0, into: $0) } }) {
+            XCTAssertTrue("\($0)".contains("not a finite value"), "\($0)")
+        }
+        let small = [Float](repeating: 0.5, count: 3 * 4 * 4)
+        XCTAssertThrowsError(try small.withUnsafeBufferPointer { xp in try out.withUnsafeMutableBufferPointer { try a.run(image: xp, key: 0, into: $0) } })
+        XCTAssertThrowsError(try Attacker(sources: [], config: AttackConfig()))
+    }
+
+    // MARK: noise
+
+    func testGaussianNoiseMoments() {
+        var buf = [Float](repeating: 0, count: 100_001)
+        buf.withUnsafeMutableBufferPointer { NoiseStream(seed: 3, 1, 2).fillGaussian($0) }
+        let mean = buf.reduce(0.0) { $0 + Double($1) } / Double(buf.count)
+        let variance = buf.reduce(0.0) { $0 + (Double($1) - mean) * (Double($1) - mean) } / Double(buf.count)
+        XCTAssertEqual(mean, 0, accuracy: 0.01)
+        XCTAssertEqual(variance, 1, accuracy: 0.02)
+        var other = buf
+        other.withUnsafeMutableBufferPointer { NoiseStream(seed: 3, 1, 3).fillGaussian($0) }
+        XCTAssertNotEqual(buf, other)
+    }
+}

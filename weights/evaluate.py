@@ -1,0 +1,180 @@
+#!/usr/bin/env python3
+"""Evaluate shipped models on the dataset's test split and write their model cards.
+
+    python3 weights/evaluate.py --data DIR [--models cnniqa,...] [--cards] [--fixtures N]
+
+For each weights/NAME.safetensors (the fp16 file sega ships, loaded back into the PyTorch
+definition): SROCC and PLCC on the test split (photos never seen in training), overall and per
+distortion type, written to weights/NAME.eval.json; with --cards, weights/NAME.md (architecture,
+input protocol, training data, figures, size, FLOPs); with --fixtures N, N test images copied to
+Tests/Fixtures/trained/ and every model's PyTorch score of each written to
+Tests/Fixtures/trained/expect.tsv (the parity test reads them); --predictions writes PyTorch's
+test-split scores to DIR/predictions_NAME.tsv for weights/parity_split.py.
+"""
+import argparse
+import csv
+import json
+import os
+import shutil
+import sys
+
+import numpy as np
+import torch
+from PIL import Image
+from safetensors.torch import load_file
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+sys.path.insert(0, HERE)
+import models_lite0 as ml  # noqa: E402
+from train import CNNIQA, srocc, plcc  # noqa: E402
+
+DEFAULT_MODELS = ["cnniqa", "hyperiqa_lite0", "linearityiqa_lite0", "dbcnn_lite0", "vitiqa"]
+
+DESCRIPTIONS = {
+    "cnniqa": ("CNNIQA (Kang et al. 2014), pyiqa's layout", "from scratch",
+               "conv 7x7 (50 kernels) on RGB in [0, 1] -> global max and min pooling -> fc 800 -> fc 800 -> fc 1",
+               "the whole image at its own size (trained on random 112x144 crops)"),
+    "hyperiqa_lite0": ("HyperIQA (Su et al. 2020) on EfficientNet-Lite0", "ImageNet Lite0 backbone, fine-tuned",
+                       "Lite0 backbone; local distortion vectors from blocks 2, 4, 10; a hyper network generating a 5-layer target network",
+                       "num_crop fixed 224x224 crops (pyiqa's uniform_crop), scores averaged"),
+    "linearityiqa_lite0": ("LinearityIQA (Li et al. 2020) on EfficientNet-Lite0", "ImageNet Lite0 backbone, fine-tuned",
+                           "Lite0 block-10 and head features, each [mean, std] pooled and reduced, linear regression, k*s+b",
+                           "the whole image at its own size"),
+    "dbcnn_lite0": ("DBCNN (Zhang et al. 2018) on EfficientNet-Lite0", "ImageNet Lite0 backbone, fine-tuned",
+                    "Lite0 head and block-10 streams, 1x1 reductions, bilinear pooling, signed sqrt, L2 norm, fc",
+                    "the whole image at its own size"),
+    "vitiqa": ("ViT-IQA: a small vision transformer on a convolutional stem", "ImageNet Lite0 stem (blocks 0-7), transformer trained",
+               "Lite0 stem -> 1x1 projection to 192 -> 14x14 tokens + CLS + positions -> 4 pre-LN blocks (3 heads) -> LayerNorm -> linear",
+               "the image resized (bilinear) to 224x224"),
+}
+
+
+def build(arch, meta):
+    if arch == "cnniqa":
+        return CNNIQA()
+    if arch == "hyperiqa_lite0":
+        return ml.HyperIQALite0(num_crop=int(meta.get("num_crop", 25)), crop_size=int(meta.get("crop_size", 224)))
+    if arch == "linearityiqa_lite0":
+        return ml.LinearityIQALite0()
+    if arch == "dbcnn_lite0":
+        return ml.DBCNNLite0()
+    if arch == "vitiqa":
+        return ml.ViTIQA(heads=int(meta.get("num_heads", 3)))
+    raise SystemExit(f"evaluate: unknown arch {arch}")
+
+
+def load_model(path):
+    from safetensors import safe_open
+    with safe_open(path, "pt") as f:
+        meta = f.metadata() or {}
+    sd = {k: v.float() for k, v in load_file(path).items()}
+    m = build(meta["arch"], meta)
+    missing, unexpected = m.load_state_dict(sd, strict=False)
+    missing = [k for k in missing if not k.endswith("num_batches_tracked")]
+    if missing or unexpected:
+        raise SystemExit(f"evaluate: {path}: missing {missing[:5]} unexpected {unexpected[:5]}")
+    return m.eval(), meta
+
+
+def read_image(path):
+    a = np.asarray(Image.open(path).convert("RGB"), dtype=np.float32) / 255.0
+    return torch.from_numpy(a).permute(2, 0, 1).unsqueeze(0)
+
+
+@torch.no_grad()
+def scores(model, paths):
+    return np.array([float(model(read_image(p))[0]) for p in paths], dtype=np.float64)
+
+
+def flops(model, h, w):
+    from torch.utils.flop_counter import FlopCounterMode
+    with FlopCounterMode(display=False) as fc, torch.no_grad():
+        model(torch.rand(1, 3, h, w))
+    return fc.get_total_flops()
+
+
+def card(name, path, meta, ev, gflops):
+    title, init, layout, protocol = DESCRIPTIONS[meta["arch"]]
+    training = json.loads(meta.get("training", "{}"))
+    size = os.path.getsize(path)
+    lines = [f"# {name}", "", f"**{title}** (sega architecture `{meta['arch']}`), weights `weights/{name}.safetensors` "
+             f"({size / 1e6:.2f} MB, fp16 storage, {ev['parameters'] / 1e6:.2f} M parameters).", "",
+             "## Architecture", "", layout + ".", "",
+             "## Input protocol", "",
+             f"RGB in [0, 1] (8-bit PNG/JPEG / 255), {protocol}; the model normalises itself (ImageNet mean/std for the "
+             "Lite0-based models). Output: predicted pseudo-MOS on 0..100 (higher = better quality); score range "
+             f"{meta.get('score_lo', '0')}..{meta.get('score_hi', '100')} in the metadata.", "",
+             "## Training", "",
+             f"Initialisation: {init}. Data: sega's local dataset (`weights/dataset/build.py`, seed 0): 32 pristine photos "
+             "(Debian mate-backgrounds nature/, lomiri-wallpapers, scikit-image) x 12 synthetic distortions x 5 levels, "
+             "288x384, pseudo-MOS from MS-SSIM, VIFp and GMSD; split by photo 20/5/7 (train 1200 / val 300 / test 420 images). "
+             f"Recipe: `python3 weights/train.py --arch {meta['arch']} --data DIR --out weights/{name}.safetensors` "
+             f"({training.get('epochs', '?')} epochs, batch {training.get('batch', '?')}, AdamW lr {training.get('lr', '?')}, "
+             f"{training.get('seconds', 0) / 60:.0f} min on 2 CPU cores); the epoch with the best val SROCC "
+             f"({training.get('best_val_srocc', float('nan')):.4f}) is kept.", "",
+             "## Test split (420 images of 7 photos never seen in training)", "",
+             f"SROCC **{ev['srocc']:.4f}**, PLCC **{ev['plcc']:.4f}**.", "",
+             "| distortion | SROCC | PLCC |", "|---|---|---|"]
+    for d, v in ev["per_distortion"].items():
+        lines.append(f"| {d} | {v['srocc']:.4f} | {v['plcc']:.4f} |")
+    lines += ["", "## Cost", "", f"{gflops / 1e9:.2f} GFLOPs per 288x384 image (forward, 2 x multiply-adds, "
+              "torch.utils.flop_counter).", "",
+              "Scores from sega equal PyTorch's to 1e-4 relative (Tests/SegaModelsTests/TrainedModelTests.swift; "
+              "weights/parity_split.py for the whole test split)."]
+    return "\n".join(lines) + "\n"
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--data", required=True)
+    ap.add_argument("--models", default=",".join(DEFAULT_MODELS))
+    ap.add_argument("--weights", default=HERE)
+    ap.add_argument("--cards", action="store_true")
+    ap.add_argument("--fixtures", type=int, default=0)
+    ap.add_argument("--predictions", action="store_true")
+    a = ap.parse_args()
+    torch.set_num_threads(2)
+    with open(os.path.join(a.data, "manifest.csv")) as f:
+        rows = [r for r in csv.DictReader(f) if r["split"] == "test"]
+    paths = [os.path.join(a.data, r["path"]) for r in rows]
+    mos = np.array([float(r["mos"]) for r in rows])
+    dists = sorted(set(r["distortion"] for r in rows))
+    fixture_rows = []
+    if a.fixtures:
+        step = max(1, len(rows) // a.fixtures)
+        fixture_rows = rows[::step][:a.fixtures]
+        os.makedirs(os.path.join(ROOT, "Tests/Fixtures/trained"), exist_ok=True)
+        for r in fixture_rows:
+            shutil.copyfile(os.path.join(a.data, r["path"]), os.path.join(ROOT, "Tests/Fixtures/trained", os.path.basename(r["path"])))
+    expect_lines = []
+    for name in a.models.split(","):
+        path = os.path.join(a.weights, f"{name}.safetensors")
+        model, meta = load_model(path)
+        p = scores(model, paths)
+        ev = {"model": name, "arch": meta["arch"], "srocc": srocc(p, mos), "plcc": plcc(p, mos), "images": len(rows),
+              "parameters": sum(t.numel() for t in model.state_dict().values()), "per_distortion": {}}
+        for d in dists:
+            idx = [i for i, r in enumerate(rows) if r["distortion"] == d]
+            ev["per_distortion"][d] = {"srocc": srocc(p[idx], mos[idx]), "plcc": plcc(p[idx], mos[idx])}
+        with open(os.path.join(a.weights, f"{name}.eval.json"), "w") as f:
+            json.dump(ev, f, indent=1)
+        print(f"evaluate: {name}: test SROCC {ev['srocc']:.4f} PLCC {ev['plcc']:.4f}", file=sys.stderr)
+        if a.predictions:
+            with open(os.path.join(a.data, f"predictions_{name}.tsv"), "w") as f:
+                for r, v in zip(rows, p):
+                    f.write(f"{r['path']}\t{v!r}\n")
+        if a.cards:
+            with open(os.path.join(a.weights, f"{name}.md"), "w") as f:
+                f.write(card(name, path, meta, ev, flops(model, 288, 384)))
+        for r in fixture_rows:
+            s = float(model(read_image(os.path.join(a.data, r["path"])))[0])
+            expect_lines.append(f"{name}\t{os.path.basename(r['path'])}\t{s!r}")
+    if a.fixtures:
+        with open(os.path.join(ROOT, "Tests/Fixtures/trained/expect.tsv"), "w") as f:
+            f.write("# model\timage\tPyTorch score (fp32, from the shipped fp16 weights); written by weights/evaluate.py\n")
+            f.write("\n".join(expect_lines) + "\n")
+
+
+if __name__ == "__main__":
+    main()
