@@ -65,7 +65,7 @@ public enum ImageList {
         guard let (_, first) = lines.first else { return [] }
         let header = try fields(first, line: 1, source: source).map { $0.trimmingSpaces.lowercased() }
         func resolve(_ p: String) -> String { p.hasPrefix("/") || baseDirectory == "." ? p : "\(baseDirectory)/\(p)" }
-        if header.contains("path") && (header.count > 1 || first.contains(",")) {
+        if header.contains("path") {  // a header row (a single "path" column counts)
             let pi = header.firstIndex(of: "path")!
             let si = header.firstIndex(of: "split"), mi = header.firstIndex(of: "mos")
             if split != nil && si == nil { throw CLIError("\(source): --split given but the list has no 'split' column") }

@@ -4,37 +4,8 @@ import Foundation
 /// The built `sega` executable, run as a subprocess. It must sit next to the test bundle:
 /// build with `swift build --build-tests` (scripts/test.sh does), which builds every product.
 final class CLIProcessTests: XCTestCase {
-    struct Run { let status: Int32; let out: String; let err: String }
-
-    func segaBinary() throws -> String {
-        let exe = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
-        let candidate = exe.deletingLastPathComponent().appendingPathComponent("sega").path
-        var isDir: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: candidate, isDirectory: &isDir), !isDir.boolValue else {
-            XCTFail("no built sega binary at \(candidate): run `swift build --build-tests` first")
-            throw CocoaError(.fileNoSuchFile)
-        }
-        return candidate
-    }
-
-    func run(_ args: [String], env: [String: String] = [:]) throws -> Run {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: try segaBinary())
-        p.arguments = args
-        var e = ProcessInfo.processInfo.environment
-        e.removeValue(forKey: "SEGA_WEIGHTS")
-        for (k, v) in env { e[k] = v }
-        p.environment = e
-        p.currentDirectoryURL = URL(fileURLWithPath: "/tmp")
-        let out = Pipe(), err = Pipe()
-        p.standardOutput = out
-        p.standardError = err
-        try p.run()
-        let o = out.fileHandleForReading.readDataToEndOfFile()
-        let r = err.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        return Run(status: p.terminationStatus, out: String(decoding: o, as: UTF8.self), err: String(decoding: r, as: UTF8.self))
-    }
+    typealias Run = SegaRun
+    func run(_ args: [String], env: [String: String] = [:]) throws -> Run { try runSega(args, env: env) }
 
     func testScoreByNameWithJSON() throws {
         let rows = try loadPyiqaScores().filter { $0.arch == "cnniqa" }

@@ -1,0 +1,160 @@
+import XCTest
+import Foundation
+import SegaIO
+
+/// `sega attack` and `sega eval` as a user runs them: outputs, determinism across seeds and
+/// thread counts, resume and shards, and every bad input refused with a message, a non-zero exit
+/// and no output file.
+final class AttackCLITests: XCTestCase {
+    let fixtures = repoRoot + "/Tests/Fixtures"
+    var tmp = ""
+
+    override func setUpWithError() throws {
+        tmp = NSTemporaryDirectory() + "sega-attack-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: tmp + "/in", withIntermediateDirectories: true)
+        for (i, name) in ["a", "b", "c"].enumerated() { try writeImage("\(tmp)/in/\(name).png", seed: i) }
+    }
+
+    override func tearDownWithError() throws { try? FileManager.default.removeItem(atPath: tmp) }
+
+    func writeImage(_ path: String, seed: Int, width: Int = 48, height: Int = 40) throws {
+        var im = RGBImage(width: width, height: height)
+        for i in 0..<im.pixels.count {
+            let v = (i * 7919 + seed * 104729) % 251
+            im.pixels[i] = Float(60 + v / 2 + (i % width)) / 255
+        }
+        try ImageFile.writePNG(im, to: path)
+    }
+
+    func run(_ args: [String]) throws -> SegaRun { try runSega(args) }
+    var sources: String { "\(fixtures)/cnniqa.safetensors,\(fixtures)/lite0.safetensors" }
+    var targets: String { "\(fixtures)/dbcnn_lite0.safetensors,\(fixtures)/linearityiqa_lite0.safetensors" }
+
+    func files(_ dir: String) -> [String] {
+        ((try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? []).filter { !$0.hasPrefix(".") }.sorted()
+    }
+
+    /// A JSON line without its timing field (the only field that may differ between runs).
+    func stripSeconds(_ s: String) -> String {
+        s.replacingOccurrences(of: #","seconds":[0-9.e+-]+"#, with: "", options: .regularExpression)
+    }
+
+    // MARK: attack
+
+    func testAttackWritesPNGsAndJSONWithinBudgetAndKeepsInputs() throws {
+        let before = try Data(contentsOf: URL(fileURLWithPath: "\(tmp)/in/a.png"))
+        let r = try run(["attack", "--sources", sources, "--iters", "3", "--samples", "2", "--eps", "4/255",
+                         "--threads", "1", "\(tmp)/in/a.png", "\(tmp)/in/b.png", "-o", "\(tmp)/out"])
+        XCTAssertEqual(r.status, 0, r.err)
+        XCTAssertEqual(files("\(tmp)/out"), ["a.json", "a.png", "b.json", "b.png"])
+        XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: "\(tmp)/in/a.png")), before, "input modified")
+        let lines = r.out.split(separator: "\n")
+        XCTAssertEqual(lines.count, 2)
+        let j = try JSONSerialization.jsonObject(with: Data(lines[0].utf8)) as! [String: Any]
+        XCTAssertEqual(j["method"] as? String, "sega")
+        XCTAssertEqual((j["scores_before"] as? [Double])?.count, 2)
+        XCTAssertEqual(j["gradient_calls"] as? Int, 3 * 2 * 2)
+        let linf = try XCTUnwrap(j["linf"] as? Double)
+        XCTAssertLessThanOrEqual(linf, 4.0 / 255 + 1e-6)
+        XCTAssertGreaterThan(linf, 0)
+        XCTAssertGreaterThan(try XCTUnwrap(j["ssim"] as? Double), 0.5)
+        let clean = try ImageFile.read("\(tmp)/in/a.png"), adv = try ImageFile.read("\(tmp)/out/a.png")
+        var steps = 0
+        for i in 0..<clean.pixels.count { steps = max(steps, Int(abs((adv.pixels[i] - clean.pixels[i]) * 255).rounded())) }
+        XCTAssertLessThanOrEqual(steps, 4, "the written PNG leaves the eps ball")
+    }
+
+    func testSameSeedByteIdenticalAcrossThreadCounts() throws {
+        var outs: [(Data, String)] = []
+        for (i, threads) in ["1", "2", "1"].enumerated() {
+            let seed = i == 2 ? "7" : "0"
+            let r = try run(["attack", "--sources", sources, "--method", "sega", "--iters", "2", "--samples", "2",
+                             "--mask-quantile", "0.3", "--jnd-threshold", "3", "--seed", seed, "--threads", threads,
+                             "\(tmp)/in/a.png", "-o", "\(tmp)/out\(i)"])
+            XCTAssertEqual(r.status, 0, r.err)
+            outs.append((try Data(contentsOf: URL(fileURLWithPath: "\(tmp)/out\(i)/a.png")), stripSeconds(r.out)))
+        }
+        XCTAssertEqual(outs[0].0, outs[1].0, "1 and 2 threads wrote different PNGs")
+        XCTAssertEqual(outs[0].1.replacingOccurrences(of: "out0", with: "X"), outs[1].1.replacingOccurrences(of: "out1", with: "X"))
+        XCTAssertNotEqual(outs[0].0, outs[2].0, "another seed wrote the same PNG")
+    }
+
+    // MARK: eval
+
+    func testEvalShardsResumeAndReport() throws {
+        let common = ["eval", "--sources", sources, "--targets", targets, "--images", "\(tmp)/in",
+                      "--methods", "sega,ifgsm,random", "--iters", "2", "--samples", "1", "--threads", "1", "-o", "\(tmp)/rep"]
+        let s0 = try run(common + ["--shard", "0/2"])
+        XCTAssertEqual(s0.status, 0, s0.err)
+        XCTAssertTrue(s0.err.contains("2 of 3 image(s) complete") || s0.err.contains("0 of 3"), s0.err)
+        XCTAssertTrue(s0.err.contains("6 attack(s) run"), s0.err)
+        let s1 = try run(common + ["--shard", "1/2"])
+        XCTAssertEqual(s1.status, 0, s1.err)
+        XCTAssertTrue(s1.err.contains("3 attack(s) run") && s1.err.contains("3 of 3 image(s) complete"), s1.err)
+        let report = try String(contentsOfFile: "\(tmp)/rep/report.md", encoding: .utf8)
+        let again = try run(common)
+        XCTAssertTrue(again.err.contains("0 attack(s) run, 9 already done"), again.err)
+        XCTAssertEqual(try String(contentsOfFile: "\(tmp)/rep/report.md", encoding: .utf8), report, "resume changed the report")
+        for m in ["sega", "ifgsm", "random"] { XCTAssertTrue(report.contains("| \(m) |"), report) }
+        XCTAssertTrue(report.contains("dbcnn_lite0 SROCC"), report)
+        let csv = try String(contentsOfFile: "\(tmp)/rep/report.csv", encoding: .utf8).split(separator: "\n")
+        XCTAssertEqual(csv.count, 4)
+        XCTAssertTrue(csv[0].hasPrefix("method,dbcnn_lite0_srocc"), String(csv[0]))
+        let json = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: "\(tmp)/rep/report.json"))) as! [String: Any]
+        XCTAssertEqual(json["complete"] as? Int, 3)
+        XCTAssertTrue(try String(contentsOfFile: "\(tmp)/rep/srocc.svg", encoding: .utf8).hasPrefix("<svg"))
+        let sheet = try ImageFile.read("\(tmp)/rep/sheets/a.png")
+        XCTAssertEqual(sheet.width, 5 * 48 + 16)
+        XCTAssertEqual(files("\(tmp)/rep/records/sega"), ["a.json", "b.json", "c.json"])
+    }
+
+    // MARK: bad input
+
+    func expectRefused(_ args: [String], _ message: String, outDir: String, file: StaticString = #filePath, line: UInt = #line) throws {
+        let r = try run(args)
+        XCTAssertNotEqual(r.status, 0, "exit status", file: file, line: line)
+        XCTAssertTrue(r.err.contains(message), "stderr: \(r.err)", file: file, line: line)
+        XCTAssertEqual(files(outDir).filter { $0 != "records" && $0 != "sheets" }, [], "partial output left", file: file, line: line)
+        for sub in ["records/sega", "sheets"] { XCTAssertEqual(files("\(outDir)/\(sub)"), [], file: file, line: line) }
+    }
+
+    func testBadInputsAreRefusedWithoutOutput() throws {
+        let out = "\(tmp)/bad"
+        let attack = ["attack", "--sources", sources, "--iters", "1", "--samples", "1"]
+        // corrupt image (after a good one: nothing may be written for the good one either)
+        try Data("not a png at all".utf8).write(to: URL(fileURLWithPath: "\(tmp)/in/corrupt.png"))
+        try expectRefused(attack + ["\(tmp)/in/a.png", "\(tmp)/in/corrupt.png", "-o", out], "not a PNG or JPEG image", outDir: out)
+        // truncated PNG
+        let full = try Data(contentsOf: URL(fileURLWithPath: "\(tmp)/in/b.png"))
+        try full.prefix(full.count / 2).write(to: URL(fileURLWithPath: "\(tmp)/in/trunc.png"))
+        try expectRefused(attack + ["\(tmp)/in/trunc.png", "-o", out], "trunc.png", outDir: out)
+        // unknown model
+        try expectRefused(["attack", "--sources", "no_such_model", "\(tmp)/in/a.png", "-o", out], "unknown source model 'no_such_model'", outDir: out)
+        // eps out of range
+        try expectRefused(attack + ["--eps=-1", "\(tmp)/in/a.png", "-o", out], "eps must be in (0, 1]", outDir: out)
+        try expectRefused(attack + ["--eps", "2", "\(tmp)/in/a.png", "-o", out], "eps must be in (0, 1]", outDir: out)
+        try expectRefused(attack + ["--eps", "x/255", "\(tmp)/in/a.png", "-o", out], "not a number or a fraction", outDir: out)
+        // no images / empty list
+        try expectRefused(attack + ["-o", out], "no input images", outDir: out)
+        try Data("path,split\n".utf8).write(to: URL(fileURLWithPath: "\(tmp)/empty.csv"))
+        try expectRefused(["eval", "--sources", sources, "--targets", targets, "--images", "\(tmp)/empty.csv", "-o", out],
+                          "no images", outDir: out)
+        // a list naming missing files
+        try Data("path\nin/a.png\nin/missing.png\n".utf8).write(to: URL(fileURLWithPath: "\(tmp)/missing.csv"))
+        try expectRefused(["eval", "--sources", sources, "--targets", targets, "--images", "\(tmp)/missing.csv", "-o", out],
+                          "1 listed image(s) missing", outDir: out)
+        // output directory that cannot be written (a path below a regular file)
+        try expectRefused(attack + ["\(tmp)/in/a.png", "-o", "\(tmp)/in/a.png/sub"], "output directory", outDir: "\(tmp)/in/a.png/sub")
+        // two inputs mapping to the same output name
+        try FileManager.default.createDirectory(atPath: "\(tmp)/in2", withIntermediateDirectories: true)
+        try writeImage("\(tmp)/in2/a.png", seed: 9)
+        try expectRefused(attack + ["\(tmp)/in/a.png", "\(tmp)/in2/a.png", "-o", out], "would both write outputs named 'a'", outDir: out)
+        // memory budget too small
+        try expectRefused(attack + ["--memory-limit-mb", "1", "\(tmp)/in/a.png", "-o", out], "memory budget too small", outDir: out)
+        // a model that is both source and target
+        try expectRefused(["eval", "--sources", sources, "--targets", "\(fixtures)/cnniqa.safetensors", "--images", "\(tmp)/in", "-o", out],
+                          "both a source and a target", outDir: out)
+        // unknown method
+        try expectRefused(attack + ["--method", "fgsm2", "\(tmp)/in/a.png", "-o", out], "unknown method 'fgsm2'", outDir: out)
+    }
+}
