@@ -12,6 +12,8 @@ let package = Package(
         .library(name: "SegaIO", targets: ["SegaIO"]),
         .library(name: "SegaAttack", targets: ["SegaAttack"]),
         .executable(name: "sega", targets: ["sega"]),
+        // libSegaStatic.a with the C API of include/sega.h (scripts/c_example.sh links a C program to it).
+        .library(name: "SegaStatic", type: .static, targets: ["SegaCAPI"]),
     ],
     dependencies: [
         // Command-line parsing for the `sega` executable only; no library target depends on it.
@@ -45,6 +47,9 @@ let package = Package(
         .target(name: "SegaIO", dependencies: ["CImageIO"], path: "Sources/SegaIO"),
         // What the `sega` commands do (weights lookup, scoring, listings), testable without a subprocess.
         .target(name: "SegaCLI", dependencies: ["SegaIO", "SegaAttack", "SegaModels", "SegaEngine"], path: "Sources/SegaCLI"),
+        // The C API (Sources/CSegaAPI/include/sega.h): @_cdecl functions over SegaCLI/SegaAttack; codes + messages, no Swift types.
+        .target(name: "CSegaAPI", path: "Sources/CSegaAPI", publicHeadersPath: "include"),
+        .target(name: "SegaCAPI", dependencies: ["CSegaAPI", "SegaCLI", "SegaAttack", "SegaIO", "SegaModels", "SegaEngine"], path: "Sources/SegaCAPI"),
         // The command-line tool: argument parsing only, over SegaCLI.
         .executableTarget(
             name: "sega",

@@ -98,7 +98,7 @@ def card(name, path, meta, ev, gflops):
     title, init, layout, protocol = DESCRIPTIONS[meta["arch"]]
     training = json.loads(meta.get("training", "{}"))
     size = os.path.getsize(path)
-    lines = [f"# {name}", "", f"**{title}** (sega architecture `{meta['arch']}`), weights `weights/{name}.safetensors` "
+    lines = [f"# {name}: {title}; test SROCC {ev['srocc']:.3f}, PLCC {ev['plcc']:.3f}", "", f"**{title}** (sega architecture `{meta['arch']}`), weights `weights/{name}.safetensors` "
              f"({size / 1e6:.2f} MB, fp16 storage, {ev['parameters'] / 1e6:.2f} M parameters).", "",
              "## Architecture", "", layout + ".", "",
              "## Input protocol", "",

@@ -145,7 +145,7 @@ enum Lite0Support {
     /// Integer metadata `key` of a weights file, or `fallback` when absent.
     static func metadataInt(_ st: SafeTensors, _ key: String, default fallback: Int) throws -> Int {
         guard let v = st.metadata.first(where: { $0.0 == key })?.1 else { return fallback }
-        guard let i = Int(v.trimmingCharacters(in: .whitespaces)), i >= 1 else {
+        guard let i = Int(String(v.drop(while: { $0 == " " }).reversed().drop(while: { $0 == " " }).reversed())), i >= 1 else {
             throw WeightsError("\(st.source): metadata '\(key)' = '\(v)' is not a positive integer")
         }
         return i

@@ -1,4 +1,3 @@
-import Foundation
 import SegaEngine
 
 // MARK: - HyperIQA

@@ -1,0 +1,90 @@
+/* sega.h: the C API of libsega.a (transferable black-box attacks on NR-IQA models).
+ *
+ * Link: libsega.a plus the Swift runtime (scripts/c_example.sh shows the one command:
+ * `swiftc -static-stdlib your.o libsega.a -lpng -ljpeg`), or any C/C++ tool via the same line.
+ * No Swift type crosses this boundary: handles are opaque, images are planar float RGB in [0, 1]
+ * (3 x height x width, channel-major), errors are return codes plus a message from
+ * sega_last_error(). A context is not thread-safe: use one per thread.
+ */
+#ifndef SEGA_H
+#define SEGA_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Return codes. */
+enum {
+    SEGA_RC_OK = 0,
+    SEGA_RC_INVALID_ARGUMENT = 1, /* null pointer, bad shape, option out of range */
+    SEGA_RC_IO = 2,               /* file cannot be opened, read or written */
+    SEGA_RC_FORMAT = 3,           /* corrupt or truncated image, not an image */
+    SEGA_RC_MODEL = 4,            /* unknown model, bad or foreign weights, NaN weights */
+    SEGA_RC_MEMORY = 5,           /* the memory budget is too small for the plans */
+    SEGA_RC_INTERNAL = 6
+};
+
+/* Attack methods and directions (sega_attack_options). */
+enum { SEGA_METHOD_SEGA = 0, SEGA_METHOD_IFGSM = 1, SEGA_METHOD_ENS_IFGSM = 2, SEGA_METHOD_MIFGSM = 3,
+       SEGA_METHOD_VT = 4, SEGA_METHOD_RANDOM = 5 };
+enum { SEGA_DIRECTION_AUTO = 0, SEGA_DIRECTION_UP = 1, SEGA_DIRECTION_DOWN = 2 };
+
+typedef struct sega_context sega_context;
+
+/* "sega X.Y". */
+const char *sega_version(void);
+
+typedef struct sega_attack_options {
+    int method;              /* SEGA_METHOD_* */
+    float eps;               /* L-infinity budget in [0, 1] units, (0, 1] */
+    float alpha;             /* step size; <= 0 means eps / 4 */
+    int iterations;          /* T */
+    int samples;             /* SEGA Monte Carlo samples N */
+    float sigma;             /* SEGA smoothing sigma */
+    uint64_t seed;
+    int direction;           /* SEGA_DIRECTION_* */
+    float mask_quantile;     /* M^F quantile in [0, 1) */
+    float jnd_threshold;     /* M^JND threshold (luma 0..255), 0 keeps all */
+    int normalize_sources;   /* 1: divide each source gradient by its mean |g| */
+} sega_attack_options;
+
+/* A context with a memory budget in bytes for all its plans (0: no limit) and a thread count
+ * (0: all online CPUs). NULL only if out of memory. */
+sega_context *sega_context_create(size_t memory_budget_bytes, int threads);
+void sega_context_destroy(sega_context *ctx);
+
+/* The message of the last failed call on ctx ("" after a success). Valid until the next call. */
+const char *sega_last_error(const sega_context *ctx);
+
+/* Load weights: a .safetensors path, or a model name looked up in $SEGA_WEIGHTS / ./weights.
+ * On success *out_model is the model's handle in this context. */
+int sega_model_load(sega_context *ctx, const char *path_or_name, int *out_model);
+
+/* Nominal score range of a model (lo, hi). */
+int sega_model_range(sega_context *ctx, int model, double *lo, double *hi);
+
+/* Score one image. */
+int sega_score(sega_context *ctx, int model, const float *chw, int height, int width, float *out_score);
+
+/* Defaults: SEGA, eps 8/255, alpha eps/4, T 10, N 4, sigma 0.05, auto direction, normalised. */
+void sega_attack_options_init(sega_attack_options *opts);
+
+/* Attack `chw` with the given source models; writes the adversarial image (on the 8-bit grid,
+ * within eps in L-infinity) to out_chw and, if not NULL, each source's score before and after
+ * (n_sources floats each). */
+int sega_attack(sega_context *ctx, const int *sources, int n_sources, const float *chw, int height, int width,
+                const sega_attack_options *opts, float *out_chw, float *scores_before, float *scores_after);
+
+/* PNG/JPEG to planar float RGB (free with sega_image_free), and lossless 8-bit PNG out
+ * (atomic; refuses to overwrite nothing but a directory). */
+int sega_image_read(sega_context *ctx, const char *path, float **out_chw, int *height, int *width);
+int sega_image_write_png(sega_context *ctx, const char *path, const float *chw, int height, int width);
+void sega_image_free(float *chw);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* SEGA_H */
