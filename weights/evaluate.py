@@ -7,7 +7,7 @@ For each weights/NAME.safetensors (the fp16 file sega ships, loaded back into th
 definition): SROCC and PLCC on the test split (photos never seen in training), overall and per
 distortion type, written to weights/NAME.eval.json; with --cards, weights/NAME.md (architecture,
 input protocol, training data, figures, size, FLOPs); with --fixtures N, N test images copied to
-Tests/Fixtures/trained/ and every model's PyTorch score of each written to
+weights/samples/ (the README's sample images) and every model's PyTorch score of each written to
 Tests/Fixtures/trained/expect.tsv (the parity test reads them); --predictions writes PyTorch's
 test-split scores to DIR/predictions_NAME.tsv for weights/parity_split.py.
 """
@@ -145,8 +145,9 @@ def main():
         step = max(1, len(rows) // a.fixtures)
         fixture_rows = rows[::step][:a.fixtures]
         os.makedirs(os.path.join(ROOT, "Tests/Fixtures/trained"), exist_ok=True)
+        os.makedirs(os.path.join(HERE, "samples"), exist_ok=True)
         for r in fixture_rows:
-            shutil.copyfile(os.path.join(a.data, r["path"]), os.path.join(ROOT, "Tests/Fixtures/trained", os.path.basename(r["path"])))
+            shutil.copyfile(os.path.join(a.data, r["path"]), os.path.join(HERE, "samples", os.path.basename(r["path"])))
     expect_lines = []
     for name in a.models.split(","):
         path = os.path.join(a.weights, f"{name}.safetensors")

@@ -26,7 +26,7 @@ public final class NamedModel {
         for n in names {
             let path: String
             do { path = try WeightsLocator.resolve(n) } catch let e as CLIError {
-                throw CLIError("unknown \(role) model '\(n)': \(e.message)")
+                throw CLIError(e.message.replacingFirst("unknown model", with: "unknown \(role) model"))
             }
             do {
                 out.append(NamedModel(name: WeightsLocator.isFilePath(n) ? ImageList.stem(n) : n, path: path,
@@ -120,6 +120,18 @@ public final class AttackSession {
     }
 
     func mb(_ b: Int) -> String { "\((Double(b) / 1048576 * 10).rounded() / 10)" }
+}
+
+extension String {
+    /// self with the first occurrence of `a` replaced by `b` (no Foundation).
+    func replacingFirst(_ a: String, with b: String) -> String {
+        let s = Array(self), p = Array(a)
+        guard !p.isEmpty, s.count >= p.count else { return self }
+        for i in 0...(s.count - p.count) where Array(s[i..<i + p.count]) == p {
+            return String(s[..<i]) + b + String(s[(i + p.count)...])
+        }
+        return self
+    }
 }
 
 // MARK: - Helpers shared by attack and eval

@@ -226,6 +226,11 @@ struct Attack: ParsableCommand {
         } catch let e as AttackError {
             printError("sega attack: \(e.message)")
             throw ExitCode(2)
+        } catch let e as ExitCode {
+            throw e
+        } catch {
+            printError("sega attack: \(error)")
+            throw ExitCode(2)
         }
     }
 }
@@ -303,6 +308,11 @@ struct Eval: ParsableCommand {
             throw ExitCode(2)
         } catch let e as AttackError {
             printError("sega eval: \(e.message)")
+            throw ExitCode(2)
+        } catch let e as ExitCode {
+            throw e
+        } catch {
+            printError("sega eval: \(error)")
             throw ExitCode(2)
         }
     }

@@ -3,7 +3,7 @@ import SegaCLI
 import SegaIO
 import SegaModels
 
-/// The models shipped in weights/ score the committed test-split images exactly as PyTorch does
+/// The models shipped in weights/ score the sample test-split images (weights/samples/) exactly as PyTorch does
 /// (Tests/Fixtures/trained/expect.tsv, written by weights/evaluate.py --fixtures from the same
 /// fp16 files): relative difference <= 1e-4 for every model and image.
 final class TrainedModelTests: XCTestCase {
@@ -26,7 +26,7 @@ final class TrainedModelTests: XCTestCase {
             let r = scorer.model.scoreRange
             XCTAssertEqual(r.lo, 0, name); XCTAssertEqual(r.hi, 100, name)
             for e in exp where e.model == name {
-                let s = Double(try scorer.score(try ImageFile.read("\(repoRoot)/Tests/Fixtures/trained/\(e.image)")))
+                let s = Double(try scorer.score(try ImageFile.read("\(repoRoot)/weights/samples/\(e.image)")))
                 let rel = abs(s - e.score) / max(abs(e.score), 1)
                 XCTAssertLessThanOrEqual(rel, 1e-4, "\(name) on \(e.image): sega \(s), PyTorch \(e.score)")
             }
