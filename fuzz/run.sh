@@ -15,12 +15,18 @@ srcs=(CSupport/src/*.c)
 status=0
 for n in "${names[@]}"; do
   bin="fuzz/bin/${n}_fuzz"
+  # A harness may declare what else it needs in comment lines (paths relative to the package root):
+  #   // fuzz-sources: a.c b.c    // fuzz-cflags: -Idir    // fuzz-libs: -lfoo
+  decl() { sed -n "s|^// fuzz-$1:||p" "fuzz/${n}_fuzz.c" | tr '\n' ' '; }
+  read -r -a xsrcs <<<"$(decl sources)"; read -r -a xcflags <<<"$(decl cflags)"; read -r -a xlibs <<<"$(decl libs)"
+  rm -f "$bin"
   clang -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
-    -fuse-ld=lld -D_GNU_SOURCE -ICSupport/include -ICSupport/src \
-    "fuzz/${n}_fuzz.c" "${srcs[@]}" -lpthread -lm -o "$bin" 2>/dev/null \
+    -fuse-ld=lld -D_GNU_SOURCE -ICSupport/include -ICSupport/src "${xcflags[@]}" \
+    "fuzz/${n}_fuzz.c" "${srcs[@]}" "${xsrcs[@]}" "${xlibs[@]}" -lpthread -lm -o "$bin" 2>/dev/null \
   || clang -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
-    -D_GNU_SOURCE -ICSupport/include -ICSupport/src \
-    "fuzz/${n}_fuzz.c" "${srcs[@]}" -lpthread -lm -o "$bin" 2>/dev/null
+    -D_GNU_SOURCE -ICSupport/include -ICSupport/src "${xcflags[@]}" \
+    "fuzz/${n}_fuzz.c" "${srcs[@]}" "${xsrcs[@]}" "${xlibs[@]}" -lpthread -lm -o "$bin" 2>"fuzz/out/${n}_build.log" \
+  || { echo "fuzz $n: FAILED (build, see fuzz/out/${n}_build.log)"; status=1; continue; }
   mkdir -p "fuzz/out/$n" "fuzz/corpus/$n"
   extra=()
   [ -n "${FUZZ_RUNS:-}" ] && extra+=("-runs=$FUZZ_RUNS")
@@ -28,7 +34,8 @@ for n in "${names[@]}"; do
   if ASAN_OPTIONS=detect_leaks=1 "$bin" -max_total_time="$secs" -print_final_stats=1 "${extra[@]}" \
        "fuzz/out/$n" "fuzz/corpus/$n" >"$log" 2>&1; then
     runs=$(grep -E '^stat::number_of_executed_units' "$log" | awk '{print $2}')
-    echo "fuzz $n: ${runs:-?} executions in ${secs}s, no findings"
+    took=$(grep -oE 'Done [0-9]+ runs in [0-9]+ second' "$log" | awk '{print $5}')
+    echo "fuzz $n: ${runs:-?} executions in ${took:-$secs}s, no findings"
   else
     echo "fuzz $n: FAILED (see $log)"; tail -n 30 "$log"; status=1
   fi

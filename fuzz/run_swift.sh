@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds the Swift libFuzzer harnesses (fuzz/*_fuzz.swift) against SegaEngine + SegaModels with
 # -sanitize=fuzzer,address and runs each for a bounded time on its seed corpus.
-# Usage: fuzz/run_swift.sh [NAME...]   env: FUZZ_SECONDS (default 60)
+# A harness may name extra Swift files to compile into it ("// fuzz-sources: ..." lines).
+# Usage: fuzz/run_swift.sh [NAME...]   env: FUZZ_SECONDS (default 60), FUZZ_RUNS (optional cap)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 secs="${FUZZ_SECONDS:-60}"
@@ -27,13 +28,20 @@ if [ ${#names[@]} -eq 0 ]; then
 fi
 status=0
 for n in "${names[@]}"; do
+  # Extra Swift files compiled into the harness module: "// fuzz-sources: a.swift b.swift" lines.
+  read -r -a xsrcs <<<"$(sed -n 's|^// fuzz-sources:||p' "fuzz/${n}_fuzz.swift" | tr '\n' ' ')"
+  rm -f "$b/${n}_fuzz"
   swiftc -parse-as-library -g -Onone -sanitize=fuzzer,address -I "$b" -Xcc -ICSupport/include -I CSupport/include \
-    "fuzz/${n}_fuzz.swift" "$b/libSegaModels.a" "$b/libSegaEngine.a" "${objs[@]}" -lpthread -lm -use-ld=lld -o "$b/${n}_fuzz" 2>"$b/${n}_link.log"
+    "fuzz/${n}_fuzz.swift" "${xsrcs[@]}" "$b/libSegaModels.a" "$b/libSegaEngine.a" "${objs[@]}" -lpthread -lm -use-ld=lld -o "$b/${n}_fuzz" 2>"$b/${n}_link.log" \
+  || { echo "fuzz $n: FAILED (build, see $b/${n}_link.log)"; status=1; continue; }
   mkdir -p "fuzz/out/$n" "fuzz/corpus/$n"
   log="fuzz/out/$n.log"
-  if "$b/${n}_fuzz" -max_total_time="$secs" -print_final_stats=1 -rss_limit_mb=2048 "fuzz/out/$n" "fuzz/corpus/$n" >"$log" 2>&1; then
+  extra=()
+  [ -n "${FUZZ_RUNS:-}" ] && extra+=("-runs=$FUZZ_RUNS")
+  if "$b/${n}_fuzz" -max_total_time="$secs" -print_final_stats=1 -rss_limit_mb=2048 "${extra[@]}" "fuzz/out/$n" "fuzz/corpus/$n" >"$log" 2>&1; then
     runs=$(grep -E '^stat::number_of_executed_units' "$log" | awk '{print $2}')
-    echo "fuzz $n: ${runs:-?} executions in ${secs}s, no findings"
+    took=$(grep -oE 'Done [0-9]+ runs in [0-9]+ second' "$log" | awk '{print $5}')
+    echo "fuzz $n: ${runs:-?} executions in ${took:-$secs}s, no findings"
   else
     echo "fuzz $n: FAILED (see $log)"; tail -n 30 "$log"; status=1
   fi

@@ -20,6 +20,25 @@ public struct Similarity: Sendable {
     }
 }
 
+extension JSONObject {
+    /// The fields every attack record has: sources and their scores before/after, direction,
+    /// image similarity, gradient calls, mask coverage, seconds (the one field that varies run to run).
+    mutating func addAttack(sources: [String], _ r: AttackResult, _ sim: Similarity, seconds: Double) {
+        add("sources", sources.joined(separator: ","))
+        add("scores_before", r.scoresBefore.map(Double.init))
+        add("scores_after", r.scoresAfter.map(Double.init))
+        add("direction", r.direction)
+        add("ssim", sim.ssim)
+        add("psnr", sim.psnr)
+        add("linf", sim.linf)
+        add("l2", sim.l2)
+        add("gradient_calls", r.gradientCalls)
+        add("mask_f_kept", r.maskFKept)
+        add("mask_jnd_kept", r.maskJNDKept)
+        add("seconds", (seconds * 1000).rounded() / 1000)
+    }
+}
+
 // MARK: - sega attack
 
 /// `sega attack`: attack each image with the sources and write OUTDIR/NAME.png and
@@ -54,16 +73,7 @@ public enum AttackCommand {
             j.add("image", it.path)
             j.add("output", out)
             j.add("method", config.method.rawValue)
-            j.add("sources", src.map(\.name).joined(separator: ","))
-            j.add("scores_before", r.scoresBefore.map(Double.init))
-            j.add("scores_after", r.scoresAfter.map(Double.init))
-            j.add("direction", r.direction)
-            j.add("ssim", sim.ssim)
-            j.add("psnr", sim.psnr)
-            j.add("linf", sim.linf)
-            j.add("l2", sim.l2)
-            j.add("gradient_calls", r.gradientCalls)
-            j.add("seconds", (secs * 1000).rounded() / 1000)
+            j.addAttack(sources: src.map(\.name), r, sim, seconds: secs)
             try AttackCLI.writeText(j.text + "\n", to: "\(outDir)/\(it.name).json")
             emit(j.text)
         }

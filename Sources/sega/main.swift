@@ -220,17 +220,8 @@ struct Attack: ParsableCommand {
                                   threads: flags.threadCount, memoryLimit: flags.memoryLimitMb.map { $0 << 20 },
                                   maxPixels: flags.maxPixels,
                                   emit: { print($0); fflush(nil) }, progress: bar.update)
-        } catch let e as CLIError {
-            printError("sega attack: \(e.message)")
-            throw ExitCode(2)
-        } catch let e as AttackError {
-            printError("sega attack: \(e.message)")
-            throw ExitCode(2)
-        } catch let e as ExitCode {
-            throw e
         } catch {
-            printError("sega attack: \(error)")
-            throw ExitCode(2)
+            try failCommand("attack", error)
         }
     }
 }
@@ -303,17 +294,8 @@ struct Eval: ParsableCommand {
             let bar = ProgressBar("sega eval")
             let s = try EvalCommand.run(o, progress: bar.update)
             printError("sega eval: \(s.computed) attack(s) run, \(s.skipped) already done; \(s.complete) of \(s.total) image(s) complete; report in \(out)/report.md")
-        } catch let e as CLIError {
-            printError("sega eval: \(e.message)")
-            throw ExitCode(2)
-        } catch let e as AttackError {
-            printError("sega eval: \(e.message)")
-            throw ExitCode(2)
-        } catch let e as ExitCode {
-            throw e
         } catch {
-            printError("sega eval: \(error)")
-            throw ExitCode(2)
+            try failCommand("eval", error)
         }
     }
 }
@@ -370,6 +352,14 @@ struct ParityCheck: ParsableCommand {
             throw ExitCode(2)
         }
     }
+}
+
+/// Report a command's failure on stderr ("sega CMD: message") and exit 2; ExitCode passes through.
+func failCommand(_ cmd: String, _ error: Error) throws -> Never {
+    if let e = error as? ExitCode { throw e }
+    let msg = (error as? CLIError)?.message ?? (error as? AttackError)?.message ?? "\(error)"
+    printError("sega \(cmd): \(msg)")
+    throw ExitCode(2)
 }
 
 func printError(_ s: String) {
