@@ -14,5 +14,5 @@ echo "c-example: linked $(du -h .build/c-example/score_and_attack | cut -f1) exe
 ldd .build/c-example/score_and_attack | sed 's/^/  /'
 src=${1:-weights/linearityiqa_lite0.safetensors}
 tgt=${2:-weights/dbcnn_lite0.safetensors}
-img=${3:-weights/sample.png}
+img=${3:-$(ls weights/samples/*.png | head -n 1)}
 .build/c-example/score_and_attack "$src" "$tgt" "$img" .build/c-example/attacked.png

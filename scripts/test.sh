@@ -30,6 +30,13 @@ for runner in ./fuzz/run.sh ./fuzz/run_swift.sh; do
   failed=$((failed + $(grep -cE "^fuzz .*FAILED" "$logs/fuzz.log")))
   grep -qE "^fuzz " "$logs/fuzz.log" || failed=$((failed + 1))
 done
+# The C example: libsega.a (static) + the Swift runtime linked statically, scoring and attacking
+# the sample image through include/sega.h.
+if ./scripts/c_example.sh > "$logs/cexample.log" 2>&1; then
+  passed=$((passed + 1)); echo "c-example: ok"; grep -E "^(source|target|linf)" "$logs/cexample.log"
+else
+  failed=$((failed + 1)); echo "c-example: FAILED"; tail -n 30 "$logs/cexample.log"
+fi
 # Dataset builder: byte-for-byte reproducibility on a subset (weights/dataset/test_build.py).
 .venv-tools/bin/python weights/dataset/test_build.py > "$logs/dataset.log" 2>&1
 cat "$logs/dataset.log"
