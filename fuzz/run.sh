@@ -31,7 +31,7 @@ for n in "${names[@]}"; do
   extra=()
   [ -n "${FUZZ_RUNS:-}" ] && extra+=("-runs=$FUZZ_RUNS")
   log="fuzz/out/$n.log"
-  if ASAN_OPTIONS=detect_leaks=1 "$bin" -max_total_time="$secs" -print_final_stats=1 "${extra[@]}" \
+  if ASAN_OPTIONS=detect_leaks=1 "$bin" -max_total_time="$secs" -print_final_stats=1 -artifact_prefix="fuzz/out/${n}-" "${extra[@]}" \
        "fuzz/out/$n" "fuzz/corpus/$n" >"$log" 2>&1; then
     runs=$(grep -E '^stat::number_of_executed_units' "$log" | awk '{print $2}')
     took=$(grep -oE 'Done [0-9]+ runs in [0-9]+ second' "$log" | awk '{print $5}')

@@ -38,7 +38,9 @@ for n in "${names[@]}"; do
   log="fuzz/out/$n.log"
   extra=()
   [ -n "${FUZZ_RUNS:-}" ] && extra+=("-runs=$FUZZ_RUNS")
-  if "$b/${n}_fuzz" -max_total_time="$secs" -print_final_stats=1 -rss_limit_mb=2048 "${extra[@]}" "fuzz/out/$n" "fuzz/corpus/$n" >"$log" 2>&1; then
+  # SWIFT_BACKTRACE=enable=no: the Swift runtime's crash backtracer would read the stack under
+  # ASan and bury the real report under a spurious one; libFuzzer/ASan print the stack anyway.
+  if SWIFT_BACKTRACE=enable=no "$b/${n}_fuzz" -max_total_time="$secs" -print_final_stats=1 -artifact_prefix="fuzz/out/${n}-" -rss_limit_mb=2048 "${extra[@]}" "fuzz/out/$n" "fuzz/corpus/$n" >"$log" 2>&1; then
     runs=$(grep -E '^stat::number_of_executed_units' "$log" | awk '{print $2}')
     took=$(grep -oE 'Done [0-9]+ runs in [0-9]+ second' "$log" | awk '{print $5}')
     echo "fuzz $n: ${runs:-?} executions in ${took:-$secs}s, no findings"
