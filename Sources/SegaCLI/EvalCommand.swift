@@ -57,10 +57,16 @@ public enum EvalCommand {
 
         let mine = all.enumerated().filter { $0.offset % o.shard.count == o.shard.index }.map(\.element)
         let targetKey = tgt.map(\.name).joined(separator: ",")
+        // A record is reused only if it was made with these sources, targets and settings.
+        func settings(_ m: AttackMethod) -> String {
+            var c = o.config
+            c.method = m
+            return settingsKey(sources: src.map(\.name), targets: targetKey, c)
+        }
         // Work still to do, and a check of every image it needs before starting.
         var todo: [(ImageItem, [AttackMethod])] = []
         for it in mine {
-            let ms = o.methods.filter { readRecord(o.outDir, $0, it.name, targets: targetKey) == nil }
+            let ms = o.methods.filter { readRecord(o.outDir, $0, it.name, settings: settings($0)) == nil }
             if !ms.isEmpty { todo.append((it, ms)) }
         }
         var sizes = Set<[Int]>()
@@ -94,6 +100,7 @@ public enum EvalCommand {
                 j.add("image", it.path)
                 j.add("method", m.rawValue)
                 j.add("targets", targetKey)
+                j.add("settings", settings(m))
                 j.add("target_clean", cleanScores.map(Double.init))
                 j.add("target_attacked", advScores.map(Double.init))
                 j.addAttack(sources: src.map(\.name), r, sim, seconds: secs)
@@ -114,7 +121,7 @@ public enum EvalCommand {
         for m in o.methods {
             var recs: [Report.Record] = []
             for it in all {
-                if let r = readRecord(o.outDir, m, it.name, targets: targetKey) { recs.append(r) } else { complete.remove(it.name) }
+                if let r = readRecord(o.outDir, m, it.name, settings: settings(m)) { recs.append(r) } else { complete.remove(it.name) }
             }
             rows.append(Report.aggregate(method: m.rawValue, records: recs, targets: tgt.map { ($0.name, $0.model.scoreRange) }))
         }
@@ -132,10 +139,33 @@ public enum EvalCommand {
         "\(dir)/records/\(m.rawValue)/\(name).json"
     }
 
-    /// A complete record for these targets, or nil (missing, unreadable, other targets).
-    static func readRecord(_ dir: String, _ m: AttackMethod, _ name: String, targets: String) -> Report.Record? {
+    /// The sources, targets and every setting that changes a method's output, as one string;
+    /// records carry it so that a rerun with other settings recomputes instead of mixing results.
+    static func settingsKey(sources: [String], targets: String, _ c: AttackConfig) -> String {
+        var f = ["method=\(c.method.rawValue)", "sources=\(sources.joined(separator: ","))", "targets=\(targets)",
+                 "eps=\(c.eps)", "seed=\(c.seed)", "direction=\(c.direction.rawValue)"]
+        switch c.method {
+        case .random: break
+        case .sega:
+            f += ["alpha=\(c.stepSize)", "iters=\(c.iterations)", "samples=\(c.samples)", "sigma=\(c.sigma)",
+                  "normalize=\(c.normalizeSources)", "maskq=\(c.maskQuantile)", "jnd=\(c.jndThreshold)"]
+        case .ifgsm:
+            f += ["alpha=\(c.stepSize)", "iters=\(c.iterations)"]
+        case .ensIfgsm:
+            f += ["alpha=\(c.stepSize)", "iters=\(c.iterations)", "normalize=\(c.normalizeSources)"]
+        case .mifgsm:
+            f += ["alpha=\(c.stepSize)", "iters=\(c.iterations)", "normalize=\(c.normalizeSources)", "momentum=\(c.momentum)"]
+        case .vt:
+            f += ["alpha=\(c.stepSize)", "iters=\(c.iterations)", "normalize=\(c.normalizeSources)", "momentum=\(c.momentum)",
+                  "vtbeta=\(c.vtBeta)", "vtsamples=\(c.vtSamples)"]
+        }
+        return f.joined(separator: ";")
+    }
+
+    /// A complete record made with these settings, or nil (missing, unreadable, other settings).
+    static func readRecord(_ dir: String, _ m: AttackMethod, _ name: String, settings: String) -> Report.Record? {
         guard let text = try? ImageList.readText(recordPath(dir, m, name)),
-              let v = try? JSONParser.parse(text), v["targets"] == .string(targets) else { return nil }
+              let v = try? JSONParser.parse(text), v["settings"] == .string(settings) else { return nil }
         func nums(_ k: String) -> [Double]? {
             guard case .array(let a)? = v[k] else { return nil }
             var o: [Double] = []
