@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The test command: installs what is missing, runs the whole test suite (best ISA: AVX-512/AVX2),
-# re-runs the kernel regression tests on the portable path, then runs each fuzzer briefly.
+# re-runs the kernel regression tests on the portable path, runs each fuzzer briefly, a short
+# ASan/UBSan pass (scripts/sanitize.sh --quick), the C example and the dataset reproducibility test.
 # Ends with one summary line "N passed, M failed" (XCTest cases + fuzz harnesses).
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -30,6 +31,14 @@ for runner in ./fuzz/run.sh ./fuzz/run_swift.sh; do
   failed=$((failed + $(grep -cE "^fuzz .*FAILED" "$logs/fuzz.log")))
   grep -qE "^fuzz " "$logs/fuzz.log" || failed=$((failed + 1))
 done
+# Sanitizers: the kernel, parser, image, attack and metric suites rebuilt with ASan and with
+# UBSan (C targets), each counted as its own tests (scripts/sanitize.sh; the full run is
+# `scripts/sanitize.sh` without --quick).
+./scripts/sanitize.sh --quick > "$logs/sanitize.log" 2>&1
+grep -E "^sanitize |sanitizer report|exited with" "$logs/sanitize.log"
+while read -r n f; do passed=$((passed + n - f)); failed=$((failed + f)); done < <(
+  sed -nE 's/^sanitize [a-z]+: ([0-9]+) tests, ([0-9]+) failures$/\1 \2/p' "$logs/sanitize.log")
+[ "$(grep -cE '^sanitize [a-z]+: ' "$logs/sanitize.log")" -eq 2 ] || { failed=$((failed + 1)); tail -n 30 "$logs/sanitize.log"; }
 # The C example: libsega.a (static) + the Swift runtime linked statically, scoring and attacking
 # the sample image through include/sega.h.
 if ./scripts/c_example.sh > "$logs/cexample.log" 2>&1; then
