@@ -25,6 +25,7 @@ def variants(sources):
     v += [(f"N {n}", ["--samples", n]) for n in ("1", "8")]
     v += [(f"K {i} ({','.join(k[:i])})", ["--sources", ",".join(k[:i])]) for i in range(1, len(k))]
     v += [(f"M^F quantile {q}", ["--mask-quantile", q]) for q in ("0.3", "0.6")]
+    v += [(f"M^F agreement {q}", ["--mask-agreement", q]) for q in ("0.67", "1")]
     v += [(f"M^JND threshold {t}", ["--jnd-threshold", t]) for t in ("4", "8")]
     v += [("no source normalisation", ["--no-normalize"])]
     return v

@@ -35,10 +35,10 @@ FROZEN_BLOCKS = 3
 
 DEFAULTS = {  # epochs, batch, lr (head), backbone lr multiplier
     "cnniqa": (40, 16, 1e-3, 1.0),
-    "hyperiqa_lite0": (8, 8, 1e-3, 0.3),
-    "linearityiqa_lite0": (8, 8, 1e-3, 0.3),
-    "dbcnn_lite0": (8, 8, 1e-3, 0.3),
-    "vitiqa": (8, 16, 3e-4, 0.5),
+    "hyperiqa_lite0": (14, 8, 1e-3, 0.3),
+    "linearityiqa_lite0": (14, 8, 1e-3, 0.3),
+    "dbcnn_lite0": (14, 8, 1e-3, 0.3),
+    "vitiqa": (16, 16, 3e-4, 0.5),
 }
 
 
@@ -57,7 +57,46 @@ def load_split(root, rows, split):
 
 
 def to_float(batch_u8):
-    return batch_u8.float().div_(255.0)
+    # channels_last: oneDNN's convolutions run about 15% faster on CPU in that layout
+    return batch_u8.float().div_(255.0).contiguous(memory_format=torch.channels_last)
+
+
+# MARK: - auxiliary task
+
+class AuxHead(nn.Module):
+    """Training-only head: distortion type (cross-entropy) and level (regression) predicted from
+    the pooled features that feed the quality head. Not exported. With 20 training photos a
+    MOS regressor alone learns content as much as distortion (val SROCC about 0.68 for
+    LinearityIQA-Lite0); naming the distortion and its level pushes the shared features toward
+    what generalises across photos, as DBCNN pre-trains its S-CNN on distortion classes."""
+
+    def __init__(self, channels, types):
+        super().__init__()
+        self.fc = nn.Linear(channels, types + 1)
+        self.types = types
+
+    def loss(self, feat, dtype, level):
+        o = self.fc(feat)
+        return F.cross_entropy(o[:, :self.types], dtype) + F.mse_loss(o[:, self.types], level)
+
+
+def feature_tap(model, arch):
+    """(channels, hook): a forward hook keeps in hook.feat the pooled features the quality head reads."""
+    class Tap:
+        feat = None
+    tap = Tap()
+    if arch == "cnniqa":
+        model.fc1.register_forward_pre_hook(lambda m, inp: setattr(tap, "feat", inp[0]))
+        return model.fc1.in_features, tap
+    if arch == "vitiqa":
+        model.norm.register_forward_hook(lambda m, inp, out: setattr(tap, "feat", out[:, 0]))
+        return model.norm.normalized_shape[0], tap
+
+    def pooled(m, inp, out):
+        f = out[0] if isinstance(out, tuple) else out
+        tap.feat = f.mean(dim=(2, 3))
+    model.backbone.register_forward_hook(pooled)
+    return model.backbone.head_channels, tap
 
 
 # MARK: - models
@@ -182,6 +221,7 @@ def main(argv=None):
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--num-crop", type=int, default=4, help="hyperiqa_lite0 test-time crops")
     ap.add_argument("--limit", type=int, default=0, help="use only the first N training images (smoke runs)")
+    ap.add_argument("--aux", type=float, default=1.0, help="weight of the distortion type/level auxiliary loss (0: off)")
     a = ap.parse_args(argv)
     torch.set_num_threads(a.threads)
     torch.manual_seed(a.seed)
@@ -190,14 +230,23 @@ def main(argv=None):
     epochs, batch, lr = a.epochs or epochs, a.batch or batch, a.lr or lr
 
     rows = read_manifest(a.data)
-    _, xtr, ytr = load_split(a.data, rows, "train")
+    trows, xtr, ytr = load_split(a.data, rows, "train")
     vrows, xva, yva = load_split(a.data, rows, "val")
+    types = sorted(set(r["distortion"] for r in rows))
+    dtr = torch.tensor([types.index(r["distortion"]) for r in trows])
+    ltr = torch.tensor([(float(r["level"]) - 1) / 4 for r in trows])
     if a.limit:
-        xtr, ytr = xtr[:a.limit], ytr[:a.limit]
+        xtr, ytr, dtr, ltr = xtr[:a.limit], ytr[:a.limit], dtr[:a.limit], ltr[:a.limit]
     ytr = ytr / 100.0
-    model = build_model(a.arch, a.num_crop)
+    model = build_model(a.arch, a.num_crop).to(memory_format=torch.channels_last)
+    aux = None
+    if a.aux > 0:
+        channels, tap = feature_tap(model, a.arch)
+        aux = AuxHead(channels, len(types))
     bb = [p for n, p in model.named_parameters() if n.startswith("backbone.") and p.requires_grad]
     rest = [p for n, p in model.named_parameters() if not n.startswith("backbone.")]
+    if aux is not None:
+        rest += list(aux.parameters())
     groups = [{"params": rest, "lr": lr}]
     if bb:
         groups.append({"params": bb, "lr": lr * bb_mult})
@@ -221,12 +270,13 @@ def main(argv=None):
             x[flip] = x[flip].flip(-1)
             y = ytr[idx]
             p = train_forward(model, a.arch, x, gen)
-            loss = F.smooth_l1_loss(p, y, beta=0.05)
+            main = F.smooth_l1_loss(p, y, beta=0.05)
+            loss = main if aux is None else main + a.aux * aux.loss(tap.feat, dtr[idx], ltr[idx])
             opt.zero_grad()
             loss.backward()
             opt.step()
             sched.step()
-            total += float(loss) * len(idx)
+            total += float(main) * len(idx)
             if (i // batch) % 25 == 0:
                 print(f"train {a.arch}: epoch {ep + 1} step {i // batch} loss {float(loss):.4f} ({time.time() - t0:.0f} s)",
                       file=sys.stderr, flush=True)
@@ -243,7 +293,7 @@ def main(argv=None):
     scale_output(model, a.arch, 100.0)
     meta = {"arch": a.arch, "score_lo": "0", "score_hi": "100",
             "training": json.dumps({"data": "sega-iqa (weights/dataset/build.py)", "seed": a.seed,
-                                    "epochs": epochs, "batch": batch, "lr": lr, "best_val_srocc": best,
+                                    "epochs": epochs, "batch": batch, "lr": lr, "aux": a.aux, "best_val_srocc": best,
                                     "log": log, "seconds": round(time.time() - t0, 1)})}
     if a.arch == "hyperiqa_lite0":
         meta.update({"num_crop": str(model.num_crop), "crop_size": str(model.crop_size)})

@@ -50,8 +50,13 @@ public struct AttackConfig: Sendable, Equatable {
     public var direction: AttackDirection = .auto
     /// Divide each source's gradient by its mean |g| before averaging (equal say per source).
     public var normalizeSources: Bool = true
-    /// M^F: keep the components whose |g| is at or above this quantile of |g| (0 keeps all).
+    /// M^F, magnitude rule: keep the components whose |g| is at or above this quantile of |g|
+    /// (0 keeps all).
     public var maskQuantile: Float = 0.0
+    /// M^F, agreement rule: keep the components where at least this fraction of the sources'
+    /// smoothed gradients has the sign of the ensemble gradient (0 keeps all; 1: all agree).
+    /// Where sources disagree the direction is model-specific and transfers worse.
+    public var maskAgreement: Float = 0.0
     /// M^JND: keep the pixels whose JND (Yang et al. 2005, luma 0..255) is at or above this (0 keeps all).
     public var jndThreshold: Float = 0.0
     /// MI-FGSM / VT momentum decay.
@@ -73,6 +78,7 @@ public struct AttackConfig: Sendable, Equatable {
         guard samples >= 1, samples <= 10_000 else { throw bad("samples must be in 1...10000, got \(samples)") }
         guard sigma.isFinite, sigma >= 0, sigma <= 1 else { throw bad("sigma must be in [0, 1], got \(sigma)") }
         guard maskQuantile.isFinite, maskQuantile >= 0, maskQuantile < 1 else { throw bad("mask quantile must be in [0, 1), got \(maskQuantile)") }
+        guard maskAgreement.isFinite, maskAgreement >= 0, maskAgreement <= 1 else { throw bad("mask agreement must be in [0, 1], got \(maskAgreement)") }
         guard jndThreshold.isFinite, jndThreshold >= 0 else { throw bad("JND threshold must be >= 0, got \(jndThreshold)") }
         guard momentum.isFinite, momentum >= 0 else { throw bad("momentum must be >= 0, got \(momentum)") }
         guard vtBeta.isFinite, vtBeta >= 0, vtSamples >= 1, vtSamples <= 10_000 else { throw bad("VT beta must be >= 0 and samples in 1...10000") }

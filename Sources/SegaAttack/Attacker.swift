@@ -32,7 +32,7 @@ public final class Attacker {
     /// Values per image (3 * H * W) and pixels (H * W).
     public let count: Int, pixels: Int
 
-    let x0, x, g, gk, mom, vtv, maskF, scratch: UnsafeMutableBufferPointer<Float>
+    let x0, x, g, gk, mom, vtv, maskF, scratch, pos, neg: UnsafeMutableBufferPointer<Float>
     let jnd, maskJ: UnsafeMutableBufferPointer<Float>
     var jndMap: JNDMap
 
@@ -55,12 +55,20 @@ public final class Attacker {
         }
         x0 = buf(count); x = buf(count); g = buf(count); gk = buf(count)
         mom = buf(count); vtv = buf(count); maskF = buf(count); scratch = buf(count)
+        pos = buf(count); neg = buf(count)
         jnd = buf(pixels); maskJ = buf(pixels)
         jndMap = JNDMap(height: height, width: width)
     }
 
+    /// Bytes an attacker holds for images of h x w: ten 3HW buffers, two HW masks and the JND
+    /// scratch (three HW planes, replicate-index tables). Callers add it to the plans' memory.
+    public static func stateBytes(height h: Int, width w: Int) -> Int {
+        let f = MemoryLayout<Float>.size
+        return (10 * 3 * h * w + 2 * h * w + 3 * h * w + 5 * 25 + 7) * f + (h + w + 12) * MemoryLayout<Int>.size
+    }
+
     deinit {
-        for b in [x0, x, g, gk, mom, vtv, maskF, scratch, jnd, maskJ] { b.deallocate() }
+        for b in [x0, x, g, gk, mom, vtv, maskF, scratch, pos, neg, jnd, maskJ] { b.deallocate() }
     }
 
     /// M^F of the last iteration (per component, 0 or 1) and M^JND (per pixel), for reports.
@@ -122,7 +130,7 @@ public final class Attacker {
             var t = 0
             while t < c.iterations {
                 calls += direction(iteration: t, key: key)
-                if c.method == .sega && c.maskQuantile > 0 { updateMaskF() }
+                if c.method == .sega && (c.maskQuantile > 0 || c.maskAgreement > 0) { updateMaskF() }
                 step(d)
                 t += 1
             }
@@ -173,9 +181,12 @@ public final class Attacker {
 
     /// out = (1/K) sum_k w_k * (1/N) sum_n grad f_k(x + noise_n), w_k = 1 / mean|g_k| when
     /// normalising. The same noise samples serve every source (counter-based: regenerated).
+    /// `pos` / `neg` receive how many sources have g_k > 0 / < 0 per component (M^F's agreement rule).
     func ensembleGradient(into out: UnsafeMutableBufferPointer<Float>, samples: Int, noise: NoiseKind,
                           iteration t: Int, key: UInt64) -> Int {
         out.update(repeating: 0)
+        pos.update(repeating: 0)
+        neg.update(repeating: 0)
         var calls = 0
         var si = 0
         while si < sources.count {  // index loop: the iterator form allocates in debug builds
@@ -214,7 +225,11 @@ public final class Attacker {
             }
             let wf = Float(w)
             var i = 0
-            while i < count { out[i] += wf * gk[i]; i += 1 }
+            while i < count {
+                out[i] += wf * gk[i]
+                if gk[i] > 0 { pos[i] += 1 } else if gk[i] < 0 { neg[i] += 1 }
+                i += 1
+            }
         }
         return calls
     }
@@ -231,14 +246,25 @@ public final class Attacker {
 
     // MARK: masks, step, projection
 
-    /// M^F: 1 where |g| is at or above the maskQuantile quantile of |g| over the image.
+    /// M^F: 1 where |g| is at or above the maskQuantile quantile of |g| over the image, and at
+    /// least maskAgreement * K sources have the sign of g (a source with g_k = 0 does not agree).
     func updateMaskF() {
+        var thr: Float = 0
         var i = 0
-        while i < count { scratch[i] = abs(g[i]); i += 1 }
-        let kth = min(count - 1, Int(Double(config.maskQuantile) * Double(count)))
-        let thr = Attacker.select(scratch, kth)
+        if config.maskQuantile > 0 {
+            while i < count { scratch[i] = abs(g[i]); i += 1 }
+            let kth = min(count - 1, Int(Double(config.maskQuantile) * Double(count)))
+            thr = Attacker.select(scratch, kth)
+        }
+        // Counts are small integers, exact in Float; the slack only absorbs a * K's rounding.
+        let need = config.maskAgreement * Float(sources.count) - 1e-3
         i = 0
-        while i < count { maskF[i] = abs(g[i]) >= thr ? 1 : 0; i += 1 }
+        while i < count {
+            let gi = g[i]
+            let agree: Float = gi > 0 ? pos[i] : (gi < 0 ? neg[i] : 0)
+            maskF[i] = abs(gi) >= thr && (config.maskAgreement == 0 || agree >= need) ? 1 : 0
+            i += 1
+        }
     }
 
     /// x <- clip01(Proj_eps(x + alpha d M^F M^JND sign(g))).

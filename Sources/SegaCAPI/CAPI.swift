@@ -163,7 +163,8 @@ public func sega_attack_options_init(_ o: UnsafeMutablePointer<sega_attack_optio
     let d = AttackConfig()
     o.pointee = sega_attack_options(method: 0, eps: d.eps, alpha: 0, iterations: Int32(d.iterations), samples: Int32(d.samples),
                                     sigma: d.sigma, seed: d.seed, direction: 0, mask_quantile: d.maskQuantile,
-                                    jnd_threshold: d.jndThreshold, normalize_sources: d.normalizeSources ? 1 : 0)
+                                    jnd_threshold: d.jndThreshold, normalize_sources: d.normalizeSources ? 1 : 0,
+                                    mask_agreement: d.maskAgreement)
 }
 
 @_cdecl("sega_attack")
@@ -185,12 +186,13 @@ public func sega_attack(_ p: OpaquePointer?, _ src: UnsafePointer<Int32>?, _ n: 
         cfg.iterations = Int(o.iterations); cfg.samples = Int(o.samples); cfg.sigma = o.sigma; cfg.seed = o.seed
         cfg.direction = o.direction == 1 ? .up : (o.direction == 2 ? .down : .auto)
         cfg.maskQuantile = o.mask_quantile; cfg.jndThreshold = o.jnd_threshold; cfg.normalizeSources = o.normalize_sources != 0
+        cfg.maskAgreement = o.mask_agreement
         try cfg.validate()
         let key = (0..<Int(n)).map { Int(src[$0]) }
         let boxes = try key.map { try model(c, Int32($0)) }
         if c.attack == nil || c.attack!.key != key || c.attack!.h != Int(h) || c.attack!.w != Int(w) {
             c.attack = nil
-            var need = 10 * x.count * 4
+            var need = Attacker.stateBytes(height: Int(h), width: Int(w))
             for b in boxes { need += try PlannedModel.memory(b.model, height: Int(h), width: Int(w), withGradient: true).totalBytes }
             try c.checkBudget(adding: need, what: "an attack with \(n) source(s) at \(w)x\(h)")
             let planned = try boxes.map { try PlannedModel($0.model, name: $0.name, context: c.engine, height: Int(h), width: Int(w), withGradient: true) }

@@ -148,7 +148,7 @@ public enum EvalCommand {
         case .random: break
         case .sega:
             f += ["alpha=\(c.stepSize)", "iters=\(c.iterations)", "samples=\(c.samples)", "sigma=\(c.sigma)",
-                  "normalize=\(c.normalizeSources)", "maskq=\(c.maskQuantile)", "jnd=\(c.jndThreshold)"]
+                  "normalize=\(c.normalizeSources)", "maskq=\(c.maskQuantile)", "maska=\(c.maskAgreement)", "jnd=\(c.jndThreshold)"]
         case .ifgsm:
             f += ["alpha=\(c.stepSize)", "iters=\(c.iterations)"]
         case .ensIfgsm:

@@ -104,6 +104,9 @@ struct AttackFlags: ParsableArguments {
     @Option(name: .long, help: "SEGA M^F: keep gradient components with |g| at or above this quantile (0 keeps all).")
     var maskQuantile: Float = AttackConfig().maskQuantile
 
+    @Option(name: .long, help: "SEGA M^F: keep components where at least this fraction of the sources has the ensemble gradient's sign (0 keeps all).")
+    var maskAgreement: Float = AttackConfig().maskAgreement
+
     @Option(name: .long, help: "SEGA M^JND: keep pixels whose JND (Yang 2005, luma 0..255) is at least this (0 keeps all).")
     var jndThreshold: Float = AttackConfig().jndThreshold
 
@@ -134,6 +137,7 @@ struct AttackFlags: ParsableArguments {
         guard let d = AttackDirection(rawValue: direction) else { throw CLIError("--direction must be up, down or auto, got '\(direction)'") }
         c.direction = d
         c.maskQuantile = maskQuantile
+        c.maskAgreement = maskAgreement
         c.jndThreshold = jndThreshold
         c.normalizeSources = !noNormalize
         c.momentum = momentum

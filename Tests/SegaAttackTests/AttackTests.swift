@@ -128,6 +128,36 @@ final class AttackTests: XCTestCase {
         XCTAssertEqual(out, testImage(height: h, width: w, seed: 1), "an all-zero JND mask must leave the image unchanged")
     }
 
+    /// M^F's agreement rule against the sources' own gradients: with sigma 0 and N 1 the smoothed
+    /// gradient is the plain gradient at x, so with two sources "all agree" keeps exactly the
+    /// components where g_1 g_2 > 0, and "half agree" every component where g is not zero.
+    func testMaskAgreementKeepsComponentsWhereTheSourcesAgree() throws {
+        let srcs = try sources()
+        let x = testImage(height: h, width: w, seed: 1)
+        var grads: [[Float]] = []
+        for s in srcs {
+            var xb = x
+            let g = xb.withUnsafeMutableBufferPointer { s.scoreAndGradientOfInput(at: $0).1 }
+            grads.append(Array(g))
+        }
+        var c = AttackConfig()
+        c.iterations = 1; c.samples = 1; c.sigma = 0; c.maskAgreement = 1
+        let a = try Attacker(sources: srcs, config: c)
+        var out = [Float](repeating: 0, count: x.count)
+        _ = try x.withUnsafeBufferPointer { xp in try out.withUnsafeMutableBufferPointer { try a.run(image: xp, key: 42, into: $0) } }
+        let expectAll = (0..<x.count).map { grads[0][$0] * grads[1][$0] > 0 ? Float(1) : 0 }
+        XCTAssertEqual(Array(a.lastMaskF), expectAll)
+        let kept = expectAll.reduce(0, +) / Float(x.count)
+        XCTAssertGreaterThan(kept, 0.05, "the sources never agree: the test image is degenerate")
+        XCTAssertLessThan(kept, 0.95, "the sources always agree: the rule is not exercised")
+        a.config.maskAgreement = 0.5
+        _ = try x.withUnsafeBufferPointer { xp in try out.withUnsafeMutableBufferPointer { try a.run(image: xp, key: 42, into: $0) } }
+        let nonzero = (0..<x.count).map { grads[0][$0] != 0 || grads[1][$0] != 0 ? Float(1) : 0 }
+        XCTAssertEqual(Array(a.lastMaskF), nonzero)
+        a.config.maskAgreement = 1.5
+        XCTAssertThrowsError(try x.withUnsafeBufferPointer { xp in try out.withUnsafeMutableBufferPointer { try a.run(image: xp, key: 42, into: $0) } })
+    }
+
     func testQuickselectMatchesSorting() {
         var rng = NoiseStream(seed: 5)
         for n in [1, 2, 3, 10, 101, 1000] {

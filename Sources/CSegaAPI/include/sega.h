@@ -49,6 +49,7 @@ typedef struct sega_attack_options {
     float mask_quantile;     /* M^F quantile in [0, 1) */
     float jnd_threshold;     /* M^JND threshold (luma 0..255), 0 keeps all */
     int normalize_sources;   /* 1: divide each source gradient by its mean |g| */
+    float mask_agreement;    /* M^F: fraction of sources that must share the ensemble sign, [0, 1] */
 } sega_attack_options;
 
 /* A context with a memory budget in bytes for all its plans (0: no limit) and a thread count
