@@ -5,6 +5,7 @@
 # Usage: fuzz/run.sh [NAME...]   env: FUZZ_SECONDS (default 60), FUZZ_RUNS (optional cap)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. fuzz/common.sh
 secs="${FUZZ_SECONDS:-60}"
 mkdir -p fuzz/bin fuzz/out
 names=("$@")
@@ -27,17 +28,6 @@ for n in "${names[@]}"; do
     -D_GNU_SOURCE -ICSupport/include -ICSupport/src "${xcflags[@]}" \
     "fuzz/${n}_fuzz.c" "${srcs[@]}" "${xsrcs[@]}" "${xlibs[@]}" -lpthread -lm -o "$bin" 2>"fuzz/out/${n}_build.log" \
   || { echo "fuzz $n: FAILED (build, see fuzz/out/${n}_build.log)"; status=1; continue; }
-  mkdir -p "fuzz/out/$n" "fuzz/corpus/$n"
-  extra=()
-  [ -n "${FUZZ_RUNS:-}" ] && extra+=("-runs=$FUZZ_RUNS")
-  log="fuzz/out/$n.log"
-  if ASAN_OPTIONS=detect_leaks=1 "$bin" -max_total_time="$secs" -print_final_stats=1 -artifact_prefix="fuzz/out/${n}-" "${extra[@]}" \
-       "fuzz/out/$n" "fuzz/corpus/$n" >"$log" 2>&1; then
-    runs=$(grep -E '^stat::number_of_executed_units' "$log" | awk '{print $2}')
-    took=$(grep -oE 'Done [0-9]+ runs in [0-9]+ second' "$log" | awk '{print $5}')
-    echo "fuzz $n: ${runs:-?} executions in ${took:-$secs}s, no findings"
-  else
-    echo "fuzz $n: FAILED (see $log)"; tail -n 30 "$log"; status=1
-  fi
+  ASAN_OPTIONS=detect_leaks=1 run_harness "$n" "$bin" "$secs" || status=1
 done
 exit $status

@@ -5,6 +5,7 @@
 # Usage: fuzz/run_swift.sh [NAME...]   env: FUZZ_SECONDS (default 60), FUZZ_RUNS (optional cap)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. fuzz/common.sh
 secs="${FUZZ_SECONDS:-60}"
 b=fuzz/bin/swift; mkdir -p "$b" fuzz/out
 # C kernels, instrumented for ASan (not for coverage: the parsers are what is fuzzed here)
@@ -34,18 +35,8 @@ for n in "${names[@]}"; do
   swiftc -parse-as-library -g -Onone -sanitize=fuzzer,address -I "$b" -Xcc -ICSupport/include -I CSupport/include \
     "fuzz/${n}_fuzz.swift" "${xsrcs[@]}" "$b/libSegaModels.a" "$b/libSegaEngine.a" "${objs[@]}" -lpthread -lm -use-ld=lld -o "$b/${n}_fuzz" 2>"$b/${n}_link.log" \
   || { echo "fuzz $n: FAILED (build, see $b/${n}_link.log)"; status=1; continue; }
-  mkdir -p "fuzz/out/$n" "fuzz/corpus/$n"
-  log="fuzz/out/$n.log"
-  extra=()
-  [ -n "${FUZZ_RUNS:-}" ] && extra+=("-runs=$FUZZ_RUNS")
   # SWIFT_BACKTRACE=enable=no: the Swift runtime's crash backtracer would read the stack under
   # ASan and bury the real report under a spurious one; libFuzzer/ASan print the stack anyway.
-  if SWIFT_BACKTRACE=enable=no "$b/${n}_fuzz" -max_total_time="$secs" -print_final_stats=1 -artifact_prefix="fuzz/out/${n}-" -rss_limit_mb=2048 "${extra[@]}" "fuzz/out/$n" "fuzz/corpus/$n" >"$log" 2>&1; then
-    runs=$(grep -E '^stat::number_of_executed_units' "$log" | awk '{print $2}')
-    took=$(grep -oE 'Done [0-9]+ runs in [0-9]+ second' "$log" | awk '{print $5}')
-    echo "fuzz $n: ${runs:-?} executions in ${took:-$secs}s, no findings"
-  else
-    echo "fuzz $n: FAILED (see $log)"; tail -n 30 "$log"; status=1
-  fi
+  SWIFT_BACKTRACE=enable=no run_harness "$n" "$b/${n}_fuzz" "$secs" -rss_limit_mb=2048 || status=1
 done
 exit $status
