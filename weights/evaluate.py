@@ -164,7 +164,7 @@ def main():
         if a.predictions:
             with open(os.path.join(a.data, f"predictions_{name}.tsv"), "w") as f:
                 for r, v in zip(rows, p):
-                    f.write(f"{r['path']}\t{v!r}\n")
+                    f.write(f"{r['path']}\t{float(v)!r}\n")
         if a.cards:
             with open(os.path.join(a.weights, f"{name}.md"), "w") as f:
                 f.write(card(name, path, meta, ev, flops(model, 288, 384)))

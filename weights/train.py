@@ -50,7 +50,8 @@ def read_manifest(root):
 
 
 def load_split(root, rows, split):
-    rows = [r for r in rows if r["split"] == split]
+    """Images and MOS of the rows whose split is in `split` (a comma-separated list)."""
+    rows = [r for r in rows if r["split"] in split.split(",")]
     imgs = np.stack([np.asarray(Image.open(os.path.join(root, r["path"])).convert("RGB")) for r in rows])
     mos = np.array([float(r["mos"]) for r in rows], dtype=np.float32)
     return rows, torch.from_numpy(imgs).permute(0, 3, 1, 2).contiguous(), torch.from_numpy(mos)
@@ -221,7 +222,11 @@ def main(argv=None):
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--num-crop", type=int, default=4, help="hyperiqa_lite0 test-time crops")
     ap.add_argument("--limit", type=int, default=0, help="use only the first N training images (smoke runs)")
+    ap.add_argument("--train-on", default="train",
+                    help="splits to train on; with 'train,val' the last epoch is kept (val is no longer held out)")
     ap.add_argument("--aux", type=float, default=1.0, help="weight of the distortion type/level auxiliary loss (0: off)")
+    ap.add_argument("--denoise", type=float, default=0.0,
+                    help="train on (1-w) MOS + w * the training photos' mean MOS of the same distortion and level")
     a = ap.parse_args(argv)
     torch.set_num_threads(a.threads)
     torch.manual_seed(a.seed)
@@ -230,11 +235,20 @@ def main(argv=None):
     epochs, batch, lr = a.epochs or epochs, a.batch or batch, a.lr or lr
 
     rows = read_manifest(a.data)
-    trows, xtr, ytr = load_split(a.data, rows, "train")
+    trows, xtr, ytr = load_split(a.data, rows, a.train_on)
+    held_out = "val" not in a.train_on.split(",")
     vrows, xva, yva = load_split(a.data, rows, "val")
     types = sorted(set(r["distortion"] for r in rows))
     dtr = torch.tensor([types.index(r["distortion"]) for r in trows])
     ltr = torch.tensor([(float(r["level"]) - 1) / 4 for r in trows])
+    if a.denoise > 0:
+        # The part of a label that depends on the photo (e.g. how much detail a blur removes) cannot
+        # be learnt from 20 photos; shrinking toward the group mean keeps the model off it.
+        groups = {}
+        for r, y in zip(trows, ytr.tolist()):
+            groups.setdefault((r["distortion"], r["level"]), []).append(y)
+        gm = torch.tensor([float(np.mean(groups[(r["distortion"], r["level"])])) for r in trows])
+        ytr = (1 - a.denoise) * ytr + a.denoise * gm
     if a.limit:
         xtr, ytr, dtr, ltr = xtr[:a.limit], ytr[:a.limit], dtr[:a.limit], ltr[:a.limit]
     ytr = ytr / 100.0
@@ -266,8 +280,12 @@ def main(argv=None):
             if len(idx) < 2:
                 continue
             x = to_float(xtr[idx])
+            # Mirror images left-right and upside down: the labels do not change, and with 20-25
+            # photos every new-looking view of the content helps (train SROCC 0.96 vs test 0.81).
             flip = torch.rand(len(idx), generator=gen) < 0.5
             x[flip] = x[flip].flip(-1)
+            vflip = torch.rand(len(idx), generator=gen) < 0.5
+            x[vflip] = x[vflip].flip(-2)
             y = ytr[idx]
             p = train_forward(model, a.arch, x, gen)
             main = F.smooth_l1_loss(p, y, beta=0.05)
@@ -276,24 +294,27 @@ def main(argv=None):
             loss.backward()
             opt.step()
             sched.step()
-            total += float(main) * len(idx)
+            total += main.item() * len(idx)
             if (i // batch) % 25 == 0:
                 print(f"train {a.arch}: epoch {ep + 1} step {i // batch} loss {float(loss):.4f} ({time.time() - t0:.0f} s)",
                       file=sys.stderr, flush=True)
-        pv = predict(model, xva)
-        s, pl = srocc(pv, yva.numpy()), plcc(pv, yva.numpy())
+        if held_out:
+            pv = predict(model, xva)
+            s, pl = srocc(pv, yva.numpy()), plcc(pv, yva.numpy())
+        else:  # val is in the training set: nothing to select on, the last epoch is kept
+            s = pl = float("nan")
         log.append({"epoch": ep + 1, "loss": total / len(xtr), "val_srocc": s, "val_plcc": pl,
                     "seconds": round(time.time() - t0, 1)})
         print(f"train {a.arch}: epoch {ep + 1}/{epochs} loss {total / len(xtr):.5f} val SROCC {s:.4f} "
               f"PLCC {pl:.4f} ({time.time() - t0:.0f} s)", file=sys.stderr, flush=True)
-        if s > best:
+        if s > best or not held_out:
             best = s
             best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
     model.load_state_dict(best_state)
     scale_output(model, a.arch, 100.0)
     meta = {"arch": a.arch, "score_lo": "0", "score_hi": "100",
             "training": json.dumps({"data": "sega-iqa (weights/dataset/build.py)", "seed": a.seed,
-                                    "epochs": epochs, "batch": batch, "lr": lr, "aux": a.aux, "best_val_srocc": best,
+                                    "epochs": epochs, "batch": batch, "lr": lr, "train_on": a.train_on, "aux": a.aux, "denoise": a.denoise, "best_val_srocc": best,
                                     "log": log, "seconds": round(time.time() - t0, 1)})}
     if a.arch == "hyperiqa_lite0":
         meta.update({"num_crop": str(model.num_crop), "crop_size": str(model.crop_size)})
