@@ -41,9 +41,14 @@ def main():
     ap.add_argument("--out", default="ablation")
     ap.add_argument("--sega", default=os.path.join(ROOT, ".build/release/sega"))
     ap.add_argument("--extra", default="", help="extra flags for every run, e.g. '--iters 5'")
+    ap.add_argument("--only", default="", help="comma-separated variant labels to run (default: all), e.g. 'default,N 1'")
     a = ap.parse_args()
     rows = []
-    for label, flags in variants(a.sources):
+    chosen = variants(a.sources)
+    if a.only:
+        keep = [x.strip() for x in a.only.split(",")]
+        chosen = [(label, flags) for label, flags in chosen if any(label == k or label.startswith(k + " (") for k in keep)]
+    for label, flags in chosen:
         slug = "".join(c if c.isalnum() else "_" for c in label)
         out = os.path.join(a.out, slug)
         cmd = [a.sega, "eval", "--sources", a.sources, "--targets", a.targets, "--images", a.images,
@@ -55,14 +60,17 @@ def main():
             rep = json.load(f)
         row = rep["rows"][0]
         sroccs = [t["srocc"] for t in row["targets"]]
-        rows.append((label, sroccs, sum(sroccs) / len(sroccs), row["mean_ssim"], row["gradient_calls"]))
+        deltas = [t["mean_abs_delta"] for t in row["targets"]]
+        rows.append((label, sroccs, sum(sroccs) / len(sroccs), deltas, row["mean_ssim"], row["gradient_calls"]))
     targets = a.targets.split(",")
     lines = ["# SEGA ablation", "", f"Sources {a.sources}; targets {a.targets}; images: {a.images} split {a.split}, "
              f"every {a.stride}th; extra flags '{a.extra}'.", "",
-             "| variant | " + " | ".join(f"{t} SROCC" for t in targets) + " | mean SROCC | mean SSIM | grad calls |",
-             "|---|" + "---|" * (len(targets) + 3)]
-    for label, s, m, ssim, calls in rows:
-        lines.append(f"| {label} | " + " | ".join(f"{v:.4f}" for v in s) + f" | {m:.4f} | {ssim:.4f} | {calls:.0f} |")
+             "| variant | " + " | ".join(f"{t} SROCC" for t in targets) + " | mean SROCC | "
+             + " | ".join(f"{t} mean abs delta" for t in targets) + " | mean SSIM | grad calls |",
+             "|---|" + "---|" * (2 * len(targets) + 3)]
+    for label, s, m, d, ssim, calls in rows:
+        lines.append(f"| {label} | " + " | ".join(f"{v:.4f}" for v in s) + f" | {m:.4f} | "
+                     + " | ".join(f"{v:.2f}" for v in d) + f" | {ssim:.4f} | {calls:.0f} |")
     os.makedirs(a.out, exist_ok=True)
     with open(os.path.join(a.out, "ablation.md"), "w") as f:
         f.write("\n".join(lines) + "\n")
