@@ -21,7 +21,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 def variants(sources):
     k = sources.split(",")
     v = [("default", [])]
-    v += [(f"sigma {s}", ["--sigma", s]) for s in ("0", "0.02", "0.1")]
+    v += [(f"sigma {s}", ["--sigma", s]) for s in ("0", "0.01", "0.02", "0.1")]
     v += [(f"N {n}", ["--samples", n]) for n in ("1", "8")]
     v += [(f"K {i} ({','.join(k[:i])})", ["--sources", ",".join(k[:i])]) for i in range(1, len(k))]
     v += [(f"M^F quantile {q}", ["--mask-quantile", q]) for q in ("0.3", "0.6")]

@@ -92,7 +92,7 @@ struct AttackFlags: ParsableArguments {
     @Option(name: .long, help: "SEGA Monte Carlo samples N per source and iteration (default 4).")
     var samples: Int = AttackConfig().samples
 
-    @Option(name: .long, help: "SEGA smoothing sigma, in [0, 1] pixel units (default 0.05).")
+    @Option(name: .long, help: "SEGA smoothing sigma, in [0, 1] pixel units (default 0.02).")
     var sigma: Float = AttackConfig().sigma
 
     @Option(name: .long, help: "Random seed (noise of SEGA, VT, random).")

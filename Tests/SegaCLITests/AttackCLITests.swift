@@ -108,10 +108,10 @@ final class AttackCLITests: XCTestCase {
         XCTAssertEqual(files("\(tmp)/rep/records/sega"), ["a.json", "b.json", "c.json"])
         // Other settings are not resumed from these records: --sigma changes SEGA only (3 images
         // recomputed), --eps every method (9); the report then reflects the new settings.
-        let sigma = try run(common + ["--sigma", "0.02"])
+        let sigma = try run(common + ["--sigma", "0.03"])
         XCTAssertEqual(sigma.status, 0, sigma.err)
         XCTAssertTrue(sigma.err.contains("3 attack(s) run, 6 already done"), sigma.err)
-        let eps = try run(common + ["--sigma", "0.02", "--eps", "4/255"])
+        let eps = try run(common + ["--sigma", "0.03", "--eps", "4/255"])
         XCTAssertTrue(eps.err.contains("9 attack(s) run, 0 already done"), eps.err)
         let rec = try String(contentsOfFile: "\(tmp)/rep/records/ifgsm/a.json", encoding: .utf8)
         XCTAssertTrue(rec.contains("eps=\(Float(4) / 255)"), rec)
