@@ -113,14 +113,14 @@ def selection(training):
         w = training["denoise"]
         pre = (f"Labels were denoised: each training target is {1 - w:g} x its pseudo-MOS + {w:g} x the mean pseudo-MOS "
                "of the training images with the same distortion and level. ")
+    caveat = ("was chosen after comparing a few runs on the test split, so the test figures below are optimistic by "
+              "that selection.")
     if "val" in training.get("train_on", "train"):
         return pre + ("The val photos are part of the training set here, so nothing was held out for model selection: "
-                "the last epoch is shipped. The recipe (epochs, label denoising, train+val) was chosen after "
-                "comparing a few runs on the test split, so the test figures below are optimistic by that selection.")
+                      "the last epoch is shipped. The recipe (epochs, label denoising, train+val) " + caveat)
     best = training.get("best_val_srocc")
     best = "?" if best is None or best != best else f"{best:.4f}"
-    return pre + (f"The epoch with the best val SROCC ({best}) is kept. The recipe was chosen after comparing a few runs "
-            "on the test split, so the test figures below are optimistic by that selection.")
+    return pre + f"The epoch with the best val SROCC ({best}) is kept. The recipe " + caveat
 
 
 def card(name, path, meta, ev, gflops):
@@ -141,7 +141,7 @@ def card(name, path, meta, ev, gflops):
              f"Recipe: `{recipe(name, meta['arch'], training)}` "
              f"({training.get('epochs', '?')} epochs, batch {training.get('batch', '?')}, AdamW lr {training.get('lr', '?')}, "
              f"auxiliary distortion type/level loss weight {training.get('aux', 0)}, "
-             f"{training.get('seconds', 0) / 60:.0f} min on one CPU core). " + selection(training), "",
+             f"{training.get('seconds', 0) / 60:.0f} min on {training.get('threads', 1)} CPU thread(s)). " + selection(training), "",
              "## Test split (420 images of 7 photos never seen in training)", "",
              f"SROCC **{ev['srocc']:.4f}**, PLCC **{ev['plcc']:.4f}**.", "",
              "| distortion | SROCC | PLCC |", "|---|---|---|"]

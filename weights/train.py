@@ -7,7 +7,8 @@
 ARCH: cnniqa (from scratch), hyperiqa_lite0, linearityiqa_lite0, dbcnn_lite0 (ImageNet
 EfficientNet-Lite0 backbone, fine-tuned), vitiqa (transformer on the pretrained Lite0 stem).
 Targets are MOS / 100; the model's last affine layer is scaled by 100 at export, so every shipped
-model predicts MOS on 0..100 directly. Model selection: the epoch with the best val SROCC.
+model predicts MOS on 0..100 directly. Model selection: the epoch with the best val SROCC (with
+--train-on train,val nothing is held out and the last epoch is kept).
 Backbone BatchNorm layers keep their ImageNet statistics (eval mode, affine trained): batches of
 8 give poor statistics. The weights are written in fp16 (weights/convert.py's writer) with the
 metadata sega needs (arch, num_crop, crop_size, num_heads, score range, training record).
@@ -237,7 +238,8 @@ def main(argv=None):
     rows = read_manifest(a.data)
     trows, xtr, ytr = load_split(a.data, rows, a.train_on)
     held_out = "val" not in a.train_on.split(",")
-    vrows, xva, yva = load_split(a.data, rows, "val")
+    if held_out:
+        vrows, xva, yva = load_split(a.data, rows, "val")
     types = sorted(set(r["distortion"] for r in rows))
     dtr = torch.tensor([types.index(r["distortion"]) for r in trows])
     ltr = torch.tensor([(float(r["level"]) - 1) / 4 for r in trows])
@@ -302,19 +304,21 @@ def main(argv=None):
             pv = predict(model, xva)
             s, pl = srocc(pv, yva.numpy()), plcc(pv, yva.numpy())
         else:  # val is in the training set: nothing to select on, the last epoch is kept
-            s = pl = float("nan")
+            s = pl = None
         log.append({"epoch": ep + 1, "loss": total / len(xtr), "val_srocc": s, "val_plcc": pl,
                     "seconds": round(time.time() - t0, 1)})
-        print(f"train {a.arch}: epoch {ep + 1}/{epochs} loss {total / len(xtr):.5f} val SROCC {s:.4f} "
-              f"PLCC {pl:.4f} ({time.time() - t0:.0f} s)", file=sys.stderr, flush=True)
-        if s > best or not held_out:
+        val = f"val SROCC {s:.4f} PLCC {pl:.4f}" if held_out else "no val (trained on it)"
+        print(f"train {a.arch}: epoch {ep + 1}/{epochs} loss {total / len(xtr):.5f} {val} ({time.time() - t0:.0f} s)",
+              file=sys.stderr, flush=True)
+        if not held_out or s > best:
             best = s
             best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
     model.load_state_dict(best_state)
     scale_output(model, a.arch, 100.0)
     meta = {"arch": a.arch, "score_lo": "0", "score_hi": "100",
             "training": json.dumps({"data": "sega-iqa (weights/dataset/build.py)", "seed": a.seed,
-                                    "epochs": epochs, "batch": batch, "lr": lr, "train_on": a.train_on, "aux": a.aux, "denoise": a.denoise, "best_val_srocc": best,
+                                    "epochs": epochs, "batch": batch, "lr": lr, "threads": a.threads, "train_on": a.train_on,
+                                    "aux": a.aux, "denoise": a.denoise, "best_val_srocc": best if held_out else None,
                                     "log": log, "seconds": round(time.time() - t0, 1)})}
     if a.arch == "hyperiqa_lite0":
         meta.update({"num_crop": str(model.num_crop), "crop_size": str(model.crop_size)})
@@ -322,7 +326,8 @@ def main(argv=None):
         meta["num_heads"] = str(model.num_heads)
     sd = {k: v for k, v in model.state_dict().items() if not k.endswith("num_batches_tracked")}
     write_safetensors(a.out, sd, meta, "f16")
-    print(f"train: wrote {a.out} (best val SROCC {best:.4f}, {time.time() - t0:.0f} s)", file=sys.stderr)
+    chosen = f"best val SROCC {best:.4f}" if held_out else "last epoch"
+    print(f"train: wrote {a.out} ({chosen}, {time.time() - t0:.0f} s)", file=sys.stderr)
 
 
 if __name__ == "__main__":
