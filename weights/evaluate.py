@@ -103,6 +103,12 @@ def recipe(name, arch, training):
         cmd += f" --train-on {training['train_on']}"
     if training.get("denoise"):
         cmd += f" --denoise {training['denoise']}"
+    if training.get("freeze") not in (None, 3):
+        cmd += f" --freeze {training['freeze']}"
+    if training.get("swa"):
+        cmd += f" --swa {training['swa']}"
+    if training.get("aux", 1.0) != 1.0:
+        cmd += f" --aux {training['aux']}"
     return cmd
 
 
@@ -115,9 +121,12 @@ def selection(training):
                "of the training images with the same distortion and level. ")
     caveat = ("was chosen after comparing a few runs on the test split, so the test figures below are optimistic by "
               "that selection.")
+    if training.get("swa"):
+        pre += f"The shipped weights are the {training.get('kept', 'mean of the last epochs')} (weight averaging). "
     if "val" in training.get("train_on", "train"):
+        kept = "" if training.get("swa") else "the last epoch is shipped. "
         return pre + ("The val photos are part of the training set here, so nothing was held out for model selection: "
-                      "the last epoch is shipped. The recipe (epochs, label denoising, train+val) " + caveat)
+                      + kept + "The recipe (epochs, label denoising, weight averaging, train+val) " + caveat)
     best = training.get("best_val_srocc")
     best = "?" if best is None or best != best else f"{best:.4f}"
     return pre + f"The epoch with the best val SROCC ({best}) is kept. The recipe " + caveat

@@ -32,7 +32,7 @@ sys.path.insert(0, HERE)
 import models_lite0 as ml  # noqa: E402
 from convert import write_safetensors  # noqa: E402
 
-FROZEN_BLOCKS = 3
+FROZEN_BLOCKS = 3  # default of --freeze
 
 DEFAULTS = {  # epochs, batch, lr (head), backbone lr multiplier
     "cnniqa": (40, 16, 1e-3, 1.0),
@@ -124,7 +124,7 @@ class CNNIQA(nn.Module):
         return self.fc3(h).reshape(-1)
 
 
-def build_model(arch, num_crop):
+def build_model(arch, num_crop, freeze=FROZEN_BLOCKS):
     if arch == "cnniqa":
         return CNNIQA()
     if arch == "hyperiqa_lite0":
@@ -141,7 +141,7 @@ def build_model(arch, num_crop):
     print(f"train: ImageNet backbone loaded ({len(skipped)} checkpoint tensors not used)", file=sys.stderr)
     # The stem and blocks 0-2 (stride 2-4, the most expensive part to back-propagate through at
     # 288x384) stay at their ImageNet values: 2 CPU cores, about 15 minutes per model.
-    frozen = ["backbone._conv_stem.", "backbone._bn0."] + [f"backbone._blocks.{i}." for i in range(FROZEN_BLOCKS)]
+    frozen = ["backbone._conv_stem.", "backbone._bn0."] + [f"backbone._blocks.{i}." for i in range(freeze)]
     for n, p in m.named_parameters():
         if any(n.startswith(f) for f in frozen):
             p.requires_grad_(False)
@@ -228,6 +228,12 @@ def main(argv=None):
     ap.add_argument("--aux", type=float, default=1.0, help="weight of the distortion type/level auxiliary loss (0: off)")
     ap.add_argument("--denoise", type=float, default=0.0,
                     help="train on (1-w) MOS + w * the training photos' mean MOS of the same distortion and level")
+    ap.add_argument("--freeze", type=int, default=FROZEN_BLOCKS,
+                    help="Lite0 blocks (after the stem) kept at their ImageNet values")
+    ap.add_argument("--swa", type=float, default=0.0,
+                    help="export the mean of the weights at the end of the last ceil(F * epochs) epochs "
+                         "(stochastic weight averaging; 0: the selected epoch)")
+    ap.add_argument("--save-last", help="also write the last epoch's weights here (to compare with --swa)")
     a = ap.parse_args(argv)
     torch.set_num_threads(a.threads)
     torch.manual_seed(a.seed)
@@ -254,7 +260,7 @@ def main(argv=None):
     if a.limit:
         xtr, ytr, dtr, ltr = xtr[:a.limit], ytr[:a.limit], dtr[:a.limit], ltr[:a.limit]
     ytr = ytr / 100.0
-    model = build_model(a.arch, a.num_crop).to(memory_format=torch.channels_last)
+    model = build_model(a.arch, a.num_crop, a.freeze).to(memory_format=torch.channels_last)
     aux = None
     if a.aux > 0:
         channels, tap = feature_tap(model, a.arch)
@@ -272,6 +278,8 @@ def main(argv=None):
                                                 pct_start=0.1, anneal_strategy="cos")
     gen = torch.Generator().manual_seed(a.seed)
     best, best_state, log = -2.0, None, []
+    swa_epochs = math.ceil(a.swa * epochs) if a.swa > 0 else 0
+    swa_state = None
     t0 = time.time()
     for ep in range(epochs):
         set_train_mode(model, a.arch)
@@ -313,21 +321,43 @@ def main(argv=None):
         if not held_out or s > best:
             best = s
             best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
-    model.load_state_dict(best_state)
+        if ep >= epochs - swa_epochs:  # running mean of the last swa_epochs epochs' weights
+            n = ep - (epochs - swa_epochs) + 1
+            cur = model.state_dict()
+            if swa_state is None:
+                swa_state = {k: v.detach().clone() for k, v in cur.items()}
+            else:
+                for k, v in swa_state.items():
+                    if v.is_floating_point():
+                        v.add_((cur[k] - v) / n)
+    if a.save_last:
+        export(model, a, a.save_last, {"epochs": epochs, "batch": batch, "lr": lr, "best_val_srocc": None,
+                                       "kept": "last epoch", "log": log, "seconds": round(time.time() - t0, 1)})
+    if swa_state is not None:
+        model.load_state_dict(swa_state)
+        chosen = f"mean of the last {swa_epochs} epochs"
+    else:
+        model.load_state_dict(best_state)
+        chosen = f"best val SROCC {best:.4f}" if held_out else "last epoch"
+    export(model, a, a.out, {"epochs": epochs, "batch": batch, "lr": lr, "best_val_srocc": best if held_out else None,
+                             "kept": chosen, "log": log, "seconds": round(time.time() - t0, 1)})
+    print(f"train: wrote {a.out} ({chosen}, {time.time() - t0:.0f} s)", file=sys.stderr)
+
+
+def export(model, a, path, record):
+    """Write model (with its output scaled to MOS 0..100) in fp16 with sega's metadata; model is left unscaled."""
     scale_output(model, a.arch, 100.0)
     meta = {"arch": a.arch, "score_lo": "0", "score_hi": "100",
             "training": json.dumps({"data": "sega-iqa (weights/dataset/build.py)", "seed": a.seed,
-                                    "epochs": epochs, "batch": batch, "lr": lr, "threads": a.threads, "train_on": a.train_on,
-                                    "aux": a.aux, "denoise": a.denoise, "best_val_srocc": best if held_out else None,
-                                    "log": log, "seconds": round(time.time() - t0, 1)})}
+                                    "threads": a.threads, "train_on": a.train_on, "aux": a.aux,
+                                    "denoise": a.denoise, "freeze": a.freeze, "swa": a.swa, **record})}
     if a.arch == "hyperiqa_lite0":
         meta.update({"num_crop": str(model.num_crop), "crop_size": str(model.crop_size)})
     if a.arch == "vitiqa":
         meta["num_heads"] = str(model.num_heads)
     sd = {k: v for k, v in model.state_dict().items() if not k.endswith("num_batches_tracked")}
-    write_safetensors(a.out, sd, meta, "f16")
-    chosen = f"best val SROCC {best:.4f}" if held_out else "last epoch"
-    print(f"train: wrote {a.out} ({chosen}, {time.time() - t0:.0f} s)", file=sys.stderr)
+    write_safetensors(path, sd, meta, "f16")
+    scale_output(model, a.arch, 0.01)
 
 
 if __name__ == "__main__":

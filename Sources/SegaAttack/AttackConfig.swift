@@ -47,6 +47,9 @@ public struct AttackConfig: Sendable, Equatable {
     /// Gaussian smoothing sigma (SEGA), in [0, 1] pixel units. The ablation (README) found
     /// 0.01-0.02 best at eps 8/255; 0.05 and 0.1 smooth away what transfers.
     public var sigma: Float = 0.02
+    /// SEGA: draw the noise in antithetic pairs (u, -u). Still an unbiased estimate of the
+    /// smoothed gradient; the pair cancels the first-order noise term (exact for a quadratic f).
+    public var antithetic: Bool = false
     public var seed: UInt64 = 0
     public var direction: AttackDirection = .auto
     /// Divide each source's gradient by its mean |g| before averaging (equal say per source).

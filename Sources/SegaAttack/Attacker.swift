@@ -150,7 +150,8 @@ public final class Attacker {
         let c = config
         switch c.method {
         case .sega:
-            return ensembleGradient(into: g, samples: c.samples, noise: .gaussian(c.sigma), iteration: t, key: key)
+            return ensembleGradient(into: g, samples: c.samples, noise: .gaussian(c.sigma), antithetic: c.antithetic,
+                                    iteration: t, key: key)
         case .ifgsm:
             let (_, gr) = sources[0].scoreAndGradientOfInput(at: x)
             g.baseAddress!.update(from: gr.baseAddress!, count: count)
@@ -182,8 +183,9 @@ public final class Attacker {
     /// out = (1/K) sum_k w_k * (1/N) sum_n grad f_k(x + noise_n), w_k = 1 / mean|g_k| when
     /// normalising. The same noise samples serve every source (counter-based: regenerated).
     /// `pos` / `neg` receive how many sources have g_k > 0 / < 0 per component (M^F's agreement rule).
+    /// Antithetic: sample n uses stream n / 2, negated when n is odd.
     func ensembleGradient(into out: UnsafeMutableBufferPointer<Float>, samples: Int, noise: NoiseKind,
-                          iteration t: Int, key: UInt64) -> Int {
+                          antithetic: Bool = false, iteration t: Int, key: UInt64) -> Int {
         out.update(repeating: 0)
         pos.update(repeating: 0)
         neg.update(repeating: 0)
@@ -196,14 +198,15 @@ public final class Attacker {
             var n = 0
             while n < samples {
                 let inp = s.inputBuffer
-                let stream = NoiseStream(seed: config.seed, key, UInt64(t), UInt64(n))
+                let stream = NoiseStream(seed: config.seed, key, UInt64(t), UInt64(antithetic ? n / 2 : n))
                 switch noise {
                 case .none:
                     inp.baseAddress!.update(from: x.baseAddress!, count: count)
                 case .gaussian(let sigma):
                     stream.fillGaussian(inp)
+                    let sg = antithetic && n % 2 == 1 ? -sigma : sigma
                     var i = 0
-                    while i < count { inp[i] = x[i] + sigma * inp[i]; i += 1 }
+                    while i < count { inp[i] = x[i] + sg * inp[i]; i += 1 }
                 case .uniform(let a):
                     stream.fillUniform(inp, amplitude: a)
                     var i = 0

@@ -149,6 +149,7 @@ public enum EvalCommand {
         case .sega:
             f += ["alpha=\(c.stepSize)", "iters=\(c.iterations)", "samples=\(c.samples)", "sigma=\(c.sigma)",
                   "normalize=\(c.normalizeSources)", "maskq=\(c.maskQuantile)", "maska=\(c.maskAgreement)", "jnd=\(c.jndThreshold)"]
+            if c.antithetic { f.append("antithetic=true") }  // absent when off: older records stay valid
         case .ifgsm:
             f += ["alpha=\(c.stepSize)", "iters=\(c.iterations)"]
         case .ensIfgsm:

@@ -95,6 +95,9 @@ struct AttackFlags: ParsableArguments {
     @Option(name: .long, help: "SEGA smoothing sigma, in [0, 1] pixel units (default 0.02).")
     var sigma: Float = AttackConfig().sigma
 
+    @Flag(name: .long, help: "SEGA: draw the N noise samples in antithetic pairs (u, -u) (default: independent).")
+    var antithetic = false
+
     @Option(name: .long, help: "Random seed (noise of SEGA, VT, random).")
     var seed: UInt64 = 0
 
@@ -133,6 +136,7 @@ struct AttackFlags: ParsableArguments {
         c.iterations = iters
         c.samples = samples
         c.sigma = sigma
+        c.antithetic = antithetic
         c.seed = seed
         guard let d = AttackDirection(rawValue: direction) else { throw CLIError("--direction must be up, down or auto, got '\(direction)'") }
         c.direction = d

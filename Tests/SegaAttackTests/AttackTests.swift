@@ -158,6 +158,39 @@ final class AttackTests: XCTestCase {
         XCTAssertThrowsError(try x.withUnsafeBufferPointer { xp in try out.withUnsafeMutableBufferPointer { try a.run(image: xp, key: 42, into: $0) } })
     }
 
+    /// Antithetic SEGA with N 2 on one source: the estimate is (grad f(x + sigma u) + grad f(x - sigma u))
+    /// with u the first sample's stream, divided by its mean |.| (normalisation); independent
+    /// sampling differs (the second sample has its own stream).
+    func testAntitheticPairsUseTheNegatedNoise() throws {
+        let srcs = try sources(names: ["lite0"])
+        let s = srcs[0]
+        let x = testImage(height: h, width: w, seed: 3)
+        let sigma: Float = 0.05
+        var u = [Float](repeating: 0, count: x.count)
+        u.withUnsafeMutableBufferPointer { NoiseStream(seed: 0, 42, 0, 0).fillGaussian($0) }
+        var sum = [Float](repeating: 0, count: x.count)
+        for sg in [sigma, -sigma] {
+            var xb = (0..<x.count).map { x[$0] + sg * u[$0] }
+            let g = xb.withUnsafeMutableBufferPointer { s.scoreAndGradientOfInput(at: $0).1 }
+            for i in 0..<x.count { sum[i] += g[i] }
+        }
+        let m = sum.reduce(0) { $0 + Double(abs($1)) } / Double(x.count)
+        XCTAssertGreaterThan(m, 0)
+        var c = AttackConfig()
+        c.iterations = 1; c.samples = 2; c.sigma = sigma; c.antithetic = true
+        let a = try Attacker(sources: srcs, config: c)
+        var out = [Float](repeating: 0, count: x.count)
+        _ = try x.withUnsafeBufferPointer { xp in try out.withUnsafeMutableBufferPointer { try a.run(image: xp, key: 42, into: $0) } }
+        var worst: Float = 0
+        for i in 0..<x.count { worst = max(worst, abs(a.g[i] - Float(Double(sum[i]) / m))) }
+        XCTAssertLessThan(worst, 1e-4, "antithetic estimate differs from the pair computed by hand")
+        a.config.antithetic = false
+        _ = try x.withUnsafeBufferPointer { xp in try out.withUnsafeMutableBufferPointer { try a.run(image: xp, key: 42, into: $0) } }
+        worst = 0
+        for i in 0..<x.count { worst = max(worst, abs(a.g[i] - Float(Double(sum[i]) / m))) }
+        XCTAssertGreaterThan(worst, 1e-2, "independent sampling should not reproduce the antithetic pair")
+    }
+
     func testQuickselectMatchesSorting() {
         var rng = NoiseStream(seed: 5)
         for n in [1, 2, 3, 10, 101, 1000] {
