@@ -50,6 +50,10 @@ public struct AttackConfig: Sendable, Equatable {
     /// SEGA: draw the noise in antithetic pairs (u, -u). Still an unbiased estimate of the
     /// smoothed gradient; the pair cancels the first-order noise term (exact for a quadratic f).
     public var antithetic: Bool = false
+    /// SEGA with momentum (not in the published algorithm; 0 = off, the default): the step takes
+    /// the sign of mom = mu * mom + g / mean|g|, accumulating smoothed gradients over iterations
+    /// as MI-FGSM does plain ones. A flag to measure whether smoothing adds to momentum.
+    public var segaMomentum: Float = 0
     public var seed: UInt64 = 0
     public var direction: AttackDirection = .auto
     /// Divide each source's gradient by its mean |g| before averaging (equal say per source).
@@ -86,6 +90,7 @@ public struct AttackConfig: Sendable, Equatable {
         guard maskAgreement.isFinite, maskAgreement >= 0, maskAgreement <= 1 else { throw bad("mask agreement must be in [0, 1], got \(maskAgreement)") }
         guard jndThreshold.isFinite, jndThreshold >= 0 else { throw bad("JND threshold must be >= 0, got \(jndThreshold)") }
         guard momentum.isFinite, momentum >= 0 else { throw bad("momentum must be >= 0, got \(momentum)") }
+        guard segaMomentum.isFinite, segaMomentum >= 0 else { throw bad("SEGA momentum must be >= 0, got \(segaMomentum)") }
         guard vtBeta.isFinite, vtBeta >= 0, vtSamples >= 1, vtSamples <= 10_000 else { throw bad("VT beta must be >= 0 and samples in 1...10000") }
     }
 }

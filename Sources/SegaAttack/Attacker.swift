@@ -150,8 +150,10 @@ public final class Attacker {
         let c = config
         switch c.method {
         case .sega:
-            return ensembleGradient(into: g, samples: c.samples, noise: .gaussian(c.sigma), antithetic: c.antithetic,
-                                    iteration: t, key: key)
+            let n = ensembleGradient(into: g, samples: c.samples, noise: .gaussian(c.sigma), antithetic: c.antithetic,
+                                     iteration: t, key: key)
+            if c.segaMomentum > 0 { accumulateMomentum(g, decay: c.segaMomentum) }
+            return n
         case .ifgsm:
             let (_, gr) = sources[0].scoreAndGradientOfInput(at: x)
             g.baseAddress!.update(from: gr.baseAddress!, count: count)
@@ -160,7 +162,7 @@ public final class Attacker {
             return ensembleGradient(into: g, samples: 1, noise: .none, iteration: t, key: key)
         case .mifgsm:
             let n = ensembleGradient(into: g, samples: 1, noise: .none, iteration: t, key: key)
-            accumulateMomentum(g)
+            accumulateMomentum(g, decay: c.momentum)
             return n
         case .vt:
             // g = ensemble gradient at x; momentum over (g + v) / |g + v|_1; then the new
@@ -168,7 +170,7 @@ public final class Attacker {
             var n = ensembleGradient(into: g, samples: 1, noise: .none, iteration: t, key: key)
             var i = 0
             while i < count { scratch[i] = g[i] + vtv[i]; i += 1 }
-            accumulateMomentum(scratch)
+            accumulateMomentum(scratch, decay: c.momentum)
             n += ensembleGradient(into: vtv, samples: c.vtSamples, noise: .uniform(c.vtBeta * c.eps), iteration: t, key: key)
             i = 0
             while i < count { vtv[i] -= g[i]; i += 1 }
@@ -238,13 +240,13 @@ public final class Attacker {
     }
 
     /// mom = mu * mom + v / |v|_1 (MI-FGSM), and g = mom (the step takes sign(g)).
-    func accumulateMomentum(_ v: UnsafeMutableBufferPointer<Float>) {
+    func accumulateMomentum(_ v: UnsafeMutableBufferPointer<Float>, decay: Float) {
         var l1 = 0.0
         var i = 0
         while i < count { l1 += Double(abs(v[i])); i += 1 }
         let inv = l1 > 0 ? Float(Double(count) / l1) : 0  // |v|_1 / count: keeps values O(1)
         i = 0
-        while i < count { mom[i] = config.momentum * mom[i] + v[i] * inv; g[i] = mom[i]; i += 1 }
+        while i < count { mom[i] = decay * mom[i] + v[i] * inv; g[i] = mom[i]; i += 1 }
     }
 
     // MARK: masks, step, projection

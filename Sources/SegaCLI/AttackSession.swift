@@ -13,10 +13,30 @@ public final class NamedModel {
     public let name: String
     public let path: String
     public let model: any IQAArchitecture
+    /// FNV-1a 64 of the weight file's bytes (hex): eval records carry it, so a retrained model
+    /// under the same name invalidates them instead of being mixed with older results.
+    public let fingerprint: String
     public var arch: String { type(of: model).name }
 
-    init(name: String, path: String, model: any IQAArchitecture) {
+    init(name: String, path: String, model: any IQAArchitecture) throws {
         self.name = name; self.path = path; self.model = model
+        fingerprint = try NamedModel.fingerprint(path)
+    }
+
+    /// FNV-1a 64 over a file's bytes, as 16 hex digits.
+    static func fingerprint(_ path: String) throws -> String {
+        guard let f = fopen(path, "rb") else { throw CLIError("\(path): cannot open weights: \(String(cString: strerror(errno)))") }
+        defer { fclose(f) }
+        var h: UInt64 = 0xCBF2_9CE4_8422_2325
+        var buf = [UInt8](repeating: 0, count: 1 << 16)
+        while true {
+            let n = fread(&buf, 1, buf.count, f)
+            if n == 0 { break }
+            for i in 0..<n { h = (h ^ UInt64(buf[i])) &* 0x0000_0100_0000_01B3 }
+        }
+        if ferror(f) != 0 { throw CLIError("\(path): read error while fingerprinting the weights") }
+        let hex = String(h, radix: 16)
+        return String(repeating: "0", count: 16 - hex.count) + hex
     }
 
     /// Resolve and load each name; an unknown name lists the models that can be found.
@@ -29,8 +49,8 @@ public final class NamedModel {
                 throw CLIError(e.message.replacingFirst("unknown model", with: "unknown \(role) model"))
             }
             do {
-                out.append(NamedModel(name: WeightsLocator.isFilePath(n) ? ImageList.stem(n) : n, path: path,
-                                      model: try ModelZoo.load(path: path)))
+                out.append(try NamedModel(name: WeightsLocator.isFilePath(n) ? ImageList.stem(n) : n, path: path,
+                                          model: try ModelZoo.load(path: path)))
             } catch let e as CLIError { throw e } catch {
                 throw CLIError("\(role) model '\(n)': \(error)")
             }

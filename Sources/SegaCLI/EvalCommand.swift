@@ -57,11 +57,12 @@ public enum EvalCommand {
 
         let mine = all.enumerated().filter { $0.offset % o.shard.count == o.shard.index }.map(\.element)
         let targetKey = tgt.map(\.name).joined(separator: ",")
+        let weightsKey = (src + tgt).map { "\($0.name):\($0.fingerprint)" }.joined(separator: ",")
         // A record is reused only if it was made with these sources, targets and settings.
         func settings(_ m: AttackMethod) -> String {
             var c = o.config
             c.method = m
-            return settingsKey(sources: src.map(\.name), targets: targetKey, c)
+            return settingsKey(sources: src.map(\.name), targets: targetKey, c) + ";weights=" + weightsKey
         }
         // Work still to do, and a check of every image it needs before starting.
         var todo: [(ImageItem, [AttackMethod])] = []
@@ -139,7 +140,8 @@ public enum EvalCommand {
         "\(dir)/records/\(m.rawValue)/\(name).json"
     }
 
-    /// The sources, targets and every setting that changes a method's output, as one string;
+    /// The sources, targets and every setting that changes a method's output, as one string (the
+    /// caller appends the weight files' fingerprints);
     /// records carry it so that a rerun with other settings recomputes instead of mixing results.
     static func settingsKey(sources: [String], targets: String, _ c: AttackConfig) -> String {
         var f = ["method=\(c.method.rawValue)", "sources=\(sources.joined(separator: ","))", "targets=\(targets)",
@@ -150,6 +152,7 @@ public enum EvalCommand {
             f += ["alpha=\(c.stepSize)", "iters=\(c.iterations)", "samples=\(c.samples)", "sigma=\(c.sigma)",
                   "normalize=\(c.normalizeSources)", "maskq=\(c.maskQuantile)", "maska=\(c.maskAgreement)", "jnd=\(c.jndThreshold)"]
             if c.antithetic { f.append("antithetic=true") }  // absent when off: older records stay valid
+            if c.segaMomentum > 0 { f.append("segamomentum=\(c.segaMomentum)") }
         case .ifgsm:
             f += ["alpha=\(c.stepSize)", "iters=\(c.iterations)"]
         case .ensIfgsm:

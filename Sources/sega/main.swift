@@ -98,6 +98,9 @@ struct AttackFlags: ParsableArguments {
     @Flag(name: .long, help: "SEGA: draw the N noise samples in antithetic pairs (u, -u) (default: independent).")
     var antithetic = false
 
+    @Option(name: .long, help: "SEGA with momentum mu over the smoothed gradients (not in the published algorithm; default 0: off).")
+    var segaMomentum: Float = AttackConfig().segaMomentum
+
     @Option(name: .long, help: "Random seed (noise of SEGA, VT, random).")
     var seed: UInt64 = 0
 
@@ -137,6 +140,7 @@ struct AttackFlags: ParsableArguments {
         c.samples = samples
         c.sigma = sigma
         c.antithetic = antithetic
+        c.segaMomentum = segaMomentum
         c.seed = seed
         guard let d = AttackDirection(rawValue: direction) else { throw CLIError("--direction must be up, down or auto, got '\(direction)'") }
         c.direction = d

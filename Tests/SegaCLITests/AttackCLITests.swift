@@ -117,6 +117,28 @@ final class AttackCLITests: XCTestCase {
         XCTAssertTrue(rec.contains("eps=\(Float(4) / 255)"), rec)
     }
 
+    /// A model retrained under the same name (same path, other bytes) invalidates the records made
+    /// with the old weights: they are recomputed, not mixed into the report.
+    func testEvalRecomputesWhenAModelsWeightsChange() throws {
+        let target = "\(tmp)/target.safetensors"
+        try FileManager.default.copyItem(atPath: "\(fixtures)/dbcnn_lite0.safetensors", toPath: target)
+        let common = ["eval", "--sources", "\(fixtures)/lite0.safetensors", "--targets", target, "--images", "\(tmp)/in",
+                      "--methods", "ifgsm,random", "--iters", "1", "--threads", "1", "-o", "\(tmp)/rep"]
+        let first = try run(common)
+        XCTAssertEqual(first.status, 0, first.err)
+        XCTAssertTrue(first.err.contains("6 attack(s) run"), first.err)
+        let rec = try String(contentsOfFile: "\(tmp)/rep/records/ifgsm/a.json", encoding: .utf8)
+        XCTAssertNotNil(rec.range(of: #"weights=lite0:[0-9a-f]{16},target:[0-9a-f]{16}"#, options: .regularExpression), rec)
+        XCTAssertTrue(try run(common).err.contains("0 attack(s) run, 6 already done"))
+        // "Retrain": the same file name now holds other weights.
+        try FileManager.default.removeItem(atPath: target)
+        try FileManager.default.copyItem(atPath: "\(fixtures)/linearityiqa_lite0.safetensors", toPath: target)
+        let again = try run(common)
+        XCTAssertEqual(again.status, 0, again.err)
+        XCTAssertTrue(again.err.contains("6 attack(s) run, 0 already done"), again.err)
+        XCTAssertNotEqual(try String(contentsOfFile: "\(tmp)/rep/records/ifgsm/a.json", encoding: .utf8), rec)
+    }
+
     // MARK: bad input
 
     func expectRefused(_ args: [String], _ message: String, outDir: String, file: StaticString = #filePath, line: UInt = #line) throws {
