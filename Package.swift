@@ -68,7 +68,7 @@ let package = Package(
         .testTarget(name: "SegaModelsTests", dependencies: ["SegaModels"], path: "Tests/SegaModelsTests"),
         .testTarget(name: "SegaAttackTests", dependencies: ["SegaAttack", "SegaModels", "SegaEngine", "MallocCounter"], path: "Tests/SegaAttackTests"),
         .testTarget(name: "SegaIOTests", dependencies: ["SegaIO"], path: "Tests/SegaIOTests"),
-        .testTarget(name: "SegaCLITests", dependencies: ["SegaCLI", "SegaIO", "SegaModels"], path: "Tests/SegaCLITests"),
+        .testTarget(name: "SegaCLITests", dependencies: ["SegaCLI", "SegaAttack", "SegaIO", "SegaModels"], path: "Tests/SegaCLITests"),
         .testTarget(name: "SegaEngineTests", dependencies: ["SegaEngine", "CSupport", "MallocCounter"], path: "Tests/SegaEngineTests"),
     ]
 )

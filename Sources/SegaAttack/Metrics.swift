@@ -105,6 +105,39 @@ public enum Metrics {
         return sum.squareRoot()
     }
 
+    // MARK: - Uncertainty
+
+    /// Percentile bootstrap interval of a paired statistic (e.g. SROCC of clean vs attacked scores)
+    /// over the images: `resamples` draws of n images with replacement, indices from a counter-based
+    /// stream (the same inputs and seed give the same interval). Draws where the statistic is NaN
+    /// (e.g. a constant resample) are dropped; fewer than half valid gives (NaN, NaN).
+    public static func bootstrapInterval(_ a: [Double], _ b: [Double], level: Double = 0.95, resamples: Int = 2000,
+                                         seed: UInt64 = 0, statistic: ([Double], [Double]) -> Double = srocc)
+        -> (lo: Double, hi: Double) {
+        let n = a.count
+        guard n == b.count, n >= 2, resamples >= 1, level > 0, level < 1 else { return (.nan, .nan) }
+        var values: [Double] = []
+        values.reserveCapacity(resamples)
+        var ra = [Double](repeating: 0, count: n), rb = ra
+        for r in 0..<resamples {
+            let stream = NoiseStream(seed: seed, 0xB0075, UInt64(r))
+            for i in 0..<n {
+                let j = Int(stream.bits(UInt64(i)) % UInt64(n))
+                ra[i] = a[j]; rb[i] = b[j]
+            }
+            let v = statistic(ra, rb)
+            if !v.isNaN { values.append(v) }
+        }
+        guard values.count * 2 >= resamples else { return (.nan, .nan) }
+        values.sort()
+        func quantile(_ q: Double) -> Double {  // linear interpolation between order statistics
+            let p = q * Double(values.count - 1)
+            let i = Int(p.rounded(.down)), f = p - Double(i)
+            return i + 1 < values.count ? values[i] + f * (values[i + 1] - values[i]) : values[i]
+        }
+        return (quantile((1 - level) / 2), quantile((1 + level) / 2))
+    }
+
     // MARK: - Helpers
 
     /// 1-based ranks; a run of equal values gets the mean of the ranks it spans.

@@ -14,6 +14,8 @@ public enum Report {
     /// Per-target figures of one method.
     public struct TargetFigures: Sendable {
         public var srocc = Double.nan, plcc = Double.nan, krocc = Double.nan, r = Double.nan, meanAbsDelta = Double.nan
+        /// 95% percentile-bootstrap interval of srocc over the images (Metrics.bootstrapInterval).
+        public var sroccLo = Double.nan, sroccHi = Double.nan
     }
 
     /// One method's row.
@@ -37,6 +39,7 @@ public enum Report {
             var f = TargetFigures()
             if records.count >= 2 {
                 f.srocc = Metrics.srocc(c, a); f.plcc = Metrics.plcc(c, a); f.krocc = Metrics.krocc(c, a)
+                (f.sroccLo, f.sroccHi) = Metrics.bootstrapInterval(c, a)
             }
             if !records.isEmpty {
                 f.r = Metrics.robustness(clean: c, attacked: a, lo: range.lo, hi: range.hi)
@@ -72,18 +75,20 @@ public enum Report {
         s += "Sources: \(h.sources.joined(separator: ", ")). Targets: \(h.targets.joined(separator: ", ")). "
         s += "Images: \(h.complete) of \(h.images) complete. Settings: \(settings(h.config)).\n\n"
         s += "SROCC/PLCC/KROCC: between each target's clean and attacked predictions (lower = the attack moved the ranking more). "
-        s += "R: robustness, mean log10(max(s - lo, hi - s) / |s' - s|) (lower = less robust).\n\n"
+        s += "R: robustness, mean log10(max(s - lo, hi - s) / |s' - s|) (lower = less robust). "
+        s += "95% CI: percentile bootstrap of the SROCC over the images (2000 resamples); "
+        s += "methods whose intervals overlap widely are not separated by this many images.\n\n"
         var head = "| method |", sep = "|---|"
         for t in h.targets {
-            head += " \(t) SROCC | \(t) PLCC | \(t) KROCC | \(t) R | \(t) mean abs delta |"
-            sep += "---|---|---|---|---|"
+            head += " \(t) SROCC | \(t) SROCC 95% CI | \(t) PLCC | \(t) KROCC | \(t) R | \(t) mean abs delta |"
+            sep += "---|---|---|---|---|---|"
         }
         head += " mean SSIM | mean PSNR | grad calls | s/image | images |"
         sep += "---|---|---|---|---|"
         s += head + "\n" + sep + "\n"
         for r in rows {
             var line = "| \(r.method) |"
-            for t in r.perTarget { line += " \(f(t.srocc)) | \(f(t.plcc)) | \(f(t.krocc)) | \(f(t.r, 3)) | \(f(t.meanAbsDelta, 2)) |" }
+            for t in r.perTarget { line += " \(f(t.srocc)) | [\(f(t.sroccLo, 2)), \(f(t.sroccHi, 2))] | \(f(t.plcc)) | \(f(t.krocc)) | \(f(t.r, 3)) | \(f(t.meanAbsDelta, 2)) |" }
             line += " \(f(r.meanSSIM)) | \(f(r.meanPSNR, 2)) | \(f(r.gradientCalls, 0)) | \(f(r.secondsPerImage, 2)) | \(r.images) |"
             s += line + "\n"
         }
@@ -92,12 +97,16 @@ public enum Report {
 
     public static func csv(_ h: Header, _ rows: [Row]) -> String {
         var head = ["method"]
-        for t in h.targets { head += ["\(t)_srocc", "\(t)_plcc", "\(t)_krocc", "\(t)_r", "\(t)_mean_abs_delta"] }
+        for t in h.targets {
+            head += ["\(t)_srocc", "\(t)_plcc", "\(t)_krocc", "\(t)_r", "\(t)_mean_abs_delta", "\(t)_srocc_ci_lo", "\(t)_srocc_ci_hi"]
+        }
         head += ["mean_ssim", "mean_psnr", "gradient_calls", "seconds_per_image", "images"]
         var s = head.joined(separator: ",") + "\n"
         for r in rows {
             var v = [r.method]
-            for t in r.perTarget { v += [t.srocc, t.plcc, t.krocc, t.r, t.meanAbsDelta].map { JSONObject.number($0) } }
+            for t in r.perTarget {
+                v += [t.srocc, t.plcc, t.krocc, t.r, t.meanAbsDelta, t.sroccLo, t.sroccHi].map { JSONObject.number($0) }
+            }
             v += [r.meanSSIM, r.meanPSNR, r.gradientCalls, r.secondsPerImage].map { JSONObject.number($0) } + ["\(r.images)"]
             s += v.joined(separator: ",") + "\n"
         }
@@ -121,6 +130,7 @@ public enum Report {
                 k.add("target", h.targets[i])
                 k.add("srocc", t.srocc); k.add("plcc", t.plcc); k.add("krocc", t.krocc); k.add("r", t.r)
                 k.add("mean_abs_delta", t.meanAbsDelta)
+                k.add("srocc_ci95", raw: "[\(JSONObject.number(t.sroccLo)),\(JSONObject.number(t.sroccHi))]")
                 ts.append(k.text)
             }
             j.add("targets", raw: "[" + ts.joined(separator: ",") + "]")
@@ -140,15 +150,17 @@ public enum Report {
         let width = left + Double(rows.count) * groupW + 20, height = top + ph + 70
         var s = "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"\(Int(width))\" height=\"\(Int(height))\" font-family=\"sans-serif\" font-size=\"11\">\n"
         s += "<text x=\"\(left)\" y=\"18\" font-size=\"13\">SROCC(clean, attacked) per method and target (lower = stronger attack)</text>\n"
-        for k in 0...5 {
-            let v = Double(k) / 5, y = top + ph * (1 - v)
-            s += "<line x1=\"\(left)\" y1=\"\(y)\" x2=\"\(width - 10)\" y2=\"\(y)\" stroke=\"#ddd\"/><text x=\"\(left - 30)\" y=\"\(y + 4)\">\(f(v, 1))</text>\n"
+        // Axis -1..1 (an attack that inverts the ranking gives a negative SROCC), zero line darker.
+        func yOf(_ v: Double) -> Double { top + ph * (1 - v) / 2 }
+        for k in -5...5 {
+            let v = Double(k) / 5, y = yOf(v)
+            s += "<line x1=\"\(left)\" y1=\"\(y)\" x2=\"\(width - 10)\" y2=\"\(y)\" stroke=\"\(k == 0 ? "#888" : "#ddd")\"/><text x=\"\(left - 34)\" y=\"\(y + 4)\">\(f(v, 1))</text>\n"
         }
         for (i, r) in rows.enumerated() {
             let gx = left + Double(i) * groupW + gap / 2
             for (t, fig) in r.perTarget.enumerated() {
-                let v = fig.srocc.isNaN ? 0 : min(max(fig.srocc, 0), 1)
-                s += "<rect x=\"\(gx + Double(t) * bw)\" y=\"\(top + ph * (1 - v))\" width=\"\(bw - 2)\" height=\"\(ph * v)\" fill=\"\(colors[t % colors.count])\"><title>\(r.method) / \(h.targets[t]): \(f(fig.srocc))</title></rect>\n"
+                let v = fig.srocc.isNaN ? 0 : min(max(fig.srocc, -1), 1)
+                s += "<rect x=\"\(gx + Double(t) * bw)\" y=\"\(min(yOf(v), yOf(0)))\" width=\"\(bw - 2)\" height=\"\(abs(yOf(v) - yOf(0)))\" fill=\"\(colors[t % colors.count])\"><title>\(r.method) / \(h.targets[t]): \(f(fig.srocc))</title></rect>\n"
             }
             s += "<text x=\"\(gx)\" y=\"\(top + ph + 16)\">\(r.method)</text>\n"
         }

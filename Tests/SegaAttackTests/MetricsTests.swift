@@ -68,6 +68,44 @@ final class MetricsTests: XCTestCase {
 
     /// [1,2,3,4] vs [1,3,2,4]: 5 concordant, 1 discordant pair of 6 -> 4/6. With ties,
     /// [1,2,2,3] vs [1,2,3,3]: 4 concordant, 0 discordant, one tie in each -> 4 / sqrt(5 * 5) = 0.8.
+    /// The bootstrap interval: exact on degenerate cases, the known percentiles of a two-point
+    /// mean, deterministic per seed, bracketing the point estimate, shrinking as 1/sqrt(n), and of
+    /// the width Fisher's z approximation predicts for Spearman (Bonett & Wright: SE 1.06/sqrt(n-3)).
+    func testBootstrapInterval() {
+        let up = (0..<30).map(Double.init)
+        let (lo1, hi1) = Metrics.bootstrapInterval(up, up.map { 2 * $0 + 1 })
+        XCTAssertEqual(lo1, 1, accuracy: 1e-12); XCTAssertEqual(hi1, 1, accuracy: 1e-12)
+        // Mean of a resample of {0, 1}: 0, 1/2, 1 with probability 1/4, 1/2, 1/4.
+        let mean: ([Double], [Double]) -> Double = { a, _ in a.reduce(0, +) / Double(a.count) }
+        let (l, h) = Metrics.bootstrapInterval([0, 1], [0, 0], statistic: mean)
+        XCTAssertEqual(l, 0); XCTAssertEqual(h, 1)
+        let (l40, h40) = Metrics.bootstrapInterval([0, 1], [0, 0], level: 0.4, statistic: mean)
+        XCTAssertEqual(l40, 0.5); XCTAssertEqual(h40, 0.5)
+        // Noisy monotone data: y = x + hashed noise.
+        func data(_ n: Int) -> ([Double], [Double]) {
+            let s = NoiseStream(seed: 7)
+            let x = (0..<n).map { Double($0) / Double(n) }
+            return (x, x.enumerated().map { $0.element + 0.6 * (s.uniform(UInt64($0.offset)) - 0.5) })
+        }
+        let (x, y) = data(40)
+        let rho = Metrics.srocc(x, y)
+        let (lo, hi) = Metrics.bootstrapInterval(x, y)
+        XCTAssertTrue(lo < rho && rho < hi, "\(lo) \(rho) \(hi)")
+        let again = Metrics.bootstrapInterval(x, y)
+        XCTAssertEqual(again.lo, lo); XCTAssertEqual(again.hi, hi)
+        let other = Metrics.bootstrapInterval(x, y, seed: 1)
+        XCTAssertNotEqual(other.lo, lo)
+        let z = atanh(rho), se = 1.06 / Double(40 - 3).squareRoot()
+        let fisher = tanh(z + 1.96 * se) - tanh(z - 1.96 * se)
+        XCTAssertGreaterThan(hi - lo, fisher / 2, "bootstrap width \(hi - lo) vs Fisher \(fisher)")
+        XCTAssertLessThan(hi - lo, fisher * 2, "bootstrap width \(hi - lo) vs Fisher \(fisher)")
+        let (x4, y4) = data(160)
+        let (lo4, hi4) = Metrics.bootstrapInterval(x4, y4)
+        XCTAssertLessThan(hi4 - lo4, 0.75 * (hi - lo), "four times the images should about halve the width")
+        XCTAssertTrue(Metrics.bootstrapInterval([1], [2]).lo.isNaN)
+        XCTAssertTrue(Metrics.bootstrapInterval([1, 1, 1], [1, 2, 3]).lo.isNaN, "constant scores: every resample is NaN")
+    }
+
     func testKendallByHand() {
         XCTAssertEqual(Metrics.krocc([1, 2, 3, 4], [1, 3, 2, 4]), 2.0 / 3.0, accuracy: 1e-15)
         XCTAssertEqual(Metrics.krocc([1, 2, 2, 3], [1, 2, 3, 3]), 0.8, accuracy: 1e-15)

@@ -1,0 +1,40 @@
+import Foundation
+import XCTest
+import SegaAttack
+@testable import SegaCLI
+
+/// The eval report's aggregation and rendering on hand-made records.
+final class ReportTests: XCTestCase {
+    func records(_ clean: [Double], _ attacked: [Double]) -> [Report.Record] {
+        zip(clean, attacked).map { Report.Record(clean: [$0], attacked: [$1], ssim: 0.9, psnr: 30, seconds: 1, gradientCalls: 10) }
+    }
+
+    /// A reversed ranking gives SROCC -1 with the interval [-1, -1]; the interval lands in every format.
+    func testAggregateCarriesTheBootstrapInterval() {
+        let clean = (0..<12).map(Double.init)
+        let row = Report.aggregate(method: "m", records: records(clean, clean.map { 50 - $0 }), targets: [("t", (0, 100))])
+        XCTAssertEqual(row.perTarget[0].srocc, -1, accuracy: 1e-12)
+        XCTAssertEqual(row.perTarget[0].sroccLo, -1, accuracy: 1e-12)
+        XCTAssertEqual(row.perTarget[0].sroccHi, -1, accuracy: 1e-12)
+        let h = Report.Header(sources: ["s"], targets: ["t"], config: AttackConfig(), images: 12, complete: 12)
+        XCTAssertTrue(Report.markdown(h, [row]).contains("| -1.0000 | [-1.00, -1.00] |"), Report.markdown(h, [row]))
+        XCTAssertTrue(Report.csv(h, [row]).hasPrefix("method,t_srocc,t_plcc,t_krocc,t_r,t_mean_abs_delta,t_srocc_ci_lo,t_srocc_ci_hi,"))
+        let json = try! JSONSerialization.jsonObject(with: Data(Report.json(h, [row]).utf8)) as! [String: Any]
+        let t = ((json["rows"] as! [[String: Any]])[0]["targets"] as! [[String: Any]])[0]
+        let ci = t["srocc_ci95"] as! [Double]
+        XCTAssertEqual(ci.count, 2)
+        for v in ci { XCTAssertEqual(v, -1, accuracy: 1e-12) }
+    }
+
+    /// Negative SROCCs draw bars below the zero line (they were clipped to nothing before).
+    func testChartDrawsNegativeBarsBelowZero() {
+        let clean = (0..<8).map(Double.init)
+        let down = Report.aggregate(method: "inverted", records: records(clean, clean.map { -$0 }), targets: [("t", (0, 100))])
+        let same = Report.aggregate(method: "kept", records: records(clean, clean), targets: [("t", (0, 100))])
+        let h = Report.Header(sources: ["s"], targets: ["t"], config: AttackConfig(), images: 8, complete: 8)
+        let svg = Report.svg(h, [down, same])
+        // Plot height 220 over [-1, 1]: zero at y = 30 + 110; SROCC -1 spans 140..250, +1 spans 30..140.
+        XCTAssertTrue(svg.contains("y=\"140.0\" width=\"20.0\" height=\"110.0\""), svg)
+        XCTAssertTrue(svg.contains("y=\"30.0\" width=\"20.0\" height=\"110.0\""), svg)
+    }
+}
