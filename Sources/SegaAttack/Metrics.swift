@@ -114,18 +114,26 @@ public enum Metrics {
     public static func bootstrapInterval(_ a: [Double], _ b: [Double], level: Double = 0.95, resamples: Int = 2000,
                                          seed: UInt64 = 0, statistic: ([Double], [Double]) -> Double = srocc)
         -> (lo: Double, hi: Double) {
-        let n = a.count
-        guard n == b.count, n >= 2, resamples >= 1, level > 0, level < 1 else { return (.nan, .nan) }
+        guard a.count == b.count else { return (.nan, .nan) }
+        var ra = [Double](repeating: 0, count: a.count), rb = ra
+        return bootstrapInterval(count: a.count, level: level, resamples: resamples, seed: seed) { idx in
+            for (i, j) in idx.enumerated() { ra[i] = a[j]; rb[i] = b[j] }
+            return statistic(ra, rb)
+        }
+    }
+
+    /// The same bootstrap over n items for any statistic of a resample given as indices (e.g. a
+    /// paired difference of two methods' SROCCs on the same images: resample images, not methods).
+    public static func bootstrapInterval(count n: Int, level: Double = 0.95, resamples: Int = 2000, seed: UInt64 = 0,
+                                         statistic: ([Int]) -> Double) -> (lo: Double, hi: Double) {
+        guard n >= 2, resamples >= 1, level > 0, level < 1 else { return (.nan, .nan) }
         var values: [Double] = []
         values.reserveCapacity(resamples)
-        var ra = [Double](repeating: 0, count: n), rb = ra
+        var idx = [Int](repeating: 0, count: n)
         for r in 0..<resamples {
             let stream = NoiseStream(seed: seed, 0xB0075, UInt64(r))
-            for i in 0..<n {
-                let j = Int(stream.bits(UInt64(i)) % UInt64(n))
-                ra[i] = a[j]; rb[i] = b[j]
-            }
-            let v = statistic(ra, rb)
+            for i in 0..<n { idx[i] = Int(stream.bits(UInt64(i)) % UInt64(n)) }
+            let v = statistic(idx)
             if !v.isNaN { values.append(v) }
         }
         guard values.count * 2 >= resamples else { return (.nan, .nan) }

@@ -118,14 +118,20 @@ public enum EvalCommand {
 
         // Aggregate everything present (this shard's and others').
         var rows: [Report.Row] = []
+        var byMethod: [[Report.Record]] = []
         var complete = Set(all.map(\.name))
         for m in o.methods {
             var recs: [Report.Record] = []
             for it in all {
-                if let r = readRecord(o.outDir, m, it.name, settings: settings(m)) { recs.append(r) } else { complete.remove(it.name) }
+                if var r = readRecord(o.outDir, m, it.name, settings: settings(m)) {
+                    r.image = it.name
+                    recs.append(r)
+                } else { complete.remove(it.name) }
             }
             rows.append(Report.aggregate(method: m.rawValue, records: recs, targets: tgt.map { ($0.name, $0.model.scoreRange) }))
+            byMethod.append(recs)
         }
+        Report.pair(&rows, records: byMethod)
         summary.complete = complete.count
         let header = Report.Header(sources: src.map(\.name), targets: tgt.map(\.name), config: o.config,
                                    images: all.count, complete: complete.count)

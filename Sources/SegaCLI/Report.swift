@@ -7,6 +7,8 @@ import SegaIO
 public enum Report {
     /// One image attacked by one method.
     public struct Record: Sendable {
+        /// The image's name (pairs records of two methods in a paired comparison).
+        public var image: String = ""
         public var clean: [Double], attacked: [Double]
         public var ssim: Double, psnr: Double, seconds: Double, gradientCalls: Double
     }
@@ -24,6 +26,29 @@ public enum Report {
         public var images: Int
         public var perTarget: [TargetFigures]
         public var meanSSIM: Double, meanPSNR: Double, secondsPerImage: Double, gradientCalls: Double
+        /// Per target: SROCC(this) - SROCC(reference) on the images both have, with its paired
+        /// 95% bootstrap interval (images resampled jointly); nil for the reference row itself.
+        public var versus: [(delta: Double, lo: Double, hi: Double)]? = nil
+    }
+
+    /// Fill each row's `versus` against `rows[0]` (the report's first method), pairing records by image.
+    public static func pair(_ rows: inout [Row], records: [[Record]]) {
+        guard rows.count >= 2, records.count == rows.count else { return }
+        let ref = Dictionary(records[0].map { ($0.image, $0) }, uniquingKeysWith: { a, _ in a })
+        for m in 1..<rows.count {
+            let both = records[m].compactMap { r in ref[r.image].map { (r, $0) } }
+            var v: [(delta: Double, lo: Double, hi: Double)] = []
+            for t in rows[m].perTarget.indices {
+                func srocc(_ idx: [Int]) -> Double {
+                    let x = idx.map { both[$0] }
+                    return Metrics.srocc(x.map { $0.0.clean[t] }, x.map { $0.0.attacked[t] })
+                        - Metrics.srocc(x.map { $0.1.clean[t] }, x.map { $0.1.attacked[t] })
+                }
+                let ci = Metrics.bootstrapInterval(count: both.count, statistic: srocc)
+                v.append((both.count >= 2 ? srocc(Array(both.indices)) : .nan, ci.lo, ci.hi))
+            }
+            rows[m].versus = v
+        }
     }
 
     public struct Header {
@@ -92,6 +117,17 @@ public enum Report {
             line += " \(f(r.meanSSIM)) | \(f(r.meanPSNR, 2)) | \(f(r.gradientCalls, 0)) | \(f(r.secondsPerImage, 2)) | \(r.images) |"
             s += line + "\n"
         }
+        if rows.count >= 2, rows.dropFirst().contains(where: { $0.versus != nil }) {
+            s += "\nPaired: SROCC(method) - SROCC(\(rows[0].method)) per target on the same images, with a 95% bootstrap "
+            s += "interval (images resampled jointly). An interval that excludes 0 separates the two methods; "
+            s += "negative means the method moved the ranking more than \(rows[0].method).\n\n"
+            s += "| method |" + h.targets.map { " \($0) delta SROCC | 95% CI |" }.joined() + "\n"
+            s += "|---|" + String(repeating: "---|---|", count: h.targets.count) + "\n"
+            for r in rows.dropFirst() {
+                guard let v = r.versus else { continue }
+                s += "| \(r.method) |" + v.map { " \(f($0.delta)) | [\(f($0.lo, 2)), \(f($0.hi, 2))] |" }.joined() + "\n"
+            }
+        }
         return s
     }
 
@@ -131,6 +167,10 @@ public enum Report {
                 k.add("srocc", t.srocc); k.add("plcc", t.plcc); k.add("krocc", t.krocc); k.add("r", t.r)
                 k.add("mean_abs_delta", t.meanAbsDelta)
                 k.add("srocc_ci95", raw: "[\(JSONObject.number(t.sroccLo)),\(JSONObject.number(t.sroccHi))]")
+                if let v = r.versus?[i] {
+                    k.add("srocc_minus_\(rows[0].method)", v.delta)
+                    k.add("srocc_minus_\(rows[0].method)_ci95", raw: "[\(JSONObject.number(v.lo)),\(JSONObject.number(v.hi))]")
+                }
                 ts.append(k.text)
             }
             j.add("targets", raw: "[" + ts.joined(separator: ",") + "]")

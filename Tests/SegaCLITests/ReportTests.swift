@@ -6,7 +6,41 @@ import SegaAttack
 /// The eval report's aggregation and rendering on hand-made records.
 final class ReportTests: XCTestCase {
     func records(_ clean: [Double], _ attacked: [Double]) -> [Report.Record] {
-        zip(clean, attacked).map { Report.Record(clean: [$0], attacked: [$1], ssim: 0.9, psnr: 30, seconds: 1, gradientCalls: 10) }
+        zip(clean, attacked).enumerated().map {
+            Report.Record(image: "im\($0.offset)", clean: [$0.element.0], attacked: [$0.element.1], ssim: 0.9, psnr: 30, seconds: 1, gradientCalls: 10)
+        }
+    }
+
+    /// Paired differences against the first row: pairs by image name (order and missing images do
+    /// not matter), exact on cases with a known answer, and rendered as a second table.
+    func testPairedDifferenceAgainstTheFirstMethod() {
+        let clean = (0..<10).map(Double.init)
+        let kept = records(clean, clean.map { $0 + 1 })            // SROCC +1
+        let inverted = records(clean, clean.map { -$0 })           // SROCC -1
+        var shuffledPartial = Array(inverted.reversed().dropFirst(2))  // other order, 8 images
+        shuffledPartial.swapAt(0, 3)
+        let t = [("t", (lo: 0.0, hi: 100.0))]
+        var rows = [Report.aggregate(method: "ref", records: kept, targets: t),
+                    Report.aggregate(method: "same", records: kept, targets: t),
+                    Report.aggregate(method: "inv", records: shuffledPartial, targets: t)]
+        Report.pair(&rows, records: [kept, kept, shuffledPartial])
+        XCTAssertNil(rows[0].versus)
+        let same = rows[1].versus![0], inv = rows[2].versus![0]
+        XCTAssertEqual(same.delta, 0); XCTAssertEqual(same.lo, 0); XCTAssertEqual(same.hi, 0)
+        XCTAssertEqual(inv.delta, -2, accuracy: 1e-12)
+        XCTAssertEqual(inv.lo, -2, accuracy: 1e-12); XCTAssertEqual(inv.hi, -2, accuracy: 1e-12)
+        // Noisy case: the paired interval brackets the point difference.
+        let noisyA = records(clean, clean.map { $0 + Double(($0 * 7).truncatingRemainder(dividingBy: 5)) })
+        let noisyB = records(clean, clean.map { -$0 + Double(($0 * 3).truncatingRemainder(dividingBy: 4)) * 3 })
+        var r2 = [Report.aggregate(method: "a", records: noisyA, targets: t), Report.aggregate(method: "b", records: noisyB, targets: t)]
+        Report.pair(&r2, records: [noisyA, noisyB])
+        let d = r2[1].versus![0]
+        XCTAssertEqual(d.delta, r2[1].perTarget[0].srocc - r2[0].perTarget[0].srocc, accuracy: 1e-12)
+        XCTAssertTrue(d.lo <= d.delta && d.delta <= d.hi && d.lo < d.hi, "\(d)")
+        let h = Report.Header(sources: ["s"], targets: ["t"], config: AttackConfig(), images: 10, complete: 8)
+        let md = Report.markdown(h, rows)
+        XCTAssertTrue(md.contains("SROCC(method) - SROCC(ref)"), md)
+        XCTAssertTrue(md.contains("| inv | -2.0000 | [-2.00, -2.00] |"), md)
     }
 
     /// A reversed ranking gives SROCC -1 with the interval [-1, -1]; the interval lands in every format.
