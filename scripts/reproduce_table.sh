@@ -5,7 +5,7 @@
 #   scripts/reproduce_table.sh [STRIDE] [extra sega eval flags...]
 set -euo pipefail
 cd "$(dirname "$0")/.."
-stride=${1:-10}; shift || true
+stride=${1:-7}; shift || true
 ./scripts/deps.sh
 need=()
 for pkg in mate-backgrounds lomiri-wallpapers-16.04 lomiri-wallpapers-20.04; do
