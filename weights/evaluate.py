@@ -27,7 +27,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 sys.path.insert(0, HERE)
 import models_lite0 as ml  # noqa: E402
-from train import CNNIQA, srocc, plcc  # noqa: E402
+from train import CNNIQA, FROZEN_BLOCKS, srocc, plcc  # noqa: E402
 
 DEFAULT_MODELS = ["cnniqa", "hyperiqa_lite0", "linearityiqa_lite0", "dbcnn_lite0", "vitiqa"]
 
@@ -103,7 +103,7 @@ def recipe(name, arch, training):
         cmd += f" --train-on {training['train_on']}"
     if training.get("denoise"):
         cmd += f" --denoise {training['denoise']}"
-    if training.get("freeze") not in (None, 3):
+    if training.get("freeze") not in (None, FROZEN_BLOCKS):
         cmd += f" --freeze {training['freeze']}"
     if training.get("swa"):
         cmd += f" --swa {training['swa']}"

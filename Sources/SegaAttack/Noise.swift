@@ -63,9 +63,13 @@ public struct NoiseStream: Sendable {
     }
 
     /// A stable 64-bit key for a name (FNV-1a), e.g. to give each image its own noise.
-    public static func key(for name: String) -> UInt64 {
-        var h: UInt64 = 0xCBF2_9CE4_8422_2325
-        for b in name.utf8 { h = (h ^ UInt64(b)) &* 0x0000_0100_0000_01B3 }
+    public static func key(for name: String) -> UInt64 { fnv1a(name.utf8) }
+
+    /// FNV-1a 64 of a byte sequence, continuing from `h` (feed a long input in chunks).
+    @inlinable
+    public static func fnv1a<S: Sequence>(_ bytes: S, continuing h: UInt64 = 0xCBF2_9CE4_8422_2325) -> UInt64 where S.Element == UInt8 {
+        var h = h
+        for b in bytes { h = (h ^ UInt64(b)) &* 0x0000_0100_0000_01B3 }
         return h
     }
 }

@@ -27,12 +27,12 @@ public final class NamedModel {
     static func fingerprint(_ path: String) throws -> String {
         guard let f = fopen(path, "rb") else { throw CLIError("\(path): cannot open weights: \(String(cString: strerror(errno)))") }
         defer { fclose(f) }
-        var h: UInt64 = 0xCBF2_9CE4_8422_2325
+        var h = NoiseStream.fnv1a([UInt8]())
         var buf = [UInt8](repeating: 0, count: 1 << 16)
         while true {
             let n = fread(&buf, 1, buf.count, f)
             if n == 0 { break }
-            for i in 0..<n { h = (h ^ UInt64(buf[i])) &* 0x0000_0100_0000_01B3 }
+            h = NoiseStream.fnv1a(buf[0..<n], continuing: h)
         }
         if ferror(f) != 0 { throw CLIError("\(path): read error while fingerprinting the weights") }
         let hex = String(h, radix: 16)

@@ -240,6 +240,8 @@ final class AttackTests: XCTestCase {
         XCTAssertThrowsError(try c.validate())
         c = AttackConfig(); c.eps = .nan
         XCTAssertThrowsError(try c.validate())
+        c = AttackConfig(); c.segaMomentum = -1
+        XCTAssertThrowsError(try c.validate()) { XCTAssertTrue("\($0)".contains("SEGA momentum must be >= 0"), "\($0)") }
         let a = try Attacker(sources: try sources(), config: AttackConfig())
         var x = testImage(height: h, width: w, seed: 1)
         x[5] = .nan
@@ -253,6 +255,15 @@ final class AttackTests: XCTestCase {
     }
 
     // MARK: noise
+
+    /// FNV-1a 64 against the published test vectors; chunked input gives the same hash.
+    func testFNV1aVectors() {
+        XCTAssertEqual(NoiseStream.key(for: ""), 0xCBF2_9CE4_8422_2325)
+        XCTAssertEqual(NoiseStream.key(for: "a"), 0xAF63_DC4C_8601_EC8C)
+        XCTAssertEqual(NoiseStream.key(for: "foobar"), 0x8594_4171_F739_67E8)
+        let bytes = Array("foobar".utf8)
+        XCTAssertEqual(NoiseStream.fnv1a(bytes[3...], continuing: NoiseStream.fnv1a(bytes[..<3])), 0x8594_4171_F739_67E8)
+    }
 
     func testGaussianNoiseMoments() {
         var buf = [Float](repeating: 0, count: 100_001)
