@@ -2,12 +2,13 @@
 """Build sega's local NR-IQA dataset: pristine photos x 12 distortions x 5 levels, pseudo-MOS.
 
     python3 weights/dataset/build.py --out DIR [--seed 0] [--photos a,b] [--levels 1,3,5]
-                                     [--distortions jpeg,...] [--size 288x384]
+                                     [--distortions jpeg,...] [--size 288x384] [--views 1]
 
 Photos (32, listed in PHOTOS below; drawings, renders, gradients and microscopy left out) come
 from the Debian packages mate-backgrounds (nature/), lomiri-wallpapers-16.04 and -20.04, and the
-photos inside scikit-image. Each is resized (Lanczos) to cover HxW and centre-cropped; every
-distorted image is labelled with frmetrics.pseudo_mos against its own pristine crop.
+photos inside scikit-image. Each is resized (Lanczos) to cover HxW and centre-cropped (with
+--views K, train and val photos also get K-1 zoomed crops at seeded positions); every distorted
+image is labelled with frmetrics.pseudo_mos against its own pristine crop.
 
 The split is by photo (no photo in two splits), drawn from --seed. The manifest (DIR/manifest.csv)
 lists path, mos, split, source, distortion, level and the three metric values. Everything written
@@ -74,17 +75,34 @@ def photo_path(pkg, path):
     return path
 
 
-def load_photo(pkg, path, h, w):
-    """Decode, resize (Lanczos) to cover h x w, centre-crop: uint8 HxWx3."""
+def load_photo(pkg, path, h, w, view=0, seed=0, pi=0):
+    """Decode, resize (Lanczos) to cover h x w, crop: uint8 HxWx3.
+
+    View 0 is the centre crop of the whole photo resized to cover h x w. View j >= 1 (training
+    photos only, --views) first resizes to cover zoom * (h x w), zoom uniform in [1.3, 2.2] drawn
+    from (seed, photo, j) but never above the photo's own resolution, and crops at a random position: a closer look at another part of the
+    same photo, i.e. new content at the same resolution, never shared across splits.
+    """
     full = photo_path(pkg, path)
     if not os.path.exists(full):
         raise SystemExit(f"build: missing photo {full} (install the Debian package '{pkg}')")
     im = Image.open(full).convert("RGB")
     sw, sh = im.size
-    scale = max(w / sw, h / sh)
+    zoom, rng = 1.0, None
+    if view > 0:
+        rng = np.random.default_rng(np.random.SeedSequence([seed, 104729, pi, view]))
+        zoom = float(rng.uniform(1.3, 2.2))
+    scale = max(zoom * w / sw, zoom * h / sh)
+    if view > 0:
+        # Never upsample a zoomed view (soft "pristine" content would teach blur as quality): a
+        # small photo gives native-resolution crops instead.
+        scale = min(scale, max(1.0, w / sw, h / sh))
     nw, nh = max(w, int(round(sw * scale))), max(h, int(round(sh * scale)))
     im = im.resize((nw, nh), Image.Resampling.LANCZOS)
-    left, top = (nw - w) // 2, (nh - h) // 2
+    if rng is None:
+        left, top = (nw - w) // 2, (nh - h) // 2
+    else:
+        left, top = int(rng.integers(0, nw - w + 1)), int(rng.integers(0, nh - h + 1))
     return np.asarray(im.crop((left, top, left + w, top + h)))
 
 
@@ -122,6 +140,8 @@ def main(argv=None):
     ap.add_argument("--photos", default="", help="comma-separated photo ids (default: all)")
     ap.add_argument("--distortions", default="", help="comma-separated (default: all 12)")
     ap.add_argument("--levels", default="1,2,3,4,5")
+    ap.add_argument("--views", type=int, default=1,
+                    help="crops per train/val photo (1: the centre crop only; test photos always get 1)")
     a = ap.parse_args(argv)
     h, w = (int(v) for v in a.size.lower().split("x"))
     ids = [p[0] for p in PHOTOS]
@@ -135,25 +155,33 @@ def main(argv=None):
         if d not in DISTORTIONS:
             raise SystemExit(f"build: unknown distortion '{d}'")
     levels = [int(v) for v in a.levels.split(",")]
+    if not 1 <= a.views <= 16:
+        raise SystemExit(f"build: --views must be 1..16, got {a.views}")
     os.makedirs(os.path.join(a.out, "images"), exist_ok=True)
     os.makedirs(os.path.join(a.out, "refs"), exist_ok=True)
     rows = []
     for pi, (pid, pkg, path) in enumerate(PHOTOS):
         if pid not in chosen:
             continue
-        ref8 = load_photo(pkg, path, h, w)
-        write_atomic(os.path.join(a.out, "refs", f"{pid}.png"), png_bytes(ref8))
-        ref = from_u8(ref8)
-        for di, dname in enumerate(DISTORTIONS):
-            if dname not in dists:
-                continue
-            for lv in levels:
-                rng = np.random.default_rng(np.random.SeedSequence([a.seed, pi, di, lv]))
-                out8 = to_u8(DISTORTIONS[dname](ref, lv, rng))
-                mos, m, v, g = pseudo_mos(ref, from_u8(out8))
-                rel = f"images/{pid}_{dname}_{lv}.png"
-                write_atomic(os.path.join(a.out, rel), png_bytes(out8))
-                rows.append([rel, f"{mos:.4f}", splits[pid], pid, dname, lv, f"{m:.6f}", f"{v:.6f}", f"{g:.6f}"])
+        views = 1 if splits[pid] == "test" else a.views
+        for view in range(views):
+            # View 0 keeps the names and noise seeds of a one-view build, so --views only adds files.
+            name = pid if view == 0 else f"{pid}-v{view}"
+            ref8 = load_photo(pkg, path, h, w, view, a.seed, pi)
+            write_atomic(os.path.join(a.out, "refs", f"{name}.png"), png_bytes(ref8))
+            ref = from_u8(ref8)
+            for di, dname in enumerate(DISTORTIONS):
+                if dname not in dists:
+                    continue
+                for lv in levels:
+                    key = [a.seed, pi, di, lv] + ([view] if view else [])
+                    rng = np.random.default_rng(np.random.SeedSequence(key))
+                    out8 = to_u8(DISTORTIONS[dname](ref, lv, rng))
+                    mos, m, v, g = pseudo_mos(ref, from_u8(out8))
+                    rel = f"images/{name}_{dname}_{lv}.png"
+                    write_atomic(os.path.join(a.out, rel), png_bytes(out8))
+                    rows.append([rel, f"{mos:.4f}", splits[pid], pid, dname, lv,
+                                 f"{m:.6f}", f"{v:.6f}", f"{g:.6f}"])
         print(f"build: {pid} ({splits[pid]}) done", file=sys.stderr)
     buf = io.StringIO()
     wr = csv.writer(buf, lineterminator="\n")

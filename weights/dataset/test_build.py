@@ -4,7 +4,8 @@
 Builds the same subset twice from the same seed into two fresh directories and requires every
 file (manifest and PNGs) to be byte-identical; then requires the manifest to hash to the digest
 recorded below, which ties the output to the pinned library versions (requirements.txt), and a
-different seed to change the random distortions. Exit status 0 = pass; prints one line per check.
+different seed to change the random distortions; with --views 2, the extra view must be added for
+train photos only and leave every one-view file unchanged. Exit status 0 = pass; one line per check.
 """
 import hashlib
 import os
@@ -19,9 +20,9 @@ ARGS = ["--photos", "astronaut,coffee", "--levels", "1,5"]
 EXPECTED_MANIFEST_SHA256 = "225aabcb83bcf0e7c3652a2524ffff907a256217a7fca312807f4fec7ddb835b"
 
 
-def build(out, seed):
-    subprocess.run([sys.executable, os.path.join(HERE, "build.py"), "--out", out, "--seed", str(seed)] + ARGS,
-                   check=True, stderr=subprocess.DEVNULL)
+def build(out, seed, extra=()):
+    subprocess.run([sys.executable, os.path.join(HERE, "build.py"), "--out", out, "--seed", str(seed)] + ARGS
+                   + list(extra), check=True, stderr=subprocess.DEVNULL)
 
 
 def tree(root):
@@ -55,6 +56,26 @@ def main():
               f"another seed changes the random distortions only ({len(diff)} files differ)")
         check(ta["manifest.csv"] == EXPECTED_MANIFEST_SHA256,
               f"manifest sha256 {ta['manifest.csv']} matches the recorded digest")
+        # --views 2: astronaut is a train photo, coffee a test photo (seed 0).
+        v, w = os.path.join(t, "v"), os.path.join(t, "w")
+        build(v, 0, ["--views", "2"])
+        build(w, 0, ["--views", "2"])
+        tv, tw = tree(v), tree(w)
+        check(tv == tw, "--views 2, same seed: every file byte-identical")
+        check(all(tv.get(k) == h for k, h in ta.items() if k != "manifest.csv"),
+              "--views 2 keeps every one-view file byte-identical (test images unchanged)")
+        extra = sorted(k for k in tv if k not in ta)
+        check(len(extra) == 24 + 1 and all("astronaut-v1" in k for k in extra),
+              f"--views 2 adds a second view of the train photo only ({len(extra)} files: 24 images, 1 ref)")
+        with open(os.path.join(v, "manifest.csv")) as f:
+            rows = [ln.split(",") for ln in f.read().splitlines()[1:]]
+        vrows = [r for r in rows if "astronaut-v1" in r[0]]
+        check(len(vrows) == 24 and all(r[2] == "train" and r[3] == "astronaut" for r in vrows),
+              "the extra view's rows keep the photo's split and source (the split stays by photo)")
+        check(tv["refs/astronaut-v1.png"] != tv["refs/astronaut.png"], "the extra view is another crop")
+        bad = subprocess.run([sys.executable, os.path.join(HERE, "build.py"), "--out", os.path.join(t, "x"),
+                              "--views", "0"] + ARGS, capture_output=True, text=True)
+        check(bad.returncode != 0 and "--views" in bad.stderr, "--views 0 is refused with a message")
     sys.exit(1 if failures else 0)
 
 
