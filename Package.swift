@@ -69,6 +69,7 @@ let package = Package(
         .testTarget(name: "SegaAttackTests", dependencies: ["SegaAttack", "SegaModels", "SegaEngine", "MallocCounter"], path: "Tests/SegaAttackTests"),
         .testTarget(name: "SegaIOTests", dependencies: ["SegaIO"], path: "Tests/SegaIOTests"),
         .testTarget(name: "SegaCLITests", dependencies: ["SegaCLI", "SegaAttack", "SegaIO", "SegaModels"], path: "Tests/SegaCLITests"),
+        .testTarget(name: "SegaCAPITests", dependencies: ["SegaCAPI", "CSegaAPI", "SegaAttack", "SegaModels", "SegaEngine"], path: "Tests/SegaCAPITests"),
         .testTarget(name: "SegaEngineTests", dependencies: ["SegaEngine", "CSupport", "MallocCounter"], path: "Tests/SegaEngineTests"),
     ]
 )

@@ -164,7 +164,8 @@ public func sega_attack_options_init(_ o: UnsafeMutablePointer<sega_attack_optio
     o.pointee = sega_attack_options(method: 0, eps: d.eps, alpha: 0, iterations: Int32(d.iterations), samples: Int32(d.samples),
                                     sigma: d.sigma, seed: d.seed, direction: 0, mask_quantile: d.maskQuantile,
                                     jnd_threshold: d.jndThreshold, normalize_sources: d.normalizeSources ? 1 : 0,
-                                    mask_agreement: d.maskAgreement)
+                                    mask_agreement: d.maskAgreement, antithetic: d.antithetic ? 1 : 0,
+                                    sega_momentum: d.segaMomentum)
 }
 
 @_cdecl("sega_attack")
@@ -187,6 +188,7 @@ public func sega_attack(_ p: OpaquePointer?, _ src: UnsafePointer<Int32>?, _ n: 
         cfg.direction = o.direction == 1 ? .up : (o.direction == 2 ? .down : .auto)
         cfg.maskQuantile = o.mask_quantile; cfg.jndThreshold = o.jnd_threshold; cfg.normalizeSources = o.normalize_sources != 0
         cfg.maskAgreement = o.mask_agreement
+        cfg.antithetic = o.antithetic != 0; cfg.segaMomentum = o.sega_momentum
         try cfg.validate()
         let key = (0..<Int(n)).map { Int(src[$0]) }
         let boxes = try key.map { try model(c, Int32($0)) }

@@ -50,6 +50,8 @@ typedef struct sega_attack_options {
     float jnd_threshold;     /* M^JND threshold (luma 0..255), 0 keeps all */
     int normalize_sources;   /* 1: divide each source gradient by its mean |g| */
     float mask_agreement;    /* M^F: fraction of sources that must share the ensemble sign, [0, 1] */
+    int antithetic;          /* SEGA: 1 draws the noise in pairs (u, -u) (an odd N ends on a lone u) */
+    float sega_momentum;     /* SEGA: >0 steps on sign(mom = mu*mom + g/mean|g|) (not in the paper), >= 0 */
 } sega_attack_options;
 
 /* A context with a memory budget in bytes for all its plans (0: no limit) and a thread count
