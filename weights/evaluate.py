@@ -136,6 +136,10 @@ def card(name, path, meta, ev, gflops):
     title, init, layout, protocol = DESCRIPTIONS[meta["arch"]]
     training = json.loads(meta.get("training", "{}"))
     size = os.path.getsize(path)
+    views = int(training.get("views", 1))
+    views_flag = f", --views {views}" if views > 1 else ""
+    views_note = (f": each train and val photo gives its centre crop and {views - 1} zoomed crops at seeded positions, "
+                  "each test photo its centre crop only" if views > 1 else "")
     lines = [f"# {name}: {title}; test SROCC {ev['srocc']:.3f}, PLCC {ev['plcc']:.3f}", "", f"**{title}** (sega architecture `{meta['arch']}`), weights `weights/{name}.safetensors` "
              f"({size / 1e6:.2f} MB, fp16 storage, {ev['parameters'] / 1e6:.2f} M parameters).", "",
              "## Architecture", "", layout + ".", "",
@@ -144,9 +148,10 @@ def card(name, path, meta, ev, gflops):
              "Lite0-based models). Output: predicted pseudo-MOS on 0..100 (higher = better quality); score range "
              f"{meta.get('score_lo', '0')}..{meta.get('score_hi', '100')} in the metadata.", "",
              "## Training", "",
-             f"Initialisation: {init}. Data: sega's local dataset (`weights/dataset/build.py`, seed 0): 32 pristine photos "
+             f"Initialisation: {init}. Data: sega's local dataset (`weights/dataset/build.py`, seed 0{views_flag}): 32 pristine photos "
              "(Debian mate-backgrounds nature/, lomiri-wallpapers, scikit-image) x 12 synthetic distortions x 5 levels, "
-             "288x384, pseudo-MOS from MS-SSIM, VIFp and GMSD; split by photo 20/5/7 (train 1200 / val 300 / test 420 images). "
+             f"288x384, pseudo-MOS from MS-SSIM, VIFp and GMSD; split by photo 20/5/7 (train {1200 * views} / val "
+             f"{300 * views} / test 420 images{views_note}). "
              f"Recipe: `{recipe(name, meta['arch'], training)}` "
              f"({training.get('epochs', '?')} epochs, batch {training.get('batch', '?')}, AdamW lr {training.get('lr', '?')}, "
              f"auxiliary distortion type/level loss weight {training.get('aux', 0)}, "

@@ -339,7 +339,13 @@ def main(argv=None):
     else:
         model.load_state_dict(best_state)
         chosen = f"best val SROCC {best:.4f}" if held_out else "last epoch"
-    export(model, a, a.out, {"epochs": epochs, "batch": batch, "lr": lr, "best_val_srocc": best if held_out else None,
+    # Crops per photo in the training rows (build.py --views): the name before _distortion_level.
+    names = {}
+    for r in trows:
+        names.setdefault(r["source"], set()).add(r["path"][:-len(f"_{r['distortion']}_{r['level']}.png")])
+    views = max(len(v) for v in names.values())
+    export(model, a, a.out, {"views": views, "train_images": len(trows),
+                             "epochs": epochs, "batch": batch, "lr": lr, "best_val_srocc": best if held_out else None,
                              "kept": chosen, "log": log, "seconds": round(time.time() - t0, 1)})
     print(f"train: wrote {a.out} ({chosen}, {time.time() - t0:.0f} s)", file=sys.stderr)
 
@@ -348,7 +354,8 @@ def export(model, a, path, record):
     """Write model (with its output scaled to MOS 0..100) in fp16 with sega's metadata; model is left unscaled."""
     scale_output(model, a.arch, 100.0)
     meta = {"arch": a.arch, "score_lo": "0", "score_hi": "100",
-            "training": json.dumps({"data": "sega-iqa (weights/dataset/build.py)", "seed": a.seed,
+            "training": json.dumps({"data": "sega-iqa (weights/dataset/build.py"
+                                    + (f" --views {record['views']})" if record.get("views", 1) > 1 else ")"), "seed": a.seed,
                                     "threads": a.threads, "train_on": a.train_on, "aux": a.aux,
                                     "denoise": a.denoise, "freeze": a.freeze, "swa": a.swa, **record})}
     if a.arch == "hyperiqa_lite0":
