@@ -344,7 +344,7 @@ def main(argv=None):
     for r in trows:
         names.setdefault(r["source"], set()).add(r["path"][:-len(f"_{r['distortion']}_{r['level']}.png")])
     views = max(len(v) for v in names.values())
-    export(model, a, a.out, {"views": views, "train_images": len(trows),
+    export(model, a, a.out, {"views": views, "train_images": len(xtr),
                              "epochs": epochs, "batch": batch, "lr": lr, "best_val_srocc": best if held_out else None,
                              "kept": chosen, "log": log, "seconds": round(time.time() - t0, 1)})
     print(f"train: wrote {a.out} ({chosen}, {time.time() - t0:.0f} s)", file=sys.stderr)
