@@ -226,9 +226,12 @@ public struct JSONObject {
     public mutating func add(_ k: String, raw: String) { parts.append("\(JSONObject.quote(k)):\(raw)") }
     public var text: String { "{" + parts.joined(separator: ",") + "}" }
 
+    /// Shortest text that reads back as `v`; integral values without ".0", so that a number
+    /// parsed and written again (a re-scored eval record) keeps its text.
     public static func number(_ v: Double) -> String {
         if v.isNaN { return "null" }
         if v.isInfinite { return v > 0 ? "1e308" : "-1e308" }
+        if v == v.rounded(), abs(v) < 1e15 { return String(Int64(v)) }
         return "\(v)"
     }
 

@@ -10,8 +10,11 @@ import SegaModels
 /// `sega eval`: every method against every target over an image set.
 ///
 /// Per image and method, a record REPORT/records/METHOD/NAME.json holds the sources' and the
-/// targets' scores before and after, SSIM, PSNR, L-inf, L2, gradient calls and seconds. A record
-/// that exists and parses is not recomputed (resume); `--shard k/N` processes the images with
+/// targets' scores before and after, SSIM, PSNR, L-inf, L2, gradient calls and seconds, and the
+/// attacked image is kept as REPORT/attacked/METHOD/NAME.png. A record made with these sources
+/// and settings is not recomputed (resume); if only the targets changed (another target, or a
+/// retrained one), the kept image is re-scored instead of attacked again, since an attack never
+/// sees its targets. `--shard k/N` processes the images with
 /// index % N == k (0-based, as a Slurm array or Kubernetes indexed Job numbers them). After its
 /// share, a run aggregates every record present into report.md, report.csv, report.json and
 /// srocc.svg (rows: methods; per target: SROCC, PLCC, KROCC between clean and attacked
@@ -36,7 +39,9 @@ public enum EvalCommand {
     }
 
     public struct Summary: Sendable {
-        public var computed = 0, skipped = 0, complete = 0, total = 0
+        /// Attacks run; records reused as they were; records whose kept attacked image was
+        /// re-scored on changed targets; images with every method's record; images listed.
+        public var computed = 0, skipped = 0, rescored = 0, complete = 0, total = 0
     }
 
     public static func run(_ o: Options, progress: ((Int, Int, String) -> Void)? = nil) throws -> Summary {
@@ -56,18 +61,21 @@ public enum EvalCommand {
         if o.sheets > 0 && o.methods.contains(.sega) { try AttackCLI.prepareOutputDirectory("\(o.outDir)/sheets") }
 
         let mine = all.enumerated().filter { $0.offset % o.shard.count == o.shard.index }.map(\.element)
-        let targetKey = tgt.map(\.name).joined(separator: ",")
-        let weightsKey = (src + tgt).map { "\($0.name):\($0.fingerprint)" }.joined(separator: ",")
-        // A record is reused only if it was made with these sources, targets and settings.
+        let targetNames = tgt.map(\.name).joined(separator: ",")
+        let targetWeights = tgt.map { "\($0.name):\($0.fingerprint)" }.joined(separator: ",")
+        let sourceWeights = src.map { "\($0.name):\($0.fingerprint)" }.joined(separator: ",")
+        // What decides an attacked image: the sources (and their weights) and the method's
+        // settings. The targets only score it, so they are keyed apart.
         func settings(_ m: AttackMethod) -> String {
             var c = o.config
             c.method = m
-            return settingsKey(sources: src.map(\.name), targets: targetKey, c) + ";weights=" + weightsKey
+            return settingsKey(sources: src.map(\.name), c) + ";weights=" + sourceWeights
         }
         // Work still to do, and a check of every image it needs before starting.
-        var todo: [(ImageItem, [AttackMethod])] = []
+        var todo: [(ImageItem, [(AttackMethod, RecordState)])] = []
         for it in mine {
-            let ms = o.methods.filter { readRecord(o.outDir, $0, it.name, settings: settings($0)) == nil }
+            let ms = o.methods.map { ($0, recordState(o.outDir, $0, it.name, settings: settings($0), targetWeights: targetWeights)) }
+                .filter { if case .complete = $0.1 { return false }; return true }
             if !ms.isEmpty { todo.append((it, ms)) }
         }
         var sizes = Set<[Int]>()
@@ -78,6 +86,7 @@ public enum EvalCommand {
             } catch { throw CLIError("\(error)") }
         }
         for s in sizes { try session.checkBudget(height: s[0], width: s[1]) }
+        for m in o.methods { try AttackCLI.prepareOutputDirectory("\(o.outDir)/attacked/\(m.rawValue)") }
 
         var summary = Summary()
         summary.total = all.count
@@ -86,9 +95,20 @@ public enum EvalCommand {
         var done = 0
         for (it, methods) in todo {
             let clean = AttackCLI.to8bit(try ImageFile.read(it.path, maxPixels: o.maxPixels))
-            let cleanScores = try session.targetScores(clean)
-            for m in methods {
+            let cleanScores = try session.targetScores(clean).map(Double.init)
+            for (m, state) in methods {
                 progress?(done, jobs, "\(m.rawValue) \(it.name)")
+                defer { done += 1 }
+                if case .rescore(let old, let advPath) = state {
+                    // The kept image was checked against its recorded fingerprint; only the
+                    // target fields of the record change.
+                    let adv = try ImageFile.read(advPath, maxPixels: o.maxPixels)
+                    let advScores = try session.targetScores(adv).map(Double.init)
+                    let text = rewriteTargets(old, names: targetNames, weights: targetWeights, clean: cleanScores, attacked: advScores)
+                    try AttackCLI.writeText(text + "\n", to: recordPath(o.outDir, m, it.name))
+                    summary.rescored += 1
+                    continue
+                }
                 var c = o.config
                 c.method = m
                 session.config = c
@@ -97,20 +117,23 @@ public enum EvalCommand {
                 let secs = AttackCLI.now() - t0
                 let advScores = try session.targetScores(adv)
                 let sim = Similarity(clean, adv)
+                let advPath = attackedPath(o.outDir, m, it.name)
+                do { try ImageFile.writePNG(adv, to: advPath) } catch { throw CLIError("\(error)") }
                 var j = JSONObject()
                 j.add("image", it.path)
                 j.add("method", m.rawValue)
-                j.add("targets", targetKey)
+                j.add("targets", targetNames)
+                j.add("target_weights", targetWeights)
                 j.add("settings", settings(m))
-                j.add("target_clean", cleanScores.map(Double.init))
+                j.add("target_clean", cleanScores)
                 j.add("target_attacked", advScores.map(Double.init))
+                j.add("attacked_png", try NamedModel.fingerprint(advPath))
                 j.addAttack(sources: src.map(\.name), r, sim, seconds: secs)
                 if m == .sega, let idx = all.firstIndex(where: { $0.name == it.name }), idx < o.sheets, let masks = session.lastMasks {
                     let sheet = Report.sheet(clean: clean, attacked: adv, eps: c.eps, maskF: masks.maskF, maskJND: masks.maskJND)
                     do { try ImageFile.writePNG(sheet, to: "\(o.outDir)/sheets/\(it.name).png") } catch { throw CLIError("\(error)") }
                 }
                 try AttackCLI.writeText(j.text + "\n", to: recordPath(o.outDir, m, it.name))
-                done += 1
                 summary.computed += 1
             }
         }
@@ -123,7 +146,7 @@ public enum EvalCommand {
         for m in o.methods {
             var recs: [Report.Record] = []
             for it in all {
-                if var r = readRecord(o.outDir, m, it.name, settings: settings(m)) {
+                if case .complete(var r) = recordState(o.outDir, m, it.name, settings: settings(m), targetWeights: targetWeights) {
                     r.image = it.name
                     recs.append(r)
                 } else { complete.remove(it.name) }
@@ -146,11 +169,16 @@ public enum EvalCommand {
         "\(dir)/records/\(m.rawValue)/\(name).json"
     }
 
-    /// The sources, targets and every setting that changes a method's output, as one string (the
-    /// caller appends the weight files' fingerprints);
-    /// records carry it so that a rerun with other settings recomputes instead of mixing results.
-    static func settingsKey(sources: [String], targets: String, _ c: AttackConfig) -> String {
-        var f = ["method=\(c.method.rawValue)", "sources=\(sources.joined(separator: ","))", "targets=\(targets)",
+    static func attackedPath(_ dir: String, _ m: AttackMethod, _ name: String) -> String {
+        "\(dir)/attacked/\(m.rawValue)/\(name).png"
+    }
+
+    /// The sources and every setting that changes a method's output, as one string (the caller
+    /// appends the source weight files' fingerprints); records carry it so that a rerun with other
+    /// settings recomputes instead of mixing results. Targets are not in it: they never change
+    /// the attacked image.
+    static func settingsKey(sources: [String], _ c: AttackConfig) -> String {
+        var f = ["method=\(c.method.rawValue)", "sources=\(sources.joined(separator: ","))",
                  "eps=\(c.eps)", "seed=\(c.seed)", "direction=\(c.direction.rawValue)"]
         switch c.method {
         case .random: break
@@ -172,10 +200,56 @@ public enum EvalCommand {
         return f.joined(separator: ";")
     }
 
-    /// A complete record made with these settings, or nil (missing, unreadable, other settings).
-    static func readRecord(_ dir: String, _ m: AttackMethod, _ name: String, settings: String) -> Report.Record? {
+    /// What a rerun finds for one image and method.
+    enum RecordState {
+        /// A record with these settings and these targets' weights.
+        case complete(Report.Record)
+        /// A record with these settings for other targets, and its attacked image, unchanged
+        /// since (its fingerprint matches): re-score it, keep the rest of the record.
+        case rescore(JSONValue, String)
+        /// Nothing usable: attack.
+        case missing
+    }
+
+    static func recordState(_ dir: String, _ m: AttackMethod, _ name: String, settings: String, targetWeights: String) -> RecordState {
         guard let text = try? ImageList.readText(recordPath(dir, m, name)),
-              let v = try? JSONParser.parse(text), v["settings"] == .string(settings) else { return nil }
+              let v = try? JSONParser.parse(text), v["settings"] == .string(settings) else { return .missing }
+        if v["target_weights"] == .string(targetWeights), let r = record(v) { return .complete(r) }
+        let png = attackedPath(dir, m, name)
+        guard record(v) != nil, case .string(let fp)? = v["attacked_png"],
+              (try? NamedModel.fingerprint(png)) == fp else { return .missing }
+        return .rescore(v, png)
+    }
+
+    /// The record `v` with its target fields replaced (every other field, order included, kept).
+    static func rewriteTargets(_ v: JSONValue, names: String, weights: String, clean: [Double], attacked: [Double]) -> String {
+        guard case .object(let kv) = v else { return "" }
+        let fresh: [(String, JSONValue)] = [("targets", .string(names)), ("target_weights", .string(weights)),
+                                            ("target_clean", .array(clean.map { .number($0) })),
+                                            ("target_attacked", .array(attacked.map { .number($0) }))]
+        var out: [(String, JSONValue)] = []
+        for (k, x) in kv {
+            if let f = fresh.first(where: { $0.0 == k }) { out.append(f) } else { out.append((k, x)) }
+        }
+        for f in fresh where !out.contains(where: { $0.0 == f.0 }) { out.append(f) }
+        return serialize(.object(out))
+    }
+
+    /// JSON text of a value, numbers written as `JSONObject` writes them, so a re-scored record
+    /// is byte for byte the record a fresh run on those targets writes.
+    static func serialize(_ v: JSONValue) -> String {
+        switch v {
+        case .null: return "null"
+        case .bool(let b): return b ? "true" : "false"
+        case .number(let d): return JSONObject.number(d)
+        case .string(let t): return JSONObject.quote(t)
+        case .array(let a): return "[" + a.map(serialize).joined(separator: ",") + "]"
+        case .object(let kv): return "{" + kv.map { JSONObject.quote($0.0) + ":" + serialize($0.1) }.joined(separator: ",") + "}"
+        }
+    }
+
+    /// The report's view of a parsed record, or nil if a field is missing or malformed.
+    static func record(_ v: JSONValue) -> Report.Record? {
         func nums(_ k: String) -> [Double]? {
             guard case .array(let a)? = v[k] else { return nil }
             var o: [Double] = []

@@ -247,7 +247,9 @@ struct Eval: ParsableCommand {
         REPORT/report.md, report.csv, report.json and srocc.svg: rows are methods; per target SROCC, PLCC, \
         KROCC between clean and attacked predictions, R, mean |delta|; mean SSIM, PSNR and time. \
         REPORT/sheets/NAME.png: clean, attacked, perturbation (amplified), M^F, M^JND for SEGA. Per-image \
-        records in REPORT/records/ make runs resumable; --shard k/N splits the images (k from 0).
+        records in REPORT/records/ make runs resumable; --shard k/N splits the images (k from 0). \
+        The attacked images are kept in REPORT/attacked/METHOD/; a rerun with other (or retrained) \
+        targets and the same sources and settings re-scores them instead of attacking again.
         """
     )
 
@@ -305,7 +307,7 @@ struct Eval: ParsableCommand {
             o.sheets = sheets
             let bar = ProgressBar("sega eval")
             let s = try EvalCommand.run(o, progress: bar.update)
-            printError("sega eval: \(s.computed) attack(s) run, \(s.skipped) already done; \(s.complete) of \(s.total) image(s) complete; report in \(out)/report.md")
+            printError("sega eval: \(s.computed) attack(s) run, \(s.skipped) already done, \(s.rescored) re-scored on new targets; \(s.complete) of \(s.total) image(s) complete; report in \(out)/report.md")
         } catch {
             try failCommand("eval", error)
         }

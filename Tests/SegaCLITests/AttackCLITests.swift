@@ -117,26 +117,93 @@ final class AttackCLITests: XCTestCase {
         XCTAssertTrue(rec.contains("eps=\(Float(4) / 255)"), rec)
     }
 
-    /// A model retrained under the same name (same path, other bytes) invalidates the records made
-    /// with the old weights: they are recomputed, not mixed into the report.
+    /// A source retrained under the same name (same path, other bytes) invalidates the records
+    /// made with the old weights: they are recomputed, not mixed into the report. A retrained
+    /// target only re-scores the kept attacked images.
     func testEvalRecomputesWhenAModelsWeightsChange() throws {
-        let target = "\(tmp)/target.safetensors"
+        let source = "\(tmp)/source.safetensors", target = "\(tmp)/target.safetensors"
+        try FileManager.default.copyItem(atPath: "\(fixtures)/lite0.safetensors", toPath: source)
         try FileManager.default.copyItem(atPath: "\(fixtures)/dbcnn_lite0.safetensors", toPath: target)
-        let common = ["eval", "--sources", "\(fixtures)/lite0.safetensors", "--targets", target, "--images", "\(tmp)/in",
+        let common = ["eval", "--sources", source, "--targets", target, "--images", "\(tmp)/in",
                       "--methods", "ifgsm,random", "--iters", "1", "--threads", "1", "-o", "\(tmp)/rep"]
         let first = try run(common)
         XCTAssertEqual(first.status, 0, first.err)
         XCTAssertTrue(first.err.contains("6 attack(s) run"), first.err)
         let rec = try String(contentsOfFile: "\(tmp)/rep/records/ifgsm/a.json", encoding: .utf8)
-        XCTAssertNotNil(rec.range(of: #"weights=lite0:[0-9a-f]{16},target:[0-9a-f]{16}"#, options: .regularExpression), rec)
-        XCTAssertTrue(try run(common).err.contains("0 attack(s) run, 6 already done"))
-        // "Retrain": the same file name now holds other weights.
+        XCTAssertNotNil(rec.range(of: #"weights=source:[0-9a-f]{16}""#, options: .regularExpression), rec)
+        XCTAssertNotNil(rec.range(of: #""target_weights":"target:[0-9a-f]{16}""#, options: .regularExpression), rec)
+        XCTAssertTrue(try run(common).err.contains("0 attack(s) run, 6 already done, 0 re-scored"))
+        // "Retrain" the target: the same file name now holds other weights.
         try FileManager.default.removeItem(atPath: target)
         try FileManager.default.copyItem(atPath: "\(fixtures)/linearityiqa_lite0.safetensors", toPath: target)
+        let rescored = try run(common)
+        XCTAssertEqual(rescored.status, 0, rescored.err)
+        XCTAssertTrue(rescored.err.contains("0 attack(s) run, 0 already done, 6 re-scored"), rescored.err)
+        let rec2 = try String(contentsOfFile: "\(tmp)/rep/records/ifgsm/a.json", encoding: .utf8)
+        XCTAssertNotEqual(rec2, rec)
+        XCTAssertEqual(field(rec2, "scores_after"), field(rec, "scores_after"), "re-scoring changed the attack")
+        XCTAssertNotEqual(field(rec2, "target_attacked"), field(rec, "target_attacked"))
+        // "Retrain" the source: every record is recomputed.
+        try FileManager.default.removeItem(atPath: source)
+        try FileManager.default.copyItem(atPath: "\(fixtures)/cnniqa.safetensors", toPath: source)
         let again = try run(common)
         XCTAssertEqual(again.status, 0, again.err)
-        XCTAssertTrue(again.err.contains("6 attack(s) run, 0 already done"), again.err)
-        XCTAssertNotEqual(try String(contentsOfFile: "\(tmp)/rep/records/ifgsm/a.json", encoding: .utf8), rec)
+        XCTAssertTrue(again.err.contains("6 attack(s) run, 0 already done, 0 re-scored"), again.err)
+        XCTAssertNotEqual(field(try String(contentsOfFile: "\(tmp)/rep/records/ifgsm/a.json", encoding: .utf8), "scores_after"),
+                          field(rec, "scores_after"))
+    }
+
+    /// One field of a JSON record line, as parsed by Foundation (nil if absent).
+    func field(_ line: String, _ key: String) -> NSObject? {
+        ((try? JSONSerialization.jsonObject(with: Data(line.utf8))) as? [String: Any])?[key] as? NSObject
+    }
+
+    /// Adding a target to a finished eval re-scores the kept attacked images: the records are
+    /// byte for byte those of a fresh run on both targets (timing aside), and a kept image that
+    /// was damaged since is attacked again rather than trusted.
+    func testEvalRescoresKeptImagesForNewTargets() throws {
+        func common(_ targets: String, _ out: String) -> [String] {
+            ["eval", "--sources", sources, "--targets", targets, "--images", "\(tmp)/in",
+             "--methods", "sega,ifgsm", "--iters", "2", "--samples", "1", "--threads", "1", "-o", out]
+        }
+        let one = "\(fixtures)/dbcnn_lite0.safetensors"
+        let r1 = try run(common(one, "\(tmp)/a"))
+        XCTAssertEqual(r1.status, 0, r1.err)
+        let onlyOne = try String(contentsOfFile: "\(tmp)/a/report.md", encoding: .utf8)
+        let r2 = try run(common(targets, "\(tmp)/a"))
+        XCTAssertEqual(r2.status, 0, r2.err)
+        XCTAssertTrue(r2.err.contains("0 attack(s) run, 0 already done, 6 re-scored"), r2.err)
+        let fresh = try run(common(targets, "\(tmp)/b"))
+        XCTAssertTrue(fresh.err.contains("6 attack(s) run, 0 already done, 0 re-scored"), fresh.err)
+        for m in ["sega", "ifgsm"] {
+            XCTAssertEqual(files("\(tmp)/a/attacked/\(m)"), ["a.png", "b.png", "c.png"])
+            for n in ["a", "b", "c"] {
+                let ra = try String(contentsOfFile: "\(tmp)/a/records/\(m)/\(n).json", encoding: .utf8)
+                let rb = try String(contentsOfFile: "\(tmp)/b/records/\(m)/\(n).json", encoding: .utf8)
+                XCTAssertEqual(stripSeconds(ra).replacingOccurrences(of: "/a/", with: "/X/"),
+                               stripSeconds(rb).replacingOccurrences(of: "/b/", with: "/X/"), "\(m) \(n)")
+                XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: "\(tmp)/a/attacked/\(m)/\(n).png")),
+                               try Data(contentsOf: URL(fileURLWithPath: "\(tmp)/b/attacked/\(m)/\(n).png")))
+            }
+        }
+        // Back to one target, with one kept image truncated: it is attacked again, the rest re-scored,
+        // and the report is the first run's (timing column aside).
+        let png = "\(tmp)/a/attacked/ifgsm/b.png"
+        let bytes = try Data(contentsOf: URL(fileURLWithPath: png))
+        try bytes.prefix(bytes.count / 2).write(to: URL(fileURLWithPath: png))
+        let r3 = try run(common(one, "\(tmp)/a"))
+        XCTAssertEqual(r3.status, 0, r3.err)
+        XCTAssertTrue(r3.err.contains("1 attack(s) run, 0 already done, 5 re-scored"), r3.err)
+        XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: png)), bytes, "the re-attack wrote another image")
+        func noTime(_ s: String) -> String {
+            s.split(separator: "\n").map { line -> String in  // drop the s/image column
+                var c = line.split(separator: "|", omittingEmptySubsequences: false)
+                if c.count >= 4 { c.remove(at: c.count - 3) }
+                return c.joined(separator: "|")
+            }.joined(separator: "\n")
+        }
+        XCTAssertEqual(noTime(try String(contentsOfFile: "\(tmp)/a/report.md", encoding: .utf8)), noTime(onlyOne))
+        XCTAssertTrue(try run(common(one, "\(tmp)/a")).err.contains("0 attack(s) run, 6 already done, 0 re-scored"))
     }
 
     // MARK: bad input
