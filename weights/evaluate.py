@@ -215,9 +215,21 @@ def main():
             s = float(model(read_image(os.path.join(a.data, r["path"])))[0])
             expect_lines.append(f"{name}\t{os.path.basename(r['path'])}\t{s!r}")
     if a.fixtures:
-        with open(os.path.join(ROOT, "Tests/Fixtures/trained/expect.tsv"), "w") as f:
+        # A run over some models keeps the other models' committed lines (same images), so
+        # re-evaluating one retrained model does not drop the rest from the parity test.
+        expect = os.path.join(ROOT, "Tests/Fixtures/trained/expect.tsv")
+        done = set(a.models.split(","))
+        kept = []
+        if os.path.exists(expect):
+            with open(expect) as f:
+                kept = [l.rstrip("\n") for l in f if l.strip() and not l.startswith("#") and l.split("\t")[0] not in done]
+        order = {m: i for i, m in enumerate(DEFAULT_MODELS)}
+        lines = sorted(kept + expect_lines, key=lambda l: order.get(l.split("\t")[0], len(order)))  # stable
+        tmp = expect + ".tmp"
+        with open(tmp, "w") as f:
             f.write("# model\timage\tPyTorch score (fp32, from the shipped fp16 weights); written by weights/evaluate.py\n")
-            f.write("\n".join(expect_lines) + "\n")
+            f.write("\n".join(lines) + "\n")
+        os.replace(tmp, expect)
 
 
 if __name__ == "__main__":
