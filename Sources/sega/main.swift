@@ -89,7 +89,7 @@ struct AttackFlags: ParsableArguments {
     @Option(name: .long, help: "Iterations T (default 10).")
     var iters: Int = AttackConfig().iterations
 
-    @Option(name: .long, help: "SEGA Monte Carlo samples N per source and iteration (default 4).")
+    @Option(name: .long, help: "SEGA Monte Carlo samples N per source and iteration (default 8).")
     var samples: Int = AttackConfig().samples
 
     @Option(name: .long, help: "SEGA smoothing sigma, in [0, 1] pixel units (default 0.02).")
