@@ -80,29 +80,29 @@ struct AttackFlags: ParsableArguments {
     @Option(name: .long, help: "Comma-separated source models (names or .safetensors paths).")
     var sources: String
 
-    @Option(name: .long, help: "L-infinity budget: a number or a fraction such as 8/255 (default 8/255).")
+    @Option(name: .long, help: "L-infinity budget: a number or a fraction such as 8/255.")
     var eps: String = "8/255"
 
     @Option(name: .long, help: "Step size: a number or a fraction (default eps/4).")
     var alpha: String?
 
-    @Option(name: .long, help: "Iterations T (default 10).")
+    @Option(name: .long, help: "Iterations T.")
     var iters: Int = AttackConfig().iterations
 
-    @Option(name: .long, help: "SEGA Monte Carlo samples N per source and iteration (default 8).")
+    @Option(name: .long, help: "SEGA Monte Carlo samples N per source and iteration.")
     var samples: Int = AttackConfig().samples
 
-    @Option(name: .long, help: "SEGA smoothing sigma, in [0, 1] pixel units (default 0.02).")
+    @Option(name: .long, help: "SEGA smoothing sigma, in [0, 1] pixel units.")
     var sigma: Float = AttackConfig().sigma
 
     @Flag(name: .long, help: "SEGA: draw the N noise samples in antithetic pairs (u, -u) (default: independent).")
     var antithetic = false
 
-    @Option(name: .long, help: "SEGA with momentum mu over the smoothed gradients (not in the published algorithm; default 0: off).")
+    @Option(name: .long, help: "SEGA with momentum mu over the smoothed gradients (not in the published algorithm; 0: off).")
     var segaMomentum: Float = AttackConfig().segaMomentum
 
     @Option(name: .long, help: "Random seed (noise of SEGA, VT, random).")
-    var seed: UInt64 = 0
+    var seed: UInt64 = AttackConfig().seed
 
     @Option(name: .long, help: "up, down or auto (auto: down when the sources score above their range midpoint).")
     var direction: String = "auto"
@@ -119,8 +119,8 @@ struct AttackFlags: ParsableArguments {
     @Flag(name: .long, help: "Average raw source gradients (default: each divided by its mean |g|).")
     var noNormalize = false
 
-    @Option(name: .long, help: "MI-FGSM / VT momentum decay (default 1).")
-    var momentum: Float = 1
+    @Option(name: .long, help: "MI-FGSM / VT momentum decay.")
+    var momentum: Float = AttackConfig().momentum
 
     @Option(name: .long, help: "Threads (default: the number of online CPUs).")
     var threads: Int?
@@ -264,19 +264,19 @@ struct Eval: ParsableCommand {
     @Option(name: .long, help: "Only rows of a CSV list whose 'split' column equals this (e.g. test).")
     var split: String?
 
-    @Option(name: .long, help: "Take every k-th image of the list (default 1).")
+    @Option(name: .long, help: "Take every k-th image of the list.")
     var stride: Int = 1
 
     @Option(name: .long, help: "Take at most this many images (after --split and --stride).")
     var limit: Int?
 
-    @Option(name: .long, help: "Comma-separated methods (default: all).")
+    @Option(name: .long, help: "Comma-separated methods.")
     var methods: String = AttackMethod.allCases.map(\.rawValue).joined(separator: ",")
 
     @Option(name: .long, help: "k/N: process the images whose index % N == k (k from 0).")
     var shard: String = "0/1"
 
-    @Option(name: .long, help: "SEGA sheets for the first this many images (default 8).")
+    @Option(name: .long, help: "SEGA sheets for the first this many images.")
     var sheets: Int = 8
 
     @Option(name: [.short, .customLong("out")], help: "Report directory (created if missing).")
