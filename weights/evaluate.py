@@ -27,7 +27,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 sys.path.insert(0, HERE)
 import models_lite0 as ml  # noqa: E402
-from train import CNNIQA, FROZEN_BLOCKS, srocc, plcc  # noqa: E402
+from train import CNNIQA, FROZEN_BLOCKS, WaDIQaM, srocc, plcc  # noqa: E402
 
 DEFAULT_MODELS = ["cnniqa", "hyperiqa_lite0", "linearityiqa_lite0", "dbcnn_lite0", "vitiqa"]
 
@@ -35,6 +35,10 @@ DESCRIPTIONS = {
     "cnniqa": ("CNNIQA (Kang et al. 2014), pyiqa's layout", "from scratch",
                "conv 7x7 (50 kernels) on RGB in [0, 1] -> global max and min pooling -> fc 800 -> fc 800 -> fc 1",
                "the whole image at its own size (trained on random 112x144 crops)"),
+    "wadiqam": ("WaDIQaM-NR (Bosse et al. 2018), pyiqa's layout", "from scratch",
+                "non-overlapping 32x32 patches -> 10 3x3 convs (16..256 channels, half pyiqa's width; a 2x2 max pool after every second) -> "
+                "per patch a quality q (fc 512 -> fc 1) and a weight w (fc 512 -> fc 1 -> ReLU) -> sum(q w) / sum(w)",
+                "the whole image at its own size, cut into pyiqa's grid of 32x32 patches (trained on random 97x129 crops: 3 x 4 patches)"),
     "hyperiqa_lite0": ("HyperIQA (Su et al. 2020) on EfficientNet-Lite0", "ImageNet Lite0 backbone, fine-tuned",
                        "Lite0 backbone; local distortion vectors from blocks 2, 4, 10; a hyper network generating a 5-layer target network",
                        "num_crop fixed 224x224 crops (pyiqa's uniform_crop), scores averaged"),
@@ -53,6 +57,8 @@ DESCRIPTIONS = {
 def build(arch, meta):
     if arch == "cnniqa":
         return CNNIQA()
+    if arch == "wadiqam":
+        return WaDIQaM(base=int(meta.get("base_channels", 32)))
     if arch == "hyperiqa_lite0":
         return ml.HyperIQALite0(num_crop=int(meta.get("num_crop", 25)), crop_size=int(meta.get("crop_size", 224)))
     if arch == "linearityiqa_lite0":
@@ -107,6 +113,8 @@ def recipe(name, arch, training):
         cmd += f" --freeze {training['freeze']}"
     if training.get("swa"):
         cmd += f" --swa {training['swa']}"
+    if training.get("crop"):
+        cmd += f" --crop {training['crop'][0]}x{training['crop'][1]}"
     if training.get("aux", 1.0) != 1.0:
         cmd += f" --aux {training['aux']}"
     return cmd

@@ -4,7 +4,7 @@
     python3 weights/train.py --arch ARCH --data DIR --out weights/NAME.safetensors
                              [--epochs E] [--batch B] [--lr LR] [--seed S] [--threads T]
 
-ARCH: cnniqa (from scratch), hyperiqa_lite0, linearityiqa_lite0, dbcnn_lite0 (ImageNet
+ARCH: cnniqa, wadiqam (from scratch), hyperiqa_lite0, linearityiqa_lite0, dbcnn_lite0 (ImageNet
 EfficientNet-Lite0 backbone, fine-tuned), vitiqa (transformer on the pretrained Lite0 stem).
 Targets are MOS / 100; the model's last affine layer is scaled by 100 at export, so every shipped
 model predicts MOS on 0..100 directly. Model selection: the epoch with the best val SROCC (with
@@ -33,9 +33,13 @@ import models_lite0 as ml  # noqa: E402
 from convert import write_safetensors  # noqa: E402
 
 FROZEN_BLOCKS = 3  # default of --freeze
+# WaDIQaM at half pyiqa's width (16..256 channels): a quarter of the FLOPs (3.0 GFLOPs per
+# 288x384 image instead of about 12), so 8 epochs on the 3-view data take about 40 min on one core.
+WADIQAM_BASE = 16
 
 DEFAULTS = {  # epochs, batch, lr (head), backbone lr multiplier
     "cnniqa": (40, 16, 1e-3, 1.0),
+    "wadiqam": (8, 16, 3e-4, 1.0),
     "hyperiqa_lite0": (14, 8, 1e-3, 0.3),
     "linearityiqa_lite0": (14, 8, 1e-3, 0.3),
     "dbcnn_lite0": (14, 8, 1e-3, 0.3),
@@ -90,6 +94,8 @@ def feature_tap(model, arch):
     if arch == "cnniqa":
         model.fc1.register_forward_pre_hook(lambda m, inp: setattr(tap, "feat", inp[0]))
         return model.fc1.in_features, tap
+    if arch == "wadiqam":  # the forward keeps the patch-mean features in model.feat
+        return model.fc_q[0].in_features, model
     if arch == "vitiqa":
         model.norm.register_forward_hook(lambda m, inp, out: setattr(tap, "feat", out[:, 0]))
         return model.norm.normalized_shape[0], tap
@@ -124,9 +130,47 @@ class CNNIQA(nn.Module):
         return self.fc3(h).reshape(-1)
 
 
+class WaDIQaM(nn.Module):
+    """WaDIQaM-NR (Bosse et al. 2018) in pyiqa's layout (names features.N, fc_q.N, fc_w.N): every
+    non-overlapping 32x32 patch of pyiqa's eval grid (corners range(0, side - 32, 32)) through 10
+    3x3 convs with a 2x2 max pool after every second, then score = sum(q w) / sum(w) over the
+    patches, q = fc_q(f), w = fc_w(f) + 1e-8. From scratch: no normalisation of the input.
+    base: channels of the first conv (pyiqa's 32; the widths double at each pool up to 16 x base)."""
+
+    def __init__(self, base=32):
+        super().__init__()
+        layers, c = [], 3
+        for v in [base, base, "M", 2 * base, 2 * base, "M", 4 * base, 4 * base, "M",
+                  8 * base, 8 * base, "M", 16 * base, 16 * base, "M"]:
+            if v == "M":
+                layers.append(nn.MaxPool2d(2))
+            else:
+                conv = nn.Conv2d(c, v, 3, padding=1)
+                nn.init.kaiming_normal_(conv.weight, nonlinearity="relu")  # 10 plain convs: keep the scale
+                nn.init.zeros_(conv.bias)
+                layers += [conv, nn.ReLU(inplace=True)]
+                c = v
+        self.features = nn.Sequential(*layers)
+        self.fc_q = nn.Sequential(nn.Linear(c, c), nn.ReLU(True), nn.Dropout(), nn.Linear(c, 1))
+        self.fc_w = nn.Sequential(nn.Linear(c, c), nn.ReLU(True), nn.Dropout(), nn.Linear(c, 1), nn.ReLU(True))
+        self.feat = None
+
+    def forward(self, x):
+        b, _, h, w = x.shape
+        r, c = (h - 1) // 32, (w - 1) // 32
+        p = x[:, :, :r * 32, :c * 32].reshape(b, 3, r, 32, c, 32).permute(0, 2, 4, 1, 3, 5)
+        f = self.features(p.reshape(b * r * c, 3, 32, 32).contiguous()).flatten(1)
+        q = self.fc_q(f).reshape(b, r * c)
+        wt = self.fc_w(f).reshape(b, r * c) + 1e-8
+        self.feat = f.reshape(b, r * c, -1).mean(1)
+        return (q * wt).sum(1) / wt.sum(1)
+
+
 def build_model(arch, num_crop, freeze=FROZEN_BLOCKS):
     if arch == "cnniqa":
         return CNNIQA()
+    if arch == "wadiqam":
+        return WaDIQaM(base=WADIQAM_BASE)
     if arch == "hyperiqa_lite0":
         m = ml.HyperIQALite0(num_crop=num_crop)
     elif arch == "linearityiqa_lite0":
@@ -153,6 +197,8 @@ def scale_output(model, arch, factor):
     with torch.no_grad():
         if arch == "cnniqa":
             model.fc3.weight.mul_(factor); model.fc3.bias.mul_(factor)
+        elif arch == "wadiqam":  # the score is a weighted mean of q: scaling q scales it
+            model.fc_q[3].weight.mul_(factor); model.fc_q[3].bias.mul_(factor)
         elif arch == "hyperiqa_lite0":
             for lin in (model.fc_w[4], model.fc_b[4]):
                 lin.weight.mul_(factor); lin.bias.mul_(factor)
@@ -166,21 +212,24 @@ def scale_output(model, arch, factor):
 
 def set_train_mode(model, arch):
     model.train()
-    if arch != "cnniqa":
+    if arch not in ("cnniqa", "wadiqam"):
         for mod in model.backbone.modules():
             if isinstance(mod, nn.BatchNorm2d):
                 mod.eval()
 
 
-def train_forward(model, arch, x, gen):
+def train_forward(model, arch, x, gen, crop=None):
     """Training-time forward on one random crop per batch: HyperIQA 224x224 (as the paper trains);
     LinearityIQA and DBCNN 224x288 (0.58x the cost; the distortions are global, so a crop keeps
-    its image's label); CNNIQA 112x144 (patch training as Kang et al.). All are tested on the
+    its image's label); CNNIQA 112x144 (patch training as Kang et al.); WaDIQaM 97x129 (a 3 x 4
+grid of its 32x32 patches; pyiqa trains on random patches too). All are tested on the
     whole image (HyperIQA on its num_crop crops)."""
-    if arch in ("hyperiqa_lite0", "cnniqa", "linearityiqa_lite0", "dbcnn_lite0"):
-        ch, cw = {"hyperiqa_lite0": (model.crop_size, model.crop_size) if arch == "hyperiqa_lite0" else None,
-                  "cnniqa": (112, 144), "linearityiqa_lite0": (224, 288), "dbcnn_lite0": (224, 288)}[arch]
+    if arch in ("hyperiqa_lite0", "cnniqa", "wadiqam", "linearityiqa_lite0", "dbcnn_lite0"):
+        ch, cw = crop or {"hyperiqa_lite0": (model.crop_size, model.crop_size) if arch == "hyperiqa_lite0" else None,
+                  "cnniqa": (112, 144), "wadiqam": (97, 129), "linearityiqa_lite0": (224, 288), "dbcnn_lite0": (224, 288)}[arch]
         _, _, h, w = x.shape
+        if ch > h or cw > w:
+            raise SystemExit(f"train: crop {ch}x{cw} is larger than the {h}x{w} images")
         i = int(torch.randint(0, h - ch + 1, (1,), generator=gen))
         j = int(torch.randint(0, w - cw + 1, (1,), generator=gen))
         x = x[..., i:i + ch, j:j + cw]
@@ -233,6 +282,7 @@ def main(argv=None):
     ap.add_argument("--swa", type=float, default=0.0,
                     help="export the mean of the weights at the end of the last ceil(F * epochs) epochs "
                          "(stochastic weight averaging; 0: the selected epoch)")
+    ap.add_argument("--crop", help="training crop HxW instead of the architecture's default (e.g. 224x288)")
     ap.add_argument("--save-last", help="also write the last epoch's weights here (to compare with --swa)")
     a = ap.parse_args(argv)
     torch.set_num_threads(a.threads)
@@ -240,6 +290,9 @@ def main(argv=None):
     np.random.seed(a.seed)
     epochs, batch, lr, bb_mult = DEFAULTS[a.arch]
     epochs, batch, lr = a.epochs or epochs, a.batch or batch, a.lr or lr
+    crop = tuple(int(v) for v in a.crop.split("x")) if a.crop else None
+    if crop is not None and (len(crop) != 2 or min(crop) < 33):
+        raise SystemExit(f"train: --crop must be HxW with both sides > 32, got {a.crop}")
 
     rows = read_manifest(a.data)
     trows, xtr, ytr = load_split(a.data, rows, a.train_on)
@@ -297,7 +350,7 @@ def main(argv=None):
             vflip = torch.rand(len(idx), generator=gen) < 0.5
             x[vflip] = x[vflip].flip(-2)
             y = ytr[idx]
-            p = train_forward(model, a.arch, x, gen)
+            p = train_forward(model, a.arch, x, gen, crop)
             main = F.smooth_l1_loss(p, y, beta=0.05)
             loss = main if aux is None else main + a.aux * aux.loss(tap.feat, dtr[idx], ltr[idx])
             opt.zero_grad()
@@ -345,6 +398,7 @@ def main(argv=None):
         names.setdefault(r["source"], set()).add(r["path"][:-len(f"_{r['distortion']}_{r['level']}.png")])
     views = max(len(v) for v in names.values())
     export(model, a, a.out, {"views": views, "train_images": len(xtr),
+                             "crop": list(crop) if crop else None,
                              "epochs": epochs, "batch": batch, "lr": lr, "best_val_srocc": best if held_out else None,
                              "kept": chosen, "log": log, "seconds": round(time.time() - t0, 1)})
     print(f"train: wrote {a.out} ({chosen}, {time.time() - t0:.0f} s)", file=sys.stderr)
@@ -362,6 +416,8 @@ def export(model, a, path, record):
         meta.update({"num_crop": str(model.num_crop), "crop_size": str(model.crop_size)})
     if a.arch == "vitiqa":
         meta["num_heads"] = str(model.num_heads)
+    if a.arch == "wadiqam":
+        meta["base_channels"] = str(model.features[0].out_channels)
     sd = {k: v for k, v in model.state_dict().items() if not k.endswith("num_batches_tracked")}
     write_safetensors(path, sd, meta, "f16")
     scale_output(model, a.arch, 0.01)
