@@ -36,8 +36,9 @@ DESCRIPTIONS = {
                "conv 7x7 (50 kernels) on RGB in [0, 1] -> global max and min pooling -> fc 800 -> fc 800 -> fc 1",
                "the whole image at its own size (trained on random 112x144 crops)"),
     "wadiqam": ("WaDIQaM-NR (Bosse et al. 2018), pyiqa's layout", "from scratch",
-                "non-overlapping 32x32 patches -> 10 3x3 convs (16..256 channels, half pyiqa's width; a 2x2 max pool after every second) -> "
-                "per patch a quality q (fc 512 -> fc 1) and a weight w (fc 512 -> fc 1 -> ReLU) -> sum(q w) / sum(w)",
+                "non-overlapping 32x32 patches -> 10 3x3 convs (B..16B channels, B = base_channels in the metadata: pyiqa's 32, "
+                "train.py's 16; a 2x2 max pool after every second) -> per patch a quality q (fc 16B -> fc 1) and a weight "
+                "w (fc 16B -> fc 1 -> ReLU) -> sum(q w) / sum(w)",
                 "the whole image at its own size, cut into pyiqa's grid of 32x32 patches (trained on random 97x129 crops: 3 x 4 patches)"),
     "hyperiqa_lite0": ("HyperIQA (Su et al. 2020) on EfficientNet-Lite0", "ImageNet Lite0 backbone, fine-tuned",
                        "Lite0 backbone; local distortion vectors from blocks 2, 4, 10; a hyper network generating a 5-layer target network",

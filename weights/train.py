@@ -218,15 +218,19 @@ def set_train_mode(model, arch):
                 mod.eval()
 
 
+# Training crop (h, w) per architecture; vitiqa resizes the whole image to 224x224 instead.
+TRAIN_CROP = {"cnniqa": (112, 144), "wadiqam": (97, 129), "linearityiqa_lite0": (224, 288),
+              "dbcnn_lite0": (224, 288)}  # hyperiqa_lite0: its own crop_size, square
+
+
 def train_forward(model, arch, x, gen, crop=None):
     """Training-time forward on one random crop per batch: HyperIQA 224x224 (as the paper trains);
     LinearityIQA and DBCNN 224x288 (0.58x the cost; the distortions are global, so a crop keeps
     its image's label); CNNIQA 112x144 (patch training as Kang et al.); WaDIQaM 97x129 (a 3 x 4
-grid of its 32x32 patches; pyiqa trains on random patches too). All are tested on the
-    whole image (HyperIQA on its num_crop crops)."""
-    if arch in ("hyperiqa_lite0", "cnniqa", "wadiqam", "linearityiqa_lite0", "dbcnn_lite0"):
-        ch, cw = crop or {"hyperiqa_lite0": (model.crop_size, model.crop_size) if arch == "hyperiqa_lite0" else None,
-                  "cnniqa": (112, 144), "wadiqam": (97, 129), "linearityiqa_lite0": (224, 288), "dbcnn_lite0": (224, 288)}[arch]
+    grid of its 32x32 patches; pyiqa trains on random patches too); crop overrides. All are
+    tested on the whole image (HyperIQA on its num_crop crops)."""
+    if arch != "vitiqa":
+        ch, cw = crop or TRAIN_CROP.get(arch) or (model.crop_size, model.crop_size)
         _, _, h, w = x.shape
         if ch > h or cw > w:
             raise SystemExit(f"train: crop {ch}x{cw} is larger than the {h}x{w} images")
@@ -290,9 +294,16 @@ def main(argv=None):
     np.random.seed(a.seed)
     epochs, batch, lr, bb_mult = DEFAULTS[a.arch]
     epochs, batch, lr = a.epochs or epochs, a.batch or batch, a.lr or lr
-    crop = tuple(int(v) for v in a.crop.split("x")) if a.crop else None
-    if crop is not None and (len(crop) != 2 or min(crop) < 33):
-        raise SystemExit(f"train: --crop must be HxW with both sides > 32, got {a.crop}")
+    crop = None
+    if a.crop:
+        try:
+            crop = tuple(int(v) for v in a.crop.split("x"))
+        except ValueError:
+            crop = ()
+        if len(crop) != 2 or min(crop) < 33:
+            raise SystemExit(f"train: --crop must be HxW with both sides > 32, got '{a.crop}'")
+        if a.arch == "vitiqa":
+            raise SystemExit("train: --crop does not apply to vitiqa (it resizes the whole image to 224x224)")
 
     rows = read_manifest(a.data)
     trows, xtr, ytr = load_split(a.data, rows, a.train_on)
