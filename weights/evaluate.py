@@ -57,7 +57,7 @@ DESCRIPTIONS = {
 
 def build(arch, meta):
     if arch == "cnniqa":
-        return CNNIQA()
+        return CNNIQA(lcn_c=float(meta["lcn_c"])) if "lcn_c" in meta else CNNIQA()
     if arch == "wadiqam":
         return WaDIQaM(base=int(meta.get("base_channels", 32)))
     if arch == "hyperiqa_lite0":
@@ -101,7 +101,7 @@ def flops(model, h, w):
     return fc.get_total_flops()
 
 
-def recipe(name, arch, training):
+def recipe(name, arch, training, meta_lcn=None):
     """The train.py command line that reproduces a shipped model (from its training record)."""
     cmd = f"python3 weights/train.py --arch {arch} --data DIR --out weights/{name}.safetensors --epochs {training.get('epochs', '?')}"
     if training.get("batch") is not None:
@@ -116,6 +116,8 @@ def recipe(name, arch, training):
         cmd += f" --swa {training['swa']}"
     if training.get("crop"):
         cmd += f" --crop {training['crop'][0]}x{training['crop'][1]}"
+    if meta_lcn is not None:
+        cmd += f" --lcn {meta_lcn}"
     if training.get("aux", 1.0) != 1.0:
         cmd += f" --aux {training['aux']}"
     return cmd
@@ -143,6 +145,11 @@ def selection(training):
 
 def card(name, path, meta, ev, gflops):
     title, init, layout, protocol = DESCRIPTIONS[meta["arch"]]
+    if "lcn_c" in meta:  # train.py --lcn: a fourth, locally normalised input channel
+        title += ", with a locally contrast-normalised luma channel"
+        layout = ("[R, G, B, n] with n = (l - mean) / sqrt(var + " + meta["lcn_c"] + ") over 7x7 windows of the luma l "
+                  "(Kang et al.'s local contrast normalisation, no padding: the image loses 3 pixels on each side) -> "
+                  + layout.replace(" on RGB in [0, 1]", ""))
     training = json.loads(meta.get("training", "{}"))
     size = os.path.getsize(path)
     views = int(training.get("views", 1))
@@ -161,7 +168,7 @@ def card(name, path, meta, ev, gflops):
              "(Debian mate-backgrounds nature/, lomiri-wallpapers, scikit-image) x 12 synthetic distortions x 5 levels, "
              f"288x384, pseudo-MOS from MS-SSIM, VIFp and GMSD; split by photo 20/5/7 (train {1200 * views} / val "
              f"{300 * views} / test 420 images{views_note}). "
-             f"Recipe: `{recipe(name, meta['arch'], training)}` "
+             f"Recipe: `{recipe(name, meta['arch'], training, meta.get('lcn_c'))}` "
              f"({training.get('epochs', '?')} epochs, batch {training.get('batch', '?')}, AdamW lr {training.get('lr', '?')}, "
              f"auxiliary distortion type/level loss weight {training.get('aux', 0)}, "
              f"{training.get('seconds', 0) / 60:.0f} min on {training.get('threads', 1)} CPU thread(s)). " + selection(training), "",

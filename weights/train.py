@@ -112,15 +112,18 @@ def feature_tap(model, arch):
 class CNNIQA(nn.Module):
     """pyiqa's CNNIQA layout (conv1 k x k, global max+min pool, fc1-fc2-fc3), names as pyiqa."""
 
-    def __init__(self, ker=50, k=7, n1=800, n2=800):
+    def __init__(self, ker=50, k=7, n1=800, n2=800, lcn_c=None):
         super().__init__()
-        self.conv1 = nn.Conv2d(3, ker, k)
+        self.lcn_c = lcn_c
+        self.conv1 = nn.Conv2d(3 if lcn_c is None else 4, ker, k)
         self.fc1 = nn.Linear(2 * ker, n1)
         self.fc2 = nn.Linear(n1, n2)
         self.fc3 = nn.Linear(n2, 1)
         self.dropout = nn.Dropout(0.5)
 
     def forward(self, x):
+        if self.lcn_c is not None:
+            x = lcn_input(x, self.lcn_c)
         h = self.conv1(x)
         h1 = F.max_pool2d(h, h.shape[-2:])
         h2 = -F.max_pool2d(-h, h.shape[-2:])
@@ -128,6 +131,22 @@ class CNNIQA(nn.Module):
         h = self.dropout(F.relu(self.fc1(h)))
         h = F.relu(self.fc2(h))
         return self.fc3(h).reshape(-1)
+
+
+LCN_WINDOW = 7  # Kang et al.'s P = Q = 3
+LUMA = (0.299, 0.587, 0.114)
+
+
+def lcn_input(x, c):
+    """[RGB, LCN(luma)] cropped to the valid window: Kang et al.'s local contrast normalisation
+    (l - mean) / sqrt(var + c) over 7x7 windows (no padding), a fourth input channel beside the
+    RGB it was computed from, so brightness and contrast stay visible to the filters."""
+    g = F.conv2d(x, torch.tensor(LUMA, dtype=x.dtype).reshape(1, 3, 1, 1))
+    mu = F.avg_pool2d(g, LCN_WINDOW, 1)
+    var = F.avg_pool2d(g * g, LCN_WINDOW, 1) - mu * mu
+    r = LCN_WINDOW // 2
+    l = (g[..., r:-r, r:-r] - mu) * torch.rsqrt(var + c)
+    return torch.cat([x[..., r:-r, r:-r], l], 1)
 
 
 class WaDIQaM(nn.Module):
@@ -166,9 +185,9 @@ class WaDIQaM(nn.Module):
         return (q * wt).sum(1) / wt.sum(1)
 
 
-def build_model(arch, num_crop, freeze=FROZEN_BLOCKS):
+def build_model(arch, num_crop, freeze=FROZEN_BLOCKS, lcn=None):
     if arch == "cnniqa":
-        return CNNIQA()
+        return CNNIQA(lcn_c=lcn)
     if arch == "wadiqam":
         return WaDIQaM(base=WADIQAM_BASE)
     if arch == "hyperiqa_lite0":
@@ -287,6 +306,8 @@ def main(argv=None):
                     help="export the mean of the weights at the end of the last ceil(F * epochs) epochs "
                          "(stochastic weight averaging; 0: the selected epoch)")
     ap.add_argument("--crop", help="training crop HxW instead of the architecture's default (e.g. 224x288)")
+    ap.add_argument("--lcn", type=float,
+                    help="cnniqa: add a local-contrast-normalised luma channel, (l - mean) / sqrt(var + LCN) over 7x7")
     ap.add_argument("--save-last", help="also write the last epoch's weights here (to compare with --swa)")
     a = ap.parse_args(argv)
     torch.set_num_threads(a.threads)
@@ -305,6 +326,8 @@ def main(argv=None):
         if a.arch == "vitiqa":
             raise SystemExit("train: --crop does not apply to vitiqa (it resizes the whole image to 224x224)")
 
+    if a.lcn is not None and (a.arch != "cnniqa" or not a.lcn > 0):
+        raise SystemExit(f"train: --lcn applies to cnniqa only and must be > 0, got {a.lcn} for {a.arch}")
     rows = read_manifest(a.data)
     trows, xtr, ytr = load_split(a.data, rows, a.train_on)
     held_out = "val" not in a.train_on.split(",")
@@ -324,7 +347,7 @@ def main(argv=None):
     if a.limit:
         xtr, ytr, dtr, ltr = xtr[:a.limit], ytr[:a.limit], dtr[:a.limit], ltr[:a.limit]
     ytr = ytr / 100.0
-    model = build_model(a.arch, a.num_crop, a.freeze).to(memory_format=torch.channels_last)
+    model = build_model(a.arch, a.num_crop, a.freeze, a.lcn).to(memory_format=torch.channels_last)
     aux = None
     if a.aux > 0:
         channels, tap = feature_tap(model, a.arch)
@@ -427,6 +450,8 @@ def export(model, a, path, record):
         meta.update({"num_crop": str(model.num_crop), "crop_size": str(model.crop_size)})
     if a.arch == "vitiqa":
         meta["num_heads"] = str(model.num_heads)
+    if a.arch == "cnniqa" and model.lcn_c is not None:
+        meta["lcn_c"] = repr(model.lcn_c)
     if a.arch == "wadiqam":
         meta["base_channels"] = str(model.features[0].out_channels)
     sd = {k: v for k, v in model.state_dict().items() if not k.endswith("num_batches_tracked")}

@@ -249,7 +249,7 @@ final class TensorOpTests: XCTestCase {
         }
     }
 
-    // MARK: - Scalar affine, sqrt, signed sqrt
+    // MARK: - Scalar affine, sqrt, rsqrt, signed sqrt
 
     func testAffine() throws {
         var rng = TestRNG(10)
@@ -266,6 +266,10 @@ final class TensorOpTests: XCTestCase {
         assertClose(y, x.map { Double($0).squareRoot() }, "sqrt")
         // positive inputs away from the kink at 0.
         try checkGradients([[4, 6]], values: { _, r in r.array(24, 0.3, 3) }) { g, t in try g.sqrt(t[0]) }
+
+        let (ry, _) = try runGraph([[4, 6]], [x]) { g, t in try g.rsqrt(t[0]) }
+        assertClose(ry, x.map { 1 / Double($0).squareRoot() }, "rsqrt")
+        try checkGradients([[4, 6]], values: { _, r in r.array(24, 0.3, 3) }) { g, t in try g.rsqrt(t[0]) }
 
         let eps: Float = 1e-3
         let xs = rng.spread(24, scale: 2) + [0]

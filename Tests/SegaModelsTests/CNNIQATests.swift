@@ -32,4 +32,57 @@ final class CNNIQATests: XCTestCase {
         let g = Graph()
         XCTAssertThrowsError(try m.build(g, image: g.input([1, 3, 6, 40])))
     }
+
+    // MARK: - LCN variant (metadata lcn_c, a fourth input channel)
+
+    func testLCNParity() throws {
+        let m = try ModelZoo.load(path: fixturePath("cnniqa_lcn.safetensors"))
+        XCTAssertEqual((m as? CNNIQA)?.lcnC, 1e-3)
+        let r = try checkParity("cnniqa_lcn")
+        print("cnniqa_lcn parity: score \(r.score) vs \(r.expected), grad cosine \(r.cosine), max rel err \(r.maxRelError)")
+    }
+
+    /// The fixture's tensors re-written with `metadata` (JSON members) as the header's metadata.
+    private func lcnFixture(metadata: String, dropChannel: Bool = false) throws -> SafeTensors {
+        let st = try SafeTensors(path: fixturePath("cnniqa_lcn.safetensors"))
+        var w = STWriter()
+        for name in st.names {
+            var shape = st.record(name)!.shape
+            var v = try st.floats(name)
+            if dropChannel && name == "conv1.weight" {   // keep input channels 0..<3 of [K, 4, k, k]
+                let k2 = shape[2] * shape[3]
+                v = (0..<shape[0]).flatMap { o in v[(o * 4 * k2)..<(o * 4 * k2 + 3 * k2)] }
+                shape[1] = 3
+            }
+            w.f32(name, shape, v)
+        }
+        return try SafeTensors(bytes: w.build(extraHeader: "\"__metadata__\":{\(metadata)},"), source: "edited-cnniqa_lcn")
+    }
+
+    func testLCNRejectsBadConstantAndChannelMismatch() throws {
+        for bad in ["abc", "-1", "0", "nan", "inf"] {
+            XCTAssertThrowsError(try ModelZoo.load(lcnFixture(metadata: "\"arch\":\"cnniqa\",\"lcn_c\":\"\(bad)\""))) { e in
+                XCTAssertTrue((e as? WeightsError)?.message.contains("lcn_c") ?? false, "\(bad): \(e)")
+            }
+        }
+        // 4-channel weights without lcn_c, and lcn_c with 3-channel weights: both name conv1.weight.
+        XCTAssertThrowsError(try ModelZoo.load(lcnFixture(metadata: "\"arch\":\"cnniqa\""))) { e in
+            XCTAssertTrue((e as? WeightsError)?.message.contains("'conv1.weight'") ?? false, "\(e)")
+        }
+        XCTAssertThrowsError(try ModelZoo.load(lcnFixture(metadata: "\"arch\":\"cnniqa\",\"lcn_c\":\"0.001\"", dropChannel: true))) { e in
+            XCTAssertTrue((e as? WeightsError)?.message.contains("lcn_c adds a fourth") ?? false, "\(e)")
+        }
+        // The 3-channel weights load as plain CNNIQA.
+        let plain = try ModelZoo.load(lcnFixture(metadata: "\"arch\":\"cnniqa\"", dropChannel: true))
+        XCTAssertNil((plain as? CNNIQA)?.lcnC)
+    }
+
+    func testLCNNeedsTheWindowAndTheKernel() throws {
+        let m = try ModelZoo.load(path: fixturePath("cnniqa_lcn.safetensors"))
+        let g = Graph()
+        XCTAssertThrowsError(try m.build(g, image: g.input([1, 3, 12, 40])))   // 12 < 7 + 7 - 1
+        let ok = Graph()
+        let out = try m.build(ok, image: ok.input([1, 3, 13, 13]))
+        XCTAssertEqual(out.shape, [1])
+    }
 }

@@ -2,19 +2,23 @@
 import Glibc
 #endif
 
-// MARK: - Square roots: sqrt and signed sqrt
+// MARK: - Square roots: sqrt, reciprocal sqrt and signed sqrt
 
 /// Elementwise square roots.
 /// - `.sqrt`: y = sqrt(x) with PyTorch semantics: no epsilon guard, NaN for x < 0, and
 ///   dx += dy / (2 y), which is inf (or NaN when dy = 0) at x = 0. Feed it values bounded away
 ///   from 0, or use `.signed` with an eps.
+/// - `.rsqrt`: y = 1 / sqrt(x) (torch.rsqrt), dx += -dy y^3 / 2; inf at x = 0, NaN for x < 0, so
+///   add a positive constant first (local contrast normalisation divides by sqrt(var + c)).
 /// - `.signed(eps)`: y = sign(x) * sqrt(|x| + eps) (DBCNN's bilinear-pool normalisation), written as
 ///   PyTorch autograd differentiates it: dx += dy / (2 sqrt(|x| + eps)) for x != 0, and 0 at x = 0
 ///   (sign(0) = 0 and torch's d|x|/dx at 0 is 0).
 public final class Sqrt: Op {
-    public enum Kind: Equatable { case sqrt, signed(eps: Float) }
+    public enum Kind: Equatable { case sqrt, rsqrt, signed(eps: Float) }
     public let kind: Kind
-    public var name: String { kind == .sqrt ? "sqrt" : "signed_sqrt" }
+    public var name: String {
+        switch kind { case .sqrt: "sqrt"; case .rsqrt: "rsqrt"; case .signed: "signed_sqrt" }
+    }
     private var x: UnsafeMutablePointer<Float>!, y: UnsafeMutablePointer<Float>!
     private var dx: UnsafeMutablePointer<Float>?, dy: UnsafeMutablePointer<Float>?
     private var n = 0
@@ -39,6 +43,8 @@ public final class Sqrt: Op {
         switch kind {
         case .sqrt:
             for i in 0..<n { y[i] = x[i].squareRoot() }
+        case .rsqrt:
+            for i in 0..<n { y[i] = 1 / x[i].squareRoot() }
         case .signed(let eps):
             for i in 0..<n {
                 let v = x[i]
@@ -49,10 +55,11 @@ public final class Sqrt: Op {
     }
 
     // MARK: memory planning
-    /// sqrt reads y; signed sqrt reads x.
+    /// sqrt and rsqrt read y; signed sqrt reads x.
     public func backwardReads(_ inputs: [[Int]], output: [Int], gradsNeeded: [Bool]) -> (inputs: [Bool], output: Bool) {
         guard gradsNeeded[0] else { return readsNothing(inputs) }
-        return kind == .sqrt ? ([false], true) : ([true], false)
+        if case .signed = kind { return ([true], false) }
+        return ([false], true)
     }
 
     // MARK: backward
@@ -61,6 +68,8 @@ public final class Sqrt: Op {
         switch kind {
         case .sqrt:
             for i in 0..<n { dx[i] += dy[i] / (2 * y[i]) }
+        case .rsqrt:
+            for i in 0..<n { let v = y[i]; dx[i] += -0.5 * dy[i] * (v * v * v) }
         case .signed(let eps):
             for i in 0..<n {
                 let v = x[i]
@@ -73,6 +82,8 @@ public final class Sqrt: Op {
 extension Graph {
     /// sqrt(x), PyTorch semantics (gradient inf at 0).
     public func sqrt(_ x: Tensor) throws -> Tensor { try apply(Sqrt(.sqrt), [x]) }
+    /// 1 / sqrt(x), torch.rsqrt semantics (inf at 0).
+    public func rsqrt(_ x: Tensor) throws -> Tensor { try apply(Sqrt(.rsqrt), [x]) }
     /// sign(x) * sqrt(|x| + eps).
     public func signedSqrt(_ x: Tensor, eps: Float) throws -> Tensor { try apply(Sqrt(.signed(eps: eps)), [x]) }
 }

@@ -12,11 +12,21 @@ import SegaEngine
 /// resizing and no patch cropping at test time), so `build` does the same. The min pool is
 /// PyTorch's `-max_pool2d(-h)`; both extrema route their gradient to the first extremal position,
 /// as PyTorch's max pooling does. Kernel size, kernel count and fc widths come from the weights.
+///
+/// Variant (sega's own, metadata `lcn_c`): Kang et al.'s local contrast normalisation as a fourth
+/// input channel. l = luma (0.299, 0.587, 0.114); over 7x7 windows without padding,
+/// n = (l - mean) / sqrt(var + lcn_c), var = mean(l^2) - mean^2; conv1 then reads
+/// [R, G, B, n] cropped to the valid 3-pixel-inset window (`weights/train.py`'s `lcn_input`).
 public final class CNNIQA: IQAArchitecture {
     public static let name = "cnniqa"
     /// pyiqa's `score_range` for cnniqa is '~0, ~1' (KonIQ-10k MOS scaled to [0, 1]); sega's own
     /// trained CNNIQA declares 0..100 in its metadata.
     public let scoreRange: (lo: Double, hi: Double)
+
+    /// The LCN constant c, or nil for pyiqa's plain RGB input.
+    public let lcnC: Float?
+    static let lcnWindow = 7
+    static let luma: [Float] = [0.299, 0.587, 0.114]
 
     let conv1W: Param, conv1B: Param
     let fc1W: Param, fc1B: Param
@@ -28,9 +38,19 @@ public final class CNNIQA: IQAArchitecture {
     public init(weights: SafeTensors) throws {
         let r = WeightReader(weights, architecture: Self.name)
         scoreRange = try weights.declaredScoreRange(default: (0, 1))
+        if let v = weights.metadata.first(where: { $0.0 == "lcn_c" })?.1 {
+            guard let c = Float(v), c.isFinite, c > 0 else {
+                throw WeightsError("\(weights.source): metadata 'lcn_c' = '\(v)' is not a positive number")
+            }
+            lcnC = c
+        } else {
+            lcnC = nil
+        }
+        let inC = lcnC == nil ? 3 : 4
         let cs = try r.shape("conv1.weight")
-        guard cs.count == 4, cs[1] == 3, cs[2] == cs[3], cs[0] >= 1 else {
-            throw WeightsError("\(weights.source): tensor 'conv1.weight' has shape \(cs), expected [K, 3, k, k]")
+        guard cs.count == 4, cs[1] == inC, cs[2] == cs[3], cs[0] >= 1 else {
+            throw WeightsError("\(weights.source): tensor 'conv1.weight' has shape \(cs), expected [K, \(inC), k, k]"
+                               + (lcnC == nil ? "" : " (metadata lcn_c adds a fourth, normalised channel)"))
         }
         let k = cs[0]
         conv1W = try Param(r, "conv1.weight", cs)
@@ -54,15 +74,31 @@ public final class CNNIQA: IQAArchitecture {
             throw EngineError(.shapeMismatch, "cnniqa: image must be [1, 3, H, W], got \(s)")
         }
         let ks = conv1W.shape[2]
-        guard s[2] >= ks, s[3] >= ks else {
-            throw EngineError(.shapeMismatch, "cnniqa: image \(s[2])x\(s[3]) is smaller than the \(ks)x\(ks) kernel")
+        let need = ks + (lcnC == nil ? 0 : Self.lcnWindow - 1)
+        guard s[2] >= need, s[3] >= need else {
+            throw EngineError(.shapeMismatch, "cnniqa: image \(s[2])x\(s[3]) is smaller than the \(ks)x\(ks) kernel"
+                              + (lcnC == nil ? "" : " after the 7x7 LCN window (\(need)x\(need) at least)"))
         }
-        let h = try g.conv2d(image, weight: conv1W.const(g, "conv1.weight"), bias: conv1B.const(g, "conv1.bias"))
+        let input = try lcnC.map { try lcnInput(g, image, c: $0) } ?? image
+        let h = try g.conv2d(input, weight: conv1W.const(g, "conv1.weight"), bias: conv1B.const(g, "conv1.bias"))
         let pooled = try g.concat([g.globalMaxPool(h), g.globalMinPool(h)], axis: 1)   // [1, 2K, 1, 1]
         var x = try g.reshape(pooled, [1, pooled.shape[1]])
         x = try g.relu(g.linear(x, weight: fc1W.const(g, "fc1.weight"), bias: fc1B.const(g, "fc1.bias")))
         x = try g.relu(g.linear(x, weight: fc2W.const(g, "fc2.weight"), bias: fc2B.const(g, "fc2.bias")))
         let q = try g.linear(x, weight: fc3W.const(g, "fc3.weight"), bias: fc3B.const(g, "fc3.bias"))
         return try g.reshape(q, [1])
+    }
+
+    /// [R, G, B, (l - mean) / sqrt(var + c)] on the window-inset crop, as `lcn_input` in train.py.
+    func lcnInput(_ g: Graph, _ image: Tensor, c: Float) throws -> Tensor {
+        let w = Self.lcnWindow, r = w / 2, h = image.shape[2], wd = image.shape[3]
+        let l = try g.conv2d(image, weight: g.constant(Self.luma, [1, 3, 1, 1], name: "luma"))
+        let mu = try g.avgPool2d(l, kernel: (w, w), stride: (1, 1))
+        let m2 = try g.avgPool2d(g.mul(l, l), kernel: (w, w), stride: (1, 1))
+        let inv = try g.rsqrt(g.affine(g.sub(m2, g.mul(mu, mu)), scale: 1, shift: c))
+        let centre = try g.slice(l, starts: [0, 0, r, r], ends: [1, 1, h - r, wd - r])
+        let n = try g.mul(g.sub(centre, mu), inv)
+        let rgb = try g.slice(image, starts: [0, 0, r, r], ends: [1, 3, h - r, wd - r])
+        return try g.concat([rgb, n], axis: 1)
     }
 }
