@@ -326,8 +326,8 @@ def main(argv=None):
         if a.arch == "vitiqa":
             raise SystemExit("train: --crop does not apply to vitiqa (it resizes the whole image to 224x224)")
 
-    if a.lcn is not None and (a.arch != "cnniqa" or not a.lcn > 0):
-        raise SystemExit(f"train: --lcn applies to cnniqa only and must be > 0, got {a.lcn} for {a.arch}")
+    if a.lcn is not None and (a.arch != "cnniqa" or not a.lcn >= 1e-6):  # sega refuses c < 1e-6 (fp32 var)
+        raise SystemExit(f"train: --lcn applies to cnniqa only and must be >= 1e-6, got {a.lcn} for {a.arch}")
     rows = read_manifest(a.data)
     trows, xtr, ytr = load_split(a.data, rows, a.train_on)
     held_out = "val" not in a.train_on.split(",")

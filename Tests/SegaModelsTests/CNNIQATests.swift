@@ -60,7 +60,7 @@ final class CNNIQATests: XCTestCase {
     }
 
     func testLCNRejectsBadConstantAndChannelMismatch() throws {
-        for bad in ["abc", "-1", "0", "nan", "inf"] {
+        for bad in ["abc", "-1", "0", "1e-9", "nan", "inf"] {
             XCTAssertThrowsError(try ModelZoo.load(lcnFixture(metadata: "\"arch\":\"cnniqa\",\"lcn_c\":\"\(bad)\""))) { e in
                 XCTAssertTrue((e as? WeightsError)?.message.contains("lcn_c") ?? false, "\(bad): \(e)")
             }

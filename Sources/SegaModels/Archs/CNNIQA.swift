@@ -26,6 +26,7 @@ public final class CNNIQA: IQAArchitecture {
     /// The LCN constant c, or nil for pyiqa's plain RGB input.
     public let lcnC: Float?
     static let lcnWindow = 7
+    static let lcnMinC: Float = 1e-6
     static let luma: [Float] = [0.299, 0.587, 0.114]
 
     let conv1W: Param, conv1B: Param
@@ -39,8 +40,10 @@ public final class CNNIQA: IQAArchitecture {
         let r = WeightReader(weights, architecture: Self.name)
         scoreRange = try weights.declaredScoreRange(default: (0, 1))
         if let v = weights.metadata.first(where: { $0.0 == "lcn_c" })?.1 {
-            guard let c = Float(v), c.isFinite, c > 0 else {
-                throw WeightsError("\(weights.source): metadata 'lcn_c' = '\(v)' is not a positive number")
+            // var = mean(l^2) - mean^2 cancels to within ~1e-7 of its value in fp32 for l in [0, 1],
+            // so a smaller c could make var + c negative (NaN) on a flat patch.
+            guard let c = Float(v), c.isFinite, c >= Self.lcnMinC else {
+                throw WeightsError("\(weights.source): metadata 'lcn_c' = '\(v)' is not a number >= \(Self.lcnMinC)")
             }
             lcnC = c
         } else {
