@@ -42,21 +42,15 @@ final class CNNIQATests: XCTestCase {
         print("cnniqa_lcn parity: score \(r.score) vs \(r.expected), grad cosine \(r.cosine), max rel err \(r.maxRelError)")
     }
 
-    /// The fixture's tensors re-written with `metadata` (JSON members) as the header's metadata.
+    /// The LCN fixture with `metadata` (JSON members) as its header's metadata; with dropChannel,
+    /// conv1.weight [K, 4, k, k] keeps input channels 0..<3.
     private func lcnFixture(metadata: String, dropChannel: Bool = false) throws -> SafeTensors {
-        let st = try SafeTensors(path: fixturePath("cnniqa_lcn.safetensors"))
-        var w = STWriter()
-        for name in st.names {
-            var shape = st.record(name)!.shape
-            var v = try st.floats(name)
-            if dropChannel && name == "conv1.weight" {   // keep input channels 0..<3 of [K, 4, k, k]
-                let k2 = shape[2] * shape[3]
-                v = (0..<shape[0]).flatMap { o in v[(o * 4 * k2)..<(o * 4 * k2 + 3 * k2)] }
-                shape[1] = 3
-            }
-            w.f32(name, shape, v)
+        let w = try rewrittenFixture("cnniqa_lcn") { name, shape, v in
+            guard dropChannel && name == "conv1.weight" else { return (shape, v) }
+            let k2 = shape[2] * shape[3]
+            return ([shape[0], 3, shape[2], shape[3]], (0..<shape[0]).flatMap { o in v[(o * 4 * k2)..<(o * 4 * k2 + 3 * k2)] })
         }
-        return try SafeTensors(bytes: w.build(extraHeader: "\"__metadata__\":{\(metadata)},"), source: "edited-cnniqa_lcn")
+        return try loadWritten(w, metadata: metadata, source: "edited-cnniqa_lcn")
     }
 
     func testLCNRejectsBadConstantAndChannelMismatch() throws {

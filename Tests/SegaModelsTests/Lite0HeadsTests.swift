@@ -33,10 +33,8 @@ final class HyperIQALite0Tests: XCTestCase {
 
     /// Target weights generated from a 2x2 hyper map cannot serve a crop whose map is 3x3.
     func testRejectsCropSizeThatDoesNotFitTheWeights() throws {
-        let st = try SafeTensors(path: fixturePath("hyperiqa_lite0.safetensors"))
-        var w = STWriter()
-        for n in st.names { w.f32(n, st.record(n)!.shape, try st.floats(n)) }
-        let edited = try SafeTensors(bytes: w.build(extraHeader: "\"__metadata__\":{\"crop_size\":\"96\",\"num_crop\":\"1\"},"))
+        let edited = try loadWritten(rewrittenFixture("hyperiqa_lite0"), metadata: "\"crop_size\":\"96\",\"num_crop\":\"1\"",
+                                     source: "edited-hyperiqa_lite0")
         let m = try ModelZoo.load(edited, arch: "hyperiqa_lite0")
         let g = Graph()
         XCTAssertThrowsError(try m.build(g, image: g.input([1, 3, 100, 100])))

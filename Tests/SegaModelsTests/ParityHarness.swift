@@ -40,24 +40,35 @@ func checkParityOfModel(_ model: any IQAArchitecture, expect path: String, threa
 /// One change applied to a fixture's weights before re-loading them.
 enum WeightsEdit { case drop(String), add(String), reshape(String, [Int]) }
 
+/// The fixture's tensors re-written as F32, each passed through `edit` (nil drops it).
+func rewrittenFixture(_ fixture: String,
+                      _ edit: (String, [Int], [Float]) -> ([Int], [Float])? = { _, s, v in (s, v) }) throws -> STWriter {
+    let st = try SafeTensors(path: fixturePath("\(fixture).safetensors"))
+    var w = STWriter()
+    for name in st.names {
+        if let (shape, v) = edit(name, st.record(name)!.shape, try st.floats(name)) { w.f32(name, shape, v) }
+    }
+    return w
+}
+
+/// `w` as a loaded file, with `metadata` (JSON object members, e.g. `"arch":"cnniqa"`) in its header.
+func loadWritten(_ w: STWriter, metadata: String? = nil, source: String) throws -> SafeTensors {
+    try SafeTensors(bytes: w.build(extraHeader: metadata.map { "\"__metadata__\":{\($0)}," } ?? ""), source: source)
+}
+
 /// The fixture's weights re-written as F32 with `edit` applied, loaded as `arch`; asserts the
 /// loader throws a WeightsError whose message names `tensor`.
 func assertRejects(_ fixture: String, arch: String, _ edit: WeightsEdit, naming tensor: String,
                    file: StaticString = #filePath, line: UInt = #line) throws {
-    let st = try SafeTensors(path: fixturePath("\(fixture).safetensors"))
-    var w = STWriter()
-    for name in st.names {
-        var shape = st.record(name)!.shape
-        var v = try st.floats(name)
+    var w = try rewrittenFixture(fixture) { name, shape, v in
         switch edit {
-        case .drop(let n) where n == name: continue
-        case .reshape(let n, let s) where n == name: shape = s; v = [Float](repeating: 0.01, count: s.reduce(1, *))
-        default: break
+        case .drop(let n) where n == name: return nil
+        case .reshape(let n, let s) where n == name: return (s, [Float](repeating: 0.01, count: s.reduce(1, *)))
+        default: return (shape, v)
         }
-        w.f32(name, shape, v)
     }
     if case .add(let n) = edit { w.f32(n, [2], [1, 2]) }
-    let edited = try SafeTensors(bytes: w.build(), source: "edited-\(fixture)")
+    let edited = try loadWritten(w, source: "edited-\(fixture)")
     XCTAssertThrowsError(try ModelZoo.load(edited, arch: arch), file: file, line: line) { e in
         guard let m = (e as? WeightsError)?.message else { return XCTFail("not a WeightsError: \(e)", file: file, line: line) }
         XCTAssertTrue(m.contains("'\(tensor)'"), "message '\(m)' does not name '\(tensor)'", file: file, line: line)

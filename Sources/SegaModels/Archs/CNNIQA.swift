@@ -80,7 +80,7 @@ public final class CNNIQA: IQAArchitecture {
         let need = ks + (lcnC == nil ? 0 : Self.lcnWindow - 1)
         guard s[2] >= need, s[3] >= need else {
             throw EngineError(.shapeMismatch, "cnniqa: image \(s[2])x\(s[3]) is smaller than the \(ks)x\(ks) kernel"
-                              + (lcnC == nil ? "" : " after the 7x7 LCN window (\(need)x\(need) at least)"))
+                              + (lcnC == nil ? "" : " after the \(Self.lcnWindow)x\(Self.lcnWindow) LCN window (\(need)x\(need) at least)"))
         }
         let input = try lcnC.map { try lcnInput(g, image, c: $0) } ?? image
         let h = try g.conv2d(input, weight: conv1W.const(g, "conv1.weight"), bias: conv1B.const(g, "conv1.bias"))
