@@ -122,6 +122,12 @@ struct AttackFlags: ParsableArguments {
     @Option(name: .long, help: "MI-FGSM / VT momentum decay.")
     var momentum: Float = AttackConfig().momentum
 
+    @Option(name: .long, help: "VT: uniform neighbours per source and step for the variance term (K (1 + this) gradient calls per step).")
+    var vtSamples: Int = AttackConfig().vtSamples
+
+    @Option(name: .long, help: "VT: neighbourhood radius, a multiple of eps.")
+    var vtBeta: Float = AttackConfig().vtBeta
+
     @Option(name: .long, help: "Threads (default: the number of online CPUs).")
     var threads: Int?
 
@@ -149,6 +155,8 @@ struct AttackFlags: ParsableArguments {
         c.jndThreshold = jndThreshold
         c.normalizeSources = !noNormalize
         c.momentum = momentum
+        c.vtSamples = vtSamples
+        c.vtBeta = vtBeta
         try c.validate()
         return c
     }

@@ -1,6 +1,7 @@
 import XCTest
 import Foundation
 import SegaIO
+import SegaAttack
 
 /// `sega attack` and `sega eval` as a user runs them: outputs, determinism across seeds and
 /// thread counts, resume and shards, and every bad input refused with a message, a non-zero exit
@@ -62,6 +63,21 @@ final class AttackCLITests: XCTestCase {
         var steps = 0
         for i in 0..<clean.pixels.count { steps = max(steps, Int(abs((adv.pixels[i] - clean.pixels[i]) * 255).rounded())) }
         XCTAssertLessThanOrEqual(steps, 4, "the written PNG leaves the eps ball")
+    }
+
+    /// --vt-samples reaches VT: K (1 + n) gradient calls per step, and a VT image that differs
+    /// from the default's (the variance term averages other neighbours).
+    func testVTSamplesFlagSetsTheBudget() throws {
+        let base = ["attack", "--sources", sources, "--method", "vt", "--iters", "2", "--threads", "1", "\(tmp)/in/a.png"]
+        let r = try run(base + ["--vt-samples", "3", "-o", "\(tmp)/vt3"])
+        XCTAssertEqual(r.status, 0, r.err)
+        let j = try JSONSerialization.jsonObject(with: Data(r.out.utf8)) as! [String: Any]
+        XCTAssertEqual(j["gradient_calls"] as? Int, 2 * (1 + 3) * 2)
+        let d = try run(base + ["-o", "\(tmp)/vtd"])
+        let jd = try JSONSerialization.jsonObject(with: Data(d.out.utf8)) as! [String: Any]
+        XCTAssertEqual(jd["gradient_calls"] as? Int, 2 * (1 + AttackConfig().vtSamples) * 2)
+        XCTAssertNotEqual(try Data(contentsOf: URL(fileURLWithPath: "\(tmp)/vt3/a.png")),
+                          try Data(contentsOf: URL(fileURLWithPath: "\(tmp)/vtd/a.png")))
     }
 
     func testSameSeedByteIdenticalAcrossThreadCounts() throws {
@@ -252,6 +268,9 @@ final class AttackCLITests: XCTestCase {
         // a model that is both source and target
         try expectRefused(["eval", "--sources", sources, "--targets", "\(fixtures)/cnniqa.safetensors", "--images", "\(tmp)/in", "-o", out],
                           "both a source and a target", outDir: out)
+        // VT settings out of range
+        try expectRefused(attack + ["--method", "vt", "--vt-samples", "0", "\(tmp)/in/a.png", "-o", out], "VT beta must be >= 0 and samples in 1...10000", outDir: out)
+        try expectRefused(attack + ["--method", "vt", "--vt-beta=-1", "\(tmp)/in/a.png", "-o", out], "VT beta must be >= 0", outDir: out)
         // unknown method
         try expectRefused(attack + ["--method", "fgsm2", "\(tmp)/in/a.png", "-o", out], "unknown method 'fgsm2'", outDir: out)
     }
