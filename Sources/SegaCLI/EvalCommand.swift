@@ -31,6 +31,9 @@ public enum EvalCommand {
         public var outDir = ""
         public var config = AttackConfig()
         public var threads = 1
+        /// Images run in parallel (nil: one per thread, as many as the images and the memory
+        /// budget allow); the threads are shared out among them.
+        public var workers: Int? = nil
         public var memoryLimit: Int? = nil
         public var maxPixels = ImageFile.defaultMaxPixels
         public var shard = (index: 0, count: 1)
@@ -42,6 +45,8 @@ public enum EvalCommand {
         /// Attacks run; records reused as they were; records whose kept attacked image was
         /// re-scored on changed targets; images with every method's record; images listed.
         public var computed = 0, skipped = 0, rescored = 0, complete = 0, total = 0
+        /// Images run in parallel, each with its own session.
+        public var workers = 1
     }
 
     public static func run(_ o: Options, progress: ((Int, Int, String) -> Void)? = nil) throws -> Summary {
@@ -55,7 +60,7 @@ public enum EvalCommand {
         let tgt = try NamedModel.load(o.targets, role: "target")
         let overlap = Set(src.map(\.path)).intersection(tgt.map(\.path))
         if !overlap.isEmpty { throw CLIError("a model is both a source and a target: \(overlap.sorted().joined(separator: ", "))") }
-        let session = try AttackSession(sources: src, targets: tgt, config: o.config, threads: o.threads, memoryLimit: o.memoryLimit)
+        let probe = try AttackSession(sources: src, targets: tgt, config: o.config, threads: 1, memoryLimit: o.memoryLimit)
         try AttackCLI.prepareOutputDirectory(o.outDir)
         for m in o.methods { try AttackCLI.prepareOutputDirectory("\(o.outDir)/records/\(m.rawValue)") }
         if o.sheets > 0 && o.methods.contains(.sega) { try AttackCLI.prepareOutputDirectory("\(o.outDir)/sheets") }
@@ -85,7 +90,20 @@ public enum EvalCommand {
                 sizes.insert([im.height, im.width])
             } catch { throw CLIError("\(error)") }
         }
-        for s in sizes { try session.checkBudget(height: s[0], width: s[1]) }
+        var need = 0
+        for s in sizes {
+            try probe.checkBudget(height: s[0], width: s[1])
+            need = max(need, try probe.requiredBytes(height: s[0], width: s[1]))
+        }
+        // Images in parallel, one session (plans, arenas, engine threads) per worker: a worker
+        // per thread while there are images enough and the memory budget holds them all; the
+        // engine threads left over go to the workers. Each image's outputs depend on nothing
+        // but the image, so the bytes are the same whatever the split.
+        var workers = max(1, min(o.workers ?? o.threads, todo.count))
+        if let limit = o.memoryLimit, need > 0 { workers = max(1, min(workers, limit / need)) }
+        let sessions = try (0..<workers).map { _ in
+            try AttackSession(sources: src, targets: tgt, config: o.config, threads: max(1, o.threads / workers), memoryLimit: o.memoryLimit)
+        }
         for m in o.methods { try AttackCLI.prepareOutputDirectory("\(o.outDir)/attacked/\(m.rawValue)") }
 
         var summary = Summary()
@@ -93,20 +111,26 @@ public enum EvalCommand {
         summary.skipped = mine.count * o.methods.count - todo.reduce(0) { $0 + $1.1.count }
         let jobs = todo.reduce(0) { $0 + $1.1.count }
         var done = 0
-        for (it, methods) in todo {
+        let lock = Lock()
+        // One image's jobs on one worker's session; returns (attacks run, records re-scored).
+        func process(_ it: ImageItem, _ methods: [(AttackMethod, RecordState)], _ session: AttackSession) throws -> (Int, Int) {
+            var computed = 0, rescored = 0
             let clean = AttackCLI.to8bit(try ImageFile.read(it.path, maxPixels: o.maxPixels))
+            // Planning builds graphs from the shared models: one worker at a time.
+            try lock.sync { try session.prepare(height: clean.height, width: clean.width) }
             let cleanScores = try session.targetScores(clean).map(Double.init)
             for (m, state) in methods {
-                progress?(done, jobs, "\(m.rawValue) \(it.name)")
-                defer { done += 1 }
+                lock.sync { progress?(done, jobs, "\(m.rawValue) \(it.name)") }
+                defer { lock.sync { done += 1 } }
                 if case .rescore(let old, let advPath) = state {
                     // The kept image was checked against its recorded fingerprint; only the
                     // target fields of the record change.
                     let adv = try ImageFile.read(advPath, maxPixels: o.maxPixels)
+                    try lock.sync { try session.prepare(height: adv.height, width: adv.width) }
                     let advScores = try session.targetScores(adv).map(Double.init)
                     let text = rewriteTargets(old, names: targetNames, weights: targetWeights, clean: cleanScores, attacked: advScores)
                     try AttackCLI.writeText(text + "\n", to: recordPath(o.outDir, m, it.name))
-                    summary.rescored += 1
+                    rescored += 1
                     continue
                 }
                 var c = o.config
@@ -134,9 +158,32 @@ public enum EvalCommand {
                     do { try ImageFile.writePNG(sheet, to: "\(o.outDir)/sheets/\(it.name).png") } catch { throw CLIError("\(error)") }
                 }
                 try AttackCLI.writeText(j.text + "\n", to: recordPath(o.outDir, m, it.name))
-                summary.computed += 1
+                computed += 1
+            }
+            return (computed, rescored)
+        }
+        // Workers take images from one queue in list order; after a failure none starts another
+        // image, and the error of the earliest failed image is the one reported.
+        var next = 0
+        var failure: (index: Int, error: any Error)? = nil
+        Workers.run(workers) { w in
+            while true {
+                let i: Int? = lock.sync {
+                    guard failure == nil, next < todo.count else { return nil }
+                    next += 1
+                    return next - 1
+                }
+                guard let i else { return }
+                do {
+                    let (c, r) = try process(todo[i].0, todo[i].1, sessions[w])
+                    lock.sync { summary.computed += c; summary.rescored += r }
+                } catch {
+                    lock.sync { if failure == nil || i < failure!.index { failure = (i, error) } }
+                }
             }
         }
+        if let f = failure { throw f.error }
+        summary.workers = workers
         progress?(jobs, jobs, "")
 
         // Aggregate everything present (this shard's and others').

@@ -287,6 +287,9 @@ struct Eval: ParsableCommand {
     @Option(name: .long, help: "SEGA sheets for the first this many images.")
     var sheets: Int = 8
 
+    @Option(name: .long, help: "Images attacked in parallel, each with its own plans (default: one per thread, within --memory-limit-mb); the threads are shared out among them.")
+    var workers: Int?
+
     @Option(name: [.short, .customLong("out")], help: "Report directory (created if missing).")
     var out: String
 
@@ -313,9 +316,11 @@ struct Eval: ParsableCommand {
             guard parts.count == 2, let k = Int(parts[0]), let n = Int(parts[1]) else { throw CLIError("--shard must look like k/N, got '\(shard)'") }
             o.shard = (k, n)
             o.sheets = sheets
+            if let w = workers, !(1...256).contains(w) { throw CLIError("--workers must be in 1...256") }
+            o.workers = workers
             let bar = ProgressBar("sega eval")
             let s = try EvalCommand.run(o, progress: bar.update)
-            printError("sega eval: \(s.computed) attack(s) run, \(s.skipped) already done, \(s.rescored) re-scored on new targets; \(s.complete) of \(s.total) image(s) complete; report in \(out)/report.md")
+            printError("sega eval: \(s.computed) attack(s) run, \(s.skipped) already done, \(s.rescored) re-scored on new targets; \(s.complete) of \(s.total) image(s) complete (\(s.workers) worker(s)); report in \(out)/report.md")
         } catch {
             try failCommand("eval", error)
         }

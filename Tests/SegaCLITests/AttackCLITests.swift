@@ -211,15 +211,63 @@ final class AttackCLITests: XCTestCase {
         XCTAssertEqual(r3.status, 0, r3.err)
         XCTAssertTrue(r3.err.contains("1 attack(s) run, 0 already done, 5 re-scored"), r3.err)
         XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: png)), bytes, "the re-attack wrote another image")
-        func noTime(_ s: String) -> String {
-            s.split(separator: "\n").map { line -> String in  // drop the s/image column
-                var c = line.split(separator: "|", omittingEmptySubsequences: false)
-                if c.count >= 4 { c.remove(at: c.count - 3) }
-                return c.joined(separator: "|")
-            }.joined(separator: "\n")
-        }
         XCTAssertEqual(noTime(try String(contentsOfFile: "\(tmp)/a/report.md", encoding: .utf8)), noTime(onlyOne))
         XCTAssertTrue(try run(common(one, "\(tmp)/a")).err.contains("0 attack(s) run, 6 already done, 0 re-scored"))
+    }
+
+    /// A report.md without its s/image column.
+    func noTime(_ s: String) -> String {
+        s.split(separator: "\n").map { line -> String in
+            var c = line.split(separator: "|", omittingEmptySubsequences: false)
+            if c.count >= 4 { c.remove(at: c.count - 3) }
+            return c.joined(separator: "|")
+        }.joined(separator: "\n")
+    }
+
+    /// eval runs images in parallel when given threads (one worker per thread here: 3 images,
+    /// 3 threads): every record, kept image, sheet and the report are the bytes one thread
+    /// writes (timings aside).
+    func testEvalWorkersWriteTheSameBytesAsOneThread() throws {
+        for threads in ["1", "3"] {
+            let r = try run(["eval", "--sources", sources, "--targets", targets, "--images", "\(tmp)/in",
+                             "--methods", "sega,vt,random", "--iters", "2", "--samples", "2", "--vt-samples", "1",
+                             "--threads", threads, "-o", "\(tmp)/t\(threads)"])
+            XCTAssertEqual(r.status, 0, r.err)
+            XCTAssertTrue(r.err.contains("9 attack(s) run, 0 already done"), r.err)
+            XCTAssertTrue(r.err.contains("complete (\(threads) worker(s))"), r.err)
+        }
+        func text(_ p: String) throws -> String { try String(contentsOfFile: p, encoding: .utf8) }
+        func data(_ p: String) throws -> Data { try Data(contentsOf: URL(fileURLWithPath: p)) }
+        for m in ["sega", "vt", "random"] {
+            for n in ["a", "b", "c"] {
+                XCTAssertEqual(stripSeconds(try text("\(tmp)/t1/records/\(m)/\(n).json")),
+                               stripSeconds(try text("\(tmp)/t3/records/\(m)/\(n).json")), "\(m) \(n)")
+                XCTAssertEqual(try data("\(tmp)/t1/attacked/\(m)/\(n).png"), try data("\(tmp)/t3/attacked/\(m)/\(n).png"), "\(m) \(n)")
+            }
+        }
+        for n in ["a", "b", "c"] { XCTAssertEqual(try data("\(tmp)/t1/sheets/\(n).png"), try data("\(tmp)/t3/sheets/\(n).png")) }
+        XCTAssertEqual(noTime(try text("\(tmp)/t1/report.md")), noTime(try text("\(tmp)/t3/report.md")))
+    }
+
+    /// Workers share --memory-limit-mb: a budget that holds one session but not two runs the
+    /// images on one worker instead of refusing or overrunning it.
+    func testEvalWorkersFitTheMemoryBudget() throws {
+        let common = ["eval", "--sources", sources, "--targets", targets, "--images", "\(tmp)/in",
+                      "--methods", "random", "--threads", "3"]
+        let refused = try run(common + ["--memory-limit-mb", "1", "-o", "\(tmp)/m0"])
+        XCTAssertNotEqual(refused.status, 0)
+        let m = try XCTUnwrap(refused.err.range(of: #"[0-9.]+(?= MB needed)"#, options: .regularExpression), refused.err)
+        let need = try XCTUnwrap(Double(refused.err[m]))
+        let limit = Int((need + 0.1).rounded(.up))  // the message rounds to 0.1 MB
+        XCTAssertLessThan(Double(limit), 2 * need, "the test needs a budget below two sessions")
+        let one = try run(common + ["--memory-limit-mb", "\(limit)", "-o", "\(tmp)/m1"])
+        XCTAssertEqual(one.status, 0, one.err)
+        XCTAssertTrue(one.err.contains("3 of 3 image(s) complete (1 worker(s))"), one.err)
+        let two = try run(common + ["--memory-limit-mb", "\(Int((2 * need).rounded(.up)))", "-o", "\(tmp)/m2"])
+        XCTAssertTrue(two.err.contains("(2 worker(s))"), two.err)
+        let pinned = try run(common + ["--workers", "1", "-o", "\(tmp)/m3"])
+        XCTAssertTrue(pinned.err.contains("3 of 3 image(s) complete (1 worker(s))"), pinned.err)
+        try expectRefused(common + ["--workers", "0", "-o", "\(tmp)/m4"], "--workers must be in 1...256", outDir: "\(tmp)/m4")
     }
 
     // MARK: bad input
