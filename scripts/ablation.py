@@ -22,7 +22,7 @@ def variants(sources):
     k = sources.split(",")
     v = [("default", [])]
     v += [(f"sigma {s}", ["--sigma", s]) for s in ("0", "0.01", "0.02", "0.1")]
-    v += [(f"N {n}", ["--samples", n]) for n in ("1", "4", "5", "16")]
+    v += [(f"N {n}", ["--samples", n]) for n in ("1", "4", "8", "16")]
     v += [("antithetic", ["--antithetic"])]
     v += [(f"K {i} ({','.join(k[:i])})", ["--sources", ",".join(k[:i])]) for i in range(1, len(k))]
     v += [(f"M^F quantile {q}", ["--mask-quantile", q]) for q in ("0.3", "0.6")]

@@ -92,7 +92,7 @@ public enum Report {
     }
 
     static func settings(_ c: AttackConfig) -> String {
-        "eps \(f(Double(c.eps) * 255, 2))/255, alpha \(f(Double(c.stepSize) * 255, 2))/255, T \(c.iterations), N \(c.samples), sigma \(f(Double(c.sigma), 3))\(c.antithetic ? " (antithetic)" : "")\(c.segaMomentum > 0 ? ", SEGA momentum \(f(Double(c.segaMomentum), 2))" : ""), M^F quantile \(f(Double(c.maskQuantile), 2)), M^F agreement \(f(Double(c.maskAgreement), 2)), JND threshold \(f(Double(c.jndThreshold), 1)), normalise \(c.normalizeSources), seed \(c.seed)"
+        "eps \(f(Double(c.eps) * 255, 2))/255, alpha \(f(Double(c.stepSize) * 255, 2))/255, T \(c.iterations), N \(c.samples), sigma \(f(Double(c.sigma), 3))\(c.antithetic ? " (antithetic)" : "")\(c.segaMomentum > 0 ? ", SEGA momentum \(f(Double(c.segaMomentum), 2))" : ""), M^F quantile \(f(Double(c.maskQuantile), 2)), M^F agreement \(f(Double(c.maskAgreement), 2)), JND threshold \(f(Double(c.jndThreshold), 1)), normalise \(c.normalizeSources), momentum (MI-FGSM, VT) \(f(Double(c.momentum), 2)), VT samples \(c.vtSamples) radius \(f(Double(c.vtBeta), 2)) eps, seed \(c.seed)"
     }
 
     public static func markdown(_ h: Header, _ rows: [Row]) -> String {

@@ -247,6 +247,8 @@ final class AttackCLITests: XCTestCase {
         }
         for n in ["a", "b", "c"] { XCTAssertEqual(try data("\(tmp)/t1/sheets/\(n).png"), try data("\(tmp)/t3/sheets/\(n).png")) }
         XCTAssertEqual(noTime(try text("\(tmp)/t1/report.md")), noTime(try text("\(tmp)/t3/report.md")))
+        XCTAssertTrue(try text("\(tmp)/t1/report.md").contains("N 2, sigma"), "the report names SEGA's N")
+        XCTAssertTrue(try text("\(tmp)/t1/report.md").contains("VT samples 1 radius 1.50 eps"), "the report names VT's settings")
     }
 
     /// Workers share --memory-limit-mb: a budget that holds one session but not two runs the

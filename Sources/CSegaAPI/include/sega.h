@@ -72,7 +72,7 @@ int sega_model_range(sega_context *ctx, int model, double *lo, double *hi);
 /* Score one image. */
 int sega_score(sega_context *ctx, int model, const float *chw, int height, int width, float *out_score);
 
-/* Defaults: SEGA, eps 8/255, alpha eps/4, T 10, N 8, sigma 0.02, auto direction, normalised. */
+/* Defaults: SEGA, eps 8/255, alpha eps/4, T 10, N 12, sigma 0.02, auto direction, normalised. */
 void sega_attack_options_init(sega_attack_options *opts);
 
 /* Attack `chw` with the given source models; writes the adversarial image (on the 8-bit grid,
