@@ -94,13 +94,16 @@ public final class AttackSession {
         return total
     }
 
-    /// Refuse (before any work) when the budget is too small for images of this size.
-    public func checkBudget(height h: Int, width w: Int) throws {
-        guard let limit = memoryLimit else { return }
+    /// Refuse (before any work) when the budget is too small for images of this size; returns
+    /// the bytes one session needs for them (0 when there is no budget to check against).
+    @discardableResult
+    public func checkBudget(height h: Int, width w: Int) throws -> Int {
+        guard let limit = memoryLimit else { return 0 }
         let need = try requiredBytes(height: h, width: w)
         if need > limit {
             throw CLIError("memory budget too small: \(mb(need)) MB needed for \(sources.count) source(s) and \(targets.count) target(s) at \(w)x\(h), --memory-limit-mb allows \(mb(limit)) MB")
         }
+        return need
     }
 
     func prepare(height h: Int, width w: Int) throws {

@@ -91,10 +91,7 @@ public enum EvalCommand {
             } catch { throw CLIError("\(error)") }
         }
         var need = 0
-        for s in sizes {
-            try probe.checkBudget(height: s[0], width: s[1])
-            need = max(need, try probe.requiredBytes(height: s[0], width: s[1]))
-        }
+        for s in sizes { need = max(need, try probe.checkBudget(height: s[0], width: s[1])) }
         // Images in parallel, one session (plans, arenas, engine threads) per worker: a worker
         // per thread while there are images enough and the memory budget holds them all; the
         // engine threads left over go to the workers. Each image's outputs depend on nothing
