@@ -55,7 +55,7 @@ DESCRIPTIONS = {
 }
 
 
-def build(arch, meta):
+def build(arch, meta, sd=None):
     if arch == "cnniqa":
         return CNNIQA(lcn_c=float(meta["lcn_c"])) if "lcn_c" in meta else CNNIQA()
     if arch == "wadiqam":
@@ -67,7 +67,8 @@ def build(arch, meta):
     if arch == "dbcnn_lite0":
         return ml.DBCNNLite0()
     if arch == "vitiqa":
-        return ml.ViTIQA(heads=int(meta.get("num_heads", 3)))
+        tokens = sd["pos_embed"].shape[1] - 1 if sd is not None else 196  # 1 + g*g, as sega reads it
+        return ml.ViTIQA(heads=int(meta.get("num_heads", 3)), grid=round(tokens ** 0.5))
     raise SystemExit(f"evaluate: unknown arch {arch}")
 
 
@@ -76,7 +77,7 @@ def load_model(path):
     with safe_open(path, "pt") as f:
         meta = f.metadata() or {}
     sd = {k: v.float() for k, v in load_file(path).items()}
-    m = build(meta["arch"], meta)
+    m = build(meta["arch"], meta, sd)
     missing, unexpected = m.load_state_dict(sd, strict=False)
     missing = [k for k in missing if not k.endswith("num_batches_tracked")]
     if missing or unexpected:
@@ -118,6 +119,8 @@ def recipe(name, arch, training, meta_lcn=None):
         cmd += f" --crop {training['crop'][0]}x{training['crop'][1]}"
     if meta_lcn is not None:
         cmd += f" --lcn {meta_lcn}"
+    if training.get("grid", 14) != 14:
+        cmd += f" --grid {training['grid']}"
     if training.get("aux", 1.0) != 1.0:
         cmd += f" --aux {training['aux']}"
     return cmd
@@ -145,6 +148,10 @@ def selection(training):
 
 def card(name, path, meta, ev, gflops):
     title, init, layout, protocol = DESCRIPTIONS[meta["arch"]]
+    if meta["arch"] == "vitiqa":  # the token grid g (from pos_embed) sets the input size 16 g
+        g = round((ev["tokens"] - 1) ** 0.5)
+        layout = layout.replace("14x14 tokens", f"{g}x{g} tokens")
+        protocol = protocol.replace("224x224", f"{16 * g}x{16 * g}")
     if "lcn_c" in meta:  # train.py --lcn: a fourth, locally normalised input channel
         title += ", with a locally contrast-normalised luma channel"
         layout = ("[R, G, B, n] with n = (l - mean) / sqrt(var + " + meta["lcn_c"] + ") over 7x7 windows of the luma l "
@@ -214,6 +221,8 @@ def main():
         p = scores(model, paths)
         ev = {"model": name, "arch": meta["arch"], "srocc": srocc(p, mos), "plcc": plcc(p, mos), "images": len(rows),
               "parameters": sum(t.numel() for t in model.state_dict().values()), "per_distortion": {}}
+        if meta["arch"] == "vitiqa":
+            ev["tokens"] = int(model.pos_embed.shape[1])
         for d in dists:
             idx = [i for i, r in enumerate(rows) if r["distortion"] == d]
             ev["per_distortion"][d] = {"srocc": srocc(p[idx], mos[idx]), "plcc": plcc(p[idx], mos[idx])}

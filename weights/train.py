@@ -185,7 +185,7 @@ class WaDIQaM(nn.Module):
         return (q * wt).sum(1) / wt.sum(1)
 
 
-def build_model(arch, num_crop, freeze=FROZEN_BLOCKS, lcn=None):
+def build_model(arch, num_crop, freeze=FROZEN_BLOCKS, lcn=None, grid=14):
     if arch == "cnniqa":
         return CNNIQA(lcn_c=lcn)
     if arch == "wadiqam":
@@ -197,7 +197,7 @@ def build_model(arch, num_crop, freeze=FROZEN_BLOCKS, lcn=None):
     elif arch == "dbcnn_lite0":
         m = ml.DBCNNLite0()
     elif arch == "vitiqa":
-        m = ml.ViTIQA()
+        m = ml.ViTIQA(grid=grid)
     else:
         raise SystemExit(f"train: unknown arch {arch}")
     skipped = ml.load_imagenet_backbone(m, prefix="backbone.")
@@ -306,6 +306,8 @@ def main(argv=None):
                     help="export the mean of the weights at the end of the last ceil(F * epochs) epochs "
                          "(stochastic weight averaging; 0: the selected epoch)")
     ap.add_argument("--crop", help="training crop HxW instead of the architecture's default (e.g. 224x288)")
+    ap.add_argument("--grid", type=int, default=14,
+                    help="vitiqa: token grid g (the image is resized to 16 g x 16 g; sega reads g from pos_embed)")
     ap.add_argument("--lcn", type=float,
                     help="cnniqa: add a local-contrast-normalised luma channel, (l - mean) / sqrt(var + LCN) over 7x7")
     ap.add_argument("--save-last", help="also write the last epoch's weights here (to compare with --swa)")
@@ -326,6 +328,8 @@ def main(argv=None):
         if a.arch == "vitiqa":
             raise SystemExit("train: --crop does not apply to vitiqa (it resizes the whole image to 224x224)")
 
+    if a.grid != 14 and (a.arch != "vitiqa" or not 1 <= a.grid <= 64):
+        raise SystemExit(f"train: --grid applies to vitiqa only and must be 1..64, got {a.grid} for {a.arch}")
     if a.lcn is not None and (a.arch != "cnniqa" or not a.lcn >= 1e-6):  # sega refuses c < 1e-6 (fp32 var)
         raise SystemExit(f"train: --lcn applies to cnniqa only and must be >= 1e-6, got {a.lcn} for {a.arch}")
     rows = read_manifest(a.data)
@@ -347,7 +351,7 @@ def main(argv=None):
     if a.limit:
         xtr, ytr, dtr, ltr = xtr[:a.limit], ytr[:a.limit], dtr[:a.limit], ltr[:a.limit]
     ytr = ytr / 100.0
-    model = build_model(a.arch, a.num_crop, a.freeze, a.lcn).to(memory_format=torch.channels_last)
+    model = build_model(a.arch, a.num_crop, a.freeze, a.lcn, a.grid).to(memory_format=torch.channels_last)
     aux = None
     if a.aux > 0:
         channels, tap = feature_tap(model, a.arch)
@@ -445,7 +449,8 @@ def export(model, a, path, record):
             "training": json.dumps({"data": "sega-iqa (weights/dataset/build.py"
                                     + (f" --views {record['views']})" if record.get("views", 1) > 1 else ")"), "seed": a.seed,
                                     "threads": a.threads, "train_on": a.train_on, "aux": a.aux,
-                                    "denoise": a.denoise, "freeze": a.freeze, "swa": a.swa, **record})}
+                                    "denoise": a.denoise, "freeze": a.freeze, "swa": a.swa,
+                                    **({"grid": model.grid} if a.arch == "vitiqa" else {}), **record})}
     if a.arch == "hyperiqa_lite0":
         meta.update({"num_crop": str(model.num_crop), "crop_size": str(model.crop_size)})
     if a.arch == "vitiqa":
