@@ -119,6 +119,8 @@ def recipe(name, arch, training, meta_lcn=None):
         cmd += f" --crop {training['crop'][0]}x{training['crop'][1]}"
     if meta_lcn is not None:
         cmd += f" --lcn {meta_lcn}"
+    if training.get("loss", "smoothl1") != "smoothl1":
+        cmd += f" --loss {training['loss']}"
     if training.get("grid", 14) != 14:
         cmd += f" --grid {training['grid']}"
     if training.get("aux", 1.0) != 1.0:

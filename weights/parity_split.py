@@ -24,13 +24,14 @@ def main():
     ap.add_argument("--sega", default=os.path.join(os.path.dirname(HERE), ".build/release/sega"))
     ap.add_argument("--models", default=DEFAULT_MODELS)
     ap.add_argument("--tol", type=float, default=1e-4)
+    ap.add_argument("--weights", help="score DIR/NAME.safetensors instead of the shipped NAME (e.g. weights/candidates)")
     a = ap.parse_args()
     bad = 0
     for name in a.models.split(","):
         with open(os.path.join(a.data, f"predictions_{name}.tsv")) as f:
             ref = dict(line.rstrip("\n").split("\t") for line in f)
         paths = [os.path.join(a.data, p) for p in ref]
-        out = subprocess.run([a.sega, "score", "--json", "--model", name] + paths, check=True,
+        out = subprocess.run([a.sega, "score", "--json", "--model", os.path.join(a.weights, f"{name}.safetensors") if a.weights else name] + paths, check=True,
                              capture_output=True, text=True).stdout
         worst, over = 0.0, 0
         for line in out.splitlines():
