@@ -55,7 +55,7 @@ DESCRIPTIONS = {
 }
 
 
-def build(arch, meta, sd=None):
+def build(arch, meta, sd):
     if arch == "cnniqa":
         return CNNIQA(lcn_c=float(meta["lcn_c"])) if "lcn_c" in meta else CNNIQA()
     if arch == "wadiqam":
@@ -67,8 +67,8 @@ def build(arch, meta, sd=None):
     if arch == "dbcnn_lite0":
         return ml.DBCNNLite0()
     if arch == "vitiqa":
-        tokens = sd["pos_embed"].shape[1] - 1 if sd is not None else 196  # 1 + g*g, as sega reads it
-        return ml.ViTIQA(heads=int(meta.get("num_heads", 3)), grid=round(tokens ** 0.5))
+        grid = round((sd["pos_embed"].shape[1] - 1) ** 0.5)  # 1 + g*g tokens, as sega reads it
+        return ml.ViTIQA(heads=int(meta.get("num_heads", 3)), grid=grid)
     raise SystemExit(f"evaluate: unknown arch {arch}")
 
 
@@ -148,12 +148,11 @@ def selection(training):
     return pre + f"The epoch with the best val SROCC ({best}) is kept. The recipe " + caveat
 
 
-def card(name, path, meta, ev, gflops):
+def card(name, path, meta, ev, gflops, grid=None):
     title, init, layout, protocol = DESCRIPTIONS[meta["arch"]]
-    if meta["arch"] == "vitiqa":  # the token grid g (from pos_embed) sets the input size 16 g
-        g = round((ev["tokens"] - 1) ** 0.5)
-        layout = layout.replace("14x14 tokens", f"{g}x{g} tokens")
-        protocol = protocol.replace("224x224", f"{16 * g}x{16 * g}")
+    if grid is not None:  # vitiqa: the token grid g (from pos_embed) sets the input size 16 g
+        layout = layout.replace("14x14 tokens", f"{grid}x{grid} tokens")
+        protocol = protocol.replace("224x224", f"{16 * grid}x{16 * grid}")
     if "lcn_c" in meta:  # train.py --lcn: a fourth, locally normalised input channel
         title += ", with a locally contrast-normalised luma channel"
         layout = ("[R, G, B, n] with n = (l - mean) / sqrt(var + " + meta["lcn_c"] + ") over 7x7 windows of the luma l "
@@ -223,8 +222,6 @@ def main():
         p = scores(model, paths)
         ev = {"model": name, "arch": meta["arch"], "srocc": srocc(p, mos), "plcc": plcc(p, mos), "images": len(rows),
               "parameters": sum(t.numel() for t in model.state_dict().values()), "per_distortion": {}}
-        if meta["arch"] == "vitiqa":
-            ev["tokens"] = int(model.pos_embed.shape[1])
         for d in dists:
             idx = [i for i, r in enumerate(rows) if r["distortion"] == d]
             ev["per_distortion"][d] = {"srocc": srocc(p[idx], mos[idx]), "plcc": plcc(p[idx], mos[idx])}
@@ -237,7 +234,7 @@ def main():
                     f.write(f"{r['path']}\t{float(v)!r}\n")
         if a.cards:
             with open(os.path.join(a.weights, f"{name}.md"), "w") as f:
-                f.write(card(name, path, meta, ev, flops(model, 288, 384)))
+                f.write(card(name, path, meta, ev, flops(model, 288, 384), getattr(model, "grid", None)))
         for r in fixture_rows:
             s = float(model(read_image(os.path.join(a.data, r["path"])))[0])
             expect_lines.append(f"{name}\t{os.path.basename(r['path'])}\t{s!r}")
