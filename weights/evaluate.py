@@ -8,7 +8,9 @@ definition): SROCC and PLCC on the test split (photos never seen in training), o
 distortion type, written to weights/NAME.eval.json; with --cards, weights/NAME.md (architecture,
 input protocol, training data, figures, size, FLOPs); with --fixtures N, N test images copied to
 weights/samples/ (the README's sample images) and every model's PyTorch score of each written to
-Tests/Fixtures/trained/expect.tsv (the parity test reads them); --predictions writes PyTorch's
+Tests/Fixtures/trained/expect.tsv (the parity test reads them), or, for weights outside weights/
+(--weights DIR, e.g. weights/candidates), to DIR/NAME.expect.tsv, the lines that replace NAME's
+when the file ships; --predictions writes PyTorch's
 test-split scores to DIR/predictions_NAME.tsv for weights/parity_split.py.
 """
 import argparse
@@ -238,7 +240,12 @@ def main():
         for r in fixture_rows:
             s = float(model(read_image(os.path.join(a.data, r["path"])))[0])
             expect_lines.append(f"{name}\t{os.path.basename(r['path'])}\t{s!r}")
-    if a.fixtures:
+    shipped = os.path.realpath(a.weights) == os.path.realpath(HERE)
+    if a.fixtures and not shipped:  # candidates must not change what the parity test expects of the shipped files
+        for name in a.models.split(","):
+            with open(os.path.join(a.weights, f"{name}.expect.tsv"), "w") as f:
+                f.write("".join(l + "\n" for l in expect_lines if l.split("\t")[0] == name))
+    elif a.fixtures:
         # A run over some models keeps the other models' committed lines (same images), so
         # re-evaluating one retrained model does not drop the rest from the parity test.
         expect = os.path.join(ROOT, "Tests/Fixtures/trained/expect.tsv")
