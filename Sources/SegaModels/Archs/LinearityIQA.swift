@@ -13,7 +13,7 @@ import SegaEngine
 ///     -> x6 = global average of layer3 [1, 1024], x7 = global average of layer4 [1, 2048]
 ///     -> dr6 / dr7: Linear, BN1d, Linear, BN1d, Linear, BN1d, ReLU (1024 -> 256 -> 64; no
 ///        activation between the linear layers, as published); every BN1d is folded into the
-///        linear layer before it at build time
+///        linear layer before it when the weights are read
 ///     -> regression: Linear(128, 1) on cat(dr6(x6), dr7(x7))
 ///     -> score = k[0] * s + b[0] with k, b from the checkpoint (the linear mapping to the
 ///        MOS scale fitted on the training set; test_demo.py uses index 0)
@@ -62,10 +62,7 @@ public final class LinearityIQA: IQAArchitecture {
                 let l = try linear("\(p).\(j)", in: n)
                 let o = l.w.shape[0]
                 let bn = "\(p).\(j + 1)"
-                let f = try foldBatchNorm(weight: l.w.values, bias: l.b.values, outChannels: o,
-                                          gamma: r.floats("\(bn).weight", [o]), beta: r.floats("\(bn).bias", [o]),
-                                          mean: r.floats("\(bn).running_mean", [o]),
-                                          variance: r.floats("\(bn).running_var", [o]), eps: 1e-5)
+                let f = try foldBatchNorm(weight: l.w.data, bias: l.b.data, outChannels: o, r.batchNorm(bn, channels: o, eps: 1e-5))
                 layers.append((Param(f.weight, l.w.shape), Param(f.bias, [o])))
                 n = o
             }
