@@ -3,6 +3,19 @@ import XCTest
 import SegaEngine
 
 final class ModelZooTests: XCTestCase {
+    /// Weights without `arch` metadata: the error says so in model terms (no CLI flag) and lists
+    /// the architectures; naming the architecture explicitly loads them.
+    func testMissingArchMetadataIsReportedInModelTerms() throws {
+        let bare = try loadWritten(rewrittenFixture("cnniqa"), source: "bare-cnniqa")
+        XCTAssertThrowsError(try ModelZoo.load(bare)) { e in
+            guard let m = (e as? WeightsError)?.message else { return XCTFail("not a WeightsError: \(e)") }
+            XCTAssertTrue(m.contains("bare-cnniqa: the weights carry no 'arch' metadata; give the architecture explicitly"), m)
+            XCTAssertTrue(m.contains("cnniqa, dbcnn, dbcnn_lite0"), m)
+            XCTAssertFalse(m.contains("--"), "the model layer names no CLI flag: \(m)")
+        }
+        XCTAssertTrue(try ModelZoo.load(bare, arch: "cnniqa") is CNNIQA)
+    }
+
     /// The constant storage every conv of `model` reads in a graph for an image of `side` pixels.
     private func foldedStorage(_ model: any IQAArchitecture, side: Int) throws -> (Graph, Tensor, Tensor, [ObjectIdentifier]) {
         let g = Graph()
