@@ -25,8 +25,6 @@ public final class DBCNN: IQAArchitecture {
     static let vgg16Pattern = "CCMCCMCCCMCCCMCCC"
     /// SCNN conv strides; every conv is 3x3 with padding 1.
     static let scnnStrides = [1, 2, 1, 2, 1, 2, 1, 1, 2]
-    static let mean: [Float] = [0.485, 0.456, 0.406]
-    static let std: [Float] = [0.229, 0.224, 0.225]
 
     let features1: VGGStack
     /// SCNN convs with their BatchNorm folded in at load.
@@ -59,17 +57,8 @@ public final class DBCNN: IQAArchitecture {
     // MARK: graph
 
     public func build(_ g: Graph, image: Tensor) throws -> Tensor {
-        let s = image.shape
-        guard s.count == 4, s[0] == 1, s[1] == 3 else {
-            throw EngineError(.shapeMismatch, "dbcnn: image must be [1, 3, H, W], got \(s)")
-        }
-        guard s[2] >= 16, s[3] >= 16 else {
-            throw EngineError(.shapeMismatch, "dbcnn: image \(s[2])x\(s[3]) is too small (VGG16's four pools need at least 16x16)")
-        }
-        // Preprocessing: ImageNet normalisation.
-        let mean = try g.constant(Self.mean, [1, 3, 1, 1], name: "dbcnn.mean")
-        let invStd = try g.constant(Self.std.map { 1 / $0 }, [1, 3, 1, 1], name: "dbcnn.inv_std")
-        let x = try g.mul(g.sub(image, mean), invStd)
+        try ImageInput.requireRGB(image, Self.name, minSide: 16, reason: "VGG16's four pools")
+        let x = try ImageInput.imageNetNormalize(g, image, reciprocal: .float)
 
         // Two feature branches.
         let x1 = try features1.build(g, x)

@@ -108,18 +108,7 @@ struct Lite0Backbone {
 enum Lite0Support {
     /// (x - mean) / std per RGB channel with ImageNet statistics, inside the graph.
     static func normalize(_ g: Graph, _ x: Tensor) throws -> Tensor {
-        let mean: [Float] = [0.485, 0.456, 0.406], std: [Double] = [0.229, 0.224, 0.225]
-        let m = try g.constant(mean, [1, 3, 1, 1], name: "imagenet_mean")
-        let inv = try g.constant(std.map { Float(1 / $0) }, [1, 3, 1, 1], name: "imagenet_inv_std")
-        return try g.mul(g.sub(x, m), inv)
-    }
-
-    /// Check that the image is [1, 3, H, W].
-    static func requireImage(_ image: Tensor, _ arch: String) throws {
-        let s = image.shape
-        guard s.count == 4, s[0] == 1, s[1] == 3, s[2] >= 1, s[3] >= 1 else {
-            throw EngineError(.shapeMismatch, "\(arch): image must be [1, 3, H, W], got \(s)")
-        }
+        try ImageInput.imageNetNormalize(g, x, reciprocal: .double)
     }
 
     /// Integer metadata `key` of a weights file, or `fallback` when absent.
@@ -131,14 +120,6 @@ enum Lite0Support {
         return i
     }
 
-    /// A Linear layer followed by an eval-mode BatchNorm1d, folded into one Linear at load.
-    static func foldedLinearBN(_ r: WeightReader, linear: String, bn: String, inFeatures: Int, eps: Float = 1e-5) throws -> (w: Param, b: Param) {
-        let out = try r.shape("\(linear).weight").first ?? 0
-        let w = try r.constant("\(linear).weight", [out, inFeatures])
-        let b = try r.constant("\(linear).bias", [out])
-        let f = try foldBatchNorm(weight: w, bias: b, outChannels: out, r.batchNorm(bn, channels: out, eps: eps))
-        return (Param(f.weight, [out, inFeatures]), Param(f.bias, [out]))
-    }
 }
 
 /// A Linear layer: weight [out, in] (out inferred when nil), bias [out].
@@ -186,7 +167,7 @@ public final class Lite0: IQAArchitecture {
     }
 
     public func build(_ g: Graph, image: Tensor) throws -> Tensor {
-        try Lite0Support.requireImage(image, Self.name)
+        try ImageInput.requireRGB(image, Self.name)
         let f = try backbone.build(g, Lite0Support.normalize(g, image)).out
         let pooled = try g.reshape(g.globalAvgPool(f), [1, backbone.headChannels])
         return try g.reshape(fc.build(g, pooled), [1])

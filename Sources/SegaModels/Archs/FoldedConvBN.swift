@@ -35,13 +35,3 @@ struct FoldedConvBN {
                      stride: (stride, stride), padding: padding, groups: groups)
     }
 }
-
-extension WeightReader {
-    /// An eval-mode batchnorm's `<bn>.weight`, `.bias`, `.running_mean`, `.running_var` (read in
-    /// that order), each [channels].
-    func batchNorm(_ bn: String, channels o: Int, eps: Float) throws -> BatchNormParameters {
-        BatchNormParameters(gamma: try constant("\(bn).weight", [o]), beta: try constant("\(bn).bias", [o]),
-                            mean: try constant("\(bn).running_mean", [o]), variance: try constant("\(bn).running_var", [o]),
-                            eps: eps)
-    }
-}

@@ -122,12 +122,9 @@ struct ResNetTrunk {
 // MARK: - ImageNet normalisation
 
 extension ResNetTrunk {
-    /// Per-channel (x - mean) / std over axis 1 of an [N, 3, H, W] image, as graph ops (the
-    /// division is a multiplication by 1/std: at most an ulp from PyTorch's division).
-    static func normalize(_ g: Graph, _ x: Tensor, mean: [Float] = [0.485, 0.456, 0.406],
-                          std: [Float] = [0.229, 0.224, 0.225]) throws -> Tensor {
-        let m = try g.constant(mean, [1, 3, 1, 1], name: "norm.mean")
-        let s = try g.constant(std.map { 1 / $0 }, [1, 3, 1, 1], name: "norm.inv_std")
-        return try g.mul(g.sub(x, m), s)
+    /// Per-channel (x - mean) / std over axis 1 of an [N, 3, H, W] image, 1/std rounded in
+    /// Float (see `ImageInput.imageNetNormalize`).
+    static func normalize(_ g: Graph, _ x: Tensor) throws -> Tensor {
+        try ImageInput.imageNetNormalize(g, x, reciprocal: .float)
     }
 }
