@@ -36,10 +36,10 @@ struct PlanSchedule {
         sizes = PlanSizes(timeline)
         liveness = PlanLiveness(timeline, sizes, reuse: options.reusesMemory)
         let placement: PlanLayout.Placement = options.debugCanaries ? .canaries : options.reusesMemory ? .packed : .sideBySide
-        layout = PlanLayout(blocks: liveness.blocks, steps: timeline.stepCount, placement: placement)
+        layout = PlanLayout(liveness.blocks, placement: placement)
     }
 
-    var memory: PlanMemory { PlanMemory(sizes: sizes, layout: layout) }
+    var memory: PlanMemory { PlanMemory(sizes: sizes, liveness: liveness, layout: layout) }
 
     /// Whether node i's value / gradient buffer stays valid between calls (see `Plan`).
     func keepsValue(_ i: Int) -> Bool {
@@ -76,14 +76,12 @@ public final class Plan {
         self.context = context
         schedule = try PlanSchedule(graph: graph, outputs: outputs, gradientsFor: gradientsFor, options: options)
         memory = schedule.memory
-        binding = try PlanBinding(schedule)
+        binding = try PlanBinding(schedule, memory)
         program = try PlanProgram(schedule, binding, context)
     }
 
     public var arena: Arena { binding.arena }
     public var outputs: [Tensor] { schedule.timeline.outputs }
-    /// Placement of every buffer (tests check it for overlaps).
-    var layout: PlanLayout { schedule.layout }
     /// Bytes by purpose, each a plain sum over its buffers (no reuse), for reports. Constants
     /// live outside the arena; `workspaceBytes` is the largest single op's need.
     public var constantBytes: Int { memory.constantBytes }

@@ -18,11 +18,10 @@ struct PlanBinding {
     private let blockPointers: [UnsafeMutableRawPointer]
 
     /// Check the budget, then allocate (nothing is allocated when a check fails).
-    init(_ sc: PlanSchedule) throws {
-        try Self.checkBudget(sc)
-        let layout = sc.layout
-        arena = try Arena(capacity: layout.arenaBytes, debug: layout.placement == .canaries)
-        blockPointers = try Self.allocateBlocks(layout, in: arena)
+    init(_ sc: PlanSchedule, _ memory: PlanMemory) throws {
+        try Self.checkBudget(sc, memory)
+        arena = try Arena(capacity: sc.layout.arenaBytes, debug: sc.layout.placement == .canaries)
+        blockPointers = try Self.allocateBlocks(sc.liveness.blocks, sc.layout, in: arena)
         let t = sc.timeline
         var values = [UnsafeMutablePointer<Float>?](repeating: nil, count: t.nodes.count), grads = values
         var constants: [ConstantData] = []
@@ -51,8 +50,8 @@ struct PlanBinding {
         p.bindMemory(to: Float.self, capacity: count)
     }
 
-    private static func checkBudget(_ sc: PlanSchedule) throws {
-        let m = sc.memory, blocks = sc.layout.blocks.count
+    private static func checkBudget(_ sc: PlanSchedule, _ m: PlanMemory) throws {
+        let blocks = sc.liveness.blocks.count
         if let limit = sc.options.memoryLimit, m.totalBytes > limit {
             throw EngineError(.arenaExhausted, "memory budget too small: the plan needs \(m.totalBytes) bytes (\(m.constantBytes) weights, \(m.arenaBytes) arena; without reuse: \(m.activationBytes) activations, \(m.gradientBytes) gradients, \(m.workspaceBytes) workspace), the limit is \(limit)")
         }
@@ -63,17 +62,18 @@ struct PlanBinding {
 
     /// One zeroed pool cut at the layout's offsets, or (canaries) one zeroed arena block per
     /// layout block, which the bump allocator puts exactly at the layout's offsets.
-    private static func allocateBlocks(_ layout: PlanLayout, in arena: Arena) throws -> [UnsafeMutableRawPointer] {
+    private static func allocateBlocks(_ blocks: [PlanLiveness.Block], _ layout: PlanLayout,
+                                       in arena: Arena) throws -> [UnsafeMutableRawPointer] {
         guard layout.placement == .canaries else {
             let pool = try arena.allocate(bytes: layout.arenaBytes, what: "plan buffers")
             memset(pool, 0, layout.arenaBytes)
-            return layout.blocks.map { pool + $0.offset }
+            return layout.offsets.map { pool + $0 }
         }
         var ptr: [UnsafeMutableRawPointer] = []
-        for b in layout.blocks {
+        for (b, offset) in zip(blocks, layout.offsets) {
             let p = try arena.allocate(bytes: b.bytes, what: "\(b.purpose.rawValue) of node \(b.node)")
             memset(p, 0, b.bytes)
-            precondition(p - (ptr.first ?? p) == b.offset, "canary arena block of node \(b.node) is not at its planned offset")
+            precondition(p - (ptr.first ?? p) == offset, "canary arena block of node \(b.node) is not at its planned offset")
             ptr.append(p)
         }
         return ptr

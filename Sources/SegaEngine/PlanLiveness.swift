@@ -8,8 +8,26 @@
 /// sources, seeds and saved memory filled at bind for the whole pass. Without reuse every block
 /// lives for the whole pass.
 struct PlanLiveness {
+    enum Purpose: String { case value, gradient, saved, workspace, seed }
+    /// One arena buffer.
+    struct Block {
+        let purpose: Purpose
+        /// Graph node the block belongs to (-1: the shared workspace / empty block).
+        let node: Int
+        /// Size, rounded up to 64 bytes.
+        let bytes: Int
+        /// Steps at which the contents must be intact (closed, disjoint, ascending ranges).
+        let live: [ClosedRange<Int>]
+
+        /// Whether two blocks are live at a common step (then they must not share bytes).
+        func overlapsInTime(_ other: Block) -> Bool {
+            for r in live { for q in other.live where r.lowerBound <= q.upperBound && q.lowerBound <= r.upperBound { return true } }
+            return false
+        }
+    }
+
     /// The blocks in creation order (placement breaks ties by it).
-    private(set) var blocks: [PlanLayout.Block] = []
+    private(set) var blocks: [Block] = []
     /// Block of each node's value, gradient, saved memory, workspace and output seed (-1: none).
     private(set) var valueBlock: [Int], gradBlock: [Int], savedBlock: [Int], workspaceBlock: [Int], seedBlock: [Int]
     /// A 64-byte block standing in for zero-byte needs.
@@ -21,12 +39,14 @@ struct PlanLiveness {
     /// Last step that reads each value (-1: none).
     private let lastRead: [Int]
     private let reuse: Bool, lastStep: Int
+    let stepCount: Int
 
     init(_ t: PlanTimeline, _ s: PlanSizes, reuse: Bool) {
         let none = [Int](repeating: -1, count: t.nodes.count)
         valueBlock = none; gradBlock = none; savedBlock = none; workspaceBlock = none; seedBlock = none
         self.reuse = reuse
         lastStep = t.lastStep
+        stepCount = t.stepCount
         let access = Self.accesses(t)
         lastRead = access.lastRead; firstWrite = access.firstWrite
         emptyBlock = add(.workspace, -1, PlanSizes.alignment, [0...lastStep])
@@ -64,8 +84,17 @@ struct PlanLiveness {
         return (lastRead, firstWrite)
     }
 
-    private mutating func add(_ p: PlanLayout.Purpose, _ node: Int, _ bytes: Int, _ live: [ClosedRange<Int>]) -> Int {
-        blocks.append(PlanLayout.Block(purpose: p, node: node, bytes: PlanSizes.rounded(bytes), live: reuse ? live : [0...lastStep]))
+    /// Sum of the sizes of the blocks live at the busiest step: no placement can use less.
+    var peakLiveBytes: Int {
+        var d = [Int](repeating: 0, count: stepCount + 1)
+        for b in blocks { for r in b.live { d[r.lowerBound] += b.bytes; d[r.upperBound + 1] -= b.bytes } }
+        var cur = 0, best = 0
+        for k in 0..<stepCount { cur += d[k]; best = max(best, cur) }
+        return best
+    }
+
+    private mutating func add(_ p: Purpose, _ node: Int, _ bytes: Int, _ live: [ClosedRange<Int>]) -> Int {
+        blocks.append(Block(purpose: p, node: node, bytes: PlanSizes.rounded(bytes), live: reuse ? live : [0...lastStep]))
         return blocks.count - 1
     }
 

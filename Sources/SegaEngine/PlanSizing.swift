@@ -55,11 +55,11 @@ public struct PlanMemory: Sendable, CustomStringConvertible {
     /// What `memoryLimit` is checked against.
     public var totalBytes: Int { arenaBytes + constantBytes }
 
-    init(sizes s: PlanSizes, layout: PlanLayout) {
+    init(sizes s: PlanSizes, liveness: PlanLiveness, layout: PlanLayout) {
         arenaBytes = layout.arenaBytes
-        peakLiveBytes = layout.peakLiveBytes
+        peakLiveBytes = liveness.peakLiveBytes
         // Without reuse: every non-workspace block side by side, the empty block, one shared workspace.
-        let buffers = layout.blocks.filter { $0.purpose != .workspace }.reduce(0) { $0 + $1.bytes }
+        let buffers = liveness.blocks.filter { $0.purpose != .workspace }.reduce(0) { $0 + $1.bytes }
         naiveBytes = buffers + PlanSizes.alignment + PlanSizes.rounded(max(s.largestWorkspace, PlanSizes.alignment))
         constantBytes = s.constantBytes; activationBytes = s.activationBytes; gradientBytes = s.gradientBytes
         workspaceBytes = s.largestWorkspace; savedBytes = s.savedBytes
