@@ -1,27 +1,38 @@
 import XCTest
 @testable import SegaEngine
 
-/// Batchnorm folding makes new storage and never touches the weights it was given: the
-/// storage-level fold (what models do once at load) and `conv2dBatchNorm` (per graph) agree bit
+/// Batchnorm folding never changes storage that someone else references: the storage-level fold
+/// (what models do once at load) writes into the weight only when the caller holds the only
+/// reference, and otherwise (as `conv2dBatchNorm` always does) into new storage; all agree bit
 /// for bit with the array fold, and match conv + bn.
 final class FoldingTests: XCTestCase {
-    func testFoldMakesNewStorageAndLeavesTheWeightsAlone() throws {
+    func testFoldLeavesSharedWeightsAloneAndFoldsAFreshOneInPlace() throws {
         var r = TestRNG(11)
         let w = ConstantData(r.array(6 * 3 * 9)), gm = ConstantData(r.array(6, 0.5, 1.5)), bt = ConstantData(r.array(6))
         let mn = ConstantData(r.array(6)), vr = ConstantData(r.array(6, 0.5, 2)), bias = ConstantData(r.array(6))
         let original = w.array
         let bn = BatchNormParameters(gamma: gm, beta: bt, mean: mn, variance: vr, eps: 1e-3)
         for b in [nil, bias] {
-            let f = try foldBatchNorm(weight: w, bias: b, outChannels: 6, bn)
-            XCTAssertFalse(f.weight === w, "the fold owns new storage")
-            XCTAssertEqual(w.array, original, "the given weight is not modified")
             let ref = try foldBatchNorm(weight: original, bias: b?.array, outChannels: 6, gamma: gm.array, beta: bt.array,
                                         mean: mn.array, variance: vr.array, eps: 1e-3)
+            XCTAssertNotEqual(ref.weight, original)
+            // Shared (this test holds `w` too): new storage, `w` untouched.
+            var shared = w
+            let f = try foldBatchNorm(weight: &shared, bias: b, outChannels: 6, bn)
+            XCTAssertFalse(f.weight === w, "a shared weight is folded into new storage")
+            XCTAssertEqual(w.array, original, "the shared weight is not modified")
             XCTAssertEqual(f.weight.array.map(\.bitPattern), ref.weight.map(\.bitPattern), "same arithmetic as the array fold")
             XCTAssertEqual(f.bias.array.map(\.bitPattern), ref.bias.map(\.bitPattern))
-            XCTAssertNotEqual(f.weight.array, original)
+            // Only reference (freshly loaded storage): folded in place, same bits.
+            var fresh = ConstantData(original)
+            let pointer = fresh.pointer
+            let g = try foldBatchNorm(weight: &fresh, bias: b, outChannels: 6, bn)
+            XCTAssertTrue(g.weight === fresh && g.weight.pointer == pointer, "a weight nobody else holds is folded in place")
+            XCTAssertEqual(g.weight.array.map(\.bitPattern), ref.weight.map(\.bitPattern))
+            XCTAssertEqual(g.bias.array.map(\.bitPattern), ref.bias.map(\.bitPattern))
         }
-        XCTAssertThrowsError(try foldBatchNorm(weight: w, bias: nil, outChannels: 5, bn)) {
+        var bad = w
+        XCTAssertThrowsError(try foldBatchNorm(weight: &bad, bias: nil, outChannels: 5, bn)) {
             XCTAssertEqual(($0 as! EngineError).kind, .shapeMismatch)
         }
     }

@@ -118,9 +118,9 @@ public struct BatchNormParameters {
     }
 }
 
-/// A weight and bias with an eval-mode batchnorm folded in: new storage, owned by whoever holds
-/// this value (the unfolded weights are not touched). Graphs read it in place, so every graph
-/// and plan built from one `FoldedWeights` shares the same copy.
+/// A weight and bias with an eval-mode batchnorm folded in, owned by whoever holds this value.
+/// Graphs read it in place, so every graph and plan built from one `FoldedWeights` shares the
+/// same copy.
 public struct FoldedWeights {
     public let weight: ConstantData
     public let bias: ConstantData
@@ -129,12 +129,18 @@ public struct FoldedWeights {
 /// Folds an eval-mode batchnorm into the convolution (or linear layer) before it:
 /// W'[o, ...] = W[o, ...] * s[o], b'[o] = (b[o] - mean[o]) * s[o] + beta[o], s = gamma / sqrt(var + eps).
 /// `weight` holds `outChannels` equal rows (PyTorch layout, output channel first); a missing
-/// bias counts as 0. Computed in double and rounded once, into new storage.
-public func foldBatchNorm(weight: ConstantData, bias: ConstantData?, outChannels: Int,
+/// bias counts as 0. Computed in double and rounded once.
+///
+/// Storage that someone else also references is never changed: the fold goes to new storage.
+/// When the caller holds the only reference to `weight` (storage just read from a file), the
+/// fold is written into it instead, so loading needs no second copy; `weight` then holds the
+/// folded values and is the returned weight.
+public func foldBatchNorm(weight: inout ConstantData, bias: ConstantData?, outChannels: Int,
                           _ bn: BatchNormParameters) throws -> FoldedWeights {
     try checkFoldSizes(weight: weight.count, bias: bias?.count, outChannels: outChannels, gamma: bn.gamma.count,
                        beta: bn.beta.count, mean: bn.mean.count, variance: bn.variance.count)
-    let w = ConstantData(count: weight.count), b = ConstantData(count: outChannels)
+    let w = isKnownUniquelyReferenced(&weight) ? weight : ConstantData(count: weight.count)
+    let b = ConstantData(count: outChannels)
     foldBatchNorm(weight: UnsafeBufferPointer(weight.buffer), bias: bias.map { UnsafeBufferPointer($0.buffer) },
                   gamma: bn.gamma.pointer, beta: bn.beta.pointer, mean: bn.mean.pointer, variance: bn.variance.pointer,
                   eps: bn.eps, into: w.buffer, b.buffer)
@@ -169,7 +175,8 @@ private func checkFoldSizes(weight: Int, bias: Int?, outChannels: Int, gamma: In
     }
 }
 
-/// The fold itself, sizes already checked: w and b get the folded weight and bias.
+/// The fold itself, sizes already checked: w and b get the folded weight and bias (w may be
+/// `weight` itself: each element is read before it is written).
 private func foldBatchNorm(weight: UnsafeBufferPointer<Float>, bias: UnsafeBufferPointer<Float>?,
                            gamma: UnsafePointer<Float>, beta: UnsafePointer<Float>, mean: UnsafePointer<Float>,
                            variance: UnsafePointer<Float>, eps: Float,
@@ -206,7 +213,8 @@ extension Graph {
             let op = Conv2d(stride: stride, padding: padding, dilation: dilation, groups: groups)
             let convShape = try op.outputShape(bias.map { [x.shape, weight.shape, $0.shape] } ?? [x.shape, weight.shape])
             _ = try BatchNorm2d(eps: eps).outputShape([convShape, gamma.shape, beta.shape, mean.shape, variance.shape])
-            let f = try foldBatchNorm(weight: ws, bias: bias.flatMap { constantStorage($0) }, outChannels: weight.shape[0],
+            var shared = ws   // also referenced by the graph node: folded into new storage
+            let f = try foldBatchNorm(weight: &shared, bias: bias.flatMap { constantStorage($0) }, outChannels: weight.shape[0],
                                       BatchNormParameters(gamma: gs, beta: bs, mean: ms, variance: vs, eps: eps))
             let fw = try constant(f.weight, weight.shape, name: "\(nodes[weight.id].name).bnfolded")
             let fb = try constant(f.bias, [weight.shape[0]], name: "\(nodes[weight.id].name).bnfolded_bias")

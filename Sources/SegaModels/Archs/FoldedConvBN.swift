@@ -3,9 +3,10 @@ import SegaEngine
 // MARK: - Convolution + eval-mode BatchNorm, folded at load
 
 /// A convolution followed by an eval-mode BatchNorm2d, folded once when the weights are read
-/// (`foldBatchNorm`) into a new weight and bias that this value owns; the unfolded tensors are
-/// not kept. Every graph built from the model reads the same folded storage in place, so
-/// planning the model again (another image size, another session) adds no weight memory.
+/// (`foldBatchNorm`, into the storage the weight was just read into: no second copy) into a
+/// weight and bias that this value owns; the batchnorm tensors are not kept. Every graph built
+/// from the model reads the same folded storage in place, so planning the model again (another
+/// image size, another session) adds no weight memory.
 struct FoldedConvBN {
     /// Name of the conv weight tensor (the graph constants are named after it).
     let name: String
@@ -21,9 +22,9 @@ struct FoldedConvBN {
     init(_ r: WeightReader, weight: String, bias: String? = nil, bn: String, shape s: [Int], eps: Float,
          stride: Int = 1, padding: Conv2d.Padding = .symmetric(0, 0), groups: Int = 1) throws {
         let o = s[0]
-        let w = try r.constant(weight, s)
+        var w = try r.constant(weight, s)
         let b = try bias.map { try r.constant($0, [o]) }
-        let f = try foldBatchNorm(weight: w, bias: b, outChannels: o, r.batchNorm(bn, channels: o, eps: eps))
+        let f = try foldBatchNorm(weight: &w, bias: b, outChannels: o, r.batchNorm(bn, channels: o, eps: eps))
         name = weight
         self.weight = Param(f.weight, s)
         self.bias = Param(f.bias, [o])

@@ -47,11 +47,17 @@ extension WeightReader {
     /// A linear layer: `<name>.weight` [out, in] and `<name>.bias` [out], with `in` and `out`
     /// checked when given.
     func linear(_ name: String, in n: Int?, out: Int? = nil) throws -> (w: Param, b: Param) {
+        let s = try linearShape(name, in: n, out: out)
+        return (try Param(self, "\(name).weight", s), try Param(self, "\(name).bias", [s[0]]))
+    }
+
+    /// The shape of `<name>.weight`, checked to be [out, in].
+    private func linearShape(_ name: String, in n: Int?, out: Int?) throws -> [Int] {
         let s = try shape("\(name).weight")
         guard s.count == 2, s[0] >= 1, n == nil || s[1] == n!, out == nil || s[0] == out! else {
             throw WeightsError("\(file.source): tensor '\(name).weight' has shape \(s), expected [\(out.map(String.init) ?? "out"), \(n.map(String.init) ?? "in")]")
         }
-        return (try Param(self, "\(name).weight", s), try Param(self, "\(name).bias", [s[0]]))
+        return s
     }
 
     /// A convolution with bias: `<name>.weight` [out, in, k, k] and `<name>.bias` [out], `out`
@@ -65,12 +71,13 @@ extension WeightReader {
     }
 
     /// A linear layer followed by an eval-mode BatchNorm1d `bn` (read after it), folded into one
-    /// linear layer at load (`foldBatchNorm`, new storage owned by the returned params).
+    /// linear layer at load (`foldBatchNorm`, into the storage the weight was just read into).
     func foldedLinearBN(_ name: String, bn: String, in n: Int, eps: Float = 1e-5) throws -> (w: Param, b: Param) {
-        let l = try linear(name, in: n)
-        let o = l.w.shape[0]
-        let f = try foldBatchNorm(weight: l.w.data, bias: l.b.data, outChannels: o, batchNorm(bn, channels: o, eps: eps))
-        return (Param(f.weight, l.w.shape), Param(f.bias, [o]))
+        let s = try linearShape(name, in: n, out: nil)
+        var w = try constant("\(name).weight", s)
+        let b = try constant("\(name).bias", [s[0]])
+        let f = try foldBatchNorm(weight: &w, bias: b, outChannels: s[0], batchNorm(bn, channels: s[0], eps: eps))
+        return (Param(f.weight, s), Param(f.bias, [s[0]]))
     }
 
     /// An eval-mode batchnorm's `<bn>.weight`, `.bias`, `.running_mean`, `.running_var` (read in
