@@ -53,7 +53,7 @@ public enum ModelZoo {
     public static func load(_ st: SafeTensors, arch: String? = nil) throws -> any IQAArchitecture {
         let meta = st.metadata.first(where: { $0.0 == "arch" })?.1
         guard let name = arch ?? meta else {
-            throw WeightsError(.noArchitecture, "\(st.source): no 'arch' in the metadata; name the architecture (one of \(architectures.keys.sorted().joined(separator: ", ")))")
+            throw WeightsError(.noArchitecture, "\(st.source): the weights carry no 'arch' metadata; give the architecture explicitly (one of \(architectures.keys.sorted().joined(separator: ", ")))")
         }
         guard let t = architectures[name] else {
             throw WeightsError(.unknownArchitecture, "unknown architecture '\(name)' (known: \(architectures.keys.sorted().joined(separator: ", ")))")
