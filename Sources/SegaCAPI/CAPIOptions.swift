@@ -20,15 +20,20 @@ enum CAPIOptions {
             c.method = AttackMethod.allCases[Int(o.method)]
         }, write: { o, c in o.method = Int32(AttackMethod.allCases.firstIndex(of: c.method)!) }),
         CField(name: "eps", read: { o, c in c.eps = o.eps }, write: { o, c in o.eps = c.eps }),
-        CField(name: "alpha", read: { o, c in c.alpha = o.alpha > 0 ? o.alpha : nil }, write: { o, c in o.alpha = c.alpha ?? 0 }),
+        CField(name: "alpha", read: { o, c in
+            guard !o.alpha.isNaN else { throw invalid("alpha is NaN (<= 0 means eps / 4)") }
+            c.alpha = o.alpha > 0 ? o.alpha : nil
+        }, write: { o, c in o.alpha = c.alpha ?? 0 }),
         CField(name: "iterations", read: { o, c in c.iterations = Int(o.iterations) }, write: { o, c in o.iterations = Int32(c.iterations) }),
         CField(name: "samples", read: { o, c in c.samples = Int(o.samples) }, write: { o, c in o.samples = Int32(c.samples) }),
         CField(name: "sigma", read: { o, c in c.sigma = o.sigma }, write: { o, c in o.sigma = c.sigma }),
         CField(name: "seed", read: { o, c in c.seed = o.seed }, write: { o, c in o.seed = c.seed }),
-        // A number outside SEGA_DIRECTION_* means auto.
         CField(name: "direction", read: { o, c in
             let all = AttackDirection.allCases
-            c.direction = o.direction >= 0 && Int(o.direction) < all.count ? all[Int(o.direction)] : .auto
+            guard o.direction >= 0, Int(o.direction) < all.count else {
+                throw invalid("unknown direction \(o.direction) (SEGA_DIRECTION_AUTO, _UP or _DOWN: 0...\(all.count - 1))")
+            }
+            c.direction = all[Int(o.direction)]
         }, write: { o, c in o.direction = Int32(AttackDirection.allCases.firstIndex(of: c.direction)!) }),
         CField(name: "mask_quantile", read: { o, c in c.maskQuantile = o.mask_quantile }, write: { o, c in o.mask_quantile = c.maskQuantile }),
         CField(name: "jnd_threshold", read: { o, c in c.jndThreshold = o.jnd_threshold }, write: { o, c in o.jnd_threshold = c.jndThreshold }),

@@ -70,10 +70,13 @@ struct AttackFlags: ParsableArguments {
     @Option(name: .long, help: "Refuse images with more pixels than this (width*height).")
     var maxPixels: Int = 8192 * 8192
 
+    @Flag(name: .long, help: "Refuse images the decoder had to repair (corrupt JPEG data); without it they are reported as warnings.")
+    var strict = false
+
     /// The settings these flags give, with `method`; validated.
     func config(method: AttackMethod) throws -> AttackConfig {
         let given: [(AttackSettingID, SettingValue)] = [
-            (.method, .choice(method.rawValue)), (.eps, .float(try FlagValues.amount(eps, flag: "--eps"))),
+            (.method, .choice(method.rawValue)), (.eps, .float(try FlagValues.eps(eps))),
             (.seed, .uint(seed)), (.direction, .choice(direction)), (.iterations, .int(iters)), (.samples, .int(samples)),
             (.sigma, .float(sigma)), (.normalizeSources, .bool(!noNormalize)), (.maskQuantile, .float(maskQuantile)),
             (.maskAgreement, .float(maskAgreement)), (.jndThreshold, .float(jndThreshold)), (.antithetic, .bool(antithetic)),

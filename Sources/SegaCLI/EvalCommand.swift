@@ -69,8 +69,9 @@ public struct EvalCommand: ParsableCommand {
     public init() {}
 
     public func run() throws {
+        var o = try CommandFailure.flags("eval") { try options() }
+        o.warn = { Console.error("sega eval: warning: \($0)") }
         try CommandFailure.run("eval") {
-            let o = try options()
             let bar = ProgressBar("sega eval")
             let s = try EvalCommand.run(o, progress: bar.update)
             Console.error("sega eval: \(s.computed) attack(s) run, \(s.skipped) already done, \(s.rescored) re-scored on new targets; \(s.complete) of \(s.total) image(s) complete (\(s.workers) worker(s)); report in \(out)/report.md")
@@ -88,12 +89,13 @@ public struct EvalCommand: ParsableCommand {
         o.stride = stride
         if let l = limit, l < 1 { throw SegaError(.invalidArgument, "--limit must be >= 1") }
         o.limit = limit
-        o.methods = try methods.commaSeparated.map(FlagValues.method)
+        o.methods = try FlagValues.distinct(methods.commaSeparated, flag: "--methods").map(FlagValues.method)
         o.outDir = out
         o.config = try flags.config(method: .sega)
         o.memoryLimit = try flags.memoryLimit()
         o.threads = flags.threadCount
         o.maxPixels = flags.maxPixels
+        o.strict = flags.strict
         let parts = shard.split(separator: "/")
         guard parts.count == 2, let k = Int(parts[0]), let n = Int(parts[1]) else {
             throw SegaError(.invalidArgument, "--shard must look like k/N, got '\(shard)'")
@@ -122,6 +124,9 @@ public struct EvalCommand: ParsableCommand {
         public var maxPixels = ImageFile.defaultMaxPixels
         public var shard = (index: 0, count: 1)
         public var sheets = 8
+        /// Refuse images with decoder warnings (corrupt JPEG data) instead of passing them to `warn`.
+        public var strict = false
+        public var warn: (String) -> Void = { _ in }
         public init() {}
     }
 
@@ -143,12 +148,14 @@ public struct EvalCommand: ParsableCommand {
         let shared = EvalWorker.Shared(jobs: plan.jobCount, progress: progress)
         let workers = try (0..<plan.workers).map { _ in try EvalWorker(plan, shared: shared) }
         try plan.prepareAttackedDirectories()
-        try Workers.drain(plan.todo.count, on: workers.count) { i, w in
-            let (c, r) = try workers[w].process(plan.todo[i])
-            shared.lock.sync { summary.computed += c; summary.rescored += r }
+        return try CommandFailure.working {
+            try Workers.drain(plan.todo.count, on: workers.count) { i, w in
+                let (c, r) = try workers[w].process(plan.todo[i])
+                shared.lock.sync { summary.computed += c; summary.rescored += r }
+            }
+            progress?(plan.jobCount, plan.jobCount, "")
+            summary.complete = try EvalAggregator.write(plan)
+            return summary
         }
-        progress?(plan.jobCount, plan.jobCount, "")
-        summary.complete = try EvalAggregator.write(plan)
-        return summary
     }
 }

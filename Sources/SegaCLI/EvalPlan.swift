@@ -34,15 +34,11 @@ struct EvalPlan {
         try o.config.validate()
         options = o
         all = try ImageList.load(o.images, split: o.split, stride: o.stride, limit: o.limit)
-        sources = try NamedModel.load(o.sources, role: "source")
-        targets = try NamedModel.load(o.targets, role: "target")
-        let overlap = Set(sources.map(\.path)).intersection(targets.map(\.path))
-        if !overlap.isEmpty {
-            throw SegaError(.invalidArgument, "a model is both a source and a target: \(overlap.sorted().joined(separator: ", "))")
-        }
+        (sources, targets) = try EvalPlan.models(o)
         let probe = try AttackSession(sources: sources, targets: targets, config: o.config, threads: 1,
                                       memoryLimit: o.memoryLimit, limitName: EvalPlan.limitName)
-        store = RecordStore(dir: o.outDir)
+        try EvalPlan.checkInputs(all, o)
+        store = RecordStore(dir: o.outDir, images: try EvalPlan.fingerprints(all))
         try OutputFiles.prepareDirectory(o.outDir)
         for m in o.methods { try OutputFiles.prepareDirectory("\(o.outDir)/records/\(m.rawValue)") }
         if o.sheets > 0 && o.methods.contains(.sega) { try OutputFiles.prepareDirectory("\(o.outDir)/sheets") }
@@ -50,6 +46,48 @@ struct EvalPlan {
         targetKey = TargetKey(targets)
         todo = EvalPlan.todo(mine, o, store: store, sources: sources, targets: targetKey)
         workers = try EvalPlan.workers(todo, o, probe)
+    }
+
+    /// The sources and targets, loaded: none given twice, none both (the same weights under
+    /// another name, path spelling or link count as the same model).
+    static func models(_ o: EvalCommand.Options) throws -> ([NamedModel], [NamedModel]) {
+        let sources = try NamedModel.load(o.sources, role: "source")
+        let targets = try NamedModel.load(o.targets, role: "target")
+        try NamedModel.requireDistinct(sources, what: "--sources")
+        try NamedModel.requireDistinct(targets, what: "--targets")
+        do { try NamedModel.requireDistinct(sources + targets, what: "--sources and --targets") } catch {
+            let both = targets.filter { t in sources.contains { $0.fingerprint == t.fingerprint || FileSystem.realPath($0.path) == FileSystem.realPath(t.path) } }
+            throw SegaError(.invalidArgument, "a model is both a source and a target: \(both.map(\.path).joined(separator: ", "))", about: .model)
+        }
+        return (sources, targets)
+    }
+
+    /// Each image's content fingerprint (FNV-1a 64 of its file), by name: a record is reused
+    /// only for the picture it was made from, not for another image under the same name.
+    static func fingerprints(_ all: [ImageItem]) throws -> [String: String] {
+        var out: [String: String] = [:]
+        for it in all { out[it.name] = try NamedModel.fingerprint(it.path, what: "image", about: .image) }
+        return out
+    }
+
+    /// No output of this report (records, kept attacked images, sheets, report files) may be
+    /// one of the inputs (the images or the list), under any spelling or link.
+    static func checkInputs(_ all: [ImageItem], _ o: EvalCommand.Options) throws {
+        let listed = all.map(\.path) + (FileSystem.isRegularFile(o.images) ? [o.images] : [])
+        let root = (FileSystem.realPath(o.outDir) ?? o.outDir) + "/"
+        guard listed.contains(where: { (FileSystem.realPath($0) ?? $0).hasPrefix(root) }) else { return }
+        let inputs = InputFiles(listed)
+        let store = RecordStore(dir: o.outDir, images: [:])
+        var outputs = ["report.md", "report.csv", "report.json", "srocc.svg"].map { "\(o.outDir)/\($0)" }
+        for it in all {
+            outputs.append(store.sheetPath(it.name))
+            for m in o.methods { outputs += [store.recordPath(m, it.name), store.attackedPath(m, it.name)] }
+        }
+        for out in outputs {
+            if let input = inputs.input(at: out) {
+                throw SegaError(.invalidArgument, "'\(input)' would be overwritten by this report's output '\(out)'; give another report directory (-o)")
+            }
+        }
     }
 
     /// Per image, the methods without a complete record.
@@ -71,7 +109,7 @@ struct EvalPlan {
     static func workers(_ todo: [Job], _ o: EvalCommand.Options, _ probe: AttackSession) throws -> Int {
         var sizes = Set<[Int]>()
         for job in todo {
-            let im = try ImageFile.read(job.item.path, maxPixels: o.maxPixels)
+            let im = try InputImage.read(job.item.path, maxPixels: o.maxPixels, strict: o.strict, warn: o.warn)
             sizes.insert([im.height, im.width])
         }
         var need = 0

@@ -79,6 +79,7 @@ final class EvalWorker {
         try OutputFiles.writePNG(adv, to: advPath)
         var j = JSONWriter()
         j.add("image", it.path)
+        j.add("image_fingerprint", plan.store.fingerprint(of: it.name))
         j.add("method", m.rawValue)
         j.add("targets", plan.targetKey.names)
         j.add("target_weights", plan.targetKey.weights)

@@ -8,6 +8,11 @@ import SegaRuntime
 /// REPORT/sheets/NAME.png.
 struct RecordStore {
     let dir: String
+    /// The listed images' content fingerprints by name ("image_fingerprint" in their records).
+    let images: [String: String]
+
+    /// The fingerprint a record of image `name` must carry ("" if unknown: no record matches).
+    func fingerprint(of name: String) -> String { images[name] ?? "" }
 
     func recordPath(_ m: AttackMethod, _ name: String) -> String { "\(dir)/records/\(m.rawValue)/\(name).json" }
     func attackedPath(_ m: AttackMethod, _ name: String) -> String { "\(dir)/attacked/\(m.rawValue)/\(name).png" }
@@ -15,7 +20,8 @@ struct RecordStore {
 
     func state(_ m: AttackMethod, _ name: String, key: RecordKey, targets: TargetKey) -> RecordState {
         guard let text = try? FileSystem.readText(recordPath(m, name), what: "record"),
-              let v = try? JSONParser.parse(text), v["settings"] == .string(key.text) else { return .missing }
+              let v = try? JSONParser.parse(text), v["settings"] == .string(key.text),
+              v["image_fingerprint"] == .string(fingerprint(of: name)) else { return .missing }
         if v["target_weights"] == .string(targets.weights), let r = RecordStore.record(v) { return .complete(r) }
         let png = attackedPath(m, name)
         guard RecordStore.record(v) != nil, case .string(let fp)? = v["attacked_png"],
@@ -47,8 +53,11 @@ struct RecordStore {
             return o
         }
         func num(_ k: String) -> Double? { if case .number(let d)? = v[k] { return d }; return nil }
+        // JSON has no NaN or infinity: the writer stores them as null. SSIM is NaN where it is
+        // undefined; PSNR is +infinity for an unchanged image.
+        func metric(_ k: String, null: Double) -> Double? { v[k] == .null ? null : num(k) }
         guard let c = nums("target_clean"), let a = nums("target_attacked"), c.count == a.count,
-              let ssim = num("ssim"), let psnr = num("psnr"), let secs = num("seconds"),
+              let ssim = metric("ssim", null: .nan), let psnr = metric("psnr", null: .infinity), let secs = num("seconds"),
               let calls = num("gradient_calls") else { return nil }
         return Report.Record(clean: c, attacked: a, ssim: ssim, psnr: psnr, seconds: secs, gradientCalls: calls)
     }

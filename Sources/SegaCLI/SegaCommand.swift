@@ -8,6 +8,7 @@ public struct SegaCommand: ParsableCommand {
     public static let configuration = CommandConfiguration(
         commandName: "sega",
         abstract: "Transferable black-box attacks (SEGA) on no-reference image-quality (NR-IQA) models, on the CPU.",
+        discussion: ExitStatus.help,
         subcommands: [ScoreCommand.self, AttackCommand.self, EvalCommand.self, ModelsCommand.self, ParityCommand.self,
                       SettingsCommand.self]
     )

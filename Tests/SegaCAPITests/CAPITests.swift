@@ -169,20 +169,32 @@ final class CAPITests: XCTestCase {
         XCTAssertNil(n, nm)
     }
 
-    /// An image below a model's minimum size is the caller's argument, not an internal error.
+    /// An image below a model's minimum size is the caller's argument, not an internal error:
+    /// scoring and attacking a 3x2 image either works or is SEGA_RC_INVALID_ARGUMENT with the size
+    /// (width x height) in the message, for every fixture architecture.
     func testImagesBelowAModelsMinimumAreInvalidArguments() throws {
         let ctx = try XCTUnwrap(SegaCAPI.sega_context_create(0, 1))
         defer { SegaCAPI.sega_context_destroy(ctx) }
-        for name in ["cnniqa", "lite0", "dbcnn_lite0", "linearityiqa_lite0", "hyperiqa_lite0"] {
+        var o = sega_attack_options()
+        SegaCAPI.sega_attack_options_init(&o)
+        o.iterations = 1; o.samples = 1
+        var refused: [String] = []
+        for name in ["cnniqa", "cnniqa_lcn", "lite0", "dbcnn_lite0", "linearityiqa_lite0", "hyperiqa_lite0", "dbcnn",
+                     "linearityiqa", "hyperiqa", "wadiqam", "vitiqa"] {
             var m: Int32 = -1
             XCTAssertEqual(SegaCAPI.sega_model_load(ctx, "\(repoRoot)/Tests/Fixtures/\(name).safetensors", &m), 0, name)
             let x = [Float](repeating: 0.5, count: 3 * 2 * 3)
             var score: Float = 0
-            let rc = SegaCAPI.sega_score(ctx, m, x, 2, 3, &score)
-            let msg = String(cString: SegaCAPI.sega_last_error(ctx)!)
-            XCTAssertEqual(rc, Int32(SEGA_RC_INVALID_ARGUMENT), "\(name): \(msg)")
-            XCTAssertTrue(msg.contains("3x2"), "\(name): \(msg)")
+            var out = x
+            for (what, rc) in [("score", SegaCAPI.sega_score(ctx, m, x, 2, 3, &score)),
+                               ("attack", SegaCAPI.sega_attack(ctx, &m, 1, x, 2, 3, &o, &out, nil, nil))] where rc != 0 {
+                let msg = String(cString: SegaCAPI.sega_last_error(ctx)!)
+                XCTAssertEqual(rc, Int32(SEGA_RC_INVALID_ARGUMENT), "\(name) \(what): \(msg)")
+                XCTAssertTrue(msg.contains("3x2"), "\(name) \(what): \(msg)")
+                refused.append("\(name) \(what)")
+            }
         }
+        XCTAssertTrue(refused.contains("cnniqa score") && refused.contains("wadiqam attack"), "\(refused)")
     }
 
     func testLastErrorOfNullIsAMessage() throws {

@@ -117,8 +117,8 @@ final class SettingsTableTests: XCTestCase {
     /// The built binary's flags (--experimental-dump-help): each setting's flag with the
     /// table's help and default, and no flag that is neither a setting nor a known resource.
     func testHelpListsEveryFlagWithTheTablesHelpAndDefault() throws {
-        let others = ["attack": ["sources", "threads", "memory-limit-mb", "max-pixels", "out", "help"],
-                      "eval": ["sources", "threads", "memory-limit-mb", "max-pixels", "out", "help", "targets", "images",
+        let others = ["attack": ["sources", "threads", "memory-limit-mb", "max-pixels", "strict", "out", "overwrite", "help"],
+                      "eval": ["sources", "threads", "memory-limit-mb", "max-pixels", "strict", "out", "help", "targets", "images",
                                "split", "stride", "limit", "methods", "shard", "sheets", "workers"]]
         for (command, known) in others {
             let r = try runSega([command, "--experimental-dump-help"])

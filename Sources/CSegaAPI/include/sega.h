@@ -42,12 +42,12 @@ const char *sega_version(void);
 typedef struct sega_attack_options {
     int method;              /* SEGA_METHOD_* */
     float eps;               /* L-infinity budget in [0, 1] units, (0, 1] */
-    float alpha;             /* step size; <= 0 means eps / 4 */
+    float alpha;             /* step size; <= 0 means eps / 4 (NaN is refused) */
     int iterations;          /* T */
     int samples;             /* SEGA Monte Carlo samples N */
     float sigma;             /* SEGA smoothing sigma */
     uint64_t seed;
-    int direction;           /* SEGA_DIRECTION_* */
+    int direction;           /* SEGA_DIRECTION_* (any other value is refused) */
     float mask_quantile;     /* M^F quantile in [0, 1) */
     float jnd_threshold;     /* M^JND threshold (luma 0..255), 0 keeps all */
     int normalize_sources;   /* 1: divide each source gradient by its mean |g| */
@@ -64,7 +64,8 @@ typedef struct sega_attack_options {
 sega_context *sega_context_create(size_t memory_budget_bytes, int threads);
 void sega_context_destroy(sega_context *ctx);
 
-/* The message of the last failed call on ctx ("" after a success). Valid until the next call. */
+/* The message of the last failed call on ctx ("" after a success). Valid until the next call.
+ * For a NULL ctx, a fixed message saying so (never NULL). */
 const char *sega_last_error(const sega_context *ctx);
 
 /* Load weights: a .safetensors path, or a model name looked up in $SEGA_WEIGHTS / ./weights.
@@ -74,7 +75,8 @@ int sega_model_load(sega_context *ctx, const char *path_or_name, int *out_model)
 /* Nominal score range of a model (lo, hi). */
 int sega_model_range(sega_context *ctx, int model, double *lo, double *hi);
 
-/* Score one image. */
+/* Score one image (every value finite and in [0, 1], as for sega_attack; else
+ * SEGA_RC_INVALID_ARGUMENT, as for an image smaller than the model takes). */
 int sega_score(sega_context *ctx, int model, const float *chw, int height, int width, float *out_score);
 
 /* Defaults (those of `sega attack`): SEGA, eps 8/255, alpha eps/4, T 10, N 12, sigma 0.02, auto

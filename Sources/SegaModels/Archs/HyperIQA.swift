@@ -151,7 +151,7 @@ public final class HyperIQA: IQAArchitecture {
             h = oh; w = ow
         }
         guard h >= crop, w >= crop else {
-            throw EngineError(.shapeMismatch, "uniform_crop: image \(h)x\(w) is smaller than the \(crop)x\(crop) crop")
+            throw EngineError(.shapeMismatch, "uniform_crop: image \(w)x\(h) is smaller than the \(crop)x\(crop) crop")
         }
         let side = Int(Double(numCrop).squareRoot())          // int(np.sqrt(n))
         var grid = side; while grid * grid < numCrop { grid += 1 }  // ceil(np.sqrt(n))

@@ -102,7 +102,7 @@ public final class ViTIQA: IQAArchitecture {
         let p = try g.conv2d(f, weight: projW.const(g, "proj.weight"), bias: projB.const(g, "proj.bias"))
         let n = grid * grid
         guard p.shape[2] * p.shape[3] == n else {
-            throw EngineError(.shapeMismatch, "\(Self.name): stem gives \(p.shape[2])x\(p.shape[3]) tokens, pos_embed expects \(grid)x\(grid)")
+            throw EngineError(.shapeMismatch, "\(Self.name): stem gives \(p.shape[3])x\(p.shape[2]) tokens, pos_embed expects \(grid)x\(grid)")
         }
 
         // MARK: tokens

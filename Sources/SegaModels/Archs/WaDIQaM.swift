@@ -61,7 +61,7 @@ public final class WaDIQaM: IQAArchitecture {
         let p = Self.patch
         let rows = (s[2] - 1) / p, cols = (s[3] - 1) / p      // = len(range(0, side - 32, 32))
         guard rows >= 1, cols >= 1 else {
-            throw EngineError(.shapeMismatch, "wadiqam: image \(s[2])x\(s[3]) has no 32x32 patch (pyiqa needs both sides > 32)")
+            throw EngineError(.shapeMismatch, "wadiqam: image \(s[3])x\(s[2]) has no 32x32 patch (pyiqa needs both sides > 32)")
         }
         let n = rows * cols
 
