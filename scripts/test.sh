@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The test command: installs what is missing, runs the whole test suite (best ISA: AVX-512/AVX2),
 # re-runs the kernel regression tests on the portable path, runs each fuzzer briefly, a short
-# ASan/UBSan pass (scripts/sanitize.sh --quick), the C example, the dataset reproducibility test
-# and the layering check (scripts/check_layers.sh).
+# ASan/UBSan pass (scripts/sanitize.sh --quick), the C example, the whole suite again in release,
+# the fault tests (scripts/fault/: SIGKILL, full disk, concurrent shards, the C API under TSan),
+# the dataset reproducibility test and the layering check (scripts/check_layers.sh).
 # Ends with one summary line "N passed, M failed" (XCTest cases + fuzz harnesses).
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -47,6 +48,41 @@ if ./scripts/c_example.sh > "$logs/cexample.log" 2>&1; then
 else
   failed=$((failed + 1)); echo "c-example: FAILED"; tail -n 30 "$logs/cexample.log"
 fi
+# Release pass: the whole suite again, built as users run it (-c release; -enable-testing for the
+# @testable imports), in its own scratch directory so that the C example's release build above is
+# not rebuilt with other flags. Its sega binary then runs the fault tests.
+t0=$(date +%s)
+rel=.build-release-tests
+if swift build -c release --build-tests -Xswiftc -enable-testing --scratch-path "$rel" > "$logs/release-build.log" 2>&1; then
+  swift test -c release --skip-build --disable-swift-testing --scratch-path "$rel" > "$logs/release.log" 2>&1
+  st=$?; grep -E "error:|Executed" "$logs/release.log" | tail -n 5
+  count "$logs/release.log"; [ "$st" -ne 0 ] && failed=$((failed + 1))
+else
+  failed=$((failed + 1)); echo "release build: FAILED"; tail -n 30 "$logs/release-build.log"
+fi
+echo "time: release pass $(( $(date +%s) - t0 )) s"
+# Fault tests (scripts/fault/, issue 26): eval SIGKILLed 50 times at random moments, each followed
+# by a rerun (records complete, report equal to an uninterrupted run's, no temporary file left),
+# two shards at once into one report; a full disk (ENOSPC interposer) for attack and eval; the C
+# API under ThreadSanitizer, four threads with a context each.
+t0=$(date +%s)
+for fault in "kill_test.py 50" "disk_full_test.py"; do
+  # shellcheck disable=SC2086
+  python3 scripts/fault/$fault --sega "$rel/release/sega" > "$logs/fault.log" 2>&1
+  grep -E "^(kill-test|shard-test|disk-full-test)" "$logs/fault.log"
+  line=$(grep -E "^fault: [0-9]+ passed, [0-9]+ failed$" "$logs/fault.log" | tail -n 1)
+  if [ -z "$line" ]; then failed=$((failed + 1)); tail -n 20 "$logs/fault.log"; continue; fi
+  passed=$((passed + $(echo "$line" | sed -E 's/fault: ([0-9]+) passed.*/\1/')))
+  failed=$((failed + $(echo "$line" | sed -E 's/.* ([0-9]+) failed$/\1/')))
+done
+echo "time: kill and full-disk tests $(( $(date +%s) - t0 )) s"
+t0=$(date +%s)
+if ./scripts/fault/tsan_capi.sh > "$logs/tsan.log" 2>&1; then
+  passed=$((passed + 1)); grep -E "^(capi-threads|tsan-capi)" "$logs/tsan.log"
+else
+  failed=$((failed + 1)); tail -n 40 "$logs/tsan.log"
+fi
+echo "time: ThreadSanitizer C API test $(( $(date +%s) - t0 )) s"
 # Dataset builder: byte-for-byte reproducibility on a subset (weights/dataset/test_build.py).
 .venv-tools/bin/python weights/dataset/test_build.py > "$logs/dataset.log" 2>&1
 cat "$logs/dataset.log"

@@ -37,22 +37,24 @@ static int sega_cpu_detect(void) {
 static int sega_cpu_detect(void) { return SEGA_ISA_PORTABLE; }
 #endif
 
-// Cached results (benign race: every thread computes the same value).
-static volatile int g_hw_isa = -2;
-static volatile int g_cap_isa = -2;
+// Cached results: every thread computes the same value, stored and read atomically (relaxed),
+// so contexts created on several threads at once do not race (ThreadSanitizer reported the plain
+// volatile int here: scripts/fault/tsan_capi.sh).
+static int g_hw_isa = -2;
+static int g_cap_isa = -2;
 
 static int sega_hw_isa(void) {
-    int v = g_hw_isa;
+    int v = __atomic_load_n(&g_hw_isa, __ATOMIC_RELAXED);
     if (v == -2) {
         v = sega_cpu_detect();
-        g_hw_isa = v;
+        __atomic_store_n(&g_hw_isa, v, __ATOMIC_RELAXED);
     }
     return v;
 }
 
 // Optional cap from the environment: SEGA_ISA=portable|avx2|avx512 (anything else: no cap).
 static int sega_env_cap(void) {
-    int v = g_cap_isa;
+    int v = __atomic_load_n(&g_cap_isa, __ATOMIC_RELAXED);
     if (v == -2) {
         v = SEGA_ISA_AVX512;
         const char *s = getenv("SEGA_ISA");
@@ -61,7 +63,7 @@ static int sega_env_cap(void) {
             else if (strcmp(s, "avx2") == 0) v = SEGA_ISA_AVX2;
             else if (strcmp(s, "avx512") == 0) v = SEGA_ISA_AVX512;
         }
-        g_cap_isa = v;
+        __atomic_store_n(&g_cap_isa, v, __ATOMIC_RELAXED);
     }
     return v;
 }
