@@ -35,7 +35,8 @@ void sega_col2im_ref(const sega_conv_geom *g, const float *col, float *x);
 
 /// Depthwise conv (groups == channels, multiplier 1): y[c] = w[c] (*) x[c] + bias[c].
 /// w is c x kh x kw, bias may be NULL, y is c x oh x ow (overwritten).
-/// Threaded over channels through the engine's pool (e may be NULL: single thread).
+/// Threaded over channels through the engine's pool, at the engine's ISA (e may be NULL: single
+/// thread, at sega_cpu_best_isa()).
 void sega_dwconv_fwd(sega_engine *e, const sega_conv_geom *g, const float *x, const float *w,
                      const float *bias, float *y);
 void sega_dwconv_fwd_ref(const sega_conv_geom *g, const float *x, const float *w,

@@ -4,6 +4,7 @@
 #ifndef SEGA_ELTWISE_H
 #define SEGA_ELTWISE_H
 #include "sega_common.h"
+#include "sega_engine.h"
 
 #ifdef __cplusplus
 extern "C" {

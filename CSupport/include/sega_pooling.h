@@ -30,8 +30,8 @@ void sega_maxpool_bwd_ref(const sega_conv_geom *g, const float *x, const float *
 /// Average pooling; pad_b/pad_r are the *declared* bottom/right padding (PyTorch pads symmetrically:
 /// pad_b = pad_t, pad_r = pad_l) used for the count_include_pad divisor; values outside [0, k]
 /// are clamped to it (beyond k they cannot change a divisor).
-void sega_avgpool_fwd(const sega_conv_geom *g, int pad_b, int pad_r, int count_include_pad,
-                      const float *x, float *y);
+void sega_avgpool_fwd(const sega_conv_geom *g, int pad_b, int pad_r,
+                      int count_include_pad, const float *x, float *y);
 void sega_avgpool_fwd_ref(const sega_conv_geom *g, int pad_b, int pad_r, int count_include_pad,
                           const float *x, float *y);
 /// dx overwritten.

@@ -6,7 +6,7 @@
 #if SEGA_HAVE_X86_KERNELS
 #include <immintrin.h>
 
-#define SEGA_AVX2 __attribute__((target("avx2,fma")))
+#define SEGA_AVX2 SEGA_TARGET_AVX2
 
 #define K6X16_STEP(P)                                                                          \
     do {                                                                                       \

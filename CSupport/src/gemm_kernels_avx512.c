@@ -10,7 +10,7 @@
 #if SEGA_HAVE_X86_KERNELS
 #include <immintrin.h>
 
-#define SEGA_AVX512 __attribute__((target("avx512f")))
+#define SEGA_AVX512 SEGA_TARGET_AVX512
 
 // Prefetch distance for the A sliver, in k steps.
 #define SEGA_PF_A 8
