@@ -1,38 +1,24 @@
 // dwconv_fuzz.c - libFuzzer harness: depthwise convolution (forward, input and weight
 // gradients) against the references. With small-integer data every sum is exact in fp32
 // whatever the order or FMA use, so results are compared exactly. Runs single-threaded
-// (e == NULL), portable 1-thread and AVX2 2-thread engines.
-#include "sega_conv.h"
-#include "sega_engine.h"
+// (e == NULL), portable 1-thread and AVX2 2-thread engines (fz_engines).
 #include "fuzz_common.h"
 
 static sega_engine *engines[3];
-static int nengines = 1;   // engines[0] = NULL
+static int nengines;
 
 int LLVMFuzzerInitialize(int *argc, char ***argv) {
     (void)argc; (void)argv;
-    engines[0] = NULL;
-    if (sega_engine_create(1, SEGA_ISA_PORTABLE, &engines[nengines]) == SEGA_OK) nengines++;
-    if (sega_cpu_supports(SEGA_ISA_AVX2) &&
-        sega_engine_create(2, SEGA_ISA_AVX2, &engines[nengines]) == SEGA_OK) nengines++;
+    nengines = fz_engines(engines);
     return 0;
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     fz_reader r = {data, size, 0, (uint32_t)size * 2654435761u};
     sega_conv_geom g;
-    g.c = fz_range(&r, 0, 3);
-    g.h = fz_range(&r, -1, 20);
-    g.w = fz_range(&r, -1, 20);
+    fz_geom_size(&r, &g, 3, 20);
     const int sq = fz_range(&r, 0, 1);
-    g.kh = fz_range(&r, -1, 7);
-    g.kw = sq ? g.kh : fz_range(&r, -1, 7);
-    g.sh = fz_range(&r, -1, 3);
-    g.sw = sq ? g.sh : fz_range(&r, -1, 3);
-    g.pad_t = fz_range(&r, -1, 5);
-    g.pad_l = fz_range(&r, -1, 5);
-    g.dh = fz_range(&r, 0, 3);
-    g.dw = sq ? g.dh : fz_range(&r, 0, 3);
+    fz_geom_window(&r, &g, (fz_window){7, 3, 5, 0, 3}, sq);
     const int offh = fz_range(&r, -1, 3), offw = fz_range(&r, -1, 3);
     g.oh = sega_conv_out_size(g.h, g.kh, g.sh, g.pad_t, g.dh) + offh;
     g.ow = sega_conv_out_size(g.w, g.kw, g.sw, g.pad_l, g.dw) + offw;
@@ -63,7 +49,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
 
     fz_fill(&r, dw1, nw);   // accumulated
     memcpy(dw2, dw1, nw * 4);
-    sega_dwconv_bwd_weight(&g, x, dy, dw1);
+    sega_dwconv_bwd_weight(e, &g, x, dy, dw1);
     sega_dwconv_bwd_weight_ref(&g, x, dy, dw2);
     if (!fz_same(dw1, dw2, nw)) abort();
 

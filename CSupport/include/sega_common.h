@@ -35,8 +35,9 @@ sega_isa sega_cpu_best_isa(void);
 int sega_cpu_supports(sega_isa isa);
 /// Testing hook: how many calls of kernels with per-ISA variants (depthwise convolution,
 /// pooling, sigmoid, softmax) have run at `isa` since the process started. A call counts once,
-/// for the variant it ran; the tests compare counts before and after a call to see which path
-/// ran. 0 for an invalid isa.
+/// at the ISA whose variant it picked (the depthwise forward at AVX-512 borrows AVX2 kernels for
+/// narrow rows and data movement, and still counts as AVX-512); the tests compare counts before
+/// and after a call to see which path ran. 0 for an invalid isa.
 uint64_t sega_isa_dispatch_count(sega_isa isa);
 /// Human-readable name: "portable", "avx2", "avx512".
 const char *sega_isa_name(sega_isa isa);

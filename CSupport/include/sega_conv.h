@@ -45,8 +45,10 @@ void sega_dwconv_fwd_ref(const sega_conv_geom *g, const float *x, const float *w
 void sega_dwconv_bwd_input(sega_engine *e, const sega_conv_geom *g, const float *dy,
                            const float *w, float *dx);
 void sega_dwconv_bwd_input_ref(const sega_conv_geom *g, const float *dy, const float *w, float *dx);
-/// Gradient to the weights: dw[c][i][j] += sum dy * x (accumulated). For later training use.
-void sega_dwconv_bwd_weight(const sega_conv_geom *g, const float *x, const float *dy, float *dw);
+/// Gradient to the weights: dw[c][i][j] += sum dy * x (accumulated), on the calling thread at
+/// the engine's ISA (e may be NULL).
+void sega_dwconv_bwd_weight(sega_engine *e, const sega_conv_geom *g, const float *x, const float *dy,
+                            float *dw);
 void sega_dwconv_bwd_weight_ref(const sega_conv_geom *g, const float *x, const float *dy, float *dw);
 
 #ifdef __cplusplus

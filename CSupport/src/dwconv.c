@@ -84,9 +84,10 @@ static const dw_kernels k_avx512 = {
 };
 #endif
 
-// The table for one call: the engine's ISA (NULL: the CPU's under the SEGA_ISA cap).
-static const dw_kernels *dw_kernels_for(const sega_engine *e) {
-    const sega_isa isa = sega__kernel_isa(e, SEGA_ISA_AVX512);
+// The table for one call: the engine's ISA (NULL: the CPU's under the SEGA_ISA cap), at most
+// `best` (the best ISA the operation has kernels of its own for).
+static const dw_kernels *dw_kernels_for(const sega_engine *e, sega_isa best) {
+    const sega_isa isa = sega__kernel_isa(e, best);
 #if SEGA_HAVE_X86_KERNELS
     if (isa == SEGA_ISA_AVX512) return &k_avx512;
     if (isa == SEGA_ISA_AVX2) return &k_avx2;
@@ -310,7 +311,7 @@ static void fwd_block(void *vctx, int idx, int count) {
 
 void sega_dwconv_fwd(sega_engine *e, const sega_conv_geom *g, const float *x, const float *w,
                      const float *bias, float *y) {
-    const dw_kernels *K = dw_kernels_for(e);
+    const dw_kernels *K = dw_kernels_for(e, SEGA_ISA_AVX512);
     dwplan plan;
     const pgeom p = pgeom_of(g);
     dwplan_make(&plan, &p);
@@ -411,7 +412,7 @@ static void bwd_block(void *vctx, int idx, int count) {
 
 void sega_dwconv_bwd_input(sega_engine *e, const sega_conv_geom *g, const float *dy,
                            const float *w, float *dx) {
-    const dw_kernels *K = dw_kernels_for(e);
+    const dw_kernels *K = dw_kernels_for(e, SEGA_ISA_AVX512);
     dwplan plan;
     dwgather gather;
     gather.ok = 0;
@@ -434,8 +435,9 @@ void sega_dwconv_bwd_input(sega_engine *e, const sega_conv_geom *g, const float 
 // ---------------------------------------------------------------------------------------------
 // Weight gradient (calling thread only)
 
-void sega_dwconv_bwd_weight(const sega_conv_geom *g, const float *x, const float *dy, float *dw) {
-    const dw_wgrad_fn wgrad = dw_kernels_for(NULL)->wgrad;
+void sega_dwconv_bwd_weight(sega_engine *e, const sega_conv_geom *g, const float *x, const float *dy,
+                            float *dw) {
+    const dw_wgrad_fn wgrad = dw_kernels_for(e, SEGA_ISA_AVX2)->wgrad;
     const pgeom p = pgeom_of(g);
     for (int c = 0; c < g->c; c++)
         wgrad(&p, x + (size_t)c * g->h * g->w, dy + (size_t)c * g->oh * g->ow, dw + (size_t)c * g->kh * g->kw);

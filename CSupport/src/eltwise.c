@@ -132,8 +132,8 @@ static void sigmoid_portable(size_t n, const float *x, float *y) { sigmoid_body(
 SEGA_TARGET_AVX2 static void sigmoid_avx2(size_t n, const float *x, float *y) { sigmoid_body(n, x, y); }
 #endif
 
-void sega_sigmoid_fwd(size_t n, const float *x, float *y) {
-    const sega_isa isa = sega__kernel_isa(NULL, SEGA_ISA_AVX2);
+void sega_sigmoid_fwd(sega_engine *e, size_t n, const float *x, float *y) {
+    const sega_isa isa = sega__kernel_isa(e, SEGA_ISA_AVX2);
 #if SEGA_HAVE_X86_KERNELS
     if (isa == SEGA_ISA_AVX2) { sigmoid_avx2(n, x, y); return; }
 #endif
@@ -204,8 +204,8 @@ SEGA_TARGET_AVX2 static void softmax_avx2(size_t rows, size_t len, const float *
 }
 #endif
 
-void sega_softmax_fwd(size_t rows, size_t len, const float *x, float *y) {
-    const sega_isa isa = sega__kernel_isa(NULL, SEGA_ISA_AVX2);
+void sega_softmax_fwd(sega_engine *e, size_t rows, size_t len, const float *x, float *y) {
+    const sega_isa isa = sega__kernel_isa(e, SEGA_ISA_AVX2);
 #if SEGA_HAVE_X86_KERNELS
     if (isa == SEGA_ISA_AVX2) { softmax_avx2(rows, len, x, y); return; }
 #endif

@@ -81,8 +81,8 @@ SEGA_TARGET_AVX2 static void maxpool_plane_avx2(const sega_conv_geom *g, const f
 }
 #endif
 
-void sega_maxpool_fwd(const sega_conv_geom *g, const float *x, float *y, int32_t *argmax) {
-    const sega_isa isa = sega__kernel_isa(NULL, SEGA_ISA_AVX2);
+void sega_maxpool_fwd(sega_engine *e, const sega_conv_geom *g, const float *x, float *y, int32_t *argmax) {
+    const sega_isa isa = sega__kernel_isa(e, SEGA_ISA_AVX2);
     void (*plane)(const sega_conv_geom *, const float *, float *, int32_t *) = maxpool_plane_portable;
 #if SEGA_HAVE_X86_KERNELS
     if (isa == SEGA_ISA_AVX2) plane = maxpool_plane_avx2;
@@ -185,11 +185,11 @@ SEGA_TARGET_AVX2 static void avgpool_plane_avx2(const sega_conv_geom *g, int pb,
 // matter, and negative ones are meaningless: both are clamped to [0, k] (as in the reference).
 static int clamp_pad(int p, int k) { return p < 0 ? 0 : (p > k ? k : p); }
 
-void sega_avgpool_fwd(const sega_conv_geom *g, int pad_b, int pad_r,
+void sega_avgpool_fwd(sega_engine *e, const sega_conv_geom *g, int pad_b, int pad_r,
                       int count_include_pad, const float *x, float *y) {
     pad_b = clamp_pad(pad_b, g->kh);
     pad_r = clamp_pad(pad_r, g->kw);
-    const sega_isa isa = sega__kernel_isa(NULL, SEGA_ISA_AVX2);
+    const sega_isa isa = sega__kernel_isa(e, SEGA_ISA_AVX2);
     void (*plane)(const sega_conv_geom *, int, int, int, const float *, float *) = avgpool_plane_portable;
 #if SEGA_HAVE_X86_KERNELS
     if (isa == SEGA_ISA_AVX2) plane = avgpool_plane_avx2;

@@ -254,7 +254,7 @@ public final class Conv2d: Op {
         if path == .depthwise {
             for i in 0..<n {
                 let dyi = dy + i * outImage
-                if let dw { sega_dwconv_bwd_weight(&g, x + i * inImage, dyi, dw) }
+                if let dw { sega_dwconv_bwd_weight(engine, &g, x + i * inImage, dyi, dw) }
                 if let dx {   // the kernel overwrites: go through the workspace, then accumulate
                     sega_dwconv_bwd_input(engine, &g, dyi, w, ws)
                     sega_add_inplace(inImage, ws, dx + i * inImage)

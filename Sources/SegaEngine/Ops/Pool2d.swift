@@ -16,6 +16,7 @@ public final class Pool2d: Op {
     public var name: String { kind.rawValue }
 
     private var geom = sega_conv_geom()
+    private var engine: OpaquePointer!
     private var x: UnsafeMutablePointer<Float>!, y: UnsafeMutablePointer<Float>!
     private var dx: UnsafeMutablePointer<Float>?, dy: UnsafeMutablePointer<Float>?
     private var argmax: UnsafeMutablePointer<Int32>!
@@ -80,6 +81,7 @@ public final class Pool2d: Op {
                               sh: Int32(stride.h), sw: Int32(stride.w), pad_t: Int32(padding.h), pad_l: Int32(padding.w),
                               dh: Int32(dilation.h), dw: Int32(dilation.w), oh: Int32(os[2]), ow: Int32(os[3]))
         try EngineError.check(sega_conv_geom_check(&geom), "\(name): x \(xs)")
+        engine = b.engine
         x = b.inputs[0]; y = b.output; dx = b.inputGrads[0]; dy = b.outputGrad
         argmax = kind == .max ? b.saved.bindMemory(to: Int32.self, capacity: product(os)) : nil
         ws = b.workspace.assumingMemoryBound(to: Float.self)
@@ -90,8 +92,8 @@ public final class Pool2d: Op {
     public func forward() {
         var g = geom
         switch kind {
-        case .max: sega_maxpool_fwd(&g, x, y, argmax)
-        case .avg: sega_avgpool_fwd(&g, Int32(padding.h), Int32(padding.w), countIncludePad ? 1 : 0, x, y)
+        case .max: sega_maxpool_fwd(engine, &g, x, y, argmax)
+        case .avg: sega_avgpool_fwd(engine, &g, Int32(padding.h), Int32(padding.w), countIncludePad ? 1 : 0, x, y)
         }
     }
 
