@@ -27,6 +27,7 @@ public final class Linear: Op {
             try require(inputs[2] == [wsh[0]], "linear: bias must be [\(wsh[0])], got \(inputs[2]) (weight \(wsh))")
         }
         let rows = product(Array(xs.dropLast()))
+        // Every GEMM size below fits Int32 (so opSgemm cannot fail: see Context.swift).
         guard rows <= Int(Int32.max), wsh[0] <= Int(Int32.max), wsh[1] <= Int(Int32.max) else {
             throw EngineError(.overflow, "linear: x \(xs) with weight \(wsh) is too large for 32-bit GEMM sizes")
         }
@@ -55,7 +56,7 @@ public final class Linear: Op {
             for r in 0..<Int(m) { (y + r * o).update(from: bias, count: o) }
             beta = 1
         }
-        _ = sega_sgemm(engine, 0, 1, m, outF, inF, 1, x, inF, w, inF, beta, y, outF)
+        opSgemm(engine, 0, 1, m, outF, inF, 1, x, inF, w, inF, beta, y, outF)
     }
 
     // MARK: memory planning
@@ -72,10 +73,10 @@ public final class Linear: Op {
     public func backward() {
         guard let dy else { return }
         if let dx {   // dx [m x in] += dy [m x out] * W [out x in]
-            _ = sega_sgemm(engine, 0, 0, m, inF, outF, 1, dy, outF, w, inF, 1, dx, inF)
+            opSgemm(engine, 0, 0, m, inF, outF, 1, dy, outF, w, inF, 1, dx, inF)
         }
         if let dw {   // dW [out x in] += dy^T [out x m] * x [m x in]
-            _ = sega_sgemm(engine, 1, 0, outF, inF, m, 1, dy, outF, x, inF, 1, dw, inF)
+            opSgemm(engine, 1, 0, outF, inF, m, 1, dy, outF, x, inF, 1, dw, inF)
         }
         if let db {
             let o = Int(outF)
