@@ -1,5 +1,4 @@
-// gemm.c - packed SGEMM driver (BLIS-style loop nest), threading, kernel selection, and the
-// FMA peak probe.
+// gemm.c - packed SGEMM driver (BLIS-style loop nest), threading and kernel selection.
 //
 // General path (the thread's row range needs several MC blocks):
 //   for jc in N by NC:                 (thread-private column range)
@@ -18,8 +17,6 @@
 // thread count: results are byte-identical for 1..T threads.
 #include "engine_internal.h"
 #include "sega_gemm.h"
-
-#include <time.h>
 
 // ---------------------------------------------------------------------------------------------
 // Kernel table.
@@ -368,53 +365,4 @@ sega_status sega_sgemm(sega_engine *e, int trans_a, int trans_b, int m, int n, i
 
 const char *sega_gemm_kernel_name(const sega_engine *e) {
     return e && e->gemm ? e->gemm->name : "none";
-}
-
-// ---------------------------------------------------------------------------------------------
-// FMA peak probe.
-
-static double sega_now(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
-static double portable_peak_loop(long iters) {
-    // Plain C multiply-adds over 32 independent chains (whatever the compiler makes of them).
-    float acc[32];
-    for (int i = 0; i < 32; i++) acc[i] = (float)i * 1e-3f;
-    const float x = 0.999999f, y = 1e-7f;
-    for (long it = 0; it < iters; it++) {
-        for (int i = 0; i < 32; i++) acc[i] = acc[i] * x + y;
-    }
-    volatile float sink = 0;
-    for (int i = 0; i < 32; i++) sink += acc[i];
-    (void)sink;
-    return 2.0 * 32.0 * (double)iters;
-}
-
-double sega_measure_fma_peak_gflops(sega_isa isa, double seconds) {
-    if (isa == SEGA_ISA_AUTO) isa = sega_cpu_best_isa();
-    if (!sega_cpu_supports(isa)) return 0.0;
-    if (seconds <= 0) seconds = 0.2;
-    double (*loop)(long) = portable_peak_loop;
-#if SEGA_HAVE_X86_KERNELS
-    if (isa == SEGA_ISA_AVX2) loop = sega_fma_peak_loop_avx2;
-    if (isa == SEGA_ISA_AVX512) loop = sega_fma_peak_loop_avx512;
-#endif
-    long iters = 1 << 14;
-    double best = 0.0;
-    const double t_start = sega_now();
-    for (;;) {
-        const double t0 = sega_now();
-        const double flops = loop(iters);
-        const double dt = sega_now() - t0;
-        if (dt > 0) {
-            const double g = flops / dt * 1e-9;
-            if (g > best) best = g;
-        }
-        if (dt < 0.02) iters *= 2;
-        if (sega_now() - t_start >= seconds) break;
-    }
-    return best;
 }

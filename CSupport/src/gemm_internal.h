@@ -54,9 +54,6 @@ SEGA_DECLARE_PACKERS(avx2_6x16)
 void sega_sgemm_8x48_avx512(long kc, const float *ap, const float *bp, float *c, long ldc,
                             float alpha, float beta);
 SEGA_DECLARE_PACKERS(avx512_8x48)
-/// Register-only FMA loops used by sega_measure_fma_peak_gflops; return flops done.
-double sega_fma_peak_loop_avx2(long iters);
-double sega_fma_peak_loop_avx512(long iters);
 #endif
 
 #endif
