@@ -1,28 +1,21 @@
 // dwconv_fuzz.c - libFuzzer harness: depthwise convolution (forward, input and weight
 // gradients) against the references. With small-integer data every sum is exact in fp32
 // whatever the order or FMA use, so results are compared exactly. Runs single-threaded
-// (e == NULL), portable 1-thread and AVX2 2-thread engines (fz_engines).
+// (e == NULL), portable 1-thread and AVX2 2-thread engines (FZ_ENGINES).
+#define FZ_ENGINES
 #include "fuzz_common.h"
-
-static sega_engine *engines[3];
-static int nengines;
-
-int LLVMFuzzerInitialize(int *argc, char ***argv) {
-    (void)argc; (void)argv;
-    nengines = fz_engines(engines);
-    return 0;
-}
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     fz_reader r = {data, size, 0, (uint32_t)size * 2654435761u};
     sega_conv_geom g;
     fz_geom_size(&r, &g, 3, 20);
     const int sq = fz_range(&r, 0, 1);
-    fz_geom_window(&r, &g, (fz_window){7, 3, 5, 0, 3}, sq);
+    // Kernels up to 9 (81 taps) and strides up to 5 reach the direct path (> 64 taps, stride > 4).
+    fz_geom_window(&r, &g, (fz_window){9, 5, 5, 0, 3}, sq);
     const int offh = fz_range(&r, -1, 3), offw = fz_range(&r, -1, 3);
     g.oh = sega_conv_out_size(g.h, g.kh, g.sh, g.pad_t, g.dh) + offh;
     g.ow = sega_conv_out_size(g.w, g.kw, g.sw, g.pad_l, g.dw) + offw;
-    sega_engine *e = engines[fz_range(&r, 0, 2) % nengines];
+    sega_engine *e = fz_engine(&r);
     const int with_bias = fz_range(&r, 0, 1);
     if (sega_conv_geom_check(&g) != SEGA_OK) return 0;
 

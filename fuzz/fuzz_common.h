@@ -61,15 +61,25 @@ static void fz_geom_window(fz_reader *r, sega_conv_geom *g, fz_window L, int squ
     g->dw = square ? g->dh : fz_range(r, L.dil_lo, L.dil);
 }
 
-// Engines a harness runs its kernels under: NULL (single thread, sega_cpu_best_isa()), a
-// portable 1-thread and, where the CPU has it, an AVX2 2-thread engine. Returns how many.
-static inline int fz_engines(sega_engine *out[3]) {
-    int n = 0;
-    out[n++] = NULL;
-    if (sega_engine_create(1, SEGA_ISA_PORTABLE, &out[n]) == SEGA_OK) n++;
-    if (sega_cpu_supports(SEGA_ISA_AVX2) && sega_engine_create(2, SEGA_ISA_AVX2, &out[n]) == SEGA_OK) n++;
-    return n;
+#ifdef FZ_ENGINES
+// Harnesses that define FZ_ENGINES before including this header run their kernels under these
+// engines: NULL (single thread, sega_cpu_best_isa()), a portable 1-thread and, where the CPU
+// has it, an AVX2 2-thread engine, created once by LLVMFuzzerInitialize.
+static sega_engine *fz_engine_list[3];
+static int fz_nengines;
+
+int LLVMFuzzerInitialize(int *argc, char ***argv) {
+    (void)argc; (void)argv;
+    fz_engine_list[fz_nengines++] = NULL;
+    if (sega_engine_create(1, SEGA_ISA_PORTABLE, &fz_engine_list[fz_nengines]) == SEGA_OK) fz_nengines++;
+    if (sega_cpu_supports(SEGA_ISA_AVX2) &&
+        sega_engine_create(2, SEGA_ISA_AVX2, &fz_engine_list[fz_nengines]) == SEGA_OK) fz_nengines++;
+    return 0;
 }
+
+// One of the engines, chosen by the next input byte.
+static sega_engine *fz_engine(fz_reader *r) { return fz_engine_list[fz_range(r, 0, 2) % fz_nengines]; }
+#endif
 
 // Equal as numbers (so +0 == -0), NaN equal to NaN.
 static int fz_same(const float *a, const float *b, size_t n) {

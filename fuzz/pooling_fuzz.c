@@ -1,7 +1,8 @@
 // pooling_fuzz.c - libFuzzer harness: max/avg pooling forward and backward against the
 // references, bit for bit (the fast kernels visit taps in the reference's order). Inputs mix
-// small integers (ties) with NaN, +-inf and -0. The forwards run under the fz_engines engines.
+// small integers (ties) with NaN, +-inf and -0. The forwards run under the FZ_ENGINES engines.
 #include "sega_pooling.h"
+#define FZ_ENGINES
 #include "fuzz_common.h"
 #include <math.h>
 
@@ -14,15 +15,6 @@ static float special(fz_reader *r) {
     case 3: return -0.0f;
     default: return (float)((int)(b % 7) - 3);
     }
-}
-
-static sega_engine *engines[3];
-static int nengines;
-
-int LLVMFuzzerInitialize(int *argc, char ***argv) {
-    (void)argc; (void)argv;
-    nengines = fz_engines(engines);
-    return 0;
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
@@ -50,7 +42,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (!x || !y1 || !y2 || !dy || !dx1 || !dx2 || !a1 || !a2) abort();
     for (size_t i = 0; i < nx; i++) x[i] = specials ? special(&r) : fz_small(&r);
     fz_fill(&r, dy, ny);
-    sega_engine *e = engines[fz_range(&r, 0, 2) % nengines];   // last, so the seeds decode as before
+    sega_engine *e = fz_engine(&r);   // last, so the seeds decode as before
 
     // Max pooling (with dilation).
     sega_maxpool_fwd(e, &g, x, y1, a1);

@@ -157,13 +157,13 @@ static void dwplan_make(dwplan *P, const pgeom *p) {
 }
 
 // The padded-path forward kernel for a plan.
-static dw_plane_fn dw_plane_kernel(const dw_kernels *K, const dwplan *P) {
+static dw_plane_fn dw_pick_plane(const dw_kernels *K, const dwplan *P) {
     if (K->narrow && P->p.OW <= K->narrow_ow) K = K->narrow;
     return K->plane[P->shape];
 }
 
 // The direct path's interior kernel for a geometry (NULL: tap by tap).
-static dw_interior_fn dw_interior_kernel(const dw_kernels *K, const pgeom *p) {
+static dw_interior_fn dw_pick_interior(const dw_kernels *K, const pgeom *p) {
     if (p->DH != 1 || p->DW != 1 || p->KH != p->KW) return NULL;
     return K->interior[dw_shape_of(p->KH, p->SW)];
 }
@@ -217,8 +217,13 @@ typedef struct {
     dw_plane_fn plane;
 } dw_padded;
 
+// (The kernels are looked up only for a plan the padded path takes: SW <= DW_MAX_SW there.)
 static dw_padded dw_padded_of(const dw_kernels *K, const dwplan *P) {
-    dw_padded d = {P, K->fill[P->p.SW], dw_plane_kernel(K, P)};
+    dw_padded d = {P, NULL, NULL};
+    if (P->ok) {
+        d.fill = K->fill[P->p.SW];
+        d.plane = dw_pick_plane(K, P);
+    }
     return d;
 }
 
@@ -320,7 +325,7 @@ void sega_dwconv_fwd(sega_engine *e, const sega_conv_geom *g, const float *x, co
         dw_run_blocks(e, g->c, fwd_block, &k);
         return;
     }
-    k.interior = dw_interior_kernel(K, &p);
+    k.interior = dw_pick_interior(K, &p);
     dw_run_channels(e, g->c, fwd_channel, &k);
 }
 
@@ -428,7 +433,7 @@ void sega_dwconv_bwd_input(sega_engine *e, const sega_conv_geom *g, const float 
         dw_run_blocks(e, g->c, bwd_block, &k);
         return;
     }
-    if (unit) k.interior = dw_interior_kernel(K, &p);
+    if (unit) k.interior = dw_pick_interior(K, &p);
     dw_run_channels(e, g->c, bwd_channel, &k);
 }
 

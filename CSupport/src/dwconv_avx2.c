@@ -92,11 +92,7 @@ SEGA_TARGET_AVX2 SEGA_INLINE void dwa_plane(const dwplan *P, const float *restri
                                                     float b, float *y) {                        \
         dwa_plane(P, s, w, b, y, K, S);                                                         \
     }
-SEGA_DW_PLANE(taps, 0, 1)
-SEGA_DW_PLANE(k3s1, 3, 1)
-SEGA_DW_PLANE(k3s2, 3, 2)
-SEGA_DW_PLANE(k5s1, 5, 1)
-SEGA_DW_PLANE(k5s2, 5, 2)
+SEGA_DW_PLANES(SEGA_DW_PLANE)
 #undef SEGA_DW_PLANE
 
 // --- data movement ---------------------------------------------------------------------------

@@ -74,11 +74,7 @@ SEGA_TARGET_AVX512 SEGA_INLINE void dwz_plane(const dwplan *P, const float *rest
                                                         float b, float *y) {                    \
         dwz_plane(P, s, w, b, y, K, S);                                                         \
     }
-SEGA_DW_PLANE(taps, 0, 1)
-SEGA_DW_PLANE(k3s1, 3, 1)
-SEGA_DW_PLANE(k3s2, 3, 2)
-SEGA_DW_PLANE(k5s1, 5, 1)
-SEGA_DW_PLANE(k5s2, 5, 2)
+SEGA_DW_PLANES(SEGA_DW_PLANE)
 #undef SEGA_DW_PLANE
 
 #endif

@@ -70,12 +70,7 @@ SEGA_INLINE void fwd_interior(const float *restrict xr0, int W, const float *res
                                                       float b, float *yr, int xa, int xb, int off0) { \
         fwd_interior(xr0, W, w, b, yr, xa, xb, off0, K, S);                                     \
     }
-SEGA_DW_INTERIOR(3, 1)
-SEGA_DW_INTERIOR(3, 2)
-SEGA_DW_INTERIOR(5, 1)
-SEGA_DW_INTERIOR(5, 2)
-SEGA_DW_INTERIOR(7, 1)
-SEGA_DW_INTERIOR(7, 2)
+SEGA_DW_INTERIORS(SEGA_DW_INTERIOR)
 #undef SEGA_DW_INTERIOR
 
 SEGA_DW_ATTR void SEGA_DW_NAME(direct_fwd)(const pgeom *p, const float *restrict x, const float *restrict w,

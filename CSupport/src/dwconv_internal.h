@@ -69,7 +69,8 @@ typedef struct {
 // --- Kernel signatures -------------------------------------------------------------------------
 
 /// Padded path: y (P->p.OH x OW) = b + taps of w over the filled scratch s.
-typedef void (*dw_plane_fn)(const dwplan *P, const float *s, const float *w, float b, float *y);
+typedef void dw_plane_kernel(const dwplan *P, const float *s, const float *w, float b, float *y);
+typedef dw_plane_kernel *dw_plane_fn;
 /// Padded rows [ra, rb) of plane x into the scratch (row r at scratch row r - r0).
 typedef void (*dw_fill_fn)(const dwplan *P, const float *x, float *s, int ra, int rb, int r0);
 /// dx plane (overwritten) from the interior of the scratch.
@@ -80,8 +81,9 @@ typedef void (*dw_scatter_fn)(const dwplan *P, const float *dy, const float *w, 
 typedef void (*dw_gather_fn)(const dwplan *P, const dwgather *G, const float *Y, const float *w,
                              float *s);
 /// Direct path: one row's interior [xa, xb), every tap inside the image (K, S of the shape).
-typedef void (*dw_interior_fn)(const float *xr0, int W, const float *w, float b, float *yr, int xa,
-                               int xb, int off0);
+typedef void dw_interior_kernel(const float *xr0, int W, const float *w, float b, float *yr, int xa,
+                                int xb, int off0);
+typedef dw_interior_kernel *dw_interior_fn;
 /// Direct path forward of one plane; `interior` NULL: every column tap by tap.
 typedef void (*dw_direct_fwd_fn)(const pgeom *p, const float *x, const float *w, float b, float *y,
                                  dw_interior_fn interior);
@@ -109,47 +111,42 @@ typedef struct dw_kernels {
 
 // --- Per-ISA kernels (dwconv_portable.c, dwconv_avx2.c, dwconv_avx512.c) ----------------------
 
-#define SEGA_DW_DECLARE_PLANES(ISA)                                                              \
-    void sega_dwconv_taps_##ISA(const dwplan *P, const float *s, const float *w, float b, float *y); \
-    void sega_dwconv_k3s1_##ISA(const dwplan *P, const float *s, const float *w, float b, float *y); \
-    void sega_dwconv_k3s2_##ISA(const dwplan *P, const float *s, const float *w, float b, float *y); \
-    void sega_dwconv_k5s1_##ISA(const dwplan *P, const float *s, const float *w, float b, float *y); \
-    void sega_dwconv_k5s2_##ISA(const dwplan *P, const float *s, const float *w, float b, float *y);
-#define SEGA_DW_DECLARE_DIRECT(ISA)                                                              \
-    void sega_dwconv_direct_k3s1_##ISA(const float *xr0, int W, const float *w, float b, float *yr, \
-                                       int xa, int xb, int off0);                               \
-    void sega_dwconv_direct_k3s2_##ISA(const float *xr0, int W, const float *w, float b, float *yr, \
-                                       int xa, int xb, int off0);                               \
-    void sega_dwconv_direct_k5s1_##ISA(const float *xr0, int W, const float *w, float b, float *yr, \
-                                       int xa, int xb, int off0);                               \
-    void sega_dwconv_direct_k5s2_##ISA(const float *xr0, int W, const float *w, float b, float *yr, \
-                                       int xa, int xb, int off0);                               \
-    void sega_dwconv_direct_k7s1_##ISA(const float *xr0, int W, const float *w, float b, float *yr, \
-                                       int xa, int xb, int off0);                               \
-    void sega_dwconv_direct_k7s2_##ISA(const float *xr0, int W, const float *w, float b, float *yr, \
-                                       int xa, int xb, int off0);                               \
-    void sega_dwconv_direct_fwd_##ISA(const pgeom *p, const float *x, const float *w, float b,    \
-                                      float *y, dw_interior_fn interior);                       \
-    void sega_dwconv_direct_bwd_##ISA(const pgeom *p, const float *dy, const float *w, float *dx); \
-    void sega_dwconv_wgrad_##ISA(const pgeom *p, const float *x, const float *dy, float *dw);
+/// The padded-path plane kernels every ISA defines, as X(name, K, S) (K 0: the taps table).
+#define SEGA_DW_PLANES(X) X(taps, 0, 1) X(k3s1, 3, 1) X(k3s2, 3, 2) X(k5s1, 5, 1) X(k5s2, 5, 2)
+/// The direct path's unrolled interiors (portable and AVX2), as X(K, S).
+#define SEGA_DW_INTERIORS(X) X(3, 1) X(3, 2) X(5, 1) X(5, 2) X(7, 1) X(7, 2)
 
-SEGA_DW_DECLARE_PLANES(portable)
-SEGA_DW_DECLARE_DIRECT(portable)
+dw_plane_kernel sega_dwconv_taps_portable, sega_dwconv_k3s1_portable, sega_dwconv_k3s2_portable,
+    sega_dwconv_k5s1_portable, sega_dwconv_k5s2_portable;
+dw_interior_kernel sega_dwconv_direct_k3s1_portable, sega_dwconv_direct_k3s2_portable,
+    sega_dwconv_direct_k5s1_portable, sega_dwconv_direct_k5s2_portable, sega_dwconv_direct_k7s1_portable,
+    sega_dwconv_direct_k7s2_portable;
+void sega_dwconv_direct_fwd_portable(const pgeom *p, const float *x, const float *w, float b, float *y,
+                                     dw_interior_fn interior);
+void sega_dwconv_direct_bwd_portable(const pgeom *p, const float *dy, const float *w, float *dx);
+void sega_dwconv_wgrad_portable(const pgeom *p, const float *x, const float *dy, float *dw);
 void sega_dwconv_fill_portable(const dwplan *P, const float *x, float *s, int ra, int rb, int r0);
 void sega_dwconv_extract_portable(const dwplan *P, const float *s, float *dx);
 void sega_dwconv_scatter_portable(const dwplan *P, const float *dy, const float *w, float *s);
 void sega_dwconv_gather_portable(const dwplan *P, const dwgather *G, const float *Y, const float *w,
                                  float *s);
 #if SEGA_HAVE_X86_KERNELS
-SEGA_DW_DECLARE_PLANES(avx2)
-SEGA_DW_DECLARE_DIRECT(avx2)
+dw_plane_kernel sega_dwconv_taps_avx2, sega_dwconv_k3s1_avx2, sega_dwconv_k3s2_avx2, sega_dwconv_k5s1_avx2,
+    sega_dwconv_k5s2_avx2;
+dw_interior_kernel sega_dwconv_direct_k3s1_avx2, sega_dwconv_direct_k3s2_avx2, sega_dwconv_direct_k5s1_avx2,
+    sega_dwconv_direct_k5s2_avx2, sega_dwconv_direct_k7s1_avx2, sega_dwconv_direct_k7s2_avx2;
+void sega_dwconv_direct_fwd_avx2(const pgeom *p, const float *x, const float *w, float b, float *y,
+                                 dw_interior_fn interior);
+void sega_dwconv_direct_bwd_avx2(const pgeom *p, const float *dy, const float *w, float *dx);
+void sega_dwconv_wgrad_avx2(const pgeom *p, const float *x, const float *dy, float *dw);
 void sega_dwconv_fill_s1_avx2(const dwplan *P, const float *x, float *s, int ra, int rb, int r0);
 void sega_dwconv_fill_s2_avx2(const dwplan *P, const float *x, float *s, int ra, int rb, int r0);
 void sega_dwconv_extract_s2_avx2(const dwplan *P, const float *s, float *dx);
 void sega_dwconv_scatter_avx2(const dwplan *P, const float *dy, const float *w, float *s);
 void sega_dwconv_gather_avx2(const dwplan *P, const dwgather *G, const float *Y, const float *w,
                              float *s);
-SEGA_DW_DECLARE_PLANES(avx512)
+dw_plane_kernel sega_dwconv_taps_avx512, sega_dwconv_k3s1_avx512, sega_dwconv_k3s2_avx512,
+    sega_dwconv_k5s1_avx512, sega_dwconv_k5s2_avx512;
 #endif
 
 #endif

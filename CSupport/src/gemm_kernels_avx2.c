@@ -8,23 +8,20 @@
 
 #define SEGA_AVX2 SEGA_TARGET_AVX2
 
+// Row i of the tile at k step P: broadcast A[i] once, two FMAs into c<i>0, c<i>1.
+#define K6X16_ROW(P, i)                                                                        \
+    do {                                                                                       \
+        const __m256 av = _mm256_broadcast_ss(ap + (P) * 6 + i);                               \
+        c##i##0 = _mm256_fmadd_ps(av, b0, c##i##0);                                            \
+        c##i##1 = _mm256_fmadd_ps(av, b1, c##i##1);                                            \
+    } while (0)
+
 #define K6X16_STEP(P)                                                                          \
     do {                                                                                       \
         const __m256 b0 = _mm256_load_ps(bp + (P) * 16);                                       \
         const __m256 b1 = _mm256_load_ps(bp + (P) * 16 + 8);                                   \
-        __m256 av;                                                                             \
-        av = _mm256_broadcast_ss(ap + (P) * 6 + 0);                                            \
-        c00 = _mm256_fmadd_ps(av, b0, c00); c01 = _mm256_fmadd_ps(av, b1, c01);                \
-        av = _mm256_broadcast_ss(ap + (P) * 6 + 1);                                            \
-        c10 = _mm256_fmadd_ps(av, b0, c10); c11 = _mm256_fmadd_ps(av, b1, c11);                \
-        av = _mm256_broadcast_ss(ap + (P) * 6 + 2);                                            \
-        c20 = _mm256_fmadd_ps(av, b0, c20); c21 = _mm256_fmadd_ps(av, b1, c21);                \
-        av = _mm256_broadcast_ss(ap + (P) * 6 + 3);                                            \
-        c30 = _mm256_fmadd_ps(av, b0, c30); c31 = _mm256_fmadd_ps(av, b1, c31);                \
-        av = _mm256_broadcast_ss(ap + (P) * 6 + 4);                                            \
-        c40 = _mm256_fmadd_ps(av, b0, c40); c41 = _mm256_fmadd_ps(av, b1, c41);                \
-        av = _mm256_broadcast_ss(ap + (P) * 6 + 5);                                            \
-        c50 = _mm256_fmadd_ps(av, b0, c50); c51 = _mm256_fmadd_ps(av, b1, c51);                \
+        K6X16_ROW(P, 0); K6X16_ROW(P, 1); K6X16_ROW(P, 2);                                     \
+        K6X16_ROW(P, 3); K6X16_ROW(P, 4); K6X16_ROW(P, 5);                                     \
     } while (0)
 
 SEGA_AVX2 static inline void store_row16(float *c, __m256 x0, __m256 x1, __m256 va, __m256 vb,

@@ -79,7 +79,7 @@ final class ConvKernelTests: XCTestCase {
             XCTAssertEqual(sega_conv_geom_check(&b), SEGA_ERR_INVALID_ARG, name)
         }
         // Large but representable geometry is fine.
-        var big = kernelGeom(c: 512, h: 64, w: 64, kh: 3, kw: 3, sh: 1, sw: 1, pt: 1, pl: 1, dh: 1, dw: 1, oh: 64, ow: 64)
+        var big = squareGeom(c: 512, h: 64, w: 64, k: 3, s: 1, p: 1, oh: 64, ow: 64)
         XCTAssertEqual(sega_conv_geom_check(&big), SEGA_OK)
     }
 
@@ -124,13 +124,13 @@ final class ConvKernelTests: XCTestCase {
 
     func testIm2colKnownSmallExample() {
         // 1 channel 3x3 image 1..9, 2x2 kernel, stride 1, pad 0 -> 4 rows x 4 columns.
-        var g = kernelGeom(c: 1, h: 3, w: 3, kh: 2, kw: 2, sh: 1, sw: 1, pt: 0, pl: 0, dh: 1, dw: 1, oh: 2, ow: 2)
+        var g = squareGeom(c: 1, h: 3, w: 3, k: 2, s: 1, p: 0, oh: 2, ow: 2)
         let x: [Float] = [1, 2, 3, 4, 5, 6, 7, 8, 9]
         var col = [Float](repeating: 0, count: 16)
         sega_im2col(&g, x, &col)
         XCTAssertEqual(col, [1, 2, 4, 5, 2, 3, 5, 6, 4, 5, 7, 8, 5, 6, 8, 9])
         // Padding 1, stride 2, 3x3 kernel: output 2x2, top-left tap sees padding except at (1,1).
-        g = kernelGeom(c: 1, h: 3, w: 3, kh: 3, kw: 3, sh: 2, sw: 2, pt: 1, pl: 1, dh: 1, dw: 1, oh: 2, ow: 2)
+        g = squareGeom(c: 1, h: 3, w: 3, k: 3, s: 2, p: 1, oh: 2, ow: 2)
         col = [Float](repeating: -1, count: 36)
         sega_im2col(&g, x, &col)
         XCTAssertEqual(Array(col[0..<4]), [0, 0, 0, 5])      // tap (0,0)
@@ -141,12 +141,12 @@ final class ConvKernelTests: XCTestCase {
     func testIm2colLargerShapesBitExact() {
         var rng = TestRNG(3)
         let cases: [sega_conv_geom] = [
-            kernelGeom(c: 3, h: 64, w: 64, kh: 7, kw: 7, sh: 2, sw: 2, pt: 3, pl: 3, dh: 1, dw: 1, oh: 32, ow: 32),
-            kernelGeom(c: 8, h: 33, w: 31, kh: 3, kw: 3, sh: 1, sw: 1, pt: 1, pl: 1, dh: 1, dw: 1, oh: 33, ow: 31),
-            kernelGeom(c: 4, h: 20, w: 20, kh: 3, kw: 3, sh: 1, sw: 1, pt: 2, pl: 2, dh: 2, dw: 2, oh: 20, ow: 20),
-            kernelGeom(c: 16, h: 9, w: 9, kh: 1, kw: 1, sh: 1, sw: 1, pt: 0, pl: 0, dh: 1, dw: 1, oh: 9, ow: 9),
+            squareGeom(c: 3, h: 64, w: 64, k: 7, s: 2, p: 3, oh: 32, ow: 32),
+            squareGeom(c: 8, h: 33, w: 31, k: 3, s: 1, p: 1, oh: 33, ow: 31),
+            squareGeom(c: 4, h: 20, w: 20, k: 3, s: 1, p: 2, d: 2, oh: 20, ow: 20),
+            squareGeom(c: 16, h: 9, w: 9, k: 1, s: 1, p: 0, oh: 9, ow: 9),
             // TensorFlow SAME with asymmetric padding: explicit output larger than floor rule.
-            kernelGeom(c: 2, h: 10, w: 10, kh: 3, kw: 3, sh: 2, sw: 2, pt: 0, pl: 0, dh: 1, dw: 1, oh: 5, ow: 5),
+            squareGeom(c: 2, h: 10, w: 10, k: 3, s: 2, p: 0, oh: 5, ow: 5),
         ]
         for var g in cases {
             XCTAssertEqual(sega_conv_geom_check(&g), SEGA_OK)
@@ -232,26 +232,34 @@ final class ConvKernelTests: XCTestCase {
         let engines = KernelEngines()
         var rng = TestRNG(5)
         let cases: [sega_conv_geom] = [
-            kernelGeom(c: 32, h: 28, w: 28, kh: 3, kw: 3, sh: 1, sw: 1, pt: 1, pl: 1, dh: 1, dw: 1, oh: 28, ow: 28),
-            kernelGeom(c: 16, h: 29, w: 30, kh: 3, kw: 3, sh: 2, sw: 2, pt: 1, pl: 1, dh: 1, dw: 1, oh: 15, ow: 15),
-            kernelGeom(c: 8, h: 21, w: 19, kh: 5, kw: 5, sh: 1, sw: 1, pt: 2, pl: 2, dh: 1, dw: 1, oh: 21, ow: 19),
-            kernelGeom(c: 8, h: 22, w: 22, kh: 5, kw: 5, sh: 2, sw: 2, pt: 2, pl: 2, dh: 1, dw: 1, oh: 11, ow: 11),
-            kernelGeom(c: 6, h: 24, w: 24, kh: 7, kw: 7, sh: 1, sw: 1, pt: 3, pl: 3, dh: 1, dw: 1, oh: 24, ow: 24),
-            kernelGeom(c: 6, h: 24, w: 23, kh: 7, kw: 7, sh: 2, sw: 2, pt: 3, pl: 3, dh: 1, dw: 1, oh: 12, ow: 12),
-            kernelGeom(c: 4, h: 17, w: 17, kh: 3, kw: 3, sh: 1, sw: 1, pt: 2, pl: 2, dh: 2, dw: 2, oh: 17, ow: 17),
+            squareGeom(c: 32, h: 28, w: 28, k: 3, s: 1, p: 1, oh: 28, ow: 28),
+            squareGeom(c: 16, h: 29, w: 30, k: 3, s: 2, p: 1, oh: 15, ow: 15),
+            squareGeom(c: 8, h: 21, w: 19, k: 5, s: 1, p: 2, oh: 21, ow: 19),
+            squareGeom(c: 8, h: 22, w: 22, k: 5, s: 2, p: 2, oh: 11, ow: 11),
+            squareGeom(c: 6, h: 24, w: 24, k: 7, s: 1, p: 3, oh: 24, ow: 24),
+            squareGeom(c: 6, h: 24, w: 23, k: 7, s: 2, p: 3, oh: 12, ow: 12),
+            squareGeom(c: 4, h: 17, w: 17, k: 3, s: 1, p: 2, d: 2, oh: 17, ow: 17),
             // TF SAME, stride 2, even input: pad_t = 0 with the bottom padding implied.
-            kernelGeom(c: 5, h: 16, w: 16, kh: 3, kw: 3, sh: 2, sw: 2, pt: 0, pl: 0, dh: 1, dw: 1, oh: 8, ow: 8),
+            squareGeom(c: 5, h: 16, w: 16, k: 3, s: 2, p: 0, oh: 8, ow: 8),
             // Padding larger than the kernel: whole windows in the padding.
-            kernelGeom(c: 3, h: 6, w: 5, kh: 3, kw: 3, sh: 1, sw: 1, pt: 4, pl: 4, dh: 1, dw: 1, oh: 12, ow: 11),
+            squareGeom(c: 3, h: 6, w: 5, k: 3, s: 1, p: 4, oh: 12, ow: 11),
             // EfficientNet-Lite0 style planes (padded-scratch path: row-blocked small planes, TF SAME
             // stride 2 with pad_t = 1 and 0, wide rows with a partial last vector).
-            kernelGeom(c: 7, h: 7, w: 7, kh: 5, kw: 5, sh: 1, sw: 1, pt: 2, pl: 2, dh: 1, dw: 1, oh: 7, ow: 7),
-            kernelGeom(c: 5, h: 14, w: 14, kh: 5, kw: 5, sh: 2, sw: 2, pt: 1, pl: 1, dh: 1, dw: 1, oh: 7, ow: 7),
-            kernelGeom(c: 5, h: 14, w: 14, kh: 3, kw: 3, sh: 1, sw: 1, pt: 1, pl: 1, dh: 1, dw: 1, oh: 14, ow: 14),
-            kernelGeom(c: 3, h: 112, w: 112, kh: 3, kw: 3, sh: 2, sw: 2, pt: 0, pl: 0, dh: 1, dw: 1, oh: 56, ow: 56),
-            kernelGeom(c: 3, h: 13, w: 40, kh: 5, kw: 5, sh: 1, sw: 1, pt: 2, pl: 2, dh: 1, dw: 1, oh: 13, ow: 40),
-            // Plane too large for the stack scratch: the border/interior path.
-            kernelGeom(c: 2, h: 150, w: 150, kh: 3, kw: 3, sh: 1, sw: 1, pt: 1, pl: 1, dh: 1, dw: 1, oh: 150, ow: 150),
+            squareGeom(c: 7, h: 7, w: 7, k: 5, s: 1, p: 2, oh: 7, ow: 7),
+            squareGeom(c: 5, h: 14, w: 14, k: 5, s: 2, p: 1, oh: 7, ow: 7),
+            squareGeom(c: 5, h: 14, w: 14, k: 3, s: 1, p: 1, oh: 14, ow: 14),
+            squareGeom(c: 3, h: 112, w: 112, k: 3, s: 2, p: 0, oh: 56, ow: 56),
+            squareGeom(c: 3, h: 13, w: 40, k: 5, s: 1, p: 2, oh: 13, ow: 40),
+            // Plane larger than the stack scratch: the padded path in bands of output rows.
+            squareGeom(c: 2, h: 150, w: 150, k: 3, s: 1, p: 1, oh: 150, ow: 150),
+            // The direct (border/interior) path: rows too wide for the scratch (unrolled 5x5 s1,
+            // 3x3 s2 and 7x7 s2 interiors; the strided gradient scatters), more than 64 taps,
+            // column stride above 4.
+            squareGeom(c: 2, h: 9, w: 5000, k: 5, s: 1, p: 2, oh: 9, ow: 5000),
+            squareGeom(c: 2, h: 9, w: 9000, k: 3, s: 2, p: 1, oh: 5, ow: 4500),
+            squareGeom(c: 2, h: 9, w: 5000, k: 7, s: 2, p: 3, oh: 5, ow: 2500),
+            squareGeom(c: 3, h: 20, w: 21, k: 9, s: 1, p: 4, oh: 20, ow: 21),
+            squareGeom(c: 2, h: 23, w: 23, k: 3, s: 5, p: 1, oh: 5, ow: 5),
         ]
         for var g in cases {
             XCTAssertEqual(sega_conv_geom_check(&g), SEGA_OK, describeGeom(g))
@@ -290,7 +298,7 @@ final class ConvKernelTests: XCTestCase {
 
     func testDwconvKnownValues() {
         // 1 channel 3x3 image 1..9, 3x3 all-ones kernel, pad 1: box sums; bias 0.5.
-        var g = kernelGeom(c: 1, h: 3, w: 3, kh: 3, kw: 3, sh: 1, sw: 1, pt: 1, pl: 1, dh: 1, dw: 1, oh: 3, ow: 3)
+        var g = squareGeom(c: 1, h: 3, w: 3, k: 3, s: 1, p: 1, oh: 3, ow: 3)
         let x: [Float] = [1, 2, 3, 4, 5, 6, 7, 8, 9]
         let w = [Float](repeating: 1, count: 9)
         var y = [Float](repeating: 0, count: 9)

@@ -65,15 +65,23 @@ final class EltwiseKernelTests: XCTestCase {
         return buf
     }
 
+    /// A kernel and its reference on x, each into an output that starts as NaN (so both must
+    /// write every element).
+    private func kernelAndRef(_ x: [Float], _ kernel: (Int, UnsafePointer<Float>?, UnsafeMutablePointer<Float>?) -> Void,
+                              _ ref: (Int, UnsafePointer<Float>?, UnsafeMutablePointer<Float>?) -> Void) -> ([Float], [Float]) {
+        var y = [Float](repeating: .nan, count: x.count), yr = y
+        kernel(x.count, x, &y)
+        ref(x.count, x, &yr)
+        return (y, yr)
+    }
+
     // MARK: activations
 
     func testReluAndRelu6() {
         var rng = TestRNG(21)
         for n in ekSizes {
             let x = rng.unitSigneds(n, scale: 8)
-            var y = [Float](repeating: .nan, count: n), yr = y
-            sega_relu_fwd(n, x, &y)
-            sega_relu_fwd_ref(n, x, &yr)
+            var (y, yr) = kernelAndRef(x, sega_relu_fwd, sega_relu_fwd_ref)
             XCTAssertEqual(y, yr)
             XCTAssertEqual(y, x.map { max($0, 0) })
             XCTAssertTrue(bitEqual(inPlace(x) { sega_relu_fwd(n, $0, $1) }, y))
@@ -143,9 +151,7 @@ final class EltwiseKernelTests: XCTestCase {
         var rng = TestRNG(23)
         for n in ekSizes {
             let x = rng.unitSigneds(n, scale: 6)
-            var y = [Float](repeating: .nan, count: n), yr = y
-            sega_gelu_fwd(n, x, &y)
-            sega_gelu_fwd_ref(n, x, &yr)
+            let (y, yr) = kernelAndRef(x, sega_gelu_fwd, sega_gelu_fwd_ref)
             // 1 + erf(x/sqrt2) cancels for negative x, so the error is absolute, ~ulp(1)*|x|.
             let exact = x.map { geluD(Double($0)) }
             for i in 0..<n {

@@ -28,8 +28,8 @@ final class IsaDispatchKernelTests: XCTestCase {
     /// One call of every kernel with variants on a small input, with the best ISA it has a
     /// variant (kernel table) of.
     private func kernelCalls() -> [(name: String, best: sega_isa, call: (OpaquePointer?) -> Void)] {
-        var g = kernelGeom(c: 2, h: 6, w: 7, kh: 3, kw: 3, sh: 1, sw: 1, pt: 1, pl: 1, oh: 6, ow: 7)
-        var p = kernelGeom(c: 2, h: 6, w: 7, kh: 2, kw: 2, sh: 2, sw: 2, pt: 0, pl: 0, oh: 3, ow: 3)
+        var g = squareGeom(c: 2, h: 6, w: 7, k: 3, s: 1, p: 1, oh: 6, ow: 7)
+        var p = squareGeom(c: 2, h: 6, w: 7, k: 2, s: 2, p: 0, oh: 3, ow: 3)
         let x = (0..<84).map { Float($0 % 7) - 3 }, w = [Float](repeating: 0.25, count: 18)
         var out = [Float](repeating: 0, count: 84), arg = [Int32](repeating: 0, count: 18)
         return [

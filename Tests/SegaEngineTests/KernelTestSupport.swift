@@ -42,6 +42,11 @@ func kernelGeom(c: Int, h: Int, w: Int, kh: Int, kw: Int, sh: Int, sw: Int, pt: 
                    dh: Int32(dh), dw: Int32(dw), oh: Int32(oh), ow: Int32(ow))
 }
 
+/// A geometry with the same kernel size, stride, padding and dilation along both axes.
+func squareGeom(c: Int, h: Int, w: Int, k: Int, s: Int, p: Int, d: Int = 1, oh: Int, ow: Int) -> sega_conv_geom {
+    kernelGeom(c: c, h: h, w: w, kh: k, kw: k, sh: s, sw: s, pt: p, pl: p, dh: d, dw: d, oh: oh, ow: ow)
+}
+
 /// A geometry in a failure message.
 func describeGeom(_ g: sega_conv_geom) -> String {
     "c\(g.c) \(g.h)x\(g.w) k\(g.kh)x\(g.kw) s\(g.sh),\(g.sw) p\(g.pad_t),\(g.pad_l) d\(g.dh),\(g.dw) o\(g.oh)x\(g.ow)"

@@ -109,13 +109,13 @@ final class PoolingKernelTests: XCTestCase {
 
     func testMaxPoolTiesPaddingAndSpecialValues() {
         // All-equal 4x4, k=2 s=2: every argmax is the window's first pixel (top-left).
-        var g = kernelGeom(c: 1, h: 4, w: 4, kh: 2, kw: 2, sh: 2, sw: 2, pt: 0, pl: 0, oh: 2, ow: 2)
+        var g = squareGeom(c: 1, h: 4, w: 4, k: 2, s: 2, p: 0, oh: 2, ow: 2)
         var y = [Float](repeating: 0, count: 4), a = [Int32](repeating: 0, count: 4)
         sega_maxpool_fwd(nil, &g, [Float](repeating: 1, count: 16), &y, &a)
         XCTAssertEqual(y, [1, 1, 1, 1])
         XCTAssertEqual(a, [0, 2, 8, 10])
         // Padding is -inf: an all-negative image with pad 1 still yields image values.
-        g = kernelGeom(c: 1, h: 2, w: 2, kh: 3, kw: 3, sh: 1, sw: 1, pt: 1, pl: 1, oh: 2, ow: 2)
+        g = squareGeom(c: 1, h: 2, w: 2, k: 3, s: 1, p: 1, oh: 2, ow: 2)
         sega_maxpool_fwd(nil, &g, [-5, -4, -3, -6], &y, &a)
         XCTAssertEqual(y, [-3, -3, -3, -3])
         XCTAssertEqual(a, [2, 2, 2, 2])
@@ -196,7 +196,7 @@ final class PoolingKernelTests: XCTestCase {
         // padding by one and that column is not counted); pixels in the image: 2, 3, 3, 1.
         let n = pkOut(6, 3, 2, 1, 1, true)
         XCTAssertEqual(n, 4)
-        var g = kernelGeom(c: 1, h: 6, w: 6, kh: 3, kw: 3, sh: 2, sw: 2, pt: 1, pl: 1, oh: n, ow: n)
+        var g = squareGeom(c: 1, h: 6, w: 6, k: 3, s: 2, p: 1, oh: n, ow: n)
         let ones = [Float](repeating: 1, count: 36)
         var y = [Float](repeating: 0, count: 16)
         sega_avgpool_fwd(nil, &g, 1, 1, 1, ones, &y)
@@ -222,7 +222,7 @@ final class PoolingKernelTests: XCTestCase {
         sega_avgpool_fwd(nil, &g, 0, 1, 0, [1, 2, 3, 4], &y2)
         XCTAssertEqual(y2, [1.5, 3, 4])
         // A window wholly past the padding (explicit geometry) gives 0 and no gradient.
-        g = kernelGeom(c: 1, h: 2, w: 2, kh: 1, kw: 1, sh: 2, sw: 2, pt: 0, pl: 0, oh: 2, ow: 2)
+        g = squareGeom(c: 1, h: 2, w: 2, k: 1, s: 2, p: 0, oh: 2, ow: 2)
         var y3 = [Float](repeating: 7, count: 4)
         sega_avgpool_fwd(nil, &g, 0, 0, 1, [1, 2, 3, 4], &y3)
         XCTAssertEqual(y3, [1, 0, 0, 0])
@@ -235,10 +235,10 @@ final class PoolingKernelTests: XCTestCase {
         let engines = KernelEngines()
         var rng = TestRNG(13)
         let cases: [sega_conv_geom] = [
-            kernelGeom(c: 8, h: 112, w: 112, kh: 3, kw: 3, sh: 2, sw: 2, pt: 1, pl: 1, oh: 56, ow: 56),
-            kernelGeom(c: 4, h: 57, w: 57, kh: 3, kw: 3, sh: 2, sw: 2, pt: 0, pl: 0, oh: 29, ow: 29),  // ceil
-            kernelGeom(c: 4, h: 35, w: 33, kh: 3, kw: 3, sh: 1, sw: 1, pt: 1, pl: 1, oh: 35, ow: 33),
-            kernelGeom(c: 2, h: 14, w: 14, kh: 7, kw: 7, sh: 7, sw: 7, pt: 0, pl: 0, oh: 2, ow: 2),
+            squareGeom(c: 8, h: 112, w: 112, k: 3, s: 2, p: 1, oh: 56, ow: 56),
+            squareGeom(c: 4, h: 57, w: 57, k: 3, s: 2, p: 0, oh: 29, ow: 29),  // ceil
+            squareGeom(c: 4, h: 35, w: 33, k: 3, s: 1, p: 1, oh: 35, ow: 33),
+            squareGeom(c: 2, h: 14, w: 14, k: 7, s: 7, p: 0, oh: 2, ow: 2),
         ]
         for var g in cases {
             XCTAssertEqual(sega_conv_geom_check(&g), SEGA_OK)

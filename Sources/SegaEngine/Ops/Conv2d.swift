@@ -160,11 +160,7 @@ public final class Conv2d: Op {
         bandRows = Conv2d.bandRows(kdim: kdim, ow: ow, oh: oh)
         inW = xs[3]
         engine = b.engine
-        x = b.inputs[0]; w = b.inputs[1]; y = b.output
-        bias = b.inputs.count == 3 ? b.inputs[2] : nil
-        dx = b.inputGrads[0]; dw = b.inputGrads[1]
-        db = b.inputGrads.count == 3 ? b.inputGrads[2] : nil
-        dy = b.outputGrad
+        (x, w, bias, y, dx, dw, db, dy) = xWeightBuffers(b)
         ws = b.workspace.assumingMemoryBound(to: Float.self)
     }
 
@@ -240,10 +236,7 @@ public final class Conv2d: Op {
     // MARK: memory planning
     /// dx reads the weight, dW reads x; the bias and y are never read.
     public func backwardReads(_ inputs: [[Int]], output: [Int], gradsNeeded: [Bool]) -> (inputs: [Bool], output: Bool) {
-        var r = [Bool](repeating: false, count: inputs.count)
-        r[0] = gradsNeeded[1]
-        r[1] = gradsNeeded[0]
-        return (r, false)
+        xWeightBackwardReads(inputs, gradsNeeded: gradsNeeded)
     }
 
     // MARK: backward
