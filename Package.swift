@@ -16,7 +16,7 @@ let package = Package(
         .library(name: "SegaStatic", type: .static, targets: ["SegaCAPI"]),
     ],
     dependencies: [
-        // Command-line parsing for the `sega` executable only; no library target depends on it.
+        // Command-line parsing for the CLI layer (SegaCLI, the `sega` executable) only.
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
     ],
     targets: [
@@ -45,17 +45,21 @@ let package = Package(
         ),
         // PNG/JPEG in as planar RGB Float32, atomic 8-bit PNG out.
         .target(name: "SegaIO", dependencies: ["CImageIO"], path: "Sources/SegaIO"),
-        // What the `sega` commands do (weights lookup, scoring, listings), testable without a subprocess.
-        .target(name: "SegaCLI", dependencies: ["SegaIO", "SegaAttack", "SegaModels", "SegaEngine"], path: "Sources/SegaCLI"),
-        // The C API (Sources/CSegaAPI/include/sega.h): @_cdecl functions over SegaCLI/SegaAttack; codes + messages, no Swift types.
-        .target(name: "CSegaAPI", path: "Sources/CSegaAPI", publicHeadersPath: "include"),
-        .target(name: "SegaCAPI", dependencies: ["CSegaAPI", "SegaCLI", "SegaAttack", "SegaIO", "SegaModels", "SegaEngine"], path: "Sources/SegaCAPI"),
-        // The command-line tool: argument parsing only, over SegaCLI.
-        .executableTarget(
-            name: "sega",
-            dependencies: ["SegaCLI", "SegaAttack", .product(name: "ArgumentParser", package: "swift-argument-parser")],
-            path: "Sources/sega"
+        // Below both the CLI and the C API: weights lookup, models by name, attack sessions,
+        // scoring, output files, errors with kinds (SegaError). Prints nothing, parses no flags.
+        .target(name: "SegaRuntime", dependencies: ["SegaIO", "SegaAttack", "SegaModels", "SegaEngine"], path: "Sources/SegaRuntime"),
+        // The `sega` commands (flags, output, exit statuses), one per file, testable in-process.
+        .target(
+            name: "SegaCLI",
+            dependencies: ["SegaRuntime", "SegaIO", "SegaAttack", "SegaModels", "SegaEngine",
+                           .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            path: "Sources/SegaCLI"
         ),
+        // The C API (Sources/CSegaAPI/include/sega.h): @_cdecl functions over SegaRuntime; codes + messages, no Swift types.
+        .target(name: "CSegaAPI", path: "Sources/CSegaAPI", publicHeadersPath: "include"),
+        .target(name: "SegaCAPI", dependencies: ["CSegaAPI", "SegaRuntime", "SegaAttack", "SegaIO", "SegaModels", "SegaEngine"], path: "Sources/SegaCAPI"),
+        // The command-line tool: SegaCLI's root command.
+        .executableTarget(name: "sega", dependencies: ["SegaCLI"], path: "Sources/sega"),
         // The benchmarks (sega-bench, sega-modelbench) are a package of their own: Benchmarks/.
         // Allocation counter interposed into the test binary only (malloc/calloc/realloc/
         // posix_memalign/aligned_alloc/memalign/free forwarded to glibc's __libc_* entry points).
@@ -63,8 +67,8 @@ let package = Package(
         .testTarget(name: "SegaModelsTests", dependencies: ["SegaModels"], path: "Tests/SegaModelsTests"),
         .testTarget(name: "SegaAttackTests", dependencies: ["SegaAttack", "SegaModels", "SegaEngine", "MallocCounter"], path: "Tests/SegaAttackTests"),
         .testTarget(name: "SegaIOTests", dependencies: ["SegaIO"], path: "Tests/SegaIOTests"),
-        .testTarget(name: "SegaCLITests", dependencies: ["SegaCLI", "SegaAttack", "SegaIO", "SegaModels"], path: "Tests/SegaCLITests"),
-        .testTarget(name: "SegaCAPITests", dependencies: ["SegaCAPI", "CSegaAPI", "SegaAttack", "SegaModels", "SegaEngine"], path: "Tests/SegaCAPITests"),
+        .testTarget(name: "SegaCLITests", dependencies: ["SegaCLI", "SegaRuntime", "SegaAttack", "SegaIO", "SegaModels"], path: "Tests/SegaCLITests"),
+        .testTarget(name: "SegaCAPITests", dependencies: ["SegaCAPI", "CSegaAPI", "SegaRuntime", "SegaAttack", "SegaModels", "SegaEngine"], path: "Tests/SegaCAPITests"),
         .testTarget(name: "SegaEngineTests", dependencies: ["SegaEngine", "CSupport", "MallocCounter"], path: "Tests/SegaEngineTests"),
     ]
 )

@@ -1,13 +1,14 @@
 // imagelist_fuzz.swift - libFuzzer harness for the image-list / CSV parser of `--images`
-// (ImageList.parse in Sources/SegaCLI/ImageList.swift, compiled with fuzz/imagelist_shim.swift;
-// built by fuzz/run_swift.sh). The input bytes are the list file, decoded as readText does.
-// Invariants: parse either returns or throws CLIError; it is deterministic; every item has a
-// non-empty path and name, and the name is ImageList.stem of the path; with --split only the
+// (ImageList.parse in Sources/SegaCLI/ImageList.swift, compiled with the three runtime files it
+// uses; built by fuzz/run_swift.sh). The input bytes are the list file, decoded as readText does.
+// Invariants: parse either returns or throws SegaError; it is deterministic; every item has a
+// non-empty path and name, and the name is FileSystem.stem of the path; with --split only the
 // rows whose split field equals it are returned (recomputed here from the CSV fields), in
 // order, and they are a subsequence of the unsplit result when that one succeeds.
 // SEGA_FUZZ_STRICT_LINES=1 also requires that no path contains a line break.
 //
-// fuzz-sources: Sources/SegaCLI/ImageList.swift fuzz/imagelist_shim.swift
+// fuzz-sources: Sources/SegaCLI/ImageList.swift Sources/SegaCLI/ImageItem.swift Sources/SegaRuntime/SegaError.swift
+// fuzz-sources: Sources/SegaRuntime/Files.swift Sources/SegaRuntime/Text.swift
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -17,7 +18,7 @@ private let strictLines = getenv("SEGA_FUZZ_STRICT_LINES").map { String(cString:
 private func parse(_ text: String, _ base: String, _ split: String?) -> [ImageItem]? {
     do {
         return try ImageList.parse(text, baseDirectory: base, split: split, source: "fuzz.csv")
-    } catch let e as CLIError {
+    } catch let e as SegaError {
         precondition(!e.message.isEmpty, "empty error message")
         return nil
     } catch {
@@ -58,7 +59,7 @@ private func checkItems(_ items: [ImageItem], _ base: String) {
             var u = String.UnicodeScalarView(); u.append(contentsOf: scalars[prefix.count...])
             written = String(u)
         }
-        precondition(it.name == ImageList.stem(written), "name is not the stem of the path: \(it)")
+        precondition(it.name == FileSystem.stem(written), "name is not the stem of the path: \(it)")
         if let m = it.mos { precondition(m.isFinite, "non-finite mos") }
         if strictLines {
             precondition(!it.path.contains(where: { $0.isNewline }), "path with a line break: \(it.path.debugDescription)")

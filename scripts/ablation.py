@@ -1,8 +1,10 @@
 #!/usr/bin/env python3
 """SEGA ablation: sweep sigma, N, K and the masks one at a time around the defaults.
 
-    python3 scripts/ablation.py --images DATA/manifest.csv --sources a,b,c --targets d,e
+    python3 scripts/ablation.py --images DATA/manifest.csv [--sources a,b,c] [--targets d,e]
                                 [--split test] [--stride 30] [--out ablation/] [--sega .build/release/sega]
+
+Sources and targets default to `sega eval`'s (read from `sega settings --json`).
 
 Each variant is one `sega eval --methods sega` run on the same images (its own report directory,
 so reruns resume); the table (ablation/ablation.md) lists, per variant, each target's
@@ -32,11 +34,17 @@ def variants(sources):
     return v
 
 
+def defaults(sega):
+    """sega's default source and target lists (AttackSettings.defaultSources/defaultTargets)."""
+    table = json.loads(subprocess.run([sega, "settings", "--json"], check=True, capture_output=True, text=True).stdout)
+    return ",".join(table["default_sources"]), ",".join(table["default_targets"])
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--images", required=True)
-    ap.add_argument("--sources", required=True)
-    ap.add_argument("--targets", required=True)
+    ap.add_argument("--sources", help="comma-separated (default: sega's default sources)")
+    ap.add_argument("--targets", help="comma-separated (default: sega's default targets)")
     ap.add_argument("--split", default="test")
     ap.add_argument("--stride", default="30")
     ap.add_argument("--out", default="ablation")
@@ -44,6 +52,10 @@ def main():
     ap.add_argument("--extra", default="", help="extra flags for every run, e.g. '--iters 5'")
     ap.add_argument("--only", default="", help="comma-separated variant labels to run (default: all), e.g. 'default,N 1'")
     a = ap.parse_args()
+    if a.sources is None or a.targets is None:
+        sources, targets = defaults(a.sega)
+        a.sources = a.sources or sources
+        a.targets = a.targets or targets
     rows = []
     chosen = variants(a.sources)
     if a.only:

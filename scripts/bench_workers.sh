@@ -6,8 +6,8 @@
 #
 #   scripts/bench_workers.sh [--threads 2] [--rounds 2] [--method ens-ifgsm] [--images DIR]
 #
-# Default images: the 8 shipped samples (weights/samples, 288x384); sources and targets: the
-# README table's. Needs the release binary (built if missing).
+# Default images: the 8 shipped samples (weights/samples, 288x384); sources and targets: `sega
+# eval`'s defaults, or SEGA_SOURCES / SEGA_TARGETS. Needs the release binary (built if missing).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 threads=2; rounds=2; method=ens-ifgsm; images=weights/samples
@@ -25,7 +25,7 @@ tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
 run() {  # run WORKERS OUT: prints the wall seconds
   local t0 t1
   t0=$(date +%s.%N)
-  .build/release/sega eval --sources linearityiqa_lite0,hyperiqa_lite0,vitiqa --targets dbcnn_lite0,cnniqa \
+  .build/release/sega eval ${SEGA_SOURCES:+--sources "$SEGA_SOURCES"} ${SEGA_TARGETS:+--targets "$SEGA_TARGETS"} \
     --images "$images" --methods "$method" --threads "$threads" --workers "$1" --sheets 0 -o "$2" 2>"$2.log" >/dev/null
   t1=$(date +%s.%N)
   awk -v a="$t0" -v b="$t1" 'BEGIN { print b - a }'

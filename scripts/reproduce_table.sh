@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Reproduces the README's attack table: installs the photo packages, rebuilds the dataset from
 # seed 0 (weights/dataset/build.py; byte-identical to the one the models were trained on), and runs
-# every method against the black-box targets on the test split (every STRIDE-th image).
+# every method against the black-box targets on the test split (every STRIDE-th image). Sources
+# and targets: `sega eval`'s defaults, or SEGA_SOURCES / SEGA_TARGETS.
 #   scripts/reproduce_table.sh [STRIDE] [extra sega eval flags...]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -18,9 +19,7 @@ fi
 data=${SEGA_DATA:-data/sega-iqa}
 [ -f "$data/manifest.csv" ] || .venv-tools/bin/python weights/dataset/build.py --out "$data" --seed 0
 swift build -c release --product sega
-.build/release/sega eval \
-  --sources "${SEGA_SOURCES:-linearityiqa_lite0,hyperiqa_lite0,vitiqa}" \
-  --targets "${SEGA_TARGETS:-dbcnn_lite0,cnniqa}" \
+.build/release/sega eval ${SEGA_SOURCES:+--sources "$SEGA_SOURCES"} ${SEGA_TARGETS:+--targets "$SEGA_TARGETS"} \
   --images "$data/manifest.csv" --split test --stride "$stride" \
   --methods sega,ifgsm,ens-ifgsm,mifgsm,vt,random -o "${SEGA_REPORT:-report-test}" "$@"
 cat "${SEGA_REPORT:-report-test}/report.md"

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The test command: installs what is missing, runs the whole test suite (best ISA: AVX-512/AVX2),
 # re-runs the kernel regression tests on the portable path, checks that the benchmark package
-# (Benchmarks/) still compiles, runs each fuzzer briefly, a short
-# ASan/UBSan pass (scripts/sanitize.sh --quick), the C example and the dataset reproducibility test.
+# (Benchmarks/) still compiles, runs each fuzzer briefly, a short ASan/UBSan pass
+# (scripts/sanitize.sh --quick), the C example, the dataset reproducibility test and the
+# layering check (scripts/check_layers.sh).
 # Ends with one summary line "N passed, M failed" (XCTest cases + fuzz harnesses).
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -68,5 +69,12 @@ cat "$logs/dataset.log"
 passed=$((passed + $(grep -cE "^dataset-test: .*: ok$" "$logs/dataset.log")))
 failed=$((failed + $(grep -cE "^dataset-test: .*FAILED$" "$logs/dataset.log")))
 grep -qE "^dataset-test: " "$logs/dataset.log" || failed=$((failed + 1))
+# Layering: the engine, models, attack, IO, runtime and C API stay below the CLI (imports,
+# output, ArgumentParser, Package.swift dependencies).
+if ./scripts/check_layers.sh > "$logs/layers.log" 2>&1; then
+  passed=$((passed + 1)); echo "layers: ok"
+else
+  failed=$((failed + 1)); cat "$logs/layers.log"
+fi
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

@@ -27,14 +27,15 @@ public enum AttackMethod: String, CaseIterable, Sendable {
     }
 }
 
-/// Which way scores are pushed.
-public enum AttackDirection: String, Sendable {
-    case up, down
+/// Which way scores are pushed (in the order the C API numbers them, SEGA_DIRECTION_*).
+public enum AttackDirection: String, CaseIterable, Sendable {
     /// Down when the sources' mean normalised score is above their range midpoint, else up.
     case auto
+    case up, down
 }
 
 /// Every setting of an attack, with the documented defaults (chosen by scripts/ablation.py).
+/// AttackSettings.all describes each (flag, range, help, resume key, report label, C field).
 public struct AttackConfig: Sendable, Equatable {
     public var method: AttackMethod = .sega
     /// L-infinity budget (in [0, 1] pixel units).
@@ -79,26 +80,26 @@ public struct AttackConfig: Sendable, Equatable {
 
     public var stepSize: Float { alpha ?? eps / 4 }
 
-    /// Reject settings that cannot be run, with a message naming the setting.
+    /// Reject settings that cannot be run, with a message naming the setting (the first of
+    /// AttackSettings.all, in its order, whose value is out of its range).
     public func validate() throws {
-        func bad(_ m: String) -> AttackError { AttackError(m) }
-        guard eps.isFinite, eps > 0, eps <= 1 else { throw bad("eps must be in (0, 1], got \(eps)") }
-        guard stepSize.isFinite, stepSize > 0, stepSize <= 1 else { throw bad("alpha must be in (0, 1], got \(stepSize)") }
-        guard iterations >= 1, iterations <= 100_000 else { throw bad("iterations must be in 1...100000, got \(iterations)") }
-        guard samples >= 1, samples <= 10_000 else { throw bad("samples must be in 1...10000, got \(samples)") }
-        guard sigma.isFinite, sigma >= 0, sigma <= 1 else { throw bad("sigma must be in [0, 1], got \(sigma)") }
-        guard maskQuantile.isFinite, maskQuantile >= 0, maskQuantile < 1 else { throw bad("mask quantile must be in [0, 1), got \(maskQuantile)") }
-        guard maskAgreement.isFinite, maskAgreement >= 0, maskAgreement <= 1 else { throw bad("mask agreement must be in [0, 1], got \(maskAgreement)") }
-        guard jndThreshold.isFinite, jndThreshold >= 0 else { throw bad("JND threshold must be >= 0, got \(jndThreshold)") }
-        guard momentum.isFinite, momentum >= 0 else { throw bad("momentum must be >= 0, got \(momentum)") }
-        guard segaMomentum.isFinite, segaMomentum >= 0 else { throw bad("SEGA momentum must be >= 0, got \(segaMomentum)") }
-        guard vtBeta.isFinite, vtBeta >= 0, vtSamples >= 1, vtSamples <= 10_000 else { throw bad("VT beta must be >= 0 and samples in 1...10000") }
+        for s in AttackSettings.all {
+            if let problem = s.problem(self) { throw AttackError(problem) }
+        }
     }
 }
 
 /// An attack-level failure (bad settings, mismatched sizes); the message is what the user sees.
 public struct AttackError: Error, CustomStringConvertible, Equatable, Sendable {
+    public enum Kind: String, Sendable {
+        /// Settings, sources or an image the attack cannot run with.
+        case invalidArgument
+        /// A broken invariant inside sega.
+        case `internal`
+    }
+    public let kind: Kind
     public let message: String
-    public init(_ message: String) { self.message = message }
+    public init(_ message: String) { self.init(.invalidArgument, message) }
+    public init(_ kind: Kind, _ message: String) { self.kind = kind; self.message = message }
     public var description: String { message }
 }

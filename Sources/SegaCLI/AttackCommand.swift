@@ -1,43 +1,9 @@
-#if canImport(Glibc)
-import Glibc
-#endif
+import ArgumentParser
 import SegaAttack
+import SegaEngine
 import SegaIO
 import SegaModels
-
-// MARK: - Image quality of an attacked image
-
-/// SSIM, PSNR, L-infinity and L2 between a clean and an attacked image.
-public struct Similarity: Sendable {
-    public let ssim: Double, psnr: Double, linf: Double, l2: Double
-
-    public init(_ a: RGBImage, _ b: RGBImage) {
-        (ssim, psnr, linf, l2) = a.pixels.withUnsafeBufferPointer { pa in
-            b.pixels.withUnsafeBufferPointer { pb in
-                (SSIM.ssim(pa, pb, height: a.height, width: a.width), Metrics.psnr(pa, pb), Metrics.linf(pa, pb), Metrics.l2(pa, pb))
-            }
-        }
-    }
-}
-
-extension JSONObject {
-    /// The fields every attack record has: sources and their scores before/after, direction,
-    /// image similarity, gradient calls, mask coverage, seconds (the one field that varies run to run).
-    mutating func addAttack(sources: [String], _ r: AttackResult, _ sim: Similarity, seconds: Double) {
-        add("sources", sources.joined(separator: ","))
-        add("scores_before", r.scoresBefore.map(Double.init))
-        add("scores_after", r.scoresAfter.map(Double.init))
-        add("direction", r.direction)
-        add("ssim", sim.ssim)
-        add("psnr", sim.psnr)
-        add("linf", sim.linf)
-        add("l2", sim.l2)
-        add("gradient_calls", r.gradientCalls)
-        add("mask_f_kept", r.maskFKept)
-        add("mask_jnd_kept", r.maskJNDKept)
-        add("seconds", (seconds * 1000).rounded() / 1000)
-    }
-}
+import SegaRuntime
 
 // MARK: - sega attack
 
@@ -45,36 +11,66 @@ extension JSONObject {
 /// OUTDIR/NAME.json (one JSON object per image, also emitted as a line). Every check that can
 /// fail on bad input (names, settings, output directory, images, memory) runs before the first
 /// output is written.
-public enum AttackCommand {
+public struct AttackCommand: ParsableCommand {
+    public static let configuration = CommandConfiguration(
+        commandName: "attack",
+        abstract: "Attack images with source models; write the adversarial PNGs and a JSON line per image.",
+        discussion: """
+        Writes OUTDIR/NAME.png (lossless 8-bit, within eps of the input in L-infinity) and OUTDIR/NAME.json, \
+        and prints the JSON line: scores before and after per source, SSIM, PSNR, L-inf, L2, gradient calls, \
+        time. Every input is checked (models, settings, output directory, images, memory) before the first \
+        output is written; inputs are never overwritten.
+        """
+    )
+
+    @OptionGroup var flags: AttackFlags
+
+    @Option(name: .long, help: ArgumentHelp(AttackSettings[.method].help))
+    var method: String = AttackSettings[.method].defaultShown
+
+    @Option(name: [.short, .customLong("out")], help: "Output directory (created if missing).")
+    var out: String
+
+    @Argument(help: "PNG or JPEG images.")
+    var images: [String] = []
+
+    public init() {}
+
+    public func run() throws {
+        try CommandFailure.run("attack") {
+            let cfg = try flags.config(method: try FlagValues.method(method))
+            let limit = try flags.memoryLimit()
+            let bar = ProgressBar("sega attack")
+            try AttackCommand.run(sources: flags.sourceList, config: cfg, images: images, outDir: out,
+                                  threads: flags.threadCount, memoryLimit: limit, maxPixels: flags.maxPixels,
+                                  emit: Console.out, progress: bar.update)
+        }
+    }
+
     public static func run(sources: [String], config: AttackConfig, images: [String], outDir: String,
                            threads: Int, memoryLimit: Int?, maxPixels: Int,
                            emit: (String) -> Void, progress: ((Int, Int, String) -> Void)? = nil) throws {
         let items = try ImageList.items(paths: images)
         try config.validate()
         let src = try NamedModel.load(sources, role: "source")
-        let session = try AttackSession(sources: src, targets: [], config: config, threads: threads, memoryLimit: memoryLimit)
-        try AttackCLI.prepareOutputDirectory(outDir)
-        var loaded: [RGBImage] = []
-        for it in items {
-            do { loaded.append(AttackCLI.to8bit(try ImageFile.read(it.path, maxPixels: maxPixels))) } catch {
-                throw CLIError("\(error)")
-            }
-        }
+        let session = try AttackSession(sources: src, targets: [], config: config, threads: threads,
+                                        memoryLimit: memoryLimit, limitName: "--memory-limit-mb")
+        try OutputFiles.prepareDirectory(outDir)
+        let loaded = try items.map { try EightBitGrid.round(try ImageFile.read($0.path, maxPixels: maxPixels)) }
         for im in loaded { try session.checkBudget(height: im.height, width: im.width) }
         for (i, it) in items.enumerated() {
             progress?(i, items.count, it.name)
-            let t0 = AttackCLI.now()
+            let t0 = MonotonicClock.now()
             let (adv, r) = try session.attack(loaded[i], key: it.name)
-            let secs = AttackCLI.now() - t0
+            let secs = MonotonicClock.now() - t0
             let out = "\(outDir)/\(it.name).png"
-            do { try ImageFile.writePNG(adv, to: out, protecting: images) } catch { throw CLIError("\(error)") }
-            let sim = Similarity(loaded[i], adv)
-            var j = JSONObject()
+            try OutputFiles.writePNG(adv, to: out, protecting: images)
+            var j = JSONWriter()
             j.add("image", it.path)
             j.add("output", out)
             j.add("method", config.method.rawValue)
-            j.addAttack(sources: src.map(\.name), r, sim, seconds: secs)
-            try AttackCLI.writeText(j.text + "\n", to: "\(outDir)/\(it.name).json")
+            j.addAttack(sources: src.map(\.name), r, Similarity(loaded[i], adv), seconds: secs)
+            try OutputFiles.writeText(j.text + "\n", to: "\(outDir)/\(it.name).json")
             emit(j.text)
         }
         progress?(items.count, items.count, "")

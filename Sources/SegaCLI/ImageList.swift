@@ -1,16 +1,10 @@
-#if canImport(Glibc)
-import Glibc
+// The runtime's errors, file-system facts and trimming are all it uses: fuzz/imagelist_fuzz.swift
+// compiles this file with ImageItem.swift and those three runtime files (SegaError, Files, Text).
+#if canImport(SegaRuntime)
+import SegaRuntime
 #endif
 
 // MARK: - Image lists
-
-/// One image to process: its path and the name its outputs get (file name without extension).
-public struct ImageItem: Equatable, Sendable {
-    public let path: String
-    public let name: String
-    /// The list's `mos` column, if it has one (for reference in reports).
-    public let mos: Double?
-}
 
 /// The images of `--images`: a directory (its .png/.jpg/.jpeg files, sorted by name), a CSV with
 /// a header naming a `path` column (e.g. the dataset manifest; optional `split` and `mos`
@@ -20,31 +14,31 @@ public struct ImageItem: Equatable, Sendable {
 public enum ImageList {
     public static func load(_ spec: String, split: String? = nil, stride: Int = 1, limit: Int? = nil) throws -> [ImageItem] {
         var items: [ImageItem]
-        if WeightsLocator.isDirectory(spec) {
+        if FileSystem.isDirectory(spec) {
             items = try listDirectory(spec)
         } else {
-            let text = try readText(spec)
+            let text = try FileSystem.readText(spec, what: "image list")
             let dir = spec.contains("/") ? String(spec[..<spec.lastIndex(of: "/")!]) : "."
             items = try parse(text, baseDirectory: dir, split: split, source: spec)
         }
         if stride > 1 { items = items.enumerated().filter { $0.offset % stride == 0 }.map(\.element) }
         if let limit { items = Array(items.prefix(limit)) }
         guard !items.isEmpty else {
-            throw CLIError("\(spec): no images\(split.map { " in split '\($0)'" } ?? "") (empty list)")
+            throw SegaError(.invalidArgument, "\(spec): no images\(split.map { " in split '\($0)'" } ?? "") (empty list)")
         }
         try checkUniqueNames(items)
-        let missing = items.filter { !WeightsLocator.isRegularFile($0.path) }
+        let missing = items.filter { !FileSystem.isRegularFile($0.path) }
         if !missing.isEmpty {
             let shown = missing.prefix(3).map(\.path).joined(separator: ", ")
-            throw CLIError("\(spec): \(missing.count) listed image(s) missing or not regular files: \(shown)\(missing.count > 3 ? ", ..." : "")")
+            throw SegaError(.notFound, "\(spec): \(missing.count) listed image(s) missing or not regular files: \(shown)\(missing.count > 3 ? ", ..." : "")")
         }
         return items
     }
 
     /// Items for paths given on the command line.
     public static func items(paths: [String]) throws -> [ImageItem] {
-        guard !paths.isEmpty else { throw CLIError("no input images given") }
-        let items = paths.map { ImageItem(path: $0, name: stem($0), mos: nil) }
+        guard !paths.isEmpty else { throw SegaError(.invalidArgument, "no input images given") }
+        let items = paths.map { ImageItem(path: $0, name: FileSystem.stem($0), mos: nil) }
         try checkUniqueNames(items)
         return items
     }
@@ -68,31 +62,31 @@ public enum ImageList {
         if header.contains("path") {  // a header row (a single "path" column counts)
             let pi = header.firstIndex(of: "path")!
             let si = header.firstIndex(of: "split"), mi = header.firstIndex(of: "mos")
-            if split != nil && si == nil { throw CLIError("\(source): --split given but the list has no 'split' column") }
+            if split != nil && si == nil { throw SegaError(.invalidArgument, "\(source): --split given but the list has no 'split' column") }
             var out: [ImageItem] = []
             for (ln, l) in lines.dropFirst() {
                 let f = try fields(l, line: ln, source: source)
                 guard f.count >= header.count else {
-                    throw CLIError("\(source):\(ln): \(f.count) field(s), the header has \(header.count)")
+                    throw SegaError(.format, "\(source):\(ln): \(f.count) field(s), the header has \(header.count)")
                 }
                 if let split, let si, f[si] != split { continue }
                 let p = f[pi].trimmingSpaces
-                guard !p.isEmpty else { throw CLIError("\(source):\(ln): empty path") }
+                guard !p.isEmpty else { throw SegaError(.format, "\(source):\(ln): empty path") }
                 var mos: Double? = nil
                 if let mi {
                     guard let m = Double(f[mi].trimmingSpaces), m.isFinite else {
-                        throw CLIError("\(source):\(ln): mos '\(f[mi])' is not a finite number")
+                        throw SegaError(.format, "\(source):\(ln): mos '\(f[mi])' is not a finite number")
                     }
                     mos = m
                 }
-                out.append(ImageItem(path: resolve(p), name: stem(p), mos: mos))
+                out.append(ImageItem(path: resolve(p), name: FileSystem.stem(p), mos: mos))
             }
             return out
         }
-        if split != nil { throw CLIError("\(source): --split needs a CSV list with a 'split' column") }
+        if split != nil { throw SegaError(.invalidArgument, "\(source): --split needs a CSV list with a 'split' column") }
         return lines.map { (_, l) in
             let p = l.trimmingSpaces
-            return ImageItem(path: resolve(p), name: stem(p), mos: nil)
+            return ImageItem(path: resolve(p), name: FileSystem.stem(p), mos: nil)
         }
     }
 
@@ -118,64 +112,25 @@ public enum ImageList {
             }
             i += 1
         }
-        guard !quoted else { throw CLIError("\(source):\(ln): unterminated quoted field") }
+        guard !quoted else { throw SegaError(.format, "\(source):\(ln): unterminated quoted field") }
         out.append(cur)
         it.removeAll()
         return out
     }
 
     static func listDirectory(_ dir: String) throws -> [ImageItem] {
-        guard let d = opendir(dir) else { throw CLIError("\(dir): cannot open directory") }
-        defer { closedir(d) }
-        var names: [String] = []
-        while let e = readdir(d) {
-            let name = withUnsafePointer(to: e.pointee.d_name) { p in
-                p.withMemoryRebound(to: CChar.self, capacity: 256) { String(cString: $0) }
-            }
-            let lower = name.lowercased()
-            if name.hasPrefix(".") { continue }
-            if lower.hasSuffix(".png") || lower.hasSuffix(".jpg") || lower.hasSuffix(".jpeg") { names.append(name) }
-        }
-        return names.sorted().map { ImageItem(path: "\(dir)/\($0)", name: stem($0), mos: nil) }
-    }
-
-    /// Output name of an image: its file name without directory and extension.
-    public static func stem(_ path: String) -> String {
-        let base = path.split(separator: "/").last.map(String.init) ?? path
-        if let dot = base.lastIndex(of: "."), dot != base.startIndex { return String(base[..<dot]) }
-        return base
+        guard let names = FileSystem.entries(in: dir) else { throw SegaError(.io, "\(dir): cannot open directory") }
+        return names.filter { n in [".png", ".jpg", ".jpeg"].contains { n.lowercased().hasSuffix($0) } }
+            .sorted().map { ImageItem(path: "\(dir)/\($0)", name: FileSystem.stem($0), mos: nil) }
     }
 
     static func checkUniqueNames(_ items: [ImageItem]) throws {
         var seen: [String: String] = [:]
         for it in items {
             if let other = seen[it.name] {
-                throw CLIError("'\(other)' and '\(it.path)' would both write outputs named '\(it.name)'; rename one")
+                throw SegaError(.invalidArgument, "'\(other)' and '\(it.path)' would both write outputs named '\(it.name)'; rename one")
             }
             seen[it.name] = it.path
         }
-    }
-
-    static func readText(_ path: String) throws -> String {
-        guard let f = fopen(path, "rb") else { throw CLIError("\(path): cannot open image list: \(String(cString: strerror(errno)))") }
-        defer { fclose(f) }
-        var bytes: [UInt8] = []
-        var buf = [UInt8](repeating: 0, count: 65536)
-        while true {
-            let r = fread(&buf, 1, buf.count, f)
-            if r <= 0 { break }
-            bytes.append(contentsOf: buf[0..<r])
-            if bytes.count > 256 << 20 { throw CLIError("\(path): image list above 256 MB") }
-        }
-        return String(decoding: bytes, as: UTF8.self)
-    }
-}
-
-extension String {
-    var trimmingSpaces: String {
-        var s = Substring(self)
-        while let c = s.first, c == " " || c == "\t" { s.removeFirst() }
-        while let c = s.last, c == " " || c == "\t" { s.removeLast() }
-        return String(s)
     }
 }

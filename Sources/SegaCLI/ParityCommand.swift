@@ -1,22 +1,55 @@
+import ArgumentParser
 import SegaModels
+import SegaRuntime
 
-// MARK: - `sega parity`
+// MARK: - sega parity
 
-/// Compares sega with a PyTorch expectation file (input, score, grad) written by the scripts in
-/// weights/fixtures/: used for full-width checks too large to commit.
-public enum ParityCommand {
+/// `sega parity`: compares sega with a PyTorch expectation file (input, score, grad) written by
+/// the scripts in weights/fixtures/: used for full-width checks too large to commit.
+public struct ParityCommand: ParsableCommand {
+    public static let configuration = CommandConfiguration(
+        commandName: "parity",
+        abstract: "Compare sega's score and input gradient with a PyTorch expectation file.",
+        discussion: """
+        EXPECT holds 'input' [1,3,H,W], 'score' [1] and 'grad' [1,3,H,W] (weights/fixtures/*.py write \
+        them). Passes when the score's relative error is <= 1e-4, the gradients' cosine >= 0.9999 \
+        and max|g - g_ref| / max|g_ref| <= --max-rel; exits 1 otherwise.
+        """
+    )
+
+    @Option(name: .long, help: "Model name or path to a .safetensors file.")
+    var model: String
+
+    @Option(name: .long, help: "Architecture (default: the 'arch' stored in the weights).")
+    var arch: String?
+
+    @Option(name: .long, help: "Expectation file (.expect.safetensors).")
+    var expect: String
+
+    @Option(name: .long, help: "Threads.")
+    var threads: Int = 1
+
+    @Option(name: .long, help: "Largest allowed max relative gradient error.")
+    var maxRel: Double = 1e-3
+
+    public init() {}
+
+    public func run() throws {
+        guard (1...256).contains(threads) else { throw ValidationError("--threads must be in 1...256") }
+        var passed = false
+        try CommandFailure.run("parity") {
+            let (r, ok) = try ParityCommand.run(model: model, arch: arch, expect: expect, threads: threads, maxRel: maxRel)
+            Console.out("\(ok ? "PASS" : "FAIL") \(expect): \(r.summary)")
+            passed = ok
+        }
+        if !passed { throw ExitCode(1) }
+    }
+
     /// Returns the report; `passed` says whether it meets the criteria with `maxRel`.
     public static func run(model: String, arch: String?, expect: String, threads: Int,
                            maxRel: Double) throws -> (report: ParityReport, passed: Bool) {
-        let path = try WeightsLocator.resolve(model)
-        let net: any IQAArchitecture
-        let exp: SafeTensors
-        do {
-            net = try ModelZoo.load(path: path, arch: arch)
-            exp = try SafeTensors(path: expect)
-        } catch let e as WeightsError {
-            throw CLIError(e.message)
-        }
+        let net = try ScoreCommand.load(model, arch: arch)
+        let exp = try SafeTensors(path: expect)
         let r = try Parity.check(net, expect: exp, threads: threads)
         return (r, r.passes(maxRel: maxRel))
     }

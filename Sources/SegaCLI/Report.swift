@@ -1,5 +1,6 @@
 import SegaAttack
 import SegaIO
+import SegaModels
 
 // MARK: - Evaluation report
 
@@ -91,8 +92,25 @@ public enum Report {
         return s
     }
 
+    /// The settings line ("eps 8.00/255, alpha 2.00/255, T 10, ..."): each setting's report part
+    /// (AttackSettings), in rank order.
     static func settings(_ c: AttackConfig) -> String {
-        "eps \(f(Double(c.eps) * 255, 2))/255, alpha \(f(Double(c.stepSize) * 255, 2))/255, T \(c.iterations), N \(c.samples), sigma \(f(Double(c.sigma), 3))\(c.antithetic ? " (antithetic)" : "")\(c.segaMomentum > 0 ? ", SEGA momentum \(f(Double(c.segaMomentum), 2))" : ""), M^F quantile \(f(Double(c.maskQuantile), 2)), M^F agreement \(f(Double(c.maskAgreement), 2)), JND threshold \(f(Double(c.jndThreshold), 1)), normalise \(c.normalizeSources), momentum (MI-FGSM, VT) \(f(Double(c.momentum), 2)), VT samples \(c.vtSamples) radius \(f(Double(c.vtBeta), 2)) eps, seed \(c.seed)"
+        var s = ""
+        for setting in AttackSettings.all.filter({ $0.report != nil }).sorted(by: { $0.report!.rank < $1.report!.rank }) {
+            let part = setting.report!, v = setting.value(c)
+            if part.omitAtDefault && v == setting.defaultValue { continue }
+            s += (s.isEmpty ? "" : part.joiner) + text(part, v)
+        }
+        return s
+    }
+
+    /// One part of the settings line.
+    static func text(_ part: ReportPart, _ v: SettingValue) -> String {
+        switch part.style {
+        case .plain: return "\(part.label) \(v)\(part.unit)"
+        case .fixed(let digits, let scale): return "\(part.label) \(f((v.number ?? .nan) * scale, digits))\(part.unit)"
+        case .marker: return v == .bool(true) ? part.label : ""
+        }
     }
 
     public static func markdown(_ h: Header, _ rows: [Row]) -> String {
@@ -141,35 +159,35 @@ public enum Report {
         for r in rows {
             var v = [r.method]
             for t in r.perTarget {
-                v += [t.srocc, t.plcc, t.krocc, t.r, t.meanAbsDelta, t.sroccLo, t.sroccHi].map { JSONObject.number($0) }
+                v += [t.srocc, t.plcc, t.krocc, t.r, t.meanAbsDelta, t.sroccLo, t.sroccHi].map { JSONWriter.number($0) }
             }
-            v += [r.meanSSIM, r.meanPSNR, r.gradientCalls, r.secondsPerImage].map { JSONObject.number($0) } + ["\(r.images)"]
+            v += [r.meanSSIM, r.meanPSNR, r.gradientCalls, r.secondsPerImage].map { JSONWriter.number($0) } + ["\(r.images)"]
             s += v.joined(separator: ",") + "\n"
         }
         return s
     }
 
     public static func json(_ h: Header, _ rows: [Row]) -> String {
-        var o = JSONObject()
-        o.add("sources", raw: "[" + h.sources.map(JSONObject.quote).joined(separator: ",") + "]")
-        o.add("targets", raw: "[" + h.targets.map(JSONObject.quote).joined(separator: ",") + "]")
+        var o = JSONWriter()
+        o.add("sources", raw: "[" + h.sources.map(JSONWriter.quote).joined(separator: ",") + "]")
+        o.add("targets", raw: "[" + h.targets.map(JSONWriter.quote).joined(separator: ",") + "]")
         o.add("settings", settings(h.config))
         o.add("images", h.images)
         o.add("complete", h.complete)
         var rs: [String] = []
         for r in rows {
-            var j = JSONObject()
+            var j = JSONWriter()
             j.add("method", r.method)
             var ts: [String] = []
             for (i, t) in r.perTarget.enumerated() {
-                var k = JSONObject()
+                var k = JSONWriter()
                 k.add("target", h.targets[i])
                 k.add("srocc", t.srocc); k.add("plcc", t.plcc); k.add("krocc", t.krocc); k.add("r", t.r)
                 k.add("mean_abs_delta", t.meanAbsDelta)
-                k.add("srocc_ci95", raw: "[\(JSONObject.number(t.sroccLo)),\(JSONObject.number(t.sroccHi))]")
+                k.add("srocc_ci95", raw: "[\(JSONWriter.number(t.sroccLo)),\(JSONWriter.number(t.sroccHi))]")
                 if let v = r.versus?[i] {
                     k.add("srocc_minus_\(rows[0].method)", v.delta)
-                    k.add("srocc_minus_\(rows[0].method)_ci95", raw: "[\(JSONObject.number(v.lo)),\(JSONObject.number(v.hi))]")
+                    k.add("srocc_minus_\(rows[0].method)_ci95", raw: "[\(JSONWriter.number(v.lo)),\(JSONWriter.number(v.hi))]")
                 }
                 ts.append(k.text)
             }

@@ -4,30 +4,6 @@ import Glibc
 
 // MARK: - Image-level workers
 
-/// A pthread mutex (no Foundation): guards the work queue, the counters and planning in
-/// `EvalCommand`'s workers.
-final class Lock {
-    private let m: UnsafeMutablePointer<pthread_mutex_t>
-
-    init() {
-        m = .allocate(capacity: 1)
-        m.initialize(to: pthread_mutex_t())
-        pthread_mutex_init(m, nil)
-    }
-
-    deinit {
-        pthread_mutex_destroy(m)
-        m.deallocate()
-    }
-
-    @inline(__always)
-    func sync<T>(_ f: () throws -> T) rethrows -> T {
-        pthread_mutex_lock(m)
-        defer { pthread_mutex_unlock(m) }
-        return try f()
-    }
-}
-
 enum Workers {
     private final class Job {
         let body: (Int) -> Void
@@ -52,5 +28,28 @@ enum Workers {
         }
         body(0)
         for t in threads { pthread_join(t, nil) }
+    }
+
+    /// Items 0..<count, taken from one queue in order by `workers` workers: body(item, worker).
+    /// After a failure no worker starts another item, and the error of the earliest failed
+    /// item is thrown.
+    static func drain(_ count: Int, on workers: Int, _ body: @escaping (Int, Int) throws -> Void) throws {
+        let lock = Lock()
+        var next = 0
+        var failure: (index: Int, error: any Error)? = nil
+        run(workers) { w in
+            while true {
+                let i: Int? = lock.sync {
+                    guard failure == nil, next < count else { return nil }
+                    next += 1
+                    return next - 1
+                }
+                guard let i else { return }
+                do { try body(i, w) } catch {
+                    lock.sync { if failure == nil || i < failure!.index { failure = (i, error) } }
+                }
+            }
+        }
+        if let f = failure { throw f.error }
     }
 }

@@ -21,12 +21,6 @@ public final class ConstantData: @unchecked Sendable {
 
     deinit { pointer.deallocate() }
 
-    /// Set when a batchnorm has been folded into this storage in place (see
-    /// `Graph.conv2dBatchNorm`): which parameters, and the folded bias. Later graphs built from
-    /// the same weights reuse the folded values instead of keeping a second copy.
-    public internal(set) var foldKey: String?
-    public internal(set) var foldedBias: ConstantData?
-
     public var buffer: UnsafeMutableBufferPointer<Float> { UnsafeMutableBufferPointer(start: pointer, count: count) }
     public var array: [Float] { Array(buffer) }
 }
@@ -100,12 +94,6 @@ public final class Graph {
     /// The storage of a constant node (nil for inputs and ops).
     public func constantStorage(_ t: Tensor) -> ConstantData? {
         if case .constant(let d) = nodes[t.id].kind { return d }
-        return nil
-    }
-
-    /// Constant data of a node, if it is a constant (used for load-time folding).
-    public func constantData(_ t: Tensor) -> [Float]? {
-        if case .constant(let d) = nodes[t.id].kind { return d.array }
         return nil
     }
 

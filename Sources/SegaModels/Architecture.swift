@@ -53,10 +53,10 @@ public enum ModelZoo {
     public static func load(_ st: SafeTensors, arch: String? = nil) throws -> any IQAArchitecture {
         let meta = st.metadata.first(where: { $0.0 == "arch" })?.1
         guard let name = arch ?? meta else {
-            throw WeightsError("\(st.source): no 'arch' in the metadata; pass --arch (one of \(architectures.keys.sorted().joined(separator: ", ")))")
+            throw WeightsError(.noArchitecture, "\(st.source): the weights carry no 'arch' metadata; give the architecture explicitly (one of \(architectures.keys.sorted().joined(separator: ", ")))")
         }
         guard let t = architectures[name] else {
-            throw WeightsError("unknown architecture '\(name)' (known: \(architectures.keys.sorted().joined(separator: ", ")))")
+            throw WeightsError(.unknownArchitecture, "unknown architecture '\(name)' (known: \(architectures.keys.sorted().joined(separator: ", ")))")
         }
         if let meta, meta != name {
             throw WeightsError("\(st.source): weights are for architecture '\(meta)', not '\(name)'")

@@ -6,9 +6,15 @@ import SegaEngine
 // MARK: - Errors
 
 /// A weights file that cannot be used; the message names the file and, where there is one, the tensor.
-public struct WeightsError: Error, CustomStringConvertible, Equatable {
+/// Its kind: `io` (the file cannot be opened, examined or mapped), `format` (not a safetensors
+/// file, corrupt, NaN/Inf values, another architecture's tensors), `unknownArchitecture` (a name
+/// sega does not know), `noArchitecture` (none in the metadata and none given).
+public struct WeightsError: Error, CustomStringConvertible, Equatable, Sendable {
+    public enum Kind: String, Sendable { case io, format, unknownArchitecture, noArchitecture }
+    public let kind: Kind
     public let message: String
-    public init(_ message: String) { self.message = message }
+    public init(_ message: String) { self.init(.format, message) }
+    public init(_ kind: Kind, _ message: String) { self.kind = kind; self.message = message }
     public var description: String { message }
 }
 
@@ -51,17 +57,17 @@ public final class SafeTensors {
     /// Map and validate a file.
     public convenience init(path: String) throws {
         let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { throw WeightsError("\(path): cannot open: \(String(cString: strerror(errno)))") }
+        guard fd >= 0 else { throw WeightsError(.io, "\(path): cannot open: \(String(cString: strerror(errno)))") }
         defer { close(fd) }
         var st = stat()
-        guard fstat(fd, &st) == 0 else { throw WeightsError("\(path): cannot stat: \(String(cString: strerror(errno)))") }
-        guard (st.st_mode & S_IFMT) == S_IFREG else { throw WeightsError("\(path): not a regular file") }
+        guard fstat(fd, &st) == 0 else { throw WeightsError(.io, "\(path): cannot stat: \(String(cString: strerror(errno)))") }
+        guard (st.st_mode & S_IFMT) == S_IFREG else { throw WeightsError(.io, "\(path): not a regular file") }
         let size = Int(st.st_size)
         guard size >= 8 else {
             throw WeightsError("\(path): not a safetensors file: \(size) bytes, too short for the 8-byte header length")
         }
         guard let p = mmap(nil, size, PROT_READ, MAP_PRIVATE, fd, 0), p != MAP_FAILED else {
-            throw WeightsError("\(path): cannot map: \(String(cString: strerror(errno)))")
+            throw WeightsError(.io, "\(path): cannot map: \(String(cString: strerror(errno)))")
         }
         do {
             try self.init(source: path, bytes: UnsafeRawBufferPointer(start: p, count: size), mapping: (p, size), owned: nil)

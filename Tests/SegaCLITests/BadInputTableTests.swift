@@ -1,17 +1,17 @@
 import XCTest
 import Foundation
 
-/// Runs every row of README.md's bad-input table (between `<!-- bad-inputs:begin -->` and
+/// Runs every row of the bad-input table in docs/bad-inputs.md (between `<!-- bad-inputs:begin -->` and
 /// `<!-- bad-inputs:end -->`): the command must exit with the listed code, print the listed
 /// message on stderr, and leave no file in its output directory. `$F` is Tests/Fixtures, `$T` a
-/// scratch directory holding the prepared bad files. The README cannot drift from the code.
+/// scratch directory holding the prepared bad files. The documented table cannot drift from the code.
 final class BadInputTableTests: XCTestCase {
     struct Row { let name: String; let command: [String]; let exit: Int32; let message: String }
 
     func rows() throws -> [Row] {
-        let readme = try String(contentsOfFile: "\(repoRoot)/README.md", encoding: .utf8)
+        let readme = try String(contentsOfFile: "\(repoRoot)/docs/bad-inputs.md", encoding: .utf8)
         guard let a = readme.range(of: "<!-- bad-inputs:begin -->"), let b = readme.range(of: "<!-- bad-inputs:end -->") else {
-            XCTFail("README.md has no bad-input table markers"); return []
+            XCTFail("docs/bad-inputs.md has no bad-input table markers"); return []
         }
         var out: [Row] = []
         for line in readme[a.upperBound..<b.lowerBound].split(separator: "\n") where line.hasPrefix("| ") {
@@ -42,7 +42,7 @@ final class BadInputTableTests: XCTestCase {
         try Data("path,split\n".utf8).write(to: URL(fileURLWithPath: "\(t)/empty.csv"))
 
         let table = try rows()
-        XCTAssertGreaterThanOrEqual(table.count, 12, "the README's bad-input table needs at least 12 rows")
+        XCTAssertGreaterThanOrEqual(table.count, 12, "the bad-input table (docs/bad-inputs.md) needs at least 12 rows")
         for row in table {
             let args = row.command.map { $0.replacingOccurrences(of: "$F", with: f).replacingOccurrences(of: "$T", with: t) }
             let r = try runSega(args)

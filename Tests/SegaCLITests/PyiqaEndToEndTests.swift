@@ -2,6 +2,7 @@ import XCTest
 import SegaCLI
 import SegaIO
 import SegaModels
+import SegaRuntime
 
 /// Repository root, from this file's path (Tests/SegaCLITests/PyiqaEndToEndTests.swift).
 let repoRoot: String = {
@@ -21,10 +22,10 @@ struct PyiqaScore {
 func loadPyiqaScores() throws -> [PyiqaScore] {
     let bytes = try ImageFile.readFileBytesForTest("\(e2eDir)/scores.csv")
     let lines = String(decoding: bytes, as: UTF8.self).split(separator: "\n")
-    guard lines.first == "arch,weights,image,pyiqa_score" else { throw CLIError("scores.csv: unexpected header") }
+    guard lines.first == "arch,weights,image,pyiqa_score" else { throw SegaError(.format, "scores.csv: unexpected header") }
     return try lines.dropFirst().map { line in
         let f = line.split(separator: ",").map(String.init)
-        guard f.count == 4, let s = Double(f[3]) else { throw CLIError("scores.csv: bad line '\(line)'") }
+        guard f.count == 4, let s = Double(f[3]) else { throw SegaError(.format, "scores.csv: bad line '\(line)'") }
         return PyiqaScore(arch: f[0], weights: f[1], image: f[2], score: s)
     }
 }

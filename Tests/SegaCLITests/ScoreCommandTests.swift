@@ -2,6 +2,7 @@ import XCTest
 @testable import SegaCLI
 import SegaIO
 import SegaModels
+import SegaRuntime
 #if canImport(Glibc)
 import Glibc
 #endif

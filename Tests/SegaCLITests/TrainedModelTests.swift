@@ -2,6 +2,7 @@ import XCTest
 import SegaCLI
 import SegaIO
 import SegaModels
+import SegaRuntime
 
 /// The models shipped in weights/ score the sample test-split images (weights/samples/) exactly as PyTorch does
 /// (Tests/Fixtures/trained/expect.tsv, written by weights/evaluate.py --fixtures from the same

@@ -44,17 +44,18 @@ final class MemoryPlanTests: XCTestCase {
             XCTAssertLessThanOrEqual(plan.arenaBytes, plan.naiveBytes, "reuse never costs more", file: file, line: line)
             XCTAssertGreaterThanOrEqual(plan.arenaBytes, plan.peakLiveBytes, file: file, line: line)
         }
-        let b = plan.layout.blocks
+        let b = plan.schedule.liveness.blocks, off = plan.schedule.layout.offsets
+        XCTAssertEqual(b.count, off.count, file: file, line: line)
         var bad = 0
         for i in b.indices {
-            if b[i].offset < 0 || !b[i].offset.isMultiple(of: 64) || b[i].offset + b[i].bytes > plan.arena.capacity {
+            if off[i] < 0 || !off[i].isMultiple(of: 64) || off[i] + b[i].bytes > plan.arena.capacity {
                 bad += 1
-                XCTFail("block \(b[i]) lies outside the arena (\(plan.arena.capacity) bytes)", file: file, line: line)
+                XCTFail("block \(b[i]) at \(off[i]) lies outside the arena (\(plan.arena.capacity) bytes)", file: file, line: line)
             }
-            for j in (i + 1)..<b.count where PlanLayout.overlapInTime(b[i], b[j]) {
-                if b[i].offset < b[j].offset + b[j].bytes && b[j].offset < b[i].offset + b[i].bytes {
+            for j in (i + 1)..<b.count where b[i].overlapsInTime(b[j]) {
+                if off[i] < off[j] + b[j].bytes && off[j] < off[i] + b[i].bytes {
                     bad += 1
-                    if bad < 5 { XCTFail("blocks \(b[i]) and \(b[j]) are live together and overlap", file: file, line: line) }
+                    if bad < 5 { XCTFail("blocks \(b[i]) at \(off[i]) and \(b[j]) at \(off[j]) are live together and overlap", file: file, line: line) }
                 }
             }
         }

@@ -3,10 +3,7 @@ import XCTest
 import SegaEngine
 
 final class WaDIQaMTests: XCTestCase {
-    func testParity() throws {
-        let r = try checkParity("wadiqam")
-        print("wadiqam parity: score \(r.score) vs \(r.expected), grad cosine \(r.cosine), max rel err \(r.maxRelError)")
-    }
+    func testParity() throws { try checkParity("wadiqam") }
 
     /// pyiqa's grid is range(0, side - 32, 32): the 96x112 fixture uses rows 0..<64 and columns
     /// 0..<96 only, so the reference gradient is zero outside them (a check the fixture is the
@@ -22,27 +19,6 @@ final class WaDIQaMTests: XCTestCase {
         } } }
         XCTAssertEqual(outside, 0)
         XCTAssertGreaterThan(inside, 0)
-    }
-
-    func testScoreRangeAndRegistry() throws {
-        let m = try ModelZoo.load(path: fixturePath("wadiqam.safetensors"))
-        XCTAssertTrue(m is WaDIQaM)
-        XCTAssertEqual(m.scoreRange.lo, -1); XCTAssertEqual(m.scoreRange.hi, 0.1)
-    }
-
-    func testRejectsMissingTensor() throws {
-        try assertRejects("wadiqam", arch: "wadiqam", .drop("fc_w.3.bias"), naming: "fc_w.3.bias")
-        try assertRejects("wadiqam", arch: "wadiqam", .drop("features.22.weight"), naming: "features.22.weight")
-    }
-
-    func testRejectsLeftoverTensor() throws {
-        try assertRejects("wadiqam", arch: "wadiqam", .add("fc_w.5.weight"), naming: "fc_w.5.weight")
-    }
-
-    func testRejectsWrongShape() throws {
-        // An FR-style head (3C inputs) is refused.
-        try assertRejects("wadiqam", arch: "wadiqam", .reshape("fc_q.0.weight", [128, 3 * 128]), naming: "fc_q.0.weight")
-        try assertRejects("wadiqam", arch: "wadiqam", .reshape("features.5.weight", [16, 9, 3, 3]), naming: "features.5.weight")
     }
 
     func testRejectsImageWithoutPatches() throws {

@@ -37,6 +37,8 @@ typedef struct sega_context sega_context;
 /* "sega X.Y". */
 const char *sega_version(void);
 
+/* Every field is an attack setting (docs/settings.md lists them with their flags and ranges);
+ * fields are only ever appended. Fill with sega_attack_options_init, then change what you need. */
 typedef struct sega_attack_options {
     int method;              /* SEGA_METHOD_* */
     float eps;               /* L-infinity budget in [0, 1] units, (0, 1] */
@@ -52,6 +54,9 @@ typedef struct sega_attack_options {
     float mask_agreement;    /* M^F: fraction of sources that must share the ensemble sign, [0, 1] */
     int antithetic;          /* SEGA: 1 draws the noise in pairs (u, -u) (an odd N ends on a lone u) */
     float sega_momentum;     /* SEGA: >0 steps on sign(mom = mu*mom + g/mean|g|) (not in the paper), >= 0 */
+    float momentum;          /* MI-FGSM / VT momentum decay, >= 0 */
+    int vt_samples;          /* VT: uniform neighbours per source and step, 1...10000 */
+    float vt_beta;           /* VT: neighbourhood radius, a multiple of eps, >= 0 */
 } sega_attack_options;
 
 /* A context with a memory budget in bytes for all its plans (0: no limit) and a thread count
@@ -72,7 +77,8 @@ int sega_model_range(sega_context *ctx, int model, double *lo, double *hi);
 /* Score one image. */
 int sega_score(sega_context *ctx, int model, const float *chw, int height, int width, float *out_score);
 
-/* Defaults: SEGA, eps 8/255, alpha eps/4, T 10, N 12, sigma 0.02, auto direction, normalised. */
+/* Defaults (those of `sega attack`): SEGA, eps 8/255, alpha eps/4, T 10, N 12, sigma 0.02, auto
+ * direction, normalised, masks off, momentum 1, VT 4 samples at radius 1.5 eps. */
 void sega_attack_options_init(sega_attack_options *opts);
 
 /* Attack `chw` with the given source models; writes the adversarial image (on the 8-bit grid,

@@ -107,28 +107,86 @@ public final class BatchNorm2d: Op {
     }
 }
 
-// MARK: - Load-time folding into a preceding convolution
+// MARK: - Folding into a preceding convolution or linear layer
+
+/// An eval-mode batchnorm's parameters (each [C]) and its eps.
+public struct BatchNormParameters {
+    public let gamma: ConstantData, beta: ConstantData, mean: ConstantData, variance: ConstantData
+    public let eps: Float
+    public init(gamma: ConstantData, beta: ConstantData, mean: ConstantData, variance: ConstantData, eps: Float = 1e-5) {
+        self.gamma = gamma; self.beta = beta; self.mean = mean; self.variance = variance; self.eps = eps
+    }
+}
+
+/// A weight and bias with an eval-mode batchnorm folded in, owned by whoever holds this value.
+/// Graphs read it in place, so every graph and plan built from one `FoldedWeights` shares the
+/// same copy.
+public struct FoldedWeights {
+    public let weight: ConstantData
+    public let bias: ConstantData
+}
 
 /// Folds an eval-mode batchnorm into the convolution (or linear layer) before it:
 /// W'[o, ...] = W[o, ...] * s[o], b'[o] = (b[o] - mean[o]) * s[o] + beta[o], s = gamma / sqrt(var + eps).
 /// `weight` holds `outChannels` equal rows (PyTorch layout, output channel first); a missing
 /// bias counts as 0. Computed in double and rounded once.
+///
+/// Storage that someone else also references is never changed: the fold goes to new storage.
+/// When the caller holds the only reference to `weight` (storage just read from a file), the
+/// fold is written into it instead, so loading needs no second copy; `weight` then holds the
+/// folded values and is the returned weight.
+public func foldBatchNorm(weight: inout ConstantData, bias: ConstantData?, outChannels: Int,
+                          _ bn: BatchNormParameters) throws -> FoldedWeights {
+    try checkFoldSizes(weight: weight.count, bias: bias?.count, outChannels: outChannels, gamma: bn.gamma.count,
+                       beta: bn.beta.count, mean: bn.mean.count, variance: bn.variance.count)
+    let w = isKnownUniquelyReferenced(&weight) ? weight : ConstantData(count: weight.count)
+    let b = ConstantData(count: outChannels)
+    foldBatchNorm(weight: UnsafeBufferPointer(weight.buffer), bias: bias.map { UnsafeBufferPointer($0.buffer) },
+                  gamma: bn.gamma.pointer, beta: bn.beta.pointer, mean: bn.mean.pointer, variance: bn.variance.pointer,
+                  eps: bn.eps, into: w.buffer, b.buffer)
+    return FoldedWeights(weight: w, bias: b)
+}
+
+/// `foldBatchNorm` over arrays (same arithmetic).
 public func foldBatchNorm(weight: [Float], bias: [Float]?, outChannels: Int, gamma: [Float], beta: [Float],
                           mean: [Float], variance: [Float], eps: Float) throws -> (weight: [Float], bias: [Float]) {
-    guard outChannels >= 1, weight.count % outChannels == 0,
-          gamma.count == outChannels, beta.count == outChannels, mean.count == outChannels,
-          variance.count == outChannels, bias == nil || bias!.count == outChannels else {
-        throw EngineError(.shapeMismatch, "foldBatchNorm: weight (\(weight.count) values), bias (\(bias?.count ?? 0)), gamma/beta/mean/var (\(gamma.count)/\(beta.count)/\(mean.count)/\(variance.count)) do not fit \(outChannels) output channels")
-    }
-    let per = weight.count / outChannels
+    try checkFoldSizes(weight: weight.count, bias: bias?.count, outChannels: outChannels, gamma: gamma.count,
+                       beta: beta.count, mean: mean.count, variance: variance.count)
     var w = weight
     var b = [Float](repeating: 0, count: outChannels)
+    func fold(_ bp: UnsafeBufferPointer<Float>?) {
+        weight.withUnsafeBufferPointer { wp in
+            w.withUnsafeMutableBufferPointer { wo in
+                b.withUnsafeMutableBufferPointer { bo in
+                    foldBatchNorm(weight: wp, bias: bp, gamma: gamma, beta: beta, mean: mean, variance: variance,
+                                  eps: eps, into: wo, bo)
+                }
+            }
+        }
+    }
+    if let bias { bias.withUnsafeBufferPointer { fold($0) } } else { fold(nil) }
+    return (w, b)
+}
+
+private func checkFoldSizes(weight: Int, bias: Int?, outChannels: Int, gamma: Int, beta: Int, mean: Int, variance: Int) throws {
+    guard outChannels >= 1, weight % outChannels == 0, gamma == outChannels, beta == outChannels, mean == outChannels,
+          variance == outChannels, bias == nil || bias! == outChannels else {
+        throw EngineError(.shapeMismatch, "foldBatchNorm: weight (\(weight) values), bias (\(bias ?? 0)), gamma/beta/mean/var (\(gamma)/\(beta)/\(mean)/\(variance)) do not fit \(outChannels) output channels")
+    }
+}
+
+/// The fold itself, sizes already checked: w and b get the folded weight and bias (w may be
+/// `weight` itself: each element is read before it is written).
+private func foldBatchNorm(weight: UnsafeBufferPointer<Float>, bias: UnsafeBufferPointer<Float>?,
+                           gamma: UnsafePointer<Float>, beta: UnsafePointer<Float>, mean: UnsafePointer<Float>,
+                           variance: UnsafePointer<Float>, eps: Float,
+                           into w: UnsafeMutableBufferPointer<Float>, _ b: UnsafeMutableBufferPointer<Float>) {
+    let outChannels = b.count, per = weight.count / outChannels
     for o in 0..<outChannels {
         let s = Double(gamma[o]) / (Double(variance[o]) + Double(eps)).squareRoot()
         for j in 0..<per { w[o * per + j] = Float(Double(weight[o * per + j]) * s) }
         b[o] = Float((Double(bias?[o] ?? 0) - Double(mean[o])) * s + Double(beta[o]))
     }
-    return (w, b)
 }
 
 extension Graph {
@@ -139,10 +197,11 @@ extension Graph {
     }
 
     /// conv2d followed by eval-mode batchnorm. When the conv weight (and bias, if any) and all four
-    /// batchnorm parameters are graph constants, the batchnorm is folded into the weight storage
-    /// IN PLACE, once (one op, no extra pass, no second copy of the weights): the storage records
-    /// which parameters were folded in, so graphs built again from the same weights reuse it.
-    /// Such a weight must not also be used unfolded. Otherwise conv2d + batchNorm2d are emitted.
+    /// batchnorm parameters are graph constants, the batchnorm is folded into a new weight and
+    /// bias owned by this graph's nodes (one op, no extra pass; the given constants are not
+    /// touched). Otherwise conv2d + batchNorm2d are emitted. A model that builds many graphs from
+    /// the same weights folds once instead (`foldBatchNorm(weight:bias:outChannels:_:)`) and adds
+    /// the `FoldedWeights` to each graph with `conv2d`, so its plans share one folded copy.
     public func conv2dBatchNorm(_ x: Tensor, weight: Tensor, bias: Tensor? = nil,
                                 gamma: Tensor, beta: Tensor, mean: Tensor, variance: Tensor, eps: Float = 1e-5,
                                 stride: (Int, Int) = (1, 1), padding: Conv2d.Padding = .symmetric(0, 0),
@@ -154,19 +213,11 @@ extension Graph {
             let op = Conv2d(stride: stride, padding: padding, dilation: dilation, groups: groups)
             let convShape = try op.outputShape(bias.map { [x.shape, weight.shape, $0.shape] } ?? [x.shape, weight.shape])
             _ = try BatchNorm2d(eps: eps).outputShape([convShape, gamma.shape, beta.shape, mean.shape, variance.shape])
-            func id(_ c: ConstantData?) -> String { c.map { "\(UInt(bitPattern: ObjectIdentifier($0).hashValue))" } ?? "-" }
-            let key = "bn \(id(gs)) \(id(bs)) \(id(ms)) \(id(vs)) \(id(bias.flatMap { constantStorage($0) })) \(eps.bitPattern)"
-            if ws.foldKey == nil {
-                let f = try foldBatchNorm(weight: ws.array, bias: bias.flatMap { constantData($0) }, outChannels: weight.shape[0],
-                                          gamma: gs.array, beta: bs.array, mean: ms.array, variance: vs.array, eps: eps)
-                f.weight.withUnsafeBufferPointer { ws.pointer.update(from: $0.baseAddress!, count: ws.count) }
-                ws.foldedBias = ConstantData(f.bias)
-                ws.foldKey = key
-            } else if ws.foldKey != key {
-                throw EngineError(.invalidArgument, "conv2dBatchNorm: weight '\(nodes[weight.id].name)' was already folded with other batchnorm parameters")
-            }
-            let fw = try constant(ws, weight.shape, name: "\(nodes[weight.id].name).bnfolded")
-            let fb = try constant(ws.foldedBias!, [weight.shape[0]], name: "\(nodes[weight.id].name).bnfolded_bias")
+            var shared = ws   // also referenced by the graph node: folded into new storage
+            let f = try foldBatchNorm(weight: &shared, bias: bias.flatMap { constantStorage($0) }, outChannels: weight.shape[0],
+                                      BatchNormParameters(gamma: gs, beta: bs, mean: ms, variance: vs, eps: eps))
+            let fw = try constant(f.weight, weight.shape, name: "\(nodes[weight.id].name).bnfolded")
+            let fb = try constant(f.bias, [weight.shape[0]], name: "\(nodes[weight.id].name).bnfolded_bias")
             return try apply(op, [x, fw, fb])
         }
         let y = try conv2d(x, weight: weight, bias: bias, stride: stride, padding: padding, dilation: dilation, groups: groups)

@@ -72,10 +72,8 @@ public final class CNNIQA: IQAArchitecture {
     // MARK: graph
 
     public func build(_ g: Graph, image: Tensor) throws -> Tensor {
+        try ImageInput.requireRGB(image, Self.name)
         let s = image.shape
-        guard s.count == 4, s[0] == 1, s[1] == 3 else {
-            throw EngineError(.shapeMismatch, "cnniqa: image must be [1, 3, H, W], got \(s)")
-        }
         let ks = conv1W.shape[2]
         let need = ks + (lcnC == nil ? 0 : Self.lcnWindow - 1)
         guard s[2] >= need, s[3] >= need else {

@@ -14,7 +14,7 @@ import SegaEngine
 /// pyiqa's "signed sqrt" is a plain `torch.sqrt(X + 1e-8)` (B >= 0 since both maps are post-ReLU),
 /// so this does the same: shift by 1e-8, then sqrt, with PyTorch's gradient 1 / (2 sqrt(B + 1e-8))
 /// everywhere, including B = 0. The whole image goes in (no resize, no crop). BatchNorm is folded
-/// into the SCNN convolutions at build time. Channel widths come from the weights (the real
+/// into the SCNN convolutions when the weights are read. Channel widths come from the weights (the real
 /// network has C1 = 512, C2 = 128).
 public final class DBCNN: IQAArchitecture {
     public static let name = "dbcnn"
@@ -25,18 +25,10 @@ public final class DBCNN: IQAArchitecture {
     static let vgg16Pattern = "CCMCCMCCCMCCCMCCC"
     /// SCNN conv strides; every conv is 3x3 with padding 1.
     static let scnnStrides = [1, 2, 1, 2, 1, 2, 1, 1, 2]
-    static let mean: [Float] = [0.485, 0.456, 0.406]
-    static let std: [Float] = [0.229, 0.224, 0.225]
-
-    struct ConvBN {
-        let name: String
-        let weight: Param, bias: Param
-        let gamma: Param, beta: Param, mean: Param, variance: Param
-        let stride: Int
-    }
 
     let features1: VGGStack
-    let features2: [ConvBN]
+    /// SCNN convs with their BatchNorm folded in at load.
+    let features2: [FoldedConvBN]
     let fcW: Param, fcB: Param
 
     // MARK: loading
@@ -44,7 +36,7 @@ public final class DBCNN: IQAArchitecture {
     public init(weights: SafeTensors) throws {
         let r = WeightReader(weights, architecture: Self.name)
         features1 = try VGGStack(r, prefix: "features1", pattern: Self.vgg16Pattern)
-        var blocks: [ConvBN] = []
+        var blocks: [FoldedConvBN] = []
         var c = 3
         for (b, stride) in Self.scnnStrides.enumerated() {
             let conv = "features2.\(3 * b)", bn = "features2.\(3 * b + 1)"
@@ -52,12 +44,9 @@ public final class DBCNN: IQAArchitecture {
             guard s.count == 4, s[1] == c, s[2] == 3, s[3] == 3, s[0] >= 1 else {
                 throw WeightsError("\(weights.source): tensor '\(conv).weight' has shape \(s), the architecture expects [out, \(c), 3, 3]")
             }
-            let o = s[0]
-            blocks.append(ConvBN(name: conv, weight: try Param(r, "\(conv).weight", s), bias: try Param(r, "\(conv).bias", [o]),
-                                 gamma: try Param(r, "\(bn).weight", [o]), beta: try Param(r, "\(bn).bias", [o]),
-                                 mean: try Param(r, "\(bn).running_mean", [o]), variance: try Param(r, "\(bn).running_var", [o]),
-                                 stride: stride))
-            c = o
+            blocks.append(try FoldedConvBN(r, weight: "\(conv).weight", bias: "\(conv).bias", bn: bn, shape: s, eps: 1e-5,
+                                           stride: stride, padding: .symmetric(1, 1)))
+            c = s[0]
         }
         features2 = blocks
         fcW = try Param(r, "fc.weight", [1, features1.outChannels * c])
@@ -68,27 +57,13 @@ public final class DBCNN: IQAArchitecture {
     // MARK: graph
 
     public func build(_ g: Graph, image: Tensor) throws -> Tensor {
-        let s = image.shape
-        guard s.count == 4, s[0] == 1, s[1] == 3 else {
-            throw EngineError(.shapeMismatch, "dbcnn: image must be [1, 3, H, W], got \(s)")
-        }
-        guard s[2] >= 16, s[3] >= 16 else {
-            throw EngineError(.shapeMismatch, "dbcnn: image \(s[2])x\(s[3]) is too small (VGG16's four pools need at least 16x16)")
-        }
-        // Preprocessing: ImageNet normalisation.
-        let mean = try g.constant(Self.mean, [1, 3, 1, 1], name: "dbcnn.mean")
-        let invStd = try g.constant(Self.std.map { 1 / $0 }, [1, 3, 1, 1], name: "dbcnn.inv_std")
-        let x = try g.mul(g.sub(image, mean), invStd)
+        try ImageInput.requireRGB(image, Self.name, minSide: 16, reason: "VGG16's four pools")
+        let x = try ImageInput.imageNetNormalize(g, image, reciprocal: .float)
 
         // Two feature branches.
         let x1 = try features1.build(g, x)
         var x2 = x
-        for blk in features2 {
-            x2 = try g.relu(g.conv2dBatchNorm(
-                x2, weight: blk.weight.const(g, "\(blk.name).weight"), bias: blk.bias.const(g, "\(blk.name).bias"),
-                gamma: blk.gamma.const(g), beta: blk.beta.const(g), mean: blk.mean.const(g), variance: blk.variance.const(g),
-                eps: 1e-5, stride: (blk.stride, blk.stride), padding: .symmetric(1, 1)))
-        }
+        for blk in features2 { x2 = try g.relu(blk.build(g, x2)) }
         let (c1, h, w) = (x1.shape[1], x1.shape[2], x1.shape[3])
         if x2.shape[2] != h || x2.shape[3] != w {
             x2 = try g.resizeBilinear(x2, size: (h, w), alignCorners: true)

@@ -40,7 +40,7 @@ public final class DBCNNLite0: IQAArchitecture {
     // MARK: graph
 
     public func build(_ g: Graph, image: Tensor) throws -> Tensor {
-        try Lite0Support.requireImage(image, Self.name)
+        try ImageInput.requireRGB(image, Self.name)
         let (feat, taps) = try backbone.build(g, Lite0Support.normalize(g, image), taps: [Self.tap])
         let x1 = try g.relu(g.conv2d(feat, weight: proj1W.const(g, "proj1.weight"), bias: proj1B.const(g)))
         var x2 = try g.relu(g.conv2d(taps[Self.tap]!, weight: proj2W.const(g, "proj2.weight"), bias: proj2B.const(g)))

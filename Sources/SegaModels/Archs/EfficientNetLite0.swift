@@ -12,7 +12,7 @@ import SegaEngine
 ///     _conv_head 1x1 -> _bn1 -> ReLU6
 ///
 /// No squeeze-excitation (the "Lite" variant), BatchNorm eps 1e-3, folded into the convolutions
-/// at build time. Every convolution uses TensorFlow SAME padding (`.same`): the package pads
+/// when the weights are read. Every convolution uses TensorFlow SAME padding (`.same`): the package pads
 /// statically for its 224x224 input, which at 224 equals SAME, and SAME is what the TF original
 /// does at every size. Widths and kernel sizes come from the weight shapes (reduced fixtures load
 /// through the same code); the block schedule (16 blocks, which of them stride 2, block 0
@@ -24,51 +24,31 @@ struct Lite0Backbone {
     static let stageEnd = [0, 2, 4, 7, 10, 14, 15]
     static let bnEps: Float = 1e-3
 
-    /// A bias-free convolution followed by an eval-mode BatchNorm.
-    struct ConvBN {
-        let name: String
-        let weight: Param, gamma: Param, beta: Param, mean: Param, variance: Param
-        let stride: Int, groups: Int
-        var outChannels: Int { weight.shape[0] }
-
-        /// Read `<conv>.weight` (shape [out, in / groups, k, k], out inferred when nil) and the four
-        /// BatchNorm tensors of `<bn>`.
-        init(_ r: WeightReader, conv: String, bn: String, inChannels: Int, out: Int? = nil,
-             kernel: Int? = nil, stride: Int = 1, depthwise: Bool = false) throws {
-            let s = try r.shape("\(conv).weight")
-            guard s.count == 4 else {
-                throw WeightsError("\(r.file.source): tensor '\(conv).weight' has shape \(s), expected [out, in, k, k]")
-            }
-            let o = out ?? s[0], k = kernel ?? s[2]
-            guard k >= 1, k % 2 == 1 else {
-                throw WeightsError("\(r.file.source): tensor '\(conv).weight' has shape \(s): expected an odd square kernel")
-            }
-            name = conv
-            weight = try Param(r, "\(conv).weight", [o, depthwise ? 1 : inChannels, k, k])
-            gamma = try Param(r, "\(bn).weight", [o])
-            beta = try Param(r, "\(bn).bias", [o])
-            mean = try Param(r, "\(bn).running_mean", [o])
-            variance = try Param(r, "\(bn).running_var", [o])
-            self.stride = stride
-            groups = depthwise ? o : 1
+    /// A bias-free convolution followed by an eval-mode BatchNorm (eps 1e-3), folded at load:
+    /// `<conv>.weight` of shape [out, in / groups, k, k] (out inferred when nil, k odd) and the
+    /// four BatchNorm tensors of `<bn>`. TF SAME padding.
+    static func convBN(_ r: WeightReader, conv: String, bn: String, inChannels: Int, out: Int? = nil,
+                       kernel: Int? = nil, stride: Int = 1, depthwise: Bool = false) throws -> FoldedConvBN {
+        let s = try r.shape("\(conv).weight")
+        guard s.count == 4 else {
+            throw WeightsError("\(r.file.source): tensor '\(conv).weight' has shape \(s), expected [out, in, k, k]")
         }
-
-        func build(_ g: Graph, _ x: Tensor) throws -> Tensor {
-            try g.conv2dBatchNorm(x, weight: weight.const(g, "\(name).weight"),
-                                  gamma: gamma.const(g), beta: beta.const(g), mean: mean.const(g),
-                                  variance: variance.const(g), eps: Lite0Backbone.bnEps,
-                                  stride: (stride, stride), padding: .same, groups: groups)
+        let o = out ?? s[0], k = kernel ?? s[2]
+        guard k >= 1, k % 2 == 1 else {
+            throw WeightsError("\(r.file.source): tensor '\(conv).weight' has shape \(s): expected an odd square kernel")
         }
+        return try FoldedConvBN(r, weight: "\(conv).weight", bn: bn, shape: [o, depthwise ? 1 : inChannels, k, k], eps: bnEps,
+                                stride: stride, padding: .same, groups: depthwise ? o : 1)
     }
 
     struct Block {
-        let expand: ConvBN?, depthwise: ConvBN, project: ConvBN
+        let expand: FoldedConvBN?, depthwise: FoldedConvBN, project: FoldedConvBN
         let skip: Bool
     }
 
-    let stem: ConvBN
+    let stem: FoldedConvBN
     let blocks: [Block]
-    let head: ConvBN?
+    let head: FoldedConvBN?
 
     /// Output channels of block i.
     func channels(_ i: Int) -> Int { blocks[i].project.outChannels }
@@ -80,27 +60,27 @@ struct Lite0Backbone {
     /// with `prefix` ("" for the ImageNet checkpoint, "backbone." inside the IQA models).
     init(_ r: WeightReader, prefix p: String, blocks n: Int = 16, head withHead: Bool = true) throws {
         precondition(n >= 1 && n <= 16)
-        stem = try ConvBN(r, conv: "\(p)_conv_stem", bn: "\(p)_bn0", inChannels: 3, kernel: 3, stride: 2)
+        stem = try Self.convBN(r, conv: "\(p)_conv_stem", bn: "\(p)_bn0", inChannels: 3, kernel: 3, stride: 2)
         var c = stem.outChannels
         var bs: [Block] = []
         for i in 0..<n {
             let b = "\(p)_blocks.\(i)."
-            var expand: ConvBN? = nil
+            var expand: FoldedConvBN? = nil
             var mid = c
             if i > 0 {
-                let e = try ConvBN(r, conv: "\(b)_expand_conv", bn: "\(b)_bn0", inChannels: c, kernel: 1)
+                let e = try Self.convBN(r, conv: "\(b)_expand_conv", bn: "\(b)_bn0", inChannels: c, kernel: 1)
                 expand = e
                 mid = e.outChannels
             }
             let s = Self.strides[i]
-            let dw = try ConvBN(r, conv: "\(b)_depthwise_conv", bn: "\(b)_bn1", inChannels: mid, out: mid,
+            let dw = try Self.convBN(r, conv: "\(b)_depthwise_conv", bn: "\(b)_bn1", inChannels: mid, out: mid,
                                 stride: s, depthwise: true)
-            let pr = try ConvBN(r, conv: "\(b)_project_conv", bn: "\(b)_bn2", inChannels: mid, kernel: 1)
+            let pr = try Self.convBN(r, conv: "\(b)_project_conv", bn: "\(b)_bn2", inChannels: mid, kernel: 1)
             bs.append(Block(expand: expand, depthwise: dw, project: pr, skip: s == 1 && c == pr.outChannels))
             c = pr.outChannels
         }
         blocks = bs
-        head = withHead ? try ConvBN(r, conv: "\(p)_conv_head", bn: "\(p)_bn1", inChannels: c, kernel: 1) : nil
+        head = withHead ? try Self.convBN(r, conv: "\(p)_conv_head", bn: "\(p)_bn1", inChannels: c, kernel: 1) : nil
     }
 
     // MARK: graph
@@ -128,18 +108,7 @@ struct Lite0Backbone {
 enum Lite0Support {
     /// (x - mean) / std per RGB channel with ImageNet statistics, inside the graph.
     static func normalize(_ g: Graph, _ x: Tensor) throws -> Tensor {
-        let mean: [Float] = [0.485, 0.456, 0.406], std: [Double] = [0.229, 0.224, 0.225]
-        let m = try g.constant(mean, [1, 3, 1, 1], name: "imagenet_mean")
-        let inv = try g.constant(std.map { Float(1 / $0) }, [1, 3, 1, 1], name: "imagenet_inv_std")
-        return try g.mul(g.sub(x, m), inv)
-    }
-
-    /// Check that the image is [1, 3, H, W].
-    static func requireImage(_ image: Tensor, _ arch: String) throws {
-        let s = image.shape
-        guard s.count == 4, s[0] == 1, s[1] == 3, s[2] >= 1, s[3] >= 1 else {
-            throw EngineError(.shapeMismatch, "\(arch): image must be [1, 3, H, W], got \(s)")
-        }
+        try ImageInput.imageNetNormalize(g, x, reciprocal: .double)
     }
 
     /// Integer metadata `key` of a weights file, or `fallback` when absent.
@@ -151,17 +120,6 @@ enum Lite0Support {
         return i
     }
 
-    /// A Linear layer followed by an eval-mode BatchNorm1d, folded into one Linear at load.
-    static func foldedLinearBN(_ r: WeightReader, linear: String, bn: String, inFeatures: Int, eps: Float = 1e-5) throws -> (w: Param, b: Param) {
-        let out = try r.shape("\(linear).weight").first ?? 0
-        let w = try r.floats("\(linear).weight", [out, inFeatures])
-        let b = try r.floats("\(linear).bias", [out])
-        let f = try foldBatchNorm(weight: w, bias: b, outChannels: out,
-                                  gamma: r.floats("\(bn).weight", [out]), beta: r.floats("\(bn).bias", [out]),
-                                  mean: r.floats("\(bn).running_mean", [out]), variance: r.floats("\(bn).running_var", [out]),
-                                  eps: eps)
-        return (Param(f.weight, [out, inFeatures]), Param(f.bias, [out]))
-    }
 }
 
 /// A Linear layer: weight [out, in] (out inferred when nil), bias [out].
@@ -209,7 +167,7 @@ public final class Lite0: IQAArchitecture {
     }
 
     public func build(_ g: Graph, image: Tensor) throws -> Tensor {
-        try Lite0Support.requireImage(image, Self.name)
+        try ImageInput.requireRGB(image, Self.name)
         let f = try backbone.build(g, Lite0Support.normalize(g, image)).out
         let pooled = try g.reshape(g.globalAvgPool(f), [1, backbone.headChannels])
         return try g.reshape(fc.build(g, pooled), [1])

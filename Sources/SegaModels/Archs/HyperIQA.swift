@@ -50,80 +50,70 @@ public final class HyperIQA: IQAArchitecture {
 
     public init(weights: SafeTensors) throws {
         let r = WeightReader(weights, architecture: Self.name)
-        let src = weights.source
         trunk = try ResNetTrunk(r, stemConv: "base_model.conv1.weight", stemBN: "base_model.bn1",
                                 stages: (1...4).map { "base_model.layer\($0)" })
         let ch = trunk.stageChannels
-        // Spatial size of each stage for a 224 crop: 56, 28, 14, 7; after the 7/7 avgpool: 8, 4, 2, 1.
-        let pooled = [8, 4, 2, 1]
-
-        func fc(_ name: String, in n: Int?) throws -> (w: Param, b: Param) {
-            let s = try r.shape("\(name).weight")
-            guard s.count == 2, s[0] >= 1, n == nil || s[1] == n! else {
-                throw WeightsError("\(src): tensor '\(name).weight' has shape \(s), expected [out, \(n.map(String.init) ?? "in")]")
-            }
-            return (try Param(r, "\(name).weight", s), try Param(r, "\(name).bias", [s[0]]))
-        }
-        func conv(_ name: String, in n: Int, k: Int, out: Int? = nil) throws -> (w: Param, b: Param) {
-            let s = try r.shape("\(name).weight")
-            guard s.count == 4, s[0] >= 1, s[1] == n, s[2] == k, s[3] == k, out == nil || s[0] == out! else {
-                throw WeightsError("\(src): tensor '\(name).weight' has shape \(s), expected [\(out.map(String.init) ?? "out"), \(n), \(k), \(k)]")
-            }
-            return (try Param(r, "\(name).weight", s), try Param(r, "\(name).bias", [s[0]]))
-        }
-
-        // Local distortion aware heads.
-        var lc: [Param] = [], lf: [(w: Param, b: Param)] = []
-        for i in 0..<3 {
-            let s = try r.shape("lda_modules.\(i).0.weight")
-            guard s.count == 4, s[0] >= 1, s[1] == ch[i], s[2] == 1, s[3] == 1 else {
-                throw WeightsError("\(src): tensor 'lda_modules.\(i).0.weight' has shape \(s), expected [C, \(ch[i]), 1, 1]")
-            }
-            lc.append(try Param(r, "lda_modules.\(i).0.weight", s))
-            lf.append(try fc("lda_modules.\(i).3", in: s[0] * pooled[i] * pooled[i]))
-        }
-        lf.append(try fc("lda_modules.3.2", in: ch[3]))
-        ldaConv = lc; ldaFC = lf
-        targetIn = lf.reduce(0) { $0 + $1.w.shape[0] }
+        let lda = try Self.readLDA(r, stageChannels: ch)
+        ldaConv = lda.conv; ldaFC = lda.fc
+        targetIn = lda.fc.reduce(0) { $0 + $1.w.shape[0] }
 
         // Hyper network.
         var hc: [(w: Param, b: Param)] = []
         var cin = ch[3]
         for j in [0, 2, 4] {
-            let c = try conv("conv1.\(j)", in: cin, k: 1)
+            let c = try r.conv("conv1.\(j)", in: cin, kernel: 1)
             hc.append(c); cin = c.w.shape[0]
         }
         hyperConv = hc
         let hyperIn = cin
-        var fb: [(w: Param, b: Param)] = []
-        for i in 0..<5 { fb.append(try fc("fc_b_modules.\(i).2", in: hyperIn)) }
+        let fb = try (0..<5).map { try r.linear("fc_b_modules.\($0).2", in: hyperIn) }
         fcB = fb
         targetChannels = fb.map { $0.w.shape[0] }
         guard targetChannels[4] == 1 else {
-            throw WeightsError("\(src): tensor 'fc_b_modules.4.2.weight' has shape \(fb[4].w.shape), expected [1, \(hyperIn)] (one score)")
+            throw WeightsError("\(weights.source): tensor 'fc_b_modules.4.2.weight' has shape \(fb[4].w.shape), expected [1, \(hyperIn)] (one score)")
         }
-        // Conv i's 7x7 output holds the c_i x c_{i-1} target weight: c_i * c_{i-1} / 49 channels.
-        let fs = 7 * 7
-        var fw: [(w: Param, b: Param)] = []
-        for i in 0..<4 {
-            let prev = i == 0 ? targetIn : targetChannels[i - 1]
-            guard (targetChannels[i] * prev) % fs == 0 else {
-                throw WeightsError("\(src): tensor 'fc_b_modules.\(i).2.weight' gives target width \(targetChannels[i]), but \(targetChannels[i]) x \(prev) is not a multiple of 7 x 7")
-            }
-            fw.append(try conv("fc_w_modules.\(i)", in: hyperIn, k: 3, out: targetChannels[i] * prev / fs))
-        }
-        fcWConv = fw
-        fcWLast = try fc("fc_w_modules.4.2", in: hyperIn)
+        fcWConv = try Self.readTargetWeightConvs(r, hyperIn: hyperIn, widths: [targetIn] + targetChannels)
+        fcWLast = try r.linear("fc_w_modules.4.2", in: hyperIn)
         guard fcWLast.w.shape[0] == targetChannels[3] else {
-            throw WeightsError("\(src): tensor 'fc_w_modules.4.2.weight' has shape \(fcWLast.w.shape), expected [\(targetChannels[3]), \(hyperIn)]")
+            throw WeightsError("\(weights.source): tensor 'fc_w_modules.4.2.weight' has shape \(fcWLast.w.shape), expected [\(targetChannels[3]), \(hyperIn)]")
         }
         try r.finish()
 
         if let v = weights.metadata.first(where: { $0.0 == "num_crop" })?.1 {
-            guard let n = Int(v), n >= 1 else { throw WeightsError("\(src): metadata num_crop '\(v)' is not a positive integer") }
+            guard let n = Int(v), n >= 1 else { throw WeightsError("\(weights.source): metadata num_crop '\(v)' is not a positive integer") }
             numCrop = n
         } else {
             numCrop = 25
+        }
+    }
+
+    /// Local distortion aware heads: a 1x1 conv (no bias) on stages 1..3 and an fc on every
+    /// stage, reading the 7/7 average pool of a 224 crop's stage (8, 4, 2, 1 px; 56, 28, 14, 7 before).
+    private static func readLDA(_ r: WeightReader, stageChannels ch: [Int]) throws -> (conv: [Param], fc: [(w: Param, b: Param)]) {
+        let pooled = [8, 4, 2, 1]
+        var lc: [Param] = [], lf: [(w: Param, b: Param)] = []
+        for i in 0..<3 {
+            let s = try r.shape("lda_modules.\(i).0.weight")
+            guard s.count == 4, s[0] >= 1, s[1] == ch[i], s[2] == 1, s[3] == 1 else {
+                throw WeightsError("\(r.file.source): tensor 'lda_modules.\(i).0.weight' has shape \(s), expected [C, \(ch[i]), 1, 1]")
+            }
+            lc.append(try Param(r, "lda_modules.\(i).0.weight", s))
+            lf.append(try r.linear("lda_modules.\(i).3", in: s[0] * pooled[i] * pooled[i]))
+        }
+        lf.append(try r.linear("lda_modules.3.2", in: ch[3]))
+        return (lc, lf)
+    }
+
+    /// The 3x3 convs generating target weights 0..3: conv i's 7x7 output holds the
+    /// c_i x c_{i-1} weight, c_i * c_{i-1} / 49 channels (`widths` = [c_in, c_0, ..., c_4]).
+    private static func readTargetWeightConvs(_ r: WeightReader, hyperIn: Int, widths: [Int]) throws -> [(w: Param, b: Param)] {
+        let fs = 7 * 7
+        return try (0..<4).map { i in
+            let (prev, c) = (widths[i], widths[i + 1])
+            guard (c * prev) % fs == 0 else {
+                throw WeightsError("\(r.file.source): tensor 'fc_b_modules.\(i).2.weight' gives target width \(c), but \(c) x \(prev) is not a multiple of 7 x 7")
+            }
+            return try r.conv("fc_w_modules.\(i)", in: hyperIn, kernel: 3, out: c * prev / fs)
         }
     }
 
@@ -180,10 +170,7 @@ public final class HyperIQA: IQAArchitecture {
     // MARK: graph
 
     public func build(_ g: Graph, image: Tensor) throws -> Tensor {
-        let s = image.shape
-        guard s.count == 4, s[0] == 1, s[1] == 3 else {
-            throw EngineError(.shapeMismatch, "hyperiqa: image must be [1, 3, H, W], got \(s)")
-        }
+        try ImageInput.requireRGB(image, Self.name)
         guard numCrop >= 1 else { throw EngineError(.invalidArgument, "hyperiqa: num_crop must be >= 1, got \(numCrop)") }
         // Normalising before cropping equals pyiqa's per-crop normalisation (elementwise).
         let crops = try Self.uniformCrop(g, image, crop: Self.cropSize, numCrop: numCrop)

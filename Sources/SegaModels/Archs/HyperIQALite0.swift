@@ -88,7 +88,7 @@ public final class HyperIQALite0: IQAArchitecture {
     // MARK: graph
 
     public func build(_ g: Graph, image: Tensor) throws -> Tensor {
-        try Lite0Support.requireImage(image, Self.name)
+        try ImageInput.requireRGB(image, Self.name)
         let crops = try Self.uniformCrops(g, image, crop: cropSize, count: numCrop)
         let b = numCrop
         let (feat, taps) = try backbone.build(g, Lite0Support.normalize(g, crops), taps: Set(Self.taps))

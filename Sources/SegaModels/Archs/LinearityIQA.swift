@@ -13,7 +13,7 @@ import SegaEngine
 ///     -> x6 = global average of layer3 [1, 1024], x7 = global average of layer4 [1, 2048]
 ///     -> dr6 / dr7: Linear, BN1d, Linear, BN1d, Linear, BN1d, ReLU (1024 -> 256 -> 64; no
 ///        activation between the linear layers, as published); every BN1d is folded into the
-///        linear layer before it at build time
+///        linear layer before it when the weights are read
 ///     -> regression: Linear(128, 1) on cat(dr6(x6), dr7(x7))
 ///     -> score = k[0] * s + b[0] with k, b from the checkpoint (the linear mapping to the
 ///        MOS scale fitted on the training set; test_demo.py uses index 0)
@@ -40,18 +40,9 @@ public final class LinearityIQA: IQAArchitecture {
 
     public init(weights: SafeTensors) throws {
         let r = WeightReader(weights, architecture: Self.name)
-        let src = weights.source
         trunk = try ResNetTrunk(r, stemConv: "features.0.weight", stemBN: "features.1",
                                 stages: (4...7).map { "features.\($0)" })
         let ch = trunk.stageChannels
-
-        func linear(_ name: String, in n: Int, out: Int? = nil) throws -> (w: Param, b: Param) {
-            let s = try r.shape("\(name).weight")
-            guard s.count == 2, s[0] >= 1, s[1] == n, out == nil || s[0] == out! else {
-                throw WeightsError("\(src): tensor '\(name).weight' has shape \(s), expected [\(out.map(String.init) ?? "out"), \(n)]")
-            }
-            return (try Param(r, "\(name).weight", s), try Param(r, "\(name).bias", [s[0]]))
-        }
 
         var heads: [[(w: Param, b: Param)]] = []
         var widths: [Int] = []
@@ -59,26 +50,20 @@ public final class LinearityIQA: IQAArchitecture {
             var layers: [(w: Param, b: Param)] = []
             var n = c
             for j in [0, 2, 4] {
-                let l = try linear("\(p).\(j)", in: n)
-                let o = l.w.shape[0]
-                let bn = "\(p).\(j + 1)"
-                let f = try foldBatchNorm(weight: l.w.values, bias: l.b.values, outChannels: o,
-                                          gamma: r.floats("\(bn).weight", [o]), beta: r.floats("\(bn).bias", [o]),
-                                          mean: r.floats("\(bn).running_mean", [o]),
-                                          variance: r.floats("\(bn).running_var", [o]), eps: 1e-5)
-                layers.append((Param(f.weight, l.w.shape), Param(f.bias, [o])))
-                n = o
+                let l = try r.foldedLinearBN("\(p).\(j)", bn: "\(p).\(j + 1)", in: n)
+                layers.append(l)
+                n = l.w.shape[0]
             }
             heads.append(layers)
             widths.append(n)
         }
         dr = heads
-        _ = try linear("regr6", in: widths[0], out: 1)
-        _ = try linear("regr7", in: widths[1], out: 1)
-        regression = try linear("regression", in: widths[0] + widths[1], out: 1)
+        _ = try r.linear("regr6", in: widths[0], out: 1)
+        _ = try r.linear("regr7", in: widths[1], out: 1)
+        regression = try r.linear("regression", in: widths[0] + widths[1], out: 1)
         let ks = try r.shape("k"), bs = try r.shape("b")
-        guard ks.count == 1, ks[0] >= 1 else { throw WeightsError("\(src): tensor 'k' has shape \(ks), expected [n >= 1]") }
-        guard bs == ks else { throw WeightsError("\(src): tensor 'b' has shape \(bs), expected \(ks) like 'k'") }
+        guard ks.count == 1, ks[0] >= 1 else { throw WeightsError("\(weights.source): tensor 'k' has shape \(ks), expected [n >= 1]") }
+        guard bs == ks else { throw WeightsError("\(weights.source): tensor 'b' has shape \(bs), expected \(ks) like 'k'") }
         k = try r.floats("k", ks)[0]
         b = try r.floats("b", bs)[0]
         try r.finish()
@@ -87,13 +72,7 @@ public final class LinearityIQA: IQAArchitecture {
     // MARK: graph
 
     public func build(_ g: Graph, image: Tensor) throws -> Tensor {
-        let s = image.shape
-        guard s.count == 4, s[0] == 1, s[1] == 3 else {
-            throw EngineError(.shapeMismatch, "linearityiqa: image must be [1, 3, H, W], got \(s)")
-        }
-        guard s[2] >= 32, s[3] >= 32 else {
-            throw EngineError(.shapeMismatch, "linearityiqa: image \(s[2])x\(s[3]) is smaller than 32x32 (the trunk's stride)")
-        }
+        try ImageInput.requireRGB(image, Self.name, minSide: 32, reason: "the trunk's stride")
         let feats = try trunk.build(g, ResNetTrunk.normalize(g, image))
         var f: [Tensor] = []
         for (i, stage) in [2, 3].enumerated() {

@@ -34,9 +34,9 @@ public final class LinearityIQALite0: IQAArchitecture {
         let r = WeightReader(weights, architecture: Self.name)
         backbone = try Lite0Backbone(r, prefix: "backbone.")
         func dr(_ p: String, _ c: Int) throws -> [Lite0Linear] {
-            let a = try Lite0Support.foldedLinearBN(r, linear: "\(p).0", bn: "\(p).1", inFeatures: 2 * c)
+            let a = try r.foldedLinearBN("\(p).0", bn: "\(p).1", in: 2 * c)
             let hidden = a.w.shape[0]
-            let z = try Lite0Support.foldedLinearBN(r, linear: "\(p).2", bn: "\(p).3", inFeatures: hidden)
+            let z = try r.foldedLinearBN("\(p).2", bn: "\(p).3", in: hidden)
             return [Lite0Linear(name: "\(p).0", weight: a.w, bias: a.b), Lite0Linear(name: "\(p).2", weight: z.w, bias: z.b)]
         }
         dr6 = try dr("dr6", backbone.channels(Self.tap))
@@ -60,7 +60,7 @@ public final class LinearityIQALite0: IQAArchitecture {
     }
 
     public func build(_ g: Graph, image: Tensor) throws -> Tensor {
-        try Lite0Support.requireImage(image, Self.name)
+        try ImageInput.requireRGB(image, Self.name)
         let (feat, taps) = try backbone.build(g, Lite0Support.normalize(g, image), taps: [Self.tap])
         func reduce(_ x: Tensor, _ layers: [Lite0Linear]) throws -> Tensor {
             try g.relu(layers[1].build(g, layers[0].build(g, Self.avgStdPool(g, x))))

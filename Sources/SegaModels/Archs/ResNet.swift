@@ -2,38 +2,17 @@ import SegaEngine
 
 // MARK: - Shared ResNet / ResNeXt trunk
 
-/// A convolution followed by an eval-mode BatchNorm2d (no conv bias), as every ResNet layer is.
-/// The batchnorm is folded into the convolution when the graph is built (`g.conv2dBatchNorm`).
-struct ResNetConvBN {
-    let weight: Param
-    let gamma: Param, beta: Param, mean: Param, variance: Param
-    let stride: Int, padding: Int, groups: Int
-    let eps: Float
-    let name: String
-
-    /// Read `conv` ([out, in/groups, k, k]; `shape` checked when given) and the batchnorm `bn`.
-    init(_ r: WeightReader, conv: String, bn: String, shape: [Int]? = nil, stride: Int = 1, padding: Int = 0,
-         groups: Int = 1, eps: Float = 1e-5) throws {
+extension FoldedConvBN {
+    /// A ResNet layer: a bias-free conv `conv` ([out, in/groups, k, k], a square kernel; `shape`
+    /// checked when given) and the batchnorm `bn` (eps 1e-5), folded at load.
+    static func resnet(_ r: WeightReader, conv: String, bn: String, shape: [Int]? = nil, stride: Int = 1,
+                       padding: Int = 0, groups: Int = 1) throws -> FoldedConvBN {
         let s = try shape ?? r.shape(conv)
         guard s.count == 4, s[0] >= 1, s[2] == s[3] else {
             throw WeightsError("\(r.file.source): tensor '\(conv)' has shape \(s), expected a square conv kernel [out, in, k, k]")
         }
-        weight = try Param(r, conv, s)
-        gamma = try Param(r, "\(bn).weight", [s[0]])
-        beta = try Param(r, "\(bn).bias", [s[0]])
-        mean = try Param(r, "\(bn).running_mean", [s[0]])
-        variance = try Param(r, "\(bn).running_var", [s[0]])
-        self.stride = stride; self.padding = padding; self.groups = groups; self.eps = eps
-        name = conv
-    }
-
-    var outChannels: Int { weight.shape[0] }
-    var inChannels: Int { weight.shape[1] * groups }
-
-    func build(_ g: Graph, _ x: Tensor) throws -> Tensor {
-        try g.conv2dBatchNorm(x, weight: weight.const(g, name),
-                              gamma: gamma.const(g), beta: beta.const(g), mean: mean.const(g), variance: variance.const(g),
-                              eps: eps, stride: (stride, stride), padding: .symmetric(padding, padding), groups: groups)
+        return try FoldedConvBN(r, weight: conv, bn: bn, shape: s, eps: 1e-5, stride: stride,
+                                padding: .symmetric(padding, padding), groups: groups)
     }
 }
 
@@ -43,8 +22,8 @@ struct ResNetConvBN {
 /// ResNet-50 has groups = 1; ResNeXt-101 32x8d has groups = 32 (inferred from the 3x3 kernel's
 /// input depth: groups = width / weight.shape[1]).
 struct ResNetBottleneck {
-    let c1: ResNetConvBN, c2: ResNetConvBN, c3: ResNetConvBN
-    let down: ResNetConvBN?
+    let c1: FoldedConvBN, c2: FoldedConvBN, c3: FoldedConvBN
+    let down: FoldedConvBN?
 
     init(_ r: WeightReader, prefix p: String, inChannels: Int, stride: Int) throws {
         let s1 = try r.shape("\(p).conv1.weight")
@@ -52,20 +31,20 @@ struct ResNetBottleneck {
             throw WeightsError("\(r.file.source): tensor '\(p).conv1.weight' has shape \(s1), expected [width, \(inChannels), 1, 1]")
         }
         let width = s1[0]
-        c1 = try ResNetConvBN(r, conv: "\(p).conv1.weight", bn: "\(p).bn1", shape: s1)
+        c1 = try FoldedConvBN.resnet(r, conv: "\(p).conv1.weight", bn: "\(p).bn1", shape: s1)
         let s2 = try r.shape("\(p).conv2.weight")
         guard s2.count == 4, s2[0] == width, s2[1] >= 1, width % s2[1] == 0, s2[2] == 3, s2[3] == 3 else {
             throw WeightsError("\(r.file.source): tensor '\(p).conv2.weight' has shape \(s2), expected [\(width), \(width)/groups, 3, 3]")
         }
-        c2 = try ResNetConvBN(r, conv: "\(p).conv2.weight", bn: "\(p).bn2", shape: s2, stride: stride, padding: 1,
+        c2 = try FoldedConvBN.resnet(r, conv: "\(p).conv2.weight", bn: "\(p).bn2", shape: s2, stride: stride, padding: 1,
                         groups: width / s2[1])
         let s3 = try r.shape("\(p).conv3.weight")
         guard s3.count == 4, s3[1] == width, s3[2] == 1, s3[3] == 1 else {
             throw WeightsError("\(r.file.source): tensor '\(p).conv3.weight' has shape \(s3), expected [out, \(width), 1, 1]")
         }
-        c3 = try ResNetConvBN(r, conv: "\(p).conv3.weight", bn: "\(p).bn3", shape: s3)
+        c3 = try FoldedConvBN.resnet(r, conv: "\(p).conv3.weight", bn: "\(p).bn3", shape: s3)
         if r.has("\(p).downsample.0.weight") {
-            down = try ResNetConvBN(r, conv: "\(p).downsample.0.weight", bn: "\(p).downsample.1",
+            down = try FoldedConvBN.resnet(r, conv: "\(p).downsample.0.weight", bn: "\(p).downsample.1",
                               shape: [s3[0], inChannels, 1, 1], stride: stride)
         } else {
             guard stride == 1, s3[0] == inChannels else {
@@ -92,7 +71,7 @@ struct ResNetBottleneck {
 /// [3,4,23,3] for ResNeXt-101) and every width are read from the weights, so reduced test
 /// variants load through the same code. `build` returns the output of every stage.
 struct ResNetTrunk {
-    let stem: ResNetConvBN
+    let stem: FoldedConvBN
     let stages: [[ResNetBottleneck]]
 
     /// - Parameters:
@@ -104,7 +83,7 @@ struct ResNetTrunk {
         guard ss.count == 4, ss[1] == 3, ss[2] == 7, ss[3] == 7 else {
             throw WeightsError("\(r.file.source): tensor '\(stemConv)' has shape \(ss), expected [C, 3, 7, 7]")
         }
-        stem = try ResNetConvBN(r, conv: stemConv, bn: stemBN, shape: ss, stride: 2, padding: 3)
+        stem = try FoldedConvBN.resnet(r, conv: stemConv, bn: stemBN, shape: ss, stride: 2, padding: 3)
         var c = ss[0]
         var st: [[ResNetBottleneck]] = []
         for (i, name) in names.enumerated() {
@@ -143,12 +122,9 @@ struct ResNetTrunk {
 // MARK: - ImageNet normalisation
 
 extension ResNetTrunk {
-    /// Per-channel (x - mean) / std over axis 1 of an [N, 3, H, W] image, as graph ops (the
-    /// division is a multiplication by 1/std: at most an ulp from PyTorch's division).
-    static func normalize(_ g: Graph, _ x: Tensor, mean: [Float] = [0.485, 0.456, 0.406],
-                          std: [Float] = [0.229, 0.224, 0.225]) throws -> Tensor {
-        let m = try g.constant(mean, [1, 3, 1, 1], name: "norm.mean")
-        let s = try g.constant(std.map { 1 / $0 }, [1, 3, 1, 1], name: "norm.inv_std")
-        return try g.mul(g.sub(x, m), s)
+    /// Per-channel (x - mean) / std over axis 1 of an [N, 3, H, W] image, 1/std rounded in
+    /// Float (see `ImageInput.imageNetNormalize`).
+    static func normalize(_ g: Graph, _ x: Tensor) throws -> Tensor {
+        try ImageInput.imageNetNormalize(g, x, reciprocal: .float)
     }
 }

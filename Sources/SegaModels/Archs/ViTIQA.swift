@@ -94,7 +94,7 @@ public final class ViTIQA: IQAArchitecture {
     // MARK: graph
 
     public func build(_ g: Graph, image: Tensor) throws -> Tensor {
-        try Lite0Support.requireImage(image, Self.name)
+        try ImageInput.requireRGB(image, Self.name)
         let s = inputSize
         var x = image
         if x.shape[2] != s || x.shape[3] != s { x = try g.resizeBilinear(x, size: (s, s), alignCorners: false) }

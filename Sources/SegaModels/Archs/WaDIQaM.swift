@@ -56,10 +56,8 @@ public final class WaDIQaM: IQAArchitecture {
     // MARK: graph
 
     public func build(_ g: Graph, image: Tensor) throws -> Tensor {
+        try ImageInput.requireRGB(image, Self.name)
         let s = image.shape
-        guard s.count == 4, s[0] == 1, s[1] == 3 else {
-            throw EngineError(.shapeMismatch, "wadiqam: image must be [1, 3, H, W], got \(s)")
-        }
         let p = Self.patch
         let rows = (s[2] - 1) / p, cols = (s[3] - 1) / p      // = len(range(0, side - 32, 32))
         guard rows >= 1, cols >= 1 else {

@@ -1,0 +1,69 @@
+import CSegaAPI
+import SegaAttack
+import SegaRuntime
+
+// MARK: - sega_attack_options <-> AttackConfig
+
+/// One field of `sega_attack_options`: how it reads into an AttackConfig and how a config's
+/// value is written to it. Every AttackSettings entry with a `cField` needs one here
+/// (SettingsTableTests checks them against sega.h, field by field).
+struct CField: Sendable {
+    let name: String
+    let read: @Sendable (sega_attack_options, inout AttackConfig) throws -> Void
+    let write: @Sendable (inout sega_attack_options, AttackConfig) -> Void
+}
+
+enum CAPIOptions {
+    static let fields: [CField] = [
+        CField(name: "method", read: { o, c in
+            guard o.method >= 0, Int(o.method) < AttackMethod.allCases.count else { throw invalid("unknown method \(o.method)") }
+            c.method = AttackMethod.allCases[Int(o.method)]
+        }, write: { o, c in o.method = Int32(AttackMethod.allCases.firstIndex(of: c.method)!) }),
+        CField(name: "eps", read: { o, c in c.eps = o.eps }, write: { o, c in o.eps = c.eps }),
+        CField(name: "alpha", read: { o, c in c.alpha = o.alpha > 0 ? o.alpha : nil }, write: { o, c in o.alpha = c.alpha ?? 0 }),
+        CField(name: "iterations", read: { o, c in c.iterations = Int(o.iterations) }, write: { o, c in o.iterations = Int32(c.iterations) }),
+        CField(name: "samples", read: { o, c in c.samples = Int(o.samples) }, write: { o, c in o.samples = Int32(c.samples) }),
+        CField(name: "sigma", read: { o, c in c.sigma = o.sigma }, write: { o, c in o.sigma = c.sigma }),
+        CField(name: "seed", read: { o, c in c.seed = o.seed }, write: { o, c in o.seed = c.seed }),
+        // A number outside SEGA_DIRECTION_* means auto.
+        CField(name: "direction", read: { o, c in
+            let all = AttackDirection.allCases
+            c.direction = o.direction >= 0 && Int(o.direction) < all.count ? all[Int(o.direction)] : .auto
+        }, write: { o, c in o.direction = Int32(AttackDirection.allCases.firstIndex(of: c.direction)!) }),
+        CField(name: "mask_quantile", read: { o, c in c.maskQuantile = o.mask_quantile }, write: { o, c in o.mask_quantile = c.maskQuantile }),
+        CField(name: "jnd_threshold", read: { o, c in c.jndThreshold = o.jnd_threshold }, write: { o, c in o.jnd_threshold = c.jndThreshold }),
+        CField(name: "normalize_sources", read: { o, c in c.normalizeSources = o.normalize_sources != 0 },
+               write: { o, c in o.normalize_sources = c.normalizeSources ? 1 : 0 }),
+        CField(name: "mask_agreement", read: { o, c in c.maskAgreement = o.mask_agreement }, write: { o, c in o.mask_agreement = c.maskAgreement }),
+        CField(name: "antithetic", read: { o, c in c.antithetic = o.antithetic != 0 }, write: { o, c in o.antithetic = c.antithetic ? 1 : 0 }),
+        CField(name: "sega_momentum", read: { o, c in c.segaMomentum = o.sega_momentum }, write: { o, c in o.sega_momentum = c.segaMomentum }),
+        CField(name: "momentum", read: { o, c in c.momentum = o.momentum }, write: { o, c in o.momentum = c.momentum }),
+        CField(name: "vt_samples", read: { o, c in c.vtSamples = Int(o.vt_samples) }, write: { o, c in o.vt_samples = Int32(c.vtSamples) }),
+        CField(name: "vt_beta", read: { o, c in c.vtBeta = o.vt_beta }, write: { o, c in o.vt_beta = c.vtBeta }),
+    ]
+
+    /// The field named `name`.
+    static func field(_ name: String) throws -> CField {
+        guard let f = fields.first(where: { $0.name == name }) else { throw SegaError(.internal, "no C binding for '\(name)'") }
+        return f
+    }
+
+    /// The settings the options give (every setting with a C field, in table order), validated.
+    static func config(_ o: sega_attack_options) throws -> AttackConfig {
+        var c = AttackConfig()
+        for s in AttackSettings.all {
+            guard let name = s.cField else { continue }
+            try field(name).read(o, &c)
+        }
+        try c.validate()
+        return c
+    }
+
+    /// The defaults (`AttackConfig()`) in every field.
+    static func defaults() -> sega_attack_options {
+        var o = sega_attack_options()
+        let d = AttackConfig()
+        for f in fields { f.write(&o, d) }
+        return o
+    }
+}

@@ -1,0 +1,97 @@
+import SegaAttack
+import SegaIO
+import SegaRuntime
+
+// MARK: - What an eval run has to do
+
+/// Everything `sega eval` checks before its first attack (settings, images, models, output
+/// directories, memory) and the work left: per image of this shard, the methods without a
+/// complete record, each with what its record needs (an attack or a re-score).
+struct EvalPlan {
+    struct Job {
+        let item: ImageItem
+        let methods: [(AttackMethod, RecordState)]
+    }
+
+    let options: EvalCommand.Options
+    /// Every listed image, and this shard's.
+    let all: [ImageItem], mine: [ImageItem]
+    let sources: [NamedModel], targets: [NamedModel]
+    let store: RecordStore
+    let targetKey: TargetKey
+    let todo: [Job]
+    /// Images run in parallel, each with its own session.
+    let workers: Int
+
+    /// Attacks and re-scores to run.
+    var jobCount: Int { todo.reduce(0) { $0 + $1.methods.count } }
+
+    init(_ o: EvalCommand.Options) throws {
+        guard !o.methods.isEmpty else { throw SegaError(.invalidArgument, "give at least one method") }
+        guard o.shard.count >= 1, o.shard.index >= 0, o.shard.index < o.shard.count else {
+            throw SegaError(.invalidArgument, "--shard must be k/N with 0 <= k < N, got \(o.shard.index)/\(o.shard.count)")
+        }
+        try o.config.validate()
+        options = o
+        all = try ImageList.load(o.images, split: o.split, stride: o.stride, limit: o.limit)
+        sources = try NamedModel.load(o.sources, role: "source")
+        targets = try NamedModel.load(o.targets, role: "target")
+        let overlap = Set(sources.map(\.path)).intersection(targets.map(\.path))
+        if !overlap.isEmpty {
+            throw SegaError(.invalidArgument, "a model is both a source and a target: \(overlap.sorted().joined(separator: ", "))")
+        }
+        let probe = try AttackSession(sources: sources, targets: targets, config: o.config, threads: 1,
+                                      memoryLimit: o.memoryLimit, limitName: EvalPlan.limitName)
+        store = RecordStore(dir: o.outDir)
+        try OutputFiles.prepareDirectory(o.outDir)
+        for m in o.methods { try OutputFiles.prepareDirectory("\(o.outDir)/records/\(m.rawValue)") }
+        if o.sheets > 0 && o.methods.contains(.sega) { try OutputFiles.prepareDirectory("\(o.outDir)/sheets") }
+        mine = all.enumerated().filter { $0.offset % o.shard.count == o.shard.index }.map(\.element)
+        targetKey = TargetKey(targets)
+        todo = EvalPlan.todo(mine, o, store: store, sources: sources, targets: targetKey)
+        workers = try EvalPlan.workers(todo, o, probe)
+    }
+
+    /// Per image, the methods without a complete record.
+    static func todo(_ mine: [ImageItem], _ o: EvalCommand.Options, store: RecordStore, sources: [NamedModel],
+                     targets: TargetKey) -> [Job] {
+        let keys = o.methods.map { RecordKey(o.config, method: $0, sources: sources) }
+        return mine.compactMap { it in
+            let ms = zip(o.methods, keys).map { ($0, store.state($0, it.name, key: $1, targets: targets)) }.filter { !$0.1.isComplete }
+            return ms.isEmpty ? nil : Job(item: it, methods: ms)
+        }
+    }
+
+    static let limitName = "--memory-limit-mb"
+
+    /// Images in parallel, one session (plans, arenas, engine threads) per worker: a worker per
+    /// thread while there are images enough and the memory budget holds them all. Each image's
+    /// outputs depend on nothing but the image, so the bytes are the same whatever the split.
+    /// Reads every image left to do first, so that a bad one stops the run before any work.
+    static func workers(_ todo: [Job], _ o: EvalCommand.Options, _ probe: AttackSession) throws -> Int {
+        var sizes = Set<[Int]>()
+        for job in todo {
+            let im = try ImageFile.read(job.item.path, maxPixels: o.maxPixels)
+            sizes.insert([im.height, im.width])
+        }
+        var need = 0
+        for s in sizes { need = max(need, try probe.checkBudget(height: s[0], width: s[1])) }
+        var workers = max(1, min(o.workers ?? o.threads, todo.count))
+        if let limit = o.memoryLimit, need > 0 { workers = max(1, min(workers, limit / need)) }
+        return workers
+    }
+
+    /// The key of `m`'s records.
+    func key(_ m: AttackMethod) -> RecordKey { RecordKey(options.config, method: m, sources: sources) }
+
+    /// Whether `m` on this image draws a sheet (SEGA, among the first `sheets` listed images).
+    func wantsSheet(_ m: AttackMethod, _ item: ImageItem) -> Bool {
+        guard m == .sega, let idx = all.firstIndex(where: { $0.name == item.name }) else { return false }
+        return idx < options.sheets
+    }
+
+    /// REPORT/attacked/METHOD/, once the workers' sessions exist.
+    func prepareAttackedDirectories() throws {
+        for m in options.methods { try OutputFiles.prepareDirectory("\(options.outDir)/attacked/\(m.rawValue)") }
+    }
+}
