@@ -16,9 +16,10 @@ let package = Package(
     targets: [
         // The machine's single-core FMA peak (register-only FMA loops per ISA), for "% of peak".
         .target(name: "CBenchPeak", path: "Sources/CBenchPeak"),
-        // What both benchmarks share: argument parsing, the clock, number formatting, one JSON
-        // line writer, peak RSS.
-        .target(name: "BenchSupport", path: "Sources/BenchSupport"),
+        // What both benchmarks share: argument parsing, the clock, number formatting, fixed-
+        // precision numbers for the main package's JSONWriter (SegaModels), peak RSS.
+        .target(name: "BenchSupport", dependencies: [.product(name: "SegaModels", package: "sega")],
+                path: "Sources/BenchSupport"),
         // Our packed SGEMM next to OpenBLAS (dlopen'ed at run time) and the measured FMA peak.
         .executableTarget(
             name: "sega-bench",

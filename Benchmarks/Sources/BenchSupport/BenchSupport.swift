@@ -1,5 +1,7 @@
 // BenchSupport - what sega-bench and sega-modelbench share: argument parsing, the monotonic
-// clock, number formatting, one JSON line writer and the process's peak RSS.
+// clock, number formatting, fixed-precision numbers for the main package's JSONWriter, and the
+// process's peak RSS.
+@_exported import SegaModels
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -89,45 +91,17 @@ public func pad(_ s: String, _ width: Int, left: Bool = false) -> String {
 
 // MARK: - JSON
 
-/// One JSON object written on one line, fields in insertion order.
-public struct JSONLine {
-    private var fields: [String] = []
-
-    public init() {}
-
-    public mutating func add(_ key: String, _ value: String) { raw(key, JSONLine.quote(value)) }
-    public mutating func add(_ key: String, _ value: Int) { raw(key, "\(value)") }
-    /// A number with `digits` decimals (`exponent`: scientific); NaN and infinities as null.
-    public mutating func add(_ key: String, _ value: Double, digits: Int = 3, exponent: Bool = false) {
-        raw(key, value.isFinite ? fmt(value, digits, exponent: exponent) : "null")
+/// Fixed-precision numbers for the benchmarks' JSON lines (written by the main package's
+/// JSONWriter, which otherwise writes the shortest text of a number).
+extension JSONWriter {
+    /// `v` with `digits` decimals (`exponent`: scientific notation), null when not finite.
+    public mutating func add(_ key: String, _ v: Double, digits: Int, exponent: Bool = false) {
+        add(key, raw: v.isFinite ? fmt(v, digits, exponent: exponent) : "null")
     }
-    public mutating func add(_ key: String, _ values: [Double], digits: Int = 3) {
-        raw(key, "[" + values.map { $0.isFinite ? fmt($0, digits) : "null" }.joined(separator: ",") + "]")
-    }
-    /// A value already in JSON.
-    public mutating func raw(_ key: String, _ json: String) { fields.append(JSONLine.quote(key) + ":" + json) }
 
-    public var text: String { "{" + fields.joined(separator: ",") + "}" }
-
-    /// `s` as a JSON string literal.
-    public static func quote(_ s: String) -> String {
-        var out = "\""
-        for c in s.unicodeScalars {
-            switch c {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\t": out += "\\t"
-            default:
-                if c.value < 0x20 {
-                    let hex = String(c.value, radix: 16)
-                    out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-                } else {
-                    out.unicodeScalars.append(c)
-                }
-            }
-        }
-        return out + "\""
+    /// Each of `v` with `digits` decimals, null where not finite.
+    public mutating func add(_ key: String, _ v: [Double], digits: Int) {
+        add(key, raw: JSONWriter.array(v.map { $0.isFinite ? fmt($0, digits) : "null" }))
     }
 }
 

@@ -189,7 +189,7 @@ func printHeader(_ o: Options, _ s: Setup) {
 func printRow(_ o: Options, _ s: Setup, _ shape: (m: Int, n: Int, k: Int, what: String), threads t: Int, _ r: Row) {
     let pct = s.peak > 0 ? 100.0 * r.ours / (s.peak * Double(t)) : 0
     if o.json {
-        var j = JSONLine()
+        var j = JSONWriter()
         j.add("m", shape.m); j.add("n", shape.n); j.add("k", shape.k); j.add("threads", t)
         j.add("isa", s.isaName); j.add("kernel", s.kernel)
         j.add("gflops", r.ours, digits: 1); j.add("peak_percent", pct, digits: 1)

@@ -142,12 +142,13 @@ func median(_ v: [Double]) -> Double {
 /// The JSON line of one timed mode.
 @MainActor
 func resultLine(mode: String, plan: Plan, times: [Double], score: Double, gradAbsMean: Double, planMs: Double) -> String {
-    var j = JSONLine()
+    var j = JSONWriter()
     j.add("tool", "sega"); j.add("arch", archName)
     j.add("height", opt.height); j.add("width", opt.width); j.add("mode", mode)
     j.add("threads", opt.threads); j.add("isa", context.isaName)
     j.add("reps", opt.reps); j.add("warmup", opt.warmup)
-    j.add("best_ms", times.min()!); j.add("median_ms", median(times)); j.add("times_ms", times)
+    j.add("best_ms", times.min()!, digits: 3); j.add("median_ms", median(times), digits: 3)
+    j.add("times_ms", times, digits: 3)
     j.add("score", score, digits: 9, exponent: true)
     j.add("grad_abs_mean", gradAbsMean, digits: 9, exponent: true)
     j.add("peak_rss_bytes", peakRSSBytes())

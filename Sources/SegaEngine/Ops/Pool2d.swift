@@ -7,7 +7,7 @@
 ///   backward scatter-adds dy through it.
 /// - avg: kernel, stride, padding, ceil_mode, count_include_pad. The backward kernel overwrites,
 ///   so it writes into the workspace and the result is accumulated into dx.
-public final class Pool2d: Op {
+public final class Pool2d: BackwardFromSavedState {
     public enum Kind: String, Sendable { case max = "maxpool2d", avg = "avgpool2d" }
     public let kind: Kind
     public let kernel: (h: Int, w: Int), stride: (h: Int, w: Int), padding: (h: Int, w: Int), dilation: (h: Int, w: Int)
@@ -98,12 +98,7 @@ public final class Pool2d: Op {
     }
 
     // MARK: memory planning
-    /// max scatters dy through the saved argmax; avg spreads dy. x and y are never read.
-    public func backwardReads(_ inputs: [[Int]], output: [Int], gradsNeeded: [Bool]) -> (inputs: [Bool], output: Bool) {
-        readsNothing(inputs)
-    }
-    /// The argmax is written by forward().
-    public var savedFilledAtBind: Bool { false }
+    // BackwardFromSavedState: max scatters dy through the argmax forward saved; avg spreads dy.
 
     // MARK: backward
 
