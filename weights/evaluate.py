@@ -23,68 +23,19 @@ import sys
 import numpy as np
 import torch
 from PIL import Image
-from safetensors.torch import load_file
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 sys.path.insert(0, HERE)
-import models_lite0 as ml  # noqa: E402
-from train import CNNIQA, FROZEN_BLOCKS, WaDIQaM, srocc, plcc  # noqa: E402
+import iqa_models as R  # noqa: E402
+from iqa_models import FROZEN_BLOCKS  # noqa: E402
+from train import srocc, plcc  # noqa: E402
 
-DEFAULT_MODELS = ["cnniqa", "hyperiqa_lite0", "linearityiqa_lite0", "dbcnn_lite0", "vitiqa"]
-
-DESCRIPTIONS = {
-    "cnniqa": ("CNNIQA (Kang et al. 2014), pyiqa's layout", "from scratch",
-               "conv 7x7 (50 kernels) on RGB in [0, 1] -> global max and min pooling -> fc 800 -> fc 800 -> fc 1",
-               "the whole image at its own size (trained on random 112x144 crops)"),
-    "wadiqam": ("WaDIQaM-NR (Bosse et al. 2018), pyiqa's layout", "from scratch",
-                "non-overlapping 32x32 patches -> 10 3x3 convs (B..16B channels, B = base_channels in the metadata: pyiqa's 32, "
-                "train.py's 16; a 2x2 max pool after every second) -> per patch a quality q (fc 16B -> fc 1) and a weight "
-                "w (fc 16B -> fc 1 -> ReLU) -> sum(q w) / sum(w)",
-                "the whole image at its own size, cut into pyiqa's grid of 32x32 patches (trained on random 97x129 crops: 3 x 4 patches)"),
-    "hyperiqa_lite0": ("HyperIQA (Su et al. 2020) on EfficientNet-Lite0", "ImageNet Lite0 backbone, fine-tuned",
-                       "Lite0 backbone; local distortion vectors from blocks 2, 4, 10; a hyper network generating a 5-layer target network",
-                       "num_crop fixed 224x224 crops (pyiqa's uniform_crop), scores averaged"),
-    "linearityiqa_lite0": ("LinearityIQA (Li et al. 2020) on EfficientNet-Lite0", "ImageNet Lite0 backbone, fine-tuned",
-                           "Lite0 block-10 and head features, each [mean, std] pooled and reduced, linear regression, k*s+b",
-                           "the whole image at its own size"),
-    "dbcnn_lite0": ("DBCNN (Zhang et al. 2018) on EfficientNet-Lite0", "ImageNet Lite0 backbone, fine-tuned",
-                    "Lite0 head and block-10 streams, 1x1 reductions, bilinear pooling, signed sqrt, L2 norm, fc",
-                    "the whole image at its own size"),
-    "vitiqa": ("ViT-IQA: a small vision transformer on a convolutional stem", "ImageNet Lite0 stem (blocks 0-7), transformer trained",
-               "Lite0 stem -> 1x1 projection to 192 -> 14x14 tokens + CLS + positions -> 4 pre-LN blocks (3 heads) -> LayerNorm -> linear",
-               "the image resized (bilinear) to 224x224"),
-}
-
-
-def build(arch, meta, sd):
-    if arch == "cnniqa":
-        return CNNIQA(lcn_c=float(meta["lcn_c"])) if "lcn_c" in meta else CNNIQA()
-    if arch == "wadiqam":
-        return WaDIQaM(base=int(meta.get("base_channels", 32)))
-    if arch == "hyperiqa_lite0":
-        return ml.HyperIQALite0(num_crop=int(meta.get("num_crop", 25)), crop_size=int(meta.get("crop_size", 224)))
-    if arch == "linearityiqa_lite0":
-        return ml.LinearityIQALite0()
-    if arch == "dbcnn_lite0":
-        return ml.DBCNNLite0()
-    if arch == "vitiqa":
-        grid = round((sd["pos_embed"].shape[1] - 1) ** 0.5)  # 1 + g*g tokens, as sega reads it
-        return ml.ViTIQA(heads=int(meta.get("num_heads", 3)), grid=grid)
-    raise SystemExit(f"evaluate: unknown arch {arch}")
+DEFAULT_MODELS = R.SHIPPED
 
 
 def load_model(path):
-    from safetensors import safe_open
-    with safe_open(path, "pt") as f:
-        meta = f.metadata() or {}
-    sd = {k: v.float() for k, v in load_file(path).items()}
-    m = build(meta["arch"], meta, sd)
-    missing, unexpected = m.load_state_dict(sd, strict=False)
-    missing = [k for k in missing if not k.endswith("num_batches_tracked")]
-    if missing or unexpected:
-        raise SystemExit(f"evaluate: {path}: missing {missing[:5]} unexpected {unexpected[:5]}")
-    return m.eval(), meta
+    return R.load_file(path, "evaluate")
 
 
 def read_image(path):
@@ -150,16 +101,8 @@ def selection(training):
     return pre + f"The epoch with the best val SROCC ({best}) is kept. The recipe " + caveat
 
 
-def card(name, path, meta, ev, gflops, grid=None):
-    title, init, layout, protocol = DESCRIPTIONS[meta["arch"]]
-    if grid is not None:  # vitiqa: the token grid g (from pos_embed) sets the input size 16 g
-        layout = layout.replace("14x14 tokens", f"{grid}x{grid} tokens")
-        protocol = protocol.replace("224x224", f"{16 * grid}x{16 * grid}")
-    if "lcn_c" in meta:  # train.py --lcn: a fourth, locally normalised input channel
-        title += ", with a locally contrast-normalised luma channel"
-        layout = ("[R, G, B, n] with n = (l - mean) / sqrt(var + " + meta["lcn_c"] + ") over 7x7 windows of the luma l "
-                  "(Kang et al.'s local contrast normalisation, no padding: the image loses 3 pixels on each side) -> "
-                  + layout.replace(" on RGB in [0, 1]", ""))
+def card(name, path, meta, ev, gflops, model):
+    title, init, layout, protocol = R.get(meta["arch"], "evaluate").card(meta, model)
     training = json.loads(meta.get("training", "{}"))
     size = os.path.getsize(path)
     views = int(training.get("views", 1))
@@ -236,7 +179,7 @@ def main():
                     f.write(f"{r['path']}\t{float(v)!r}\n")
         if a.cards:
             with open(os.path.join(a.weights, f"{name}.md"), "w") as f:
-                f.write(card(name, path, meta, ev, flops(model, 288, 384), getattr(model, "grid", None)))
+                f.write(card(name, path, meta, ev, flops(model, 288, 384), model))
         for r in fixture_rows:
             s = float(model(read_image(os.path.join(a.data, r["path"])))[0])
             expect_lines.append(f"{name}\t{os.path.basename(r['path'])}\t{s!r}")

@@ -5,7 +5,8 @@
                              [--epochs E] [--batch B] [--lr LR] [--seed S] [--threads T]
 
 ARCH: cnniqa, wadiqam (from scratch), hyperiqa_lite0, linearityiqa_lite0, dbcnn_lite0 (ImageNet
-EfficientNet-Lite0 backbone, fine-tuned), vitiqa (transformer on the pretrained Lite0 stem).
+EfficientNet-Lite0 backbone, fine-tuned), vitiqa (transformer on the pretrained Lite0 stem); the
+models, their defaults and crop protocols are the registry's (weights/iqa_models.py).
 Targets are MOS / 100; the model's last affine layer is scaled by 100 at export, so every shipped
 model predicts MOS on 0..100 directly. Model selection: the epoch with the best val SROCC (with
 --train-on train,val nothing is held out and the last epoch is kept).
@@ -29,22 +30,10 @@ from PIL import Image
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
+import iqa_models as R  # noqa: E402
 import models_lite0 as ml  # noqa: E402
 from convert import write_safetensors  # noqa: E402
-
-FROZEN_BLOCKS = 3  # default of --freeze
-# WaDIQaM at half pyiqa's width (16..256 channels): a quarter of the FLOPs (3.0 GFLOPs per
-# 288x384 image instead of about 12), so 8 epochs on the 3-view data take about 40 min on one core.
-WADIQAM_BASE = 16
-
-DEFAULTS = {  # epochs, batch, lr (head), backbone lr multiplier
-    "cnniqa": (40, 16, 1e-3, 1.0),
-    "wadiqam": (8, 16, 3e-4, 1.0),
-    "hyperiqa_lite0": (14, 8, 1e-3, 0.3),
-    "linearityiqa_lite0": (14, 8, 1e-3, 0.3),
-    "dbcnn_lite0": (14, 8, 1e-3, 0.3),
-    "vitiqa": (16, 16, 3e-4, 0.5),
-}
+from iqa_models import FROZEN_BLOCKS  # noqa: E402
 
 
 # MARK: - data
@@ -86,121 +75,16 @@ class AuxHead(nn.Module):
         return F.cross_entropy(o[:, :self.types], dtype) + F.mse_loss(o[:, self.types], level)
 
 
-def feature_tap(model, arch):
-    """(channels, hook): a forward hook keeps in hook.feat the pooled features the quality head reads."""
-    class Tap:
-        feat = None
-    tap = Tap()
-    if arch == "cnniqa":
-        model.fc1.register_forward_pre_hook(lambda m, inp: setattr(tap, "feat", inp[0]))
-        return model.fc1.in_features, tap
-    if arch == "wadiqam":  # the forward keeps the patch-mean features in model.feat
-        return model.fc_q[0].in_features, model
-    if arch == "vitiqa":
-        model.norm.register_forward_hook(lambda m, inp, out: setattr(tap, "feat", out[:, 0]))
-        return model.norm.normalized_shape[0], tap
+# MARK: - models (weights/iqa_models.py: the registry)
 
-    def pooled(m, inp, out):
-        f = out[0] if isinstance(out, tuple) else out
-        tap.feat = f.mean(dim=(2, 3))
-    model.backbone.register_forward_hook(pooled)
-    return model.backbone.head_channels, tap
-
-
-# MARK: - models
-
-class CNNIQA(nn.Module):
-    """pyiqa's CNNIQA layout (conv1 k x k, global max+min pool, fc1-fc2-fc3), names as pyiqa."""
-
-    def __init__(self, ker=50, k=7, n1=800, n2=800, lcn_c=None):
-        super().__init__()
-        self.lcn_c = lcn_c
-        self.conv1 = nn.Conv2d(3 if lcn_c is None else 4, ker, k)
-        self.fc1 = nn.Linear(2 * ker, n1)
-        self.fc2 = nn.Linear(n1, n2)
-        self.fc3 = nn.Linear(n2, 1)
-        self.dropout = nn.Dropout(0.5)
-
-    def forward(self, x):
-        if self.lcn_c is not None:
-            x = lcn_input(x, self.lcn_c)
-        h = self.conv1(x)
-        h1 = F.max_pool2d(h, h.shape[-2:])
-        h2 = -F.max_pool2d(-h, h.shape[-2:])
-        h = torch.cat([h1, h2], 1).flatten(1)
-        h = self.dropout(F.relu(self.fc1(h)))
-        h = F.relu(self.fc2(h))
-        return self.fc3(h).reshape(-1)
-
-
-LCN_WINDOW = 7  # Kang et al.'s P = Q = 3
-LUMA = (0.299, 0.587, 0.114)
-
-
-def lcn_input(x, c):
-    """[RGB, LCN(luma)] cropped to the valid window: Kang et al.'s local contrast normalisation
-    (l - mean) / sqrt(var + c) over 7x7 windows (no padding), a fourth input channel beside the
-    RGB it was computed from, so brightness and contrast stay visible to the filters."""
-    g = F.conv2d(x, torch.tensor(LUMA, dtype=x.dtype).reshape(1, 3, 1, 1))
-    mu = F.avg_pool2d(g, LCN_WINDOW, 1)
-    var = F.avg_pool2d(g * g, LCN_WINDOW, 1) - mu * mu
-    r = LCN_WINDOW // 2
-    l = (g[..., r:-r, r:-r] - mu) * torch.rsqrt(var + c)
-    return torch.cat([x[..., r:-r, r:-r], l], 1)
-
-
-class WaDIQaM(nn.Module):
-    """WaDIQaM-NR (Bosse et al. 2018) in pyiqa's layout (names features.N, fc_q.N, fc_w.N): every
-    non-overlapping 32x32 patch of pyiqa's eval grid (corners range(0, side - 32, 32)) through 10
-    3x3 convs with a 2x2 max pool after every second, then score = sum(q w) / sum(w) over the
-    patches, q = fc_q(f), w = fc_w(f) + 1e-8. From scratch: no normalisation of the input.
-    base: channels of the first conv (pyiqa's 32; the widths double at each pool up to 16 x base)."""
-
-    def __init__(self, base=32):
-        super().__init__()
-        layers, c = [], 3
-        for v in [base, base, "M", 2 * base, 2 * base, "M", 4 * base, 4 * base, "M",
-                  8 * base, 8 * base, "M", 16 * base, 16 * base, "M"]:
-            if v == "M":
-                layers.append(nn.MaxPool2d(2))
-            else:
-                conv = nn.Conv2d(c, v, 3, padding=1)
-                nn.init.kaiming_normal_(conv.weight, nonlinearity="relu")  # 10 plain convs: keep the scale
-                nn.init.zeros_(conv.bias)
-                layers += [conv, nn.ReLU(inplace=True)]
-                c = v
-        self.features = nn.Sequential(*layers)
-        self.fc_q = nn.Sequential(nn.Linear(c, c), nn.ReLU(True), nn.Dropout(), nn.Linear(c, 1))
-        self.fc_w = nn.Sequential(nn.Linear(c, c), nn.ReLU(True), nn.Dropout(), nn.Linear(c, 1), nn.ReLU(True))
-        self.feat = None
-
-    def forward(self, x):
-        b, _, h, w = x.shape
-        r, c = (h - 1) // 32, (w - 1) // 32
-        p = x[:, :, :r * 32, :c * 32].reshape(b, 3, r, 32, c, 32).permute(0, 2, 4, 1, 3, 5)
-        f = self.features(p.reshape(b * r * c, 3, 32, 32).contiguous()).flatten(1)
-        q = self.fc_q(f).reshape(b, r * c)
-        wt = self.fc_w(f).reshape(b, r * c) + 1e-8
-        self.feat = f.reshape(b, r * c, -1).mean(1)
-        return (q * wt).sum(1) / wt.sum(1)
-
-
-def build_model(arch, num_crop, freeze=FROZEN_BLOCKS, lcn=None, grid=14):
-    if arch == "cnniqa":
-        return CNNIQA(lcn_c=lcn)
-    if arch == "wadiqam":
-        return WaDIQaM(base=WADIQAM_BASE)
-    if arch == "hyperiqa_lite0":
-        m = ml.HyperIQALite0(num_crop=num_crop)
-    elif arch == "linearityiqa_lite0":
-        m = ml.LinearityIQALite0()
-    elif arch == "dbcnn_lite0":
-        m = ml.DBCNNLite0()
-    elif arch == "vitiqa":
-        m = ml.ViTIQA(grid=grid)
-    else:
-        raise SystemExit(f"train: unknown arch {arch}")
-    skipped = ml.load_imagenet_backbone(m, prefix="backbone.")
+def build_model(arch, opts, freeze=FROZEN_BLOCKS):
+    """An untrained model of `arch` (opts: num_crop, lcn, grid); a pretrained backbone is loaded
+    from its ImageNet checkpoint and its first blocks frozen."""
+    spec = R.get(arch, "train")
+    m = spec.new(opts)
+    if spec.imagenet is None:
+        return m
+    skipped = ml.load_imagenet_backbone(m, prefix="backbone.", variant=spec.imagenet)
     print(f"train: ImageNet backbone loaded ({len(skipped)} checkpoint tensors not used)", file=sys.stderr)
     # The stem and blocks 0-2 (stride 2-4, the most expensive part to back-propagate through at
     # 288x384) stay at their ImageNet values: 2 CPU cores, about 15 minutes per model.
@@ -211,62 +95,31 @@ def build_model(arch, num_crop, freeze=FROZEN_BLOCKS, lcn=None, grid=14):
     return m
 
 
-def output_affine(model, arch):
-    """(tensors, bias): the tensors whose common scaling scales the model's output, and the bias
-    whose shift shifts it (the last affine map; wadiqam's score is a weighted mean of q, so q's
-    map; hyperiqa_lite0's is generated: the hyper network's last weight and bias layers)."""
-    if arch == "cnniqa":
-        return [model.fc3.weight, model.fc3.bias], model.fc3.bias
-    if arch == "wadiqam":
-        return [model.fc_q[3].weight, model.fc_q[3].bias], model.fc_q[3].bias
-    if arch == "hyperiqa_lite0":
-        return [t for lin in (model.fc_w[4], model.fc_b[4]) for t in (lin.weight, lin.bias)], model.fc_b[4].bias
-    if arch == "linearityiqa_lite0":
-        return [model.k, model.b], model.b
-    if arch == "dbcnn_lite0":
-        return [model.fc.weight, model.fc.bias], model.fc.bias
-    if arch == "vitiqa":
-        return [model.head.weight, model.head.bias], model.head.bias
-    raise SystemExit(f"train: no output map known for {arch}")
-
-
-@torch.no_grad()
-def scale_output(model, arch, factor, shift=0.0):
-    """Map the model's output s to factor * s + shift by changing its last affine map."""
-    tensors, bias = output_affine(model, arch)
-    for t in tensors:
-        t.mul_(factor)
-    bias.add_(shift)
-
-
 def set_train_mode(model, arch):
     model.train()
-    if arch not in ("cnniqa", "wadiqam"):
+    if R.get(arch).imagenet is not None:
         for mod in model.backbone.modules():
             if isinstance(mod, nn.BatchNorm2d):
                 mod.eval()
-
-
-# Training crop (h, w) per architecture; vitiqa resizes the whole image to 224x224 instead.
-TRAIN_CROP = {"cnniqa": (112, 144), "wadiqam": (97, 129), "linearityiqa_lite0": (224, 288),
-              "dbcnn_lite0": (224, 288)}  # hyperiqa_lite0: its own crop_size, square
 
 
 def train_forward(model, arch, x, gen, crop=None):
     """Training-time forward on one random crop per batch: HyperIQA 224x224 (as the paper trains);
     LinearityIQA and DBCNN 224x288 (0.58x the cost; the distortions are global, so a crop keeps
     its image's label); CNNIQA 112x144 (patch training as Kang et al.); WaDIQaM 97x129 (a 3 x 4
-    grid of its 32x32 patches; pyiqa trains on random patches too); crop overrides. All are
-    tested on the whole image (HyperIQA on its num_crop crops)."""
-    if arch != "vitiqa":
-        ch, cw = crop or TRAIN_CROP.get(arch) or (model.crop_size, model.crop_size)
+    grid of its 32x32 patches; pyiqa trains on random patches too); crop overrides (the crop
+    protocol is the registry's train_crop). All are tested on the whole image (HyperIQA on its
+    num_crop crops); models without a crop protocol (vitiqa) resize the whole image themselves."""
+    spec = R.get(arch)
+    if spec.train_crop is not None:
+        ch, cw = crop or spec.train_crop(model)
         _, _, h, w = x.shape
         if ch > h or cw > w:
             raise SystemExit(f"train: crop {ch}x{cw} is larger than the {h}x{w} images")
         i = int(torch.randint(0, h - ch + 1, (1,), generator=gen))
         j = int(torch.randint(0, w - cw + 1, (1,), generator=gen))
         x = x[..., i:i + ch, j:j + cw]
-        return model.forward_patch(x) if arch == "hyperiqa_lite0" else model(x)
+        return spec.crop_forward(model, x) if spec.crop_forward else model(x)
     return model(x)
 
 
@@ -289,7 +142,7 @@ def calibrate(model, arch, xtr, ytr):
     s = torch.from_numpy(predict(model, xtr)).double()
     A = torch.stack([s, torch.ones_like(s)], 1)
     k, b = torch.linalg.lstsq(A, ytr.double().unsqueeze(1)).solution.reshape(-1).tolist()
-    scale_output(model, arch, k, b)
+    R.scale_output(model, arch, k, b)
     print(f"train: calibrated k {k:.5f} b {b:.5f}", file=sys.stderr, flush=True)
 
 
@@ -318,7 +171,7 @@ def predict(model, imgs, batch=8):
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--arch", required=True, choices=sorted(DEFAULTS))
+    ap.add_argument("--arch", required=True, choices=sorted(R.trainable()))
     ap.add_argument("--data", required=True)
     ap.add_argument("--out", required=True)
     ap.add_argument("--epochs", type=int)
@@ -350,7 +203,8 @@ def main(argv=None):
     torch.set_num_threads(a.threads)
     torch.manual_seed(a.seed)
     np.random.seed(a.seed)
-    epochs, batch, lr, bb_mult = DEFAULTS[a.arch]
+    spec = R.get(a.arch, "train")
+    epochs, batch, lr, bb_mult = spec.defaults
     epochs, batch, lr = a.epochs or epochs, a.batch or batch, a.lr or lr
     crop = None
     if a.crop:
@@ -360,8 +214,8 @@ def main(argv=None):
             crop = ()
         if len(crop) != 2 or min(crop) < 33:
             raise SystemExit(f"train: --crop must be HxW with both sides > 32, got '{a.crop}'")
-        if a.arch == "vitiqa":
-            raise SystemExit("train: --crop does not apply to vitiqa (it resizes the whole image to 16 g x 16 g, --grid g)")
+        if spec.train_crop is None:
+            raise SystemExit(f"train: --crop does not apply to {a.arch} ({spec.no_crop})")
 
     if a.grid != 14 and (a.arch != "vitiqa" or not 1 <= a.grid <= 64):
         raise SystemExit(f"train: --grid applies to vitiqa only and must be 1..64, got {a.grid} for {a.arch}")
@@ -386,10 +240,10 @@ def main(argv=None):
     if a.limit:
         xtr, ytr, dtr, ltr = xtr[:a.limit], ytr[:a.limit], dtr[:a.limit], ltr[:a.limit]
     ytr = ytr / 100.0
-    model = build_model(a.arch, a.num_crop, a.freeze, a.lcn, a.grid).to(memory_format=torch.channels_last)
+    model = build_model(a.arch, a, a.freeze).to(memory_format=torch.channels_last)
     aux = None
     if a.aux > 0:
-        channels, tap = feature_tap(model, a.arch)
+        channels, tap = spec.tap(model)
         aux = AuxHead(channels, len(types))
     bb = [p for n, p in model.named_parameters() if n.startswith("backbone.") and p.requires_grad]
     rest = [p for n, p in model.named_parameters() if not n.startswith("backbone.")]
@@ -481,24 +335,18 @@ def main(argv=None):
 
 def export(model, a, path, record):
     """Write model (with its output scaled to MOS 0..100) in fp16 with sega's metadata; model is left unscaled."""
-    scale_output(model, a.arch, 100.0)
+    spec = R.get(a.arch)
+    R.scale_output(model, a.arch, 100.0)
     meta = {"arch": a.arch, "score_lo": "0", "score_hi": "100",
             "training": json.dumps({"data": "sega-iqa (weights/dataset/build.py"
                                     + (f" --views {record['views']})" if record.get("views", 1) > 1 else ")"), "seed": a.seed,
                                     "threads": a.threads, "train_on": a.train_on, "aux": a.aux,
                                     "denoise": a.denoise, "freeze": a.freeze, "swa": a.swa, "loss": a.loss,
-                                    **({"grid": model.grid} if a.arch == "vitiqa" else {}), **record})}
-    if a.arch == "hyperiqa_lite0":
-        meta.update({"num_crop": str(model.num_crop), "crop_size": str(model.crop_size)})
-    if a.arch == "vitiqa":
-        meta["num_heads"] = str(model.num_heads)
-    if a.arch == "cnniqa" and model.lcn_c is not None:
-        meta["lcn_c"] = repr(model.lcn_c)
-    if a.arch == "wadiqam":
-        meta["base_channels"] = str(model.features[0].out_channels)
+                                    **spec.record(model), **record})}
+    meta.update(R.export_metadata(model, a.arch))
     sd = {k: v for k, v in model.state_dict().items() if not k.endswith("num_batches_tracked")}
     write_safetensors(path, sd, meta, "f16")
-    scale_output(model, a.arch, 0.01)
+    R.scale_output(model, a.arch, 0.01)
 
 
 if __name__ == "__main__":
