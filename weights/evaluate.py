@@ -78,6 +78,9 @@ def recipe(name, arch, training, meta_lcn=None):
         cmd += f" --grid {training['grid']}"
     if training.get("aux", 1.0) != 1.0:
         cmd += f" --aux {training['aux']}"
+    for key in ("group", "rank", "wd", "tuned_on"):  # recorded only when not the default
+        if key in training:
+            cmd += f" --{key.replace('_', '-')} {training[key]}"
     return cmd
 
 
@@ -96,13 +99,37 @@ def selection(training):
         kept = "" if training.get("swa") else "the last epoch is shipped. "
         return pre + ("The val photos are part of the training set here, so nothing was held out for model selection: "
                       + kept + "The recipe (epochs, label denoising, weight averaging, train+val) " + caveat)
+    if training.get("tuned_on") == "val":  # train.py --tuned-on val
+        caveat = ("was chosen on the val split only (runs trained on the train split, compared by val SROCC); the test "
+                  "split was scored once, for this file.")
     best = training.get("best_val_srocc")
     best = "?" if best is None or best != best else f"{best:.4f}"
     return pre + f"The epoch with the best val SROCC ({best}) is kept. The recipe " + caveat
 
 
-def card(name, path, meta, ev, gflops, model):
-    title, init, layout, protocol = R.get(meta["arch"], "evaluate").card(meta, model)
+def licences(spec, splits):
+    """The card's licence section: the backbone's weights, and every photo the dataset derives
+    from (weights/dataset/licences.py: Debian copyright files, scikit-image's data docstrings),
+    grouped by package and licence, each with its split (splits: photo id -> split)."""
+    sys.path.insert(0, os.path.join(HERE, "dataset"))
+    from licences import photo_licences
+    backbone = R.IMAGENET_LICENCE.get(spec.imagenet, "none: every weight was trained here from random initialisation")
+    lines = ["## Licences", "", f"Backbone weights: {backbone}.", "",
+             "Data: the dataset's images are distorted crops of these photos (copyright and licence as their packages state; "
+             "`weights/dataset/licences.py` lists them):", ""]
+    groups = {}
+    for pid, pkg, holder, lic, src in photo_licences():
+        groups.setdefault((pkg, lic, src), []).append(f"{pid} ({splits.get(pid, '?')}; {holder})")
+    for (pkg, lic, src), photos in groups.items():
+        lines.append(f"- {pkg}, {lic} (`{src}`): " + ", ".join(photos))
+    lines += ["", "scikit-image itself (the package the five scikit-image photos ship in) is BSD-3-Clause "
+              "(its LICENSE.txt)."]
+    return lines
+
+
+def card(name, path, meta, ev, gflops, model, splits):
+    spec = R.get(meta["arch"], "evaluate")
+    title, init, layout, protocol = spec.card(meta, model)
     training = json.loads(meta.get("training", "{}"))
     size = os.path.getsize(path)
     views = int(training.get("views", 1))
@@ -113,8 +140,8 @@ def card(name, path, meta, ev, gflops, model):
              f"({size / 1e6:.2f} MB, fp16 storage, {ev['parameters'] / 1e6:.2f} M parameters).", "",
              "## Architecture", "", layout + ".", "",
              "## Input protocol", "",
-             f"RGB in [0, 1] (8-bit PNG/JPEG / 255), {protocol}; the model normalises itself (ImageNet mean/std for the "
-             "Lite0-based models). Output: predicted pseudo-MOS on 0..100 (higher = better quality); score range "
+             f"RGB in [0, 1] (8-bit PNG/JPEG / 255), {protocol}; the model normalises itself (ImageNet mean/std, except "
+             "the from-scratch CNNs CNNIQA and WaDIQaM). Output: predicted pseudo-MOS on 0..100 (higher = better quality); score range "
              f"{meta.get('score_lo', '0')}..{meta.get('score_hi', '100')} in the metadata.", "",
              "## Training", "",
              f"Initialisation: {init}. Data: sega's local dataset (`weights/dataset/build.py`, seed 0{views_flag}): 32 pristine photos "
@@ -133,7 +160,7 @@ def card(name, path, meta, ev, gflops, model):
     lines += ["", "## Cost", "", f"{gflops / 1e9:.2f} GFLOPs per 288x384 image (forward, 2 x multiply-adds, "
               "torch.utils.flop_counter).", "",
               "Scores from sega equal PyTorch's to 1e-4 relative (Tests/SegaModelsTests/TrainedModelTests.swift; "
-              "weights/parity_split.py for the whole test split)."]
+              "weights/parity_split.py for the whole test split).", ""] + licences(spec, splits)
     return "\n".join(lines) + "\n"
 
 
@@ -148,7 +175,9 @@ def main():
     a = ap.parse_args()
     torch.set_num_threads(2)
     with open(os.path.join(a.data, "manifest.csv")) as f:
-        rows = [r for r in csv.DictReader(f) if r["split"] == "test"]
+        every = list(csv.DictReader(f))
+    splits = {r["source"]: r["split"] for r in every}
+    rows = [r for r in every if r["split"] == "test"]
     paths = [os.path.join(a.data, r["path"]) for r in rows]
     mos = np.array([float(r["mos"]) for r in rows])
     dists = sorted(set(r["distortion"] for r in rows))
@@ -179,7 +208,7 @@ def main():
                     f.write(f"{r['path']}\t{float(v)!r}\n")
         if a.cards:
             with open(os.path.join(a.weights, f"{name}.md"), "w") as f:
-                f.write(card(name, path, meta, ev, flops(model, 288, 384), model))
+                f.write(card(name, path, meta, ev, flops(model, 288, 384), model, splits))
         for r in fixture_rows:
             s = float(model(read_image(os.path.join(a.data, r["path"])))[0])
             expect_lines.append(f"{name}\t{os.path.basename(r['path'])}\t{s!r}")

@@ -5,8 +5,11 @@
                              [--epochs E] [--batch B] [--lr LR] [--seed S] [--threads T]
 
 ARCH: cnniqa, wadiqam (from scratch), hyperiqa_lite0, linearityiqa_lite0, dbcnn_lite0 (ImageNet
-EfficientNet-Lite0 backbone, fine-tuned), vitiqa (transformer on the pretrained Lite0 stem); the
-models, their defaults and crop protocols are the registry's (weights/iqa_models.py).
+EfficientNet-Lite0 backbone, fine-tuned), vitiqa (transformer on the pretrained Lite0 stem);
+the targets lite2iqa (ImageNet EfficientNet-Lite2, fine-tuned) and vitiqa_patch (a ViT on pixel
+patches, from scratch; --group/--rank train it on batches of versions of one photo with a
+within-photo ranking loss). The models, their defaults and crop protocols are the registry's
+(weights/iqa_models.py).
 Targets are MOS / 100; the model's last affine layer is scaled by 100 at export, so every shipped
 model predicts MOS on 0..100 directly. Model selection: the epoch with the best val SROCC (with
 --train-on train,val nothing is held out and the last epoch is kept).
@@ -123,6 +126,33 @@ def train_forward(model, arch, x, gen, crop=None):
     return model(x)
 
 
+# MARK: - batches of one photo's versions
+
+def grouped_order(view, k, gen):
+    """A permutation of the training rows in runs of k rows of the same photo view (its
+    distortions and levels; the last run of a view may be shorter), the runs in random order:
+    a batch of B rows then holds B / k photos, each in k versions, and a within-photo loss
+    compares versions of one content."""
+    runs = []
+    for v in torch.unique(view).tolist():
+        rows = torch.nonzero(view == v).flatten()
+        rows = rows[torch.randperm(len(rows), generator=gen)]
+        runs += [rows[i:i + k] for i in range(0, len(rows), k)]
+    order = torch.randperm(len(runs), generator=gen).tolist()
+    return torch.cat([runs[i] for i in order])
+
+
+def within_group_rank_loss(p, y, group, tau=0.05):
+    """RankNet's pairwise logistic loss over the pairs of one photo view in the batch: for every
+    pair with y_i > y_j, softplus(-(p_i - p_j) / tau) (tau in MOS / 100 units), times tau so its
+    gradient is that of a hinge of slope 1 far from the margin; 0 when no pair qualifies."""
+    pair = (group[:, None] == group[None, :]) & (y[:, None] > y[None, :])
+    if not bool(pair.any()):
+        return p.sum() * 0
+    d = (p[:, None] - p[None, :])[pair]
+    return tau * F.softplus(-d / tau).mean()
+
+
 # MARK: - norm-in-norm loss
 
 def norm_in_norm(p, y, eps=1e-8):
@@ -199,6 +229,13 @@ def main(argv=None):
     ap.add_argument("--lcn", type=float,
                     help="cnniqa: add a local-contrast-normalised luma channel, (l - mean) / sqrt(var + LCN) over 7x7")
     ap.add_argument("--save-last", help="also write the last epoch's weights here (to compare with --swa)")
+    ap.add_argument("--group", type=int, default=0,
+                    help="batches of runs of K versions (distortions, levels) of one photo view (0: plain shuffle)")
+    ap.add_argument("--rank", type=float, default=0.0,
+                    help="weight of a within-photo pairwise ranking loss (RankNet, temperature 0.05; needs --group)")
+    ap.add_argument("--wd", type=float, default=1e-4, help="AdamW weight decay")
+    ap.add_argument("--tuned-on", choices=("val",),
+                    help="record (for the card) that this recipe was chosen on the val split only")
     a = ap.parse_args(argv)
     torch.set_num_threads(a.threads)
     torch.manual_seed(a.seed)
@@ -221,6 +258,8 @@ def main(argv=None):
         raise SystemExit(f"train: --grid applies to vitiqa only and must be 1..64, got {a.grid} for {a.arch}")
     if a.lcn is not None and (a.arch != "cnniqa" or not a.lcn >= 1e-6):  # sega refuses c < 1e-6 (fp32 var)
         raise SystemExit(f"train: --lcn applies to cnniqa only and must be >= 1e-6, got {a.lcn} for {a.arch}")
+    if a.group < 0 or a.group == 1 or (a.rank > 0 and a.group == 0) or a.rank < 0:
+        raise SystemExit(f"train: --group must be 0 or >= 2 and --rank >= 0 needs --group, got {a.group}, {a.rank}")
     rows = read_manifest(a.data)
     trows, xtr, ytr = load_split(a.data, rows, a.train_on)
     held_out = "val" not in a.train_on.split(",")
@@ -237,8 +276,13 @@ def main(argv=None):
             groups.setdefault((r["distortion"], r["level"]), []).append(y)
         gm = torch.tensor([float(np.mean(groups[(r["distortion"], r["level"])])) for r in trows])
         ytr = (1 - a.denoise) * ytr + a.denoise * gm
+    # Photo view of each training row (build.py --views): the name before _distortion_level.
+    view_of = [r["path"][:-len(f"_{r['distortion']}_{r['level']}.png")] for r in trows]
     if a.limit:
         xtr, ytr, dtr, ltr = xtr[:a.limit], ytr[:a.limit], dtr[:a.limit], ltr[:a.limit]
+        view_of = view_of[:a.limit]
+    view_ids = {v: i for i, v in enumerate(sorted(set(view_of)))}
+    gtr = torch.tensor([view_ids[v] for v in view_of])
     ytr = ytr / 100.0
     model = build_model(a.arch, a, a.freeze).to(memory_format=torch.channels_last)
     aux = None
@@ -252,7 +296,7 @@ def main(argv=None):
     groups = [{"params": rest, "lr": lr}]
     if bb:
         groups.append({"params": bb, "lr": lr * bb_mult})
-    opt = torch.optim.AdamW(groups, weight_decay=1e-4)
+    opt = torch.optim.AdamW(groups, weight_decay=a.wd)
     steps = epochs * math.ceil(len(xtr) / batch)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=[g["lr"] for g in groups], total_steps=steps,
                                                 pct_start=0.1, anneal_strategy="cos")
@@ -263,7 +307,7 @@ def main(argv=None):
     t0 = time.time()
     for ep in range(epochs):
         set_train_mode(model, a.arch)
-        perm = torch.randperm(len(xtr), generator=gen)
+        perm = grouped_order(gtr, a.group, gen) if a.group else torch.randperm(len(xtr), generator=gen)
         total = 0.0
         for i in range(0, len(xtr), batch):
             idx = perm[i:i + batch]
@@ -280,6 +324,8 @@ def main(argv=None):
             p = train_forward(model, a.arch, x, gen, crop)
             main = norm_in_norm(p, y) if a.loss == "nin" else F.smooth_l1_loss(p, y, beta=0.05)
             loss = main if aux is None else main + a.aux * aux.loss(tap.feat, dtr[idx], ltr[idx])
+            if a.rank > 0:
+                loss = loss + a.rank * within_group_rank_loss(p, y, gtr[idx])
             opt.zero_grad()
             loss.backward()
             opt.step()
@@ -326,7 +372,9 @@ def main(argv=None):
     for r in trows:
         names.setdefault(r["source"], set()).add(r["path"][:-len(f"_{r['distortion']}_{r['level']}.png")])
     views = max(len(v) for v in names.values())
-    export(model, a, a.out, {"views": views, "train_images": len(xtr),
+    extra = {k: v for k, v, d in (("group", a.group, 0), ("rank", a.rank, 0.0), ("wd", a.wd, 1e-4),
+                                  ("tuned_on", a.tuned_on, None)) if v != d}
+    export(model, a, a.out, {"views": views, "train_images": len(xtr), **extra,
                              "crop": list(crop) if crop else None,
                              "epochs": epochs, "batch": batch, "lr": lr, "best_val_srocc": best if held_out else None,
                              "kept": chosen, "log": log, "seconds": round(time.time() - t0, 1)})
