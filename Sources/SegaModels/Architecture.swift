@@ -42,6 +42,8 @@ public enum ModelZoo {
         LinearityIQALite0.self,
         DBCNNLite0.self,
         ViTIQA.self,
+        Lite2IQA.self,
+        ViTPatchIQA.self,
     ]
 
     /// Load a weights file and build its architecture (from `arch` metadata unless given).
