@@ -226,6 +226,27 @@ static void jpeg_emit_message_fn(j_common_ptr cinfo, int level) {
 
 static void jpeg_output_message_fn(j_common_ptr cinfo) { (void)cinfo; }
 
+/* Every scanline, as RGB, into the three float planes of `out` (row: one scanline's buffer). */
+static void jpeg_read_planes(struct jpeg_decompress_struct *cinfo, jpeg_ctx *c, float *out, uint8_t *row) {
+    uint32_t w = cinfo->output_width;
+    size_t plane = (size_t)w * cinfo->output_height;
+    float *R = out, *G = out + plane, *B = out + 2 * plane;
+    while (cinfo->output_scanline < cinfo->output_height) {
+        size_t y = cinfo->output_scanline;
+        JSAMPROW rp = row;
+        if (jpeg_read_scanlines(cinfo, &rp, 1) != 1) {
+            c->code = SIO_ERR_FORMAT;
+            set_err(c->err, c->errcap, "truncated JPEG: no data for row %zu", y);
+            longjmp(c->jump, 1);
+        }
+        for (uint32_t x = 0; x < w; x++) {
+            R[y * w + x] = (float)row[3 * x] / 255.0f;
+            G[y * w + x] = (float)row[3 * x + 1] / 255.0f;
+            B[y * w + x] = (float)row[3 * x + 2] / 255.0f;
+        }
+    }
+}
+
 int sio_jpeg_decode(const uint8_t *data, size_t size, uint64_t max_pixels,
                     float **pixels, int *width, int *height, char *err, size_t errcap) {
     return sio_jpeg_decode_warn(data, size, max_pixels, pixels, width, height, err, errcap, NULL, 0, NULL);
@@ -293,21 +314,7 @@ int sio_jpeg_decode_warn(const uint8_t *data, size_t size, uint64_t max_pixels,
         set_err(err, errcap, "out of memory decoding a %u x %u JPEG", (unsigned)w, (unsigned)h);
         longjmp(c.jump, 1);
     }
-    float *R = out, *G = out + plane, *B = out + 2 * plane;
-    while (cinfo.output_scanline < cinfo.output_height) {
-        size_t y = cinfo.output_scanline;
-        JSAMPROW rp = row;
-        if (jpeg_read_scanlines(&cinfo, &rp, 1) != 1) {
-            c.code = SIO_ERR_FORMAT;
-            set_err(err, errcap, "truncated JPEG: no data for row %zu", y);
-            longjmp(c.jump, 1);
-        }
-        for (uint32_t x = 0; x < w; x++) {
-            R[y * w + x] = (float)row[3 * x] / 255.0f;
-            G[y * w + x] = (float)row[3 * x + 1] / 255.0f;
-            B[y * w + x] = (float)row[3 * x + 2] / 255.0f;
-        }
-    }
+    jpeg_read_planes(&cinfo, &c, out, row);
     jpeg_finish_decompress(&cinfo);
     if (warnings) *warnings = (int)c.pub.num_warnings;
     jpeg_destroy_decompress(&cinfo);
