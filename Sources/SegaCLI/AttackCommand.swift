@@ -34,6 +34,9 @@ public struct AttackCommand: ParsableCommand {
     @Flag(name: .long, help: "Replace output files that exist already (an input is never replaced).")
     var overwrite = false
 
+    @Flag(name: .long, help: "Take the images in the subdirectories of a directory given too.")
+    var recursive = false
+
     @Argument(help: "PNG or JPEG images, or directories of them.")
     var images: [String] = []
 
@@ -45,7 +48,7 @@ public struct AttackCommand: ParsableCommand {
             let bar = ProgressBar("sega attack")
             try AttackCommand.run(sources: flags.sourceList, config: cfg, images: images, outDir: out,
                                   threads: flags.threadCount, memoryLimit: limit, maxPixels: flags.maxPixels,
-                                  strict: flags.strict, overwrite: overwrite, emit: Console.out,
+                                  strict: flags.strict, overwrite: overwrite, recursive: recursive, emit: Console.out,
                                   warn: { Console.error("sega attack: warning: \($0)") }, progress: bar.update)
         }
     }
@@ -54,9 +57,9 @@ public struct AttackCommand: ParsableCommand {
     /// attack each image; an error after the first write is a failure during the work.
     public static func run(sources: [String], config: AttackConfig, images: [String], outDir: String,
                            threads: Int, memoryLimit: Int?, maxPixels: Int, strict: Bool = false, overwrite: Bool = false,
-                           emit: (String) -> Void, warn: (String) -> Void = { _ in },
+                           recursive: Bool = false, emit: (String) -> Void, warn: (String) -> Void = { _ in },
                            progress: ((Int, Int, String) -> Void)? = nil) throws {
-        let items = try ImageList.items(paths: images)
+        let items = try ImageList.items(paths: images, recursive: recursive)
         try config.validate()
         let src = try NamedModel.load(sources, role: "source")
         try NamedModel.requireDistinct(src, what: "--sources")

@@ -36,9 +36,9 @@ public enum ImageList {
     }
 
     /// Items for paths given on the command line (a directory gives its images, sorted).
-    public static func items(paths: [String]) throws -> [ImageItem] {
+    public static func items(paths: [String], recursive: Bool = false) throws -> [ImageItem] {
         guard !paths.isEmpty else { throw SegaError(.invalidArgument, "no input images given") }
-        let items = try expand(paths).map { ImageItem(path: $0, name: FileSystem.stem($0), mos: nil) }
+        let items = try expand(paths, recursive: recursive).map { ImageItem(path: $0, name: FileSystem.stem($0), mos: nil) }
         try checkUniqueNames(items)
         return items
     }
@@ -120,14 +120,25 @@ public enum ImageList {
     }
 
     /// Paths given on the command line with each directory replaced by its .png/.jpg/.jpeg
-    /// files, sorted by name; a directory without any is an error.
-    public static func expand(_ paths: [String]) throws -> [String] {
+    /// files, sorted by name (with `recursive`, its subdirectories' too, depth first in name
+    /// order; hidden entries skipped); a directory without any is an error.
+    public static func expand(_ paths: [String], recursive: Bool = false) throws -> [String] {
         try paths.flatMap { p -> [String] in
             guard FileSystem.isDirectory(p) else { return [p] }
-            let inside = try listDirectory(p).map(\.path)
+            let inside = try images(in: p, recursive: recursive)
             guard !inside.isEmpty else { throw SegaError(.invalidArgument, "\(p): a directory without PNG or JPEG images") }
             return inside
         }
+    }
+
+    static func images(in dir: String, recursive: Bool) throws -> [String] {
+        var out = try listDirectory(dir).map(\.path)
+        guard recursive else { return out }
+        let base = dir.count > 1 && dir.hasSuffix("/") ? String(dir.dropLast()) : dir
+        for sub in (FileSystem.entries(in: dir) ?? []).sorted() where FileSystem.isDirectory("\(base)/\(sub)") {
+            out += try images(in: "\(base)/\(sub)", recursive: true)
+        }
+        return out
     }
 
     static func listDirectory(_ dir: String) throws -> [ImageItem] {

@@ -18,6 +18,8 @@ public struct ModelsCommand: ParsableCommand {
     public init() {}
 
     public func run() throws {
+        // A SEGA_WEIGHTS that is not a directory fails every lookup by name; the listing says so.
+        do { try WeightsLocator.checkEnvironment() } catch { Console.error("sega models: warning: \(SegaError(error).message)") }
         for line in ModelsCommand.render() { Console.out(line) }
     }
 

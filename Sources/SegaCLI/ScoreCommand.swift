@@ -39,6 +39,9 @@ public struct ScoreCommand: ParsableCommand {
     @Flag(name: .long, help: "Refuse images the decoder had to repair (corrupt JPEG data); without it they are reported as warnings.")
     var strict = false
 
+    @Flag(name: .long, help: "Take the images in the subdirectories of a directory given too.")
+    var recursive = false
+
     @Argument(help: "PNG or JPEG images, or directories of them (a name starting with '-' goes after --).")
     var images: [String]
 
@@ -54,7 +57,7 @@ public struct ScoreCommand: ParsableCommand {
     public func run() throws {
         var failures = 0, count = images.count
         try CommandFailure.run("score") {
-            let paths = try ImageList.expand(images)
+            let paths = try ImageList.expand(images, recursive: recursive)
             count = paths.count
             failures = try ScoreCommand.run(
                 model: model, arch: arch, threads: threads ?? Machine.onlineCPUs(), images: paths, maxPixels: maxPixels,

@@ -217,6 +217,9 @@ final class ReliabilityTests: XCTestCase {
                "SEGA_WEIGHTS='\(tmp)/nowhere' is not a directory")
         expect(try run(["score", "--model", "cnniqa", "\(tmp)/in/a.png"], env: ["SEGA_WEIGHTS": cnn]), 2,
                "SEGA_WEIGHTS='\(cnn)' is not a directory")
+        // The listing still lists what it finds, and says why names will not resolve.
+        expect(try run(["models"], env: ["SEGA_WEIGHTS": "\(tmp)/nowhere"]), 0,
+               "sega models: warning: SEGA_WEIGHTS='\(tmp)/nowhere' is not a directory (it does not exist)")
     }
 
     /// libjpeg's warnings (corrupt data it decoded around) are reported; --strict refuses.
@@ -273,5 +276,22 @@ final class ReliabilityTests: XCTestCase {
         expect(try run(base + ["--max-rel", "0"]), 1, "FAIL")
         expect(try run(["parity", "--model", cnn, "--expect", "\(tmp)/in/a.png"]), 2, "sega parity:")
         expect(try run(base + ["--max-rel", "nan"]), 64, "--max-rel must be a number >= 0")
+    }
+
+    /// score and attack take directories (issue 27): their images sorted by name, subdirectories
+    /// with --recursive.
+    func testDirectoriesAsInputs() throws {
+        try fm.createDirectory(atPath: "\(tmp)/in/sub", withIntermediateDirectories: true)
+        try writeImage("\(tmp)/in/sub/d.png", seed: 7)
+        let flat = try run(["score", "--model", cnn, "\(tmp)/in"])
+        XCTAssertEqual(flat.status, 0, flat.err)
+        XCTAssertEqual(flat.out.split(separator: "\n").map { String($0.split(separator: "\t")[0]) },
+                       ["a", "b", "c"].map { "\(tmp)/in/\($0).png" })
+        let deep = try run(["score", "--recursive", "--model", cnn, "\(tmp)/in"])
+        XCTAssertEqual(deep.out.split(separator: "\n").count, 4, deep.out)
+        let r = try run(attack(["--recursive", "\(tmp)/in", "-o", "\(tmp)/o"]))
+        XCTAssertEqual(r.status, 0, r.err)
+        XCTAssertEqual(try fm.contentsOfDirectory(atPath: "\(tmp)/o").sorted(),
+                       ["a.json", "a.png", "b.json", "b.png", "c.json", "c.png", "d.json", "d.png"])
     }
 }

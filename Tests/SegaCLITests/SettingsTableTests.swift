@@ -117,7 +117,7 @@ final class SettingsTableTests: XCTestCase {
     /// The built binary's flags (--experimental-dump-help): each setting's flag with the
     /// table's help and default, and no flag that is neither a setting nor a known resource.
     func testHelpListsEveryFlagWithTheTablesHelpAndDefault() throws {
-        let others = ["attack": ["sources", "threads", "memory-limit-mb", "max-pixels", "strict", "out", "overwrite", "help"],
+        let others = ["attack": ["sources", "threads", "memory-limit-mb", "max-pixels", "strict", "out", "overwrite", "recursive", "help"],
                       "eval": ["sources", "threads", "memory-limit-mb", "max-pixels", "strict", "out", "help", "targets", "images",
                                "split", "stride", "limit", "methods", "shard", "sheets", "workers"]]
         for (command, known) in others {
