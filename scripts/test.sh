@@ -7,7 +7,7 @@
 # Ends with one summary line "N passed, M failed" (XCTest cases + fuzz harnesses).
 set -uo pipefail
 cd "$(dirname "$0")/.."
-./scripts/deps.sh || exit 1
+./scripts/deps.sh --test || exit 1
 swift build --build-tests || exit 1
 logs=$(mktemp -d)
 passed=0; failed=0
