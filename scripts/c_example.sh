@@ -55,7 +55,8 @@ readelf -d "$work/score_and_attack_shared" | grep -q 'NEEDED.*libsega\.so' || ba
 
 so=$(readlink -f "$full/lib/libsega.so")
 want=$(grep -E '^[A-Za-z_].*[ *]sega_[a-z0-9_]+\(' "$full/include/sega.h" | sed -E 's/.*[ *](sega_[a-z0-9_]+)\(.*/\1/' | sort)
-have=$(nm -D --defined-only "$so" | awk '{ print $3 }' | sort)
+# Global dynamic symbols only (upper-case nm types): gold keeps local entries in .dynsym too.
+have=$(nm -D --defined-only "$so" | awk '$2 ~ /^[A-Z]$/ { print $3 }' | sort)
 if [ -n "$want" ] && [ "$want" = "$have" ]; then ok "exports ($(echo "$want" | wc -l) functions of sega.h, nothing else)"
 else bad "exports" "libsega.so exports [$(echo $have)], sega.h declares [$(echo $want)]"; fi
 
