@@ -63,12 +63,7 @@ let package = Package(
         .target(name: "SegaCAPI", dependencies: ["CSegaAPI", "SegaRuntime", "SegaAttack", "SegaIO", "SegaModels", "SegaEngine"], path: "Sources/SegaCAPI"),
         // The command-line tool: SegaCLI's root command.
         .executableTarget(name: "sega", dependencies: ["SegaCLI"], path: "Sources/sega"),
-        // Benchmark executable: prints our SGEMM GFLOPS next to OpenBLAS's (dlopen'ed at run
-        // time, so the engine never links it) and the machine's measured FMA peak.
-        .executableTarget(name: "sega-bench", dependencies: ["SegaEngine", "CSupport"], path: "Sources/sega-bench"),
-        // Model benchmark: forward and forward+input-gradient time and peak RSS of one model,
-        // driven side by side with PyTorch by scripts/bench_models.py.
-        .executableTarget(name: "sega-modelbench", dependencies: ["SegaModels", "SegaEngine"], path: "Sources/sega-modelbench"),
+        // The benchmarks (sega-bench, sega-modelbench) are a package of their own: Benchmarks/.
         // Allocation counter interposed into the test binary only (malloc/calloc/realloc/
         // posix_memalign/aligned_alloc/memalign/free forwarded to glibc's __libc_* entry points).
         .target(name: "MallocCounter", path: "Tests/MallocCounter"),
