@@ -25,6 +25,8 @@ public struct AttackCommand: ParsableCommand {
 
     @OptionGroup var flags: AttackFlags
 
+    @OptionGroup var progress: ProgressFlags
+
     @Option(name: .long, help: ArgumentHelp(AttackSettings[.method].help))
     var method: String = AttackSettings[.method].defaultShown
 
@@ -43,9 +45,10 @@ public struct AttackCommand: ParsableCommand {
     public init() {}
 
     public func run() throws {
-        let (cfg, limit) = try CommandFailure.flags("attack") { (try flags.config(method: try FlagValues.method(method)), try flags.memoryLimit()) }
+        let (cfg, limit, bar) = try CommandFailure.flags("attack") {
+            (try flags.config(method: try FlagValues.method(method)), try flags.memoryLimit(), try progress.reporter("attack", unit: "images"))
+        }
         try CommandFailure.run("attack") {
-            let bar = ProgressBar("sega attack")
             try AttackCommand.run(sources: flags.sourceList, config: cfg, images: images, outDir: out,
                                   threads: flags.threadCount, memoryLimit: limit, maxPixels: flags.maxPixels,
                                   strict: flags.strict, overwrite: overwrite, recursive: recursive, emit: Console.out,

@@ -36,6 +36,8 @@ public struct EvalCommand: ParsableCommand {
 
     @OptionGroup var flags: AttackFlags
 
+    @OptionGroup var progress: ProgressFlags
+
     @Option(name: .long, help: "Comma-separated target models (disjoint from the sources).")
     var targets: String = AttackSettings.defaultTargets.joined(separator: ",")
 
@@ -69,10 +71,10 @@ public struct EvalCommand: ParsableCommand {
     public init() {}
 
     public func run() throws {
-        var o = try CommandFailure.flags("eval") { try options() }
+        let (checked, bar) = try CommandFailure.flags("eval") { (try options(), try progress.reporter("eval", unit: "attacks")) }
+        var o = checked
         o.warn = { Console.error("sega eval: warning: \($0)") }
         try CommandFailure.run("eval") {
-            let bar = ProgressBar("sega eval")
             let s = try EvalCommand.run(o, progress: bar.update)
             Console.error("sega eval: \(s.computed) attack(s) run, \(s.skipped) already done, \(s.rescored) re-scored on new targets; \(s.complete) of \(s.total) image(s) complete (\(s.workers) worker(s)); report in \(out)/report.md")
         }

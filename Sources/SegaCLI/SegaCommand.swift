@@ -1,4 +1,5 @@
 import ArgumentParser
+import SegaRuntime
 
 // MARK: - sega
 
@@ -9,6 +10,7 @@ public struct SegaCommand: ParsableCommand {
         commandName: "sega",
         abstract: "Transferable black-box attacks (SEGA) on no-reference image-quality (NR-IQA) models, on the CPU.",
         discussion: ExitStatus.help,
+        version: SegaVersion.string,
         subcommands: [ScoreCommand.self, AttackCommand.self, EvalCommand.self, ModelsCommand.self, ParityCommand.self,
                       SettingsCommand.self]
     )

@@ -8,8 +8,9 @@
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 scratch=.build-tsan
-swift build --product SegaStatic --sanitize=thread --scratch-path "$scratch" >"$scratch.log" 2>&1 || {
-  tail -n 30 "$scratch.log"; echo "tsan-capi: FAILED (build)"; exit 1; }
+mkdir -p "$scratch"
+swift build --product SegaStatic --sanitize=thread --scratch-path "$scratch" >"$scratch/tsan-build.log" 2>&1 || {
+  tail -n 30 "$scratch/tsan-build.log"; echo "tsan-capi: FAILED (build)"; exit 1; }
 lib="$(swift build --scratch-path "$scratch" --show-bin-path)/libSegaStatic.a"
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
