@@ -53,10 +53,11 @@ final class ProgressTests: XCTestCase {
         let auto = try attack([])
         XCTAssertEqual(auto.status, 0, auto.err)
         XCTAssertEqual(progressLines(auto.err, label: "attack", unit: "images").map { "\($0.0)/\($0.1)" }, ["0/2", "2/2"], auto.err)
-        let none = try attack(["--progress", "none"])
+        // The same outputs again: replacing them takes --overwrite (an existing file is never replaced silently).
+        let none = try attack(["--progress", "none", "--overwrite"])
         XCTAssertEqual(none.status, 0, none.err)
         XCTAssertFalse(none.err.contains("[attack]") || none.err.contains("\r"), none.err)
-        let bar = try attack(["--progress", "bar"])
+        let bar = try attack(["--progress", "bar", "--overwrite"])
         XCTAssertTrue(bar.err.contains("\rsega attack [") && bar.err.contains("2/2 ETA 0m00s"), bar.err)
     }
 
