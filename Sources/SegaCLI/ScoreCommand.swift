@@ -90,7 +90,10 @@ public struct ScoreCommand: ParsableCommand {
         for img in images {
             do {
                 let d = try ImageFile.load(img, maxPixels: maxPixels)
-                if strict && !d.warnings.isEmpty { throw ImageError(.format, img, "\(d.warnings.joined(separator: "; ")) (refused with --strict)") }
+                if strict && !d.warnings.isEmpty {
+                    let why = d.warnings.map { $0.hasPrefix(img + ": ") ? String($0.dropFirst(img.count + 2)) : $0 }
+                    throw ImageError(.format, img, "\(why.joined(separator: "; ")) (refused with --strict)")
+                }
                 d.warnings.forEach(warn)
                 let s = try scorer.score(d.image)
                 emit(ScoreLine(image: img, model: model, arch: archName, score: s))

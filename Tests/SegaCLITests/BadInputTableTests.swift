@@ -56,6 +56,11 @@ final class BadInputTableTests: XCTestCase {
         let sos = try XCTUnwrap((0..<jpg.count - 1).first { jpg[$0] == 0xFF && jpg[$0 + 1] == 0xDA })
         jpg.insert(contentsOf: [0x12, 0x34, 0x56], at: sos)
         try put(Data(jpg), "junk.jpg")
+        // Scan data broken halfway (a restart marker out of sequence): libjpeg resynchronises with warnings.
+        var scan = [UInt8](try Data(contentsOf: URL(fileURLWithPath: "\(f)/e2e/cnniqa.jpg")))
+        let mid = (sos + scan.count) / 2
+        scan[mid] = 0xFF; scan[mid + 1] = 0xD3
+        try put(Data(scan), "scan.jpg")
     }
 
     /// Every regular file under `dir` (hidden ones too) with its bytes; FIFOs by name only.
