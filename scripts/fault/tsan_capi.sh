@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The C API under ThreadSanitizer: libsega (SwiftPM product SegaStatic) built with
+# The C API under ThreadSanitizer: libsega (SwiftPM product sega-c) built with
 # --sanitize=thread in its own scratch directory (.build-tsan; the normal build is untouched),
 # scripts/fault/capi_threads.c built with -fsanitize=thread against it, run with four threads,
 # one context each. The TSan runtime is the Swift toolchain's (clang_rt.tsan).
@@ -9,9 +9,9 @@ set -uo pipefail
 cd "$(dirname "$0")/../.."
 scratch=.build-tsan
 mkdir -p "$scratch"
-swift build --product SegaStatic --sanitize=thread --scratch-path "$scratch" >"$scratch/tsan-build.log" 2>&1 || {
+swift build --product sega-c --sanitize=thread --scratch-path "$scratch" >"$scratch/tsan-build.log" 2>&1 || {
   tail -n 30 "$scratch/tsan-build.log"; echo "tsan-capi: FAILED (build)"; exit 1; }
-lib="$(swift build --scratch-path "$scratch" --show-bin-path)/libSegaStatic.a"
+lib="$(swift build --scratch-path "$scratch" --show-bin-path)/libsega-c.a"
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
 clang -c -g -O1 -fsanitize=thread -Wall -Wextra -Werror -I Sources/CSegaAPI/include scripts/fault/capi_threads.c -o "$out/capi_threads.o"
