@@ -9,8 +9,9 @@
 #   export SLURM_CONF=DIR/slurm.conf                # then sbatch, squeue, scontrol work
 #   scripts/slurm/local_cluster.sh stop DIR         # stops exactly the daemons start recorded
 #
-# Ports: SEGA_SLURM_PORT (slurmctld, default 16817) and the next one (slurmd). Accounting is off
-# (no slurmdbd): sacct does not work; use squeue, scontrol and the jobs' output files.
+# Ports: SEGA_SLURM_PORT (slurmctld) and the next one (slurmd); by default the first free pair
+# from 16817 on. Accounting is off (no slurmdbd): sacct does not work; use squeue, scontrol and
+# the jobs' output files. If start fails, run stop: it stops whatever start had started.
 set -euo pipefail
 
 die() { echo "local_cluster: $*" >&2; exit 1; }
@@ -27,7 +28,7 @@ install_missing() {
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${need[@]}" >/dev/null
 }
 
-port_free() { ! ss -Hltn "sport = :$1" 2>/dev/null | grep -q .; }
+port_free() { ! (exec 3<> "/dev/tcp/127.0.0.1/$1") 2>/dev/null; }  # nothing accepts a connection
 
 write_conf() {  # DIR HOST PORT
   local dir=$1 host=$2 port=$3 mem cpus
@@ -37,6 +38,7 @@ write_conf() {  # DIR HOST PORT
 # One node, written by scripts/slurm/local_cluster.sh for this machine.
 ClusterName=sega-local
 SlurmctldHost=$host
+SlurmctldAddr=127.0.0.1
 SlurmUser=root
 SlurmdUser=root
 SlurmctldPort=$port
@@ -63,7 +65,7 @@ SlurmctldPidFile=$dir/slurmctld.pid
 SlurmdPidFile=$dir/slurmd.pid
 SlurmctldLogFile=$dir/slurmctld.log
 SlurmdLogFile=$dir/slurmd.log
-NodeName=$host CPUs=$cpus RealMemory=$mem State=UNKNOWN
+NodeName=$host NodeAddr=127.0.0.1 CPUs=$cpus RealMemory=$mem State=UNKNOWN
 PartitionName=local Nodes=$host Default=YES MaxTime=INFINITE State=UP
 EOF
 }
@@ -81,22 +83,30 @@ start_munge() {  # DIR: a munged of our own (own key, socket, pid file), run as 
   local i
   for i in $(seq 50); do [ -S "$m/munge.socket" ] && [ -s "$m/munged.pid" ] && break; sleep 0.1; done
   [ -s "$m/munged.pid" ] || die "munged wrote no pid file"
+  echo "munged $(cat "$m/munged.pid")" >> "$1/pids"
   munge -n --socket="$m/munge.socket" | unmunge --socket="$m/munge.socket" >/dev/null \
     || die "munge credential round trip failed"
 }
 
 start() {  # DIR
-  local dir=$1 host port i
+  local dir=$1 host port p i
   [ "$(id -u)" -eq 0 ] || die "start needs root (slurmd runs the jobs)"
   host=$(hostname -s)
-  port=${SEGA_SLURM_PORT:-16817}
-  port_free "$port" && port_free $((port + 1)) || die "port $port or $((port + 1)) is in use (set SEGA_SLURM_PORT)"
+  if [ -n "${SEGA_SLURM_PORT:-}" ]; then
+    port=$SEGA_SLURM_PORT
+    port_free "$port" && port_free $((port + 1)) || die "port $port or $((port + 1)) is in use"
+  else  # the first free pair from 16817 on (another local cluster may hold the first)
+    port=""
+    for p in $(seq 16817 2 16915); do
+      if port_free "$p" && port_free $((p + 1)); then port=$p; break; fi
+    done
+    [ -n "$port" ] || die "no free pair of ports in 16817..16916 (set SEGA_SLURM_PORT)"
+  fi
   mkdir -p "$dir/state" "$dir/spool"
   chmod 755 "$dir"
   dir=$(cd "$dir" && pwd)
   : > "$dir/pids"
   start_munge "$dir"
-  echo "munged $(cat "$dir/munge/munged.pid")" >> "$dir/pids"
   write_conf "$dir" "$host" "$port"
   # -D: foreground, so $! is the daemon itself (daemonized, the recorded pid would be gone).
   slurmctld -D -i -f "$dir/slurm.conf" > "$dir/slurmctld.out" 2>&1 &
