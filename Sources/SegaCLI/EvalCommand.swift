@@ -36,6 +36,8 @@ public struct EvalCommand: ParsableCommand {
 
     @OptionGroup var flags: AttackFlags
 
+    @OptionGroup var progress: ProgressFlags
+
     @Option(name: .long, help: "Comma-separated target models (disjoint from the sources).")
     var targets: String = AttackSettings.defaultTargets.joined(separator: ",")
 
@@ -71,7 +73,7 @@ public struct EvalCommand: ParsableCommand {
     public func run() throws {
         try CommandFailure.run("eval") {
             let o = try options()
-            let bar = ProgressBar("sega eval")
+            let bar = try progress.reporter("eval", unit: "attacks")
             let s = try EvalCommand.run(o, progress: bar.update)
             Console.error("sega eval: \(s.computed) attack(s) run, \(s.skipped) already done, \(s.rescored) re-scored on new targets; \(s.complete) of \(s.total) image(s) complete (\(s.workers) worker(s)); report in \(out)/report.md")
         }
