@@ -194,54 +194,43 @@ public final class Attacker {
     /// else the identity: every step of every method is scaled by the budget the same way.
     func budgetStep(_ v: UnsafeMutableBufferPointer<Float>, along dir: UnsafeMutableBufferPointer<Float>, size a: Float,
                     signed: Bool) {
-        var ch = 0
-        while ch < 3 {
-            var p = 0
-            let base = ch * pixels
-            while p < pixels {
-                let i = base + p
-                let gi = dir[i]
-                let sg: Float = signed ? (gi > 0 ? 1 : (gi < 0 ? -1 : 0)) : gi
-                v[i] += a * maskF[i] * maskJ[p] * scale[p] * sg
-                p += 1
-            }
-            ch += 1
+        forEachValue { i, p in
+            let gi = dir[i]
+            let sg: Float = signed ? (gi > 0 ? 1 : (gi < 0 ? -1 : 0)) : gi
+            v[i] += a * maskF[i] * maskJ[p] * scale[p] * sg
         }
         project(v)
     }
 
     /// v <- clip01(Proj_{|v - x0| <= eps_i}(v)).
     func project(_ v: UnsafeMutableBufferPointer<Float>) {
-        var ch = 0
-        while ch < 3 {
-            var p = 0
-            let base = ch * pixels
-            while p < pixels {
-                let i = base + p, e = radius[p]
-                let u = min(max(v[i], x0[i] - e), x0[i] + e)
-                v[i] = min(max(u, 0), 1)
-                p += 1
-            }
-            ch += 1
+        forEachValue { i, p in
+            let e = radius[p]
+            let u = min(max(v[i], x0[i] - e), x0[i] + e)
+            v[i] = min(max(u, 0), 1)
         }
     }
 
     /// Round to the 8-bit grid, clamped to the grid points within eps_i of x0 (x0 is on the
     /// grid), so the written PNG is exactly the attacked image and stays in the budget.
     func quantize(into out: UnsafeMutableBufferPointer<Float>) {
+        forEachValue { i, p in
+            let m = Float(Int((radius[p] * 255).nextUp.rounded(.down)))  // whole 8-bit steps inside eps_i
+            let k0 = (x0[i] * 255).rounded()
+            var k = (x[i] * 255).rounded()
+            k = min(max(k, k0 - m, 0), min(k0 + m, 255))
+            out[i] = k / 255
+        }
+    }
+
+    /// body(i, p) for every value i of the planar image, p its pixel (i = channel * H W + p), in order.
+    @inline(__always)
+    func forEachValue(_ body: (Int, Int) -> Void) {
         var ch = 0
         while ch < 3 {
             var p = 0
             let base = ch * pixels
-            while p < pixels {
-                let i = base + p
-                let m = Float(Int((radius[p] * 255).nextUp.rounded(.down)))  // whole 8-bit steps inside eps_i
-                let k0 = (x0[i] * 255).rounded()
-                var k = (x[i] * 255).rounded()
-                k = min(max(k, k0 - m, 0), min(k0 + m, 255))
-                out[i] = k / 255
-                p += 1
-            }
+            while p < pixels { body(base + p, p); p += 1 }
             ch += 1
         }
     }

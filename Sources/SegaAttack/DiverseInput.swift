@@ -74,36 +74,38 @@ final class DiverseInput {
         let plane = height * width
         guard applied else { y.update(from: x, count: 3 * plane); return }
         y.update(repeating: 0, count: 3 * plane)
-        for ch in 0..<3 {
-            let xs = x + ch * plane, ys = y + ch * plane
-            for r in 0..<contentHeight {
-                let fr = rowFrac[r], a = rowIndex[r] * width, b = min(rowIndex[r] + 1, height - 1) * width
-                for q in 0..<contentWidth {
-                    let fc = colFrac[q], j0 = colIndex[q], j1 = min(j0 + 1, width - 1)
-                    let w00 = (1 - fr) * (1 - fc), w01 = (1 - fr) * fc, w10 = fr * (1 - fc), w11 = fr * fc
-                    ys[(top + r) * width + left + q] = w00 * xs[a + j0] + w01 * xs[a + j1] + w10 * xs[b + j0] + w11 * xs[b + j1]
-                }
-            }
+        forEachSample { o, s, w in
+            y[o] = w.0 * x[s.0] + w.1 * x[s.1] + w.2 * x[s.2] + w.3 * x[s.3]
         }
     }
 
-    /// gx += T^T gy (the same weights as `apply`, scattered back).
+    /// gx += T^T gy: the weights of `apply`, scattered back (the same `forEachSample`, so the two
+    /// are transposes by construction).
     func addAdjoint(_ gy: UnsafePointer<Float>, into gx: UnsafeMutablePointer<Float>) {
-        let plane = height * width
         guard applied else {
-            for i in 0..<(3 * plane) { gx[i] += gy[i] }
+            for i in 0..<(3 * height * width) { gx[i] += gy[i] }
             return
         }
+        forEachSample { o, s, w in
+            let v = gy[o]
+            gx[s.0] += w.0 * v; gx[s.1] += w.1 * v
+            gx[s.2] += w.2 * v; gx[s.3] += w.3 * v
+        }
+    }
+
+    /// body(output index, its four bilinear source indices, their weights) for every value of
+    /// the content block, channel by channel, in order.
+    @inline(__always)
+    func forEachSample(_ body: (Int, (Int, Int, Int, Int), (Float, Float, Float, Float)) -> Void) {
+        let plane = height * width
         for ch in 0..<3 {
-            let xs = gx + ch * plane, ys = gy + ch * plane
+            let base = ch * plane
             for r in 0..<contentHeight {
-                let fr = rowFrac[r], a = rowIndex[r] * width, b = min(rowIndex[r] + 1, height - 1) * width
+                let fr = rowFrac[r], a = base + rowIndex[r] * width, b = base + min(rowIndex[r] + 1, height - 1) * width
                 for q in 0..<contentWidth {
                     let fc = colFrac[q], j0 = colIndex[q], j1 = min(j0 + 1, width - 1)
-                    let w00 = (1 - fr) * (1 - fc), w01 = (1 - fr) * fc, w10 = fr * (1 - fc), w11 = fr * fc
-                    let v = ys[(top + r) * width + left + q]
-                    xs[a + j0] += w00 * v; xs[a + j1] += w01 * v
-                    xs[b + j0] += w10 * v; xs[b + j1] += w11 * v
+                    body(base + (top + r) * width + left + q, (a + j0, a + j1, b + j0, b + j1),
+                         ((1 - fr) * (1 - fc), (1 - fr) * fc, fr * (1 - fc), fr * fc))
                 }
             }
         }

@@ -90,18 +90,26 @@ public struct JNDMap {
         let h = height, w = width, plane = h * w
         precondition(image.count == 3 * plane, "JNDMap: image must be 3 x \(h) x \(w)")
         precondition(out.count == plane, "JNDMap: output must be \(h) x \(w)")
+        withWorkspace { ri, ci, kern, y in
+            let gauss = kern + Self.kernelFloats
+            let a = y + plane, b = a + plane
+            Self.luma(image, into: y, plane: plane)
+            Self.sobelEdges(y, into: a, h, w, ri, ci)
+            Self.dilate3x3(a, into: b, h, w, ri, ci)
+            Self.gaussian7(b, scratch: a, gauss, h, w, ri, ci)
+            Self.combine(y, smoothedEdges: b, kern, h, w, ri, ci, into: out.baseAddress!)
+        }
+    }
+
+    /// body(ri, ci, kernels, luma plane): the replicate index tables (ri[r] = clamp(r) for r in
+    /// -3...H+2), the kernels (B, G1..G4, then the 7 Gaussian taps) and the luma plane, followed
+    /// by the map's other planes.
+    mutating func withWorkspace(_ body: (UnsafePointer<Int>, UnsafePointer<Int>, UnsafePointer<Float>, UnsafeMutablePointer<Float>) -> Void) {
         rows.withUnsafeBufferPointer { rowsBuf in
             cols.withUnsafeBufferPointer { colsBuf in
                 storage.withUnsafeMutableBufferPointer { s in
-                    let ri = rowsBuf.baseAddress! + Self.pad, ci = colsBuf.baseAddress! + Self.pad
-                    let kern = UnsafePointer(s.baseAddress!), gauss = kern + Self.kernelFloats
-                    let y = s.baseAddress! + Self.kernelFloats + Self.gaussianTaps
-                    let a = y + plane, b = a + plane
-                    Self.luma(image, into: y, plane: plane)
-                    Self.sobelEdges(y, into: a, h, w, ri, ci)
-                    Self.dilate3x3(a, into: b, h, w, ri, ci)
-                    Self.gaussian7(b, scratch: a, gauss, h, w, ri, ci)
-                    Self.combine(y, smoothedEdges: b, kern, h, w, ri, ci, into: out.baseAddress!)
+                    body(rowsBuf.baseAddress! + Self.pad, colsBuf.baseAddress! + Self.pad, UnsafePointer(s.baseAddress!),
+                         s.baseAddress! + Self.kernelFloats + Self.gaussianTaps)
                 }
             }
         }

@@ -30,19 +30,12 @@ extension JNDMap {
         let h = height, w = width, plane = h * w
         precondition(image.count == 3 * plane, "JNDMap: image must be 3 x \(h) x \(w)")
         precondition(out.count == plane, "JNDMap: output must be \(h) x \(w)")
-        rows.withUnsafeBufferPointer { rowsBuf in
-            cols.withUnsafeBufferPointer { colsBuf in
-                storage.withUnsafeMutableBufferPointer { s in
-                    let ri = rowsBuf.baseAddress! + Self.pad, ci = colsBuf.baseAddress! + Self.pad
-                    let kern = UnsafePointer(s.baseAddress!)
-                    let y = s.baseAddress! + Self.kernelFloats + Self.gaussianTaps
-                    let u = y + plane, t = u + plane, px = t + plane, py = px + plane
-                    Self.luma(image, into: y, plane: plane)
-                    Self.rof(y, into: u, px: px, py: py, h, w, weight: Self.tvWeight, iterations: Self.tvIterations)
-                    for i in 0..<plane { t[i] = y[i] - u[i] }
-                    Self.liuCombine(y, structure: u, texture: t, kern, h, w, ri, ci, into: out.baseAddress!)
-                }
-            }
+        withWorkspace { ri, ci, kern, y in
+            let u = y + plane, t = u + plane, px = t + plane, py = px + plane
+            Self.luma(image, into: y, plane: plane)
+            Self.rof(y, into: u, px: px, py: py, h, w, weight: Self.tvWeight, iterations: Self.tvIterations)
+            for i in 0..<plane { t[i] = y[i] - u[i] }
+            Self.liuCombine(y, structure: u, texture: t, kern, h, w, ri, ci, into: out.baseAddress!)
         }
     }
 

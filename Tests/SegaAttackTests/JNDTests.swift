@@ -119,6 +119,25 @@ func liuOf(_ image: [Float], height h: Int, width w: Int) -> [Float] {
     return out
 }
 
+/// Luma 0..255 of a CHW image (JNDMap's).
+func lumaOf(_ image: [Float], _ plane: Int) -> [Float] {
+    var y = [Float](repeating: 0, count: plane)
+    image.withUnsafeBufferPointer { img in y.withUnsafeMutableBufferPointer { JNDMap.luma(img, into: $0.baseAddress!, plane: plane) } }
+    return y
+}
+
+/// The ROF structure of f (JNDMap's solver at the model's weight).
+func rofOf(_ f: [Float], _ h: Int, _ w: Int, iterations: Int = JNDMap.tvIterations) -> [Float] {
+    var u = f, px = f, py = f
+    f.withUnsafeBufferPointer { fp in u.withUnsafeMutableBufferPointer { up in px.withUnsafeMutableBufferPointer { pxp in
+        py.withUnsafeMutableBufferPointer { pyp in
+            JNDMap.rof(fp.baseAddress!, into: up.baseAddress!, px: pxp.baseAddress!, py: pyp.baseAddress!, h, w,
+                       weight: JNDMap.tvWeight, iterations: iterations)
+        }
+    } } }
+    return u
+}
+
 /// Chou & Li's luminance adaptation of a background level.
 func luminanceAdaptation(_ bg: Float) -> Float { bg <= 127 ? 17 * (1 - (bg / 127).squareRoot()) + 3 : 3 / 128 * (bg - 127) + 3 }
 
@@ -139,14 +158,7 @@ final class LiuJNDTests: XCTestCase {
         XCTAssertEqual(image.count, 3 * h * w)
         XCTAssertEqual(Float(fixtureNumber(fx["tv"]?["weight"])), JNDMap.tvWeight)
         XCTAssertEqual(Int(fixtureNumber(fx["tv"]?["iterations"])), JNDMap.tvIterations)
-        var y = [Float](repeating: 0, count: h * w), u = y, px = y, py = y
-        image.withUnsafeBufferPointer { img in y.withUnsafeMutableBufferPointer { JNDMap.luma(img, into: $0.baseAddress!, plane: h * w) } }
-        y.withUnsafeBufferPointer { yp in u.withUnsafeMutableBufferPointer { up in px.withUnsafeMutableBufferPointer { pxp in
-            py.withUnsafeMutableBufferPointer { pyp in
-                JNDMap.rof(yp.baseAddress!, into: up.baseAddress!, px: pxp.baseAddress!, py: pyp.baseAddress!, h, w,
-                           weight: JNDMap.tvWeight, iterations: JNDMap.tvIterations)
-            }
-        } } }
+        let y = lumaOf(image, h * w), u = rofOf(y, h, w)
         let skimage = fixtureNumbers(fx["tv"]?["u"]).map { Float($0) }
         XCTAssertEqual(skimage.count, h * w)
         let uWorst = zip(u, skimage).map { abs($0 - $1) }.max()!
@@ -230,14 +242,7 @@ final class LiuJNDTests: XCTestCase {
         XCTAssertGreaterThan(inLiu - la, 3 * (inYang - la), "texture masking: liu \(inLiu), yang \(inYang), LA \(la)")
         XCTAssertGreaterThan(inLiu, la + 2, "texture must raise the JND well above LA")
         // The step edge stays in the structure: the texture layer holds little of its 100 levels.
-        var y = [Float](repeating: 0, count: h * w), u = y, px = y, py = y
-        edge.withUnsafeBufferPointer { img in y.withUnsafeMutableBufferPointer { JNDMap.luma(img, into: $0.baseAddress!, plane: h * w) } }
-        y.withUnsafeBufferPointer { yp in u.withUnsafeMutableBufferPointer { up in px.withUnsafeMutableBufferPointer { pxp in
-            py.withUnsafeMutableBufferPointer { pyp in
-                JNDMap.rof(yp.baseAddress!, into: up.baseAddress!, px: pxp.baseAddress!, py: pyp.baseAddress!, h, w,
-                           weight: JNDMap.tvWeight, iterations: JNDMap.tvIterations)
-            }
-        } } }
+        let u = rofOf(lumaOf(edge, h * w), h, w)
         let stepInU = u[16 * w + 16] - u[16 * w + 15]
         XCTAssertGreaterThan(stepInU, 85, "the edge must stay in the structural layer (step \(stepInU) of 100)")
         let liuE = liuOf(edge, height: h, width: w)
@@ -252,13 +257,7 @@ final class LiuJNDTests: XCTestCase {
         var f = [Float](repeating: 0, count: n)
         f.withUnsafeMutableBufferPointer { NoiseStream(seed: 21).fillUniform($0, amplitude: 60) }
         f = f.map { $0 + 120 }
-        var u = f, px = f, py = f
-        f.withUnsafeBufferPointer { fp in u.withUnsafeMutableBufferPointer { up in px.withUnsafeMutableBufferPointer { pxp in
-            py.withUnsafeMutableBufferPointer { pyp in
-                JNDMap.rof(fp.baseAddress!, into: up.baseAddress!, px: pxp.baseAddress!, py: pyp.baseAddress!, h, w,
-                           weight: lambda, iterations: 400)
-            }
-        } } }
+        let u = rofOf(f, h, w, iterations: 400)
         func objective(_ v: [Float]) -> Double {
             var e = 0.0
             for r in 0..<h {
