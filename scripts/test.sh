@@ -4,8 +4,9 @@
 # (Benchmarks/) still compiles, runs each fuzzer briefly, a short ASan/UBSan pass
 # (scripts/sanitize.sh --quick), the C example (installed, linked by cc via pkg-config, static and
 # shared), the whole suite again in release, the fault tests (scripts/fault/: SIGKILL, full disk,
-# concurrent shards, the C API under TSan), the dataset reproducibility test and the layering
-# check (scripts/check_layers.sh).
+# concurrent shards, the C API under TSan), the dataset reproducibility test, the layering check
+# (scripts/check_layers.sh) and a sharded eval on a real one-node Slurm cluster
+# (scripts/slurm/ci_test.sh).
 # Ends with one summary line "N passed, M failed" (XCTest cases + fuzz harnesses).
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -117,5 +118,13 @@ if ./scripts/check_layers.sh > "$logs/layers.log" 2>&1; then
 else
   failed=$((failed + 1)); cat "$logs/layers.log"
 fi
+# Slurm: a sharded eval as a job array + report job on a one-node cluster this script starts
+# (installs slurm-wlm and munge if missing; about 45 s), and again with one task requeued
+# mid-run: both byte-identical to one process (two checks; docs/cluster.md).
+./scripts/slurm/ci_test.sh > "$logs/slurm.log" 2>&1
+st=$?; grep -E "^slurm: " "$logs/slurm.log" || tail -n 30 "$logs/slurm.log"
+ok=$(grep -cE "^slurm: (array|requeue): ok" "$logs/slurm.log")
+passed=$((passed + ok)); failed=$((failed + 2 - ok))
+[ "$st" -ne 0 ] && [ "$ok" -eq 2 ] && failed=$((failed + 1))
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]
