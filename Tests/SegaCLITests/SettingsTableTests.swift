@@ -119,7 +119,8 @@ final class SettingsTableTests: XCTestCase {
     func testHelpListsEveryFlagWithTheTablesHelpAndDefault() throws {
         let others = ["attack": ["sources", "threads", "memory-limit-mb", "max-pixels", "out", "help"],
                       "eval": ["sources", "threads", "memory-limit-mb", "max-pixels", "out", "help", "targets", "images",
-                               "split", "stride", "limit", "methods", "shard", "sheets", "workers"]]
+                               "split", "stride", "limit", "methods", "shard", "sheets", "workers",
+                               "match-ssim", "report-only", "allow-missing"]]
         for (command, known) in others {
             let r = try runSega([command, "--experimental-dump-help"])
             XCTAssertEqual(r.status, 0, r.err)
