@@ -12,8 +12,11 @@ let package = Package(
         .library(name: "SegaIO", targets: ["SegaIO"]),
         .library(name: "SegaAttack", targets: ["SegaAttack"]),
         .executable(name: "sega", targets: ["sega"]),
-        // libSegaStatic.a with the C API of include/sega.h (scripts/c_example.sh links a C program to it).
-        .library(name: "SegaStatic", type: .static, targets: ["SegaCAPI"]),
+        // The C library: the C API of Sources/CSegaAPI/include/sega.h over the whole engine, as
+        // libsega-c.a. SwiftPM ignores a library product named "sega" next to the executable "sega",
+        // so the product is "sega-c"; scripts/install.sh installs it as lib/libsega.a, links
+        // lib/libsega.so from it with the Swift runtime inside, and writes lib/pkgconfig/sega.pc.
+        .library(name: "sega-c", type: .static, targets: ["SegaCAPI"]),
     ],
     dependencies: [
         // Command-line parsing for the CLI layer (SegaCLI, the `sega` executable) only.
@@ -60,12 +63,7 @@ let package = Package(
         .target(name: "SegaCAPI", dependencies: ["CSegaAPI", "SegaRuntime", "SegaAttack", "SegaIO", "SegaModels", "SegaEngine"], path: "Sources/SegaCAPI"),
         // The command-line tool: SegaCLI's root command.
         .executableTarget(name: "sega", dependencies: ["SegaCLI"], path: "Sources/sega"),
-        // Benchmark executable: prints our SGEMM GFLOPS next to OpenBLAS's (dlopen'ed at run
-        // time, so the engine never links it) and the machine's measured FMA peak.
-        .executableTarget(name: "sega-bench", dependencies: ["SegaEngine", "CSupport"], path: "Sources/sega-bench"),
-        // Model benchmark: forward and forward+input-gradient time and peak RSS of one model,
-        // driven side by side with PyTorch by scripts/bench_models.py.
-        .executableTarget(name: "sega-modelbench", dependencies: ["SegaModels", "SegaEngine"], path: "Sources/sega-modelbench"),
+        // The benchmarks (sega-bench, sega-modelbench) are a package of their own: Benchmarks/.
         // Allocation counter interposed into the test binary only (malloc/calloc/realloc/
         // posix_memalign/aligned_alloc/memalign/free forwarded to glibc's __libc_* entry points).
         .target(name: "MallocCounter", path: "Tests/MallocCounter"),

@@ -1,42 +1,21 @@
 // dwconv_fuzz.c - libFuzzer harness: depthwise convolution (forward, input and weight
 // gradients) against the references. With small-integer data every sum is exact in fp32
 // whatever the order or FMA use, so results are compared exactly. Runs single-threaded
-// (e == NULL), portable 1-thread and AVX2 2-thread engines.
-#include "sega_conv.h"
-#include "sega_engine.h"
+// (e == NULL), portable 1-thread and AVX2 2-thread engines (FZ_ENGINES).
+#define FZ_ENGINES
 #include "fuzz_common.h"
-
-static sega_engine *engines[3];
-static int nengines = 1;   // engines[0] = NULL
-
-int LLVMFuzzerInitialize(int *argc, char ***argv) {
-    (void)argc; (void)argv;
-    engines[0] = NULL;
-    if (sega_engine_create(1, SEGA_ISA_PORTABLE, &engines[nengines]) == SEGA_OK) nengines++;
-    if (sega_cpu_supports(SEGA_ISA_AVX2) &&
-        sega_engine_create(2, SEGA_ISA_AVX2, &engines[nengines]) == SEGA_OK) nengines++;
-    return 0;
-}
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     fz_reader r = {data, size, 0, (uint32_t)size * 2654435761u};
     sega_conv_geom g;
-    g.c = fz_range(&r, 0, 3);
-    g.h = fz_range(&r, -1, 20);
-    g.w = fz_range(&r, -1, 20);
+    fz_geom_size(&r, &g, 3, 20);
     const int sq = fz_range(&r, 0, 1);
-    g.kh = fz_range(&r, -1, 7);
-    g.kw = sq ? g.kh : fz_range(&r, -1, 7);
-    g.sh = fz_range(&r, -1, 3);
-    g.sw = sq ? g.sh : fz_range(&r, -1, 3);
-    g.pad_t = fz_range(&r, -1, 5);
-    g.pad_l = fz_range(&r, -1, 5);
-    g.dh = fz_range(&r, 0, 3);
-    g.dw = sq ? g.dh : fz_range(&r, 0, 3);
+    // Kernels up to 9 (81 taps) and strides up to 5 reach the direct path (> 64 taps, stride > 4).
+    fz_geom_window(&r, &g, (fz_window){9, 5, 5, 0, 3}, sq);
     const int offh = fz_range(&r, -1, 3), offw = fz_range(&r, -1, 3);
     g.oh = sega_conv_out_size(g.h, g.kh, g.sh, g.pad_t, g.dh) + offh;
     g.ow = sega_conv_out_size(g.w, g.kw, g.sw, g.pad_l, g.dw) + offw;
-    sega_engine *e = engines[fz_range(&r, 0, 2) % nengines];
+    sega_engine *e = fz_engine(&r);
     const int with_bias = fz_range(&r, 0, 1);
     if (sega_conv_geom_check(&g) != SEGA_OK) return 0;
 
@@ -63,7 +42,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
 
     fz_fill(&r, dw1, nw);   // accumulated
     memcpy(dw2, dw1, nw * 4);
-    sega_dwconv_bwd_weight(&g, x, dy, dw1);
+    sega_dwconv_bwd_weight(e, &g, x, dy, dw1);
     sega_dwconv_bwd_weight_ref(&g, x, dy, dw2);
     if (!fz_same(dw1, dw2, nw)) abort();
 

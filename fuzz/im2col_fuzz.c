@@ -1,23 +1,13 @@
 // im2col_fuzz.c - libFuzzer harness: sega_im2col / sega_col2im against the naive references,
 // bit for bit, over small random geometries (including invalid ones, which must be rejected by
 // sega_conv_geom_check). Build and run with fuzz/build_im2col.sh.
-#include "sega_conv.h"
 #include "fuzz_common.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     fz_reader r = {data, size, 0, (uint32_t)size * 2654435761u};
     sega_conv_geom g;
-    g.c = fz_range(&r, 0, 3);
-    g.h = fz_range(&r, -1, 13);
-    g.w = fz_range(&r, -1, 13);
-    g.kh = fz_range(&r, -1, 6);
-    g.kw = fz_range(&r, -1, 6);
-    g.sh = fz_range(&r, -1, 4);
-    g.sw = fz_range(&r, -1, 4);
-    g.pad_t = fz_range(&r, -1, 5);
-    g.pad_l = fz_range(&r, -1, 5);
-    g.dh = fz_range(&r, -1, 3);
-    g.dw = fz_range(&r, -1, 3);
+    fz_geom_size(&r, &g, 3, 13);
+    fz_geom_window(&r, &g, (fz_window){6, 4, 5, -1, 3}, 0);
     // Output: PyTorch's size plus a small offset (negative -> invalid, positive -> implied
     // bottom/right padding as in TensorFlow SAME).
     const int offh = fz_range(&r, -1, 3), offw = fz_range(&r, -1, 3);

@@ -1,7 +1,8 @@
 // pooling_fuzz.c - libFuzzer harness: max/avg pooling forward and backward against the
 // references, bit for bit (the fast kernels visit taps in the reference's order). Inputs mix
-// small integers (ties) with NaN, +-inf and -0.
+// small integers (ties) with NaN, +-inf and -0. The forwards run under the FZ_ENGINES engines.
 #include "sega_pooling.h"
+#define FZ_ENGINES
 #include "fuzz_common.h"
 #include <math.h>
 
@@ -20,17 +21,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     fz_reader r = {data, size, 0, (uint32_t)size * 2654435761u};
     sega_conv_geom g;
     const int ceil_mode = fz_range(&r, 0, 1);
-    g.c = fz_range(&r, 0, 2);
-    g.h = fz_range(&r, -1, 17);
-    g.w = fz_range(&r, -1, 17);
-    g.kh = fz_range(&r, -1, 6);
-    g.kw = fz_range(&r, -1, 6);
-    g.sh = fz_range(&r, -1, 4);
-    g.sw = fz_range(&r, -1, 4);
-    g.pad_t = fz_range(&r, -1, 4);
-    g.pad_l = fz_range(&r, -1, 4);
-    g.dh = fz_range(&r, -1, 3);
-    g.dw = fz_range(&r, -1, 3);
+    fz_geom_size(&r, &g, 2, 17);
+    fz_geom_window(&r, &g, (fz_window){6, 4, 4, -1, 3}, 0);
     const int explicit_out = fz_range(&r, 0, 3) == 0;
     const int pad_b = fz_range(&r, -1, 7), pad_r = fz_range(&r, -1, 7);
     const int specials = fz_range(&r, 0, 1);
@@ -50,9 +42,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (!x || !y1 || !y2 || !dy || !dx1 || !dx2 || !a1 || !a2) abort();
     for (size_t i = 0; i < nx; i++) x[i] = specials ? special(&r) : fz_small(&r);
     fz_fill(&r, dy, ny);
+    sega_engine *e = fz_engine(&r);   // last, so the seeds decode as before
 
     // Max pooling (with dilation).
-    sega_maxpool_fwd(&g, x, y1, a1);
+    sega_maxpool_fwd(e, &g, x, y1, a1);
     sega_maxpool_fwd_ref(&g, x, y2, a2);
     if (memcmp(y1, y2, ny * 4) != 0 || memcmp(a1, a2, ny * 4) != 0) abort();
     for (size_t i = 0; i < ny; i++)
@@ -67,7 +60,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (sega_conv_geom_check(&g) == SEGA_OK) {
         for (int cip = 0; cip < 2; cip++) {
             for (size_t i = 0; i < ny; i++) { y1[i] = 1e30f; y2[i] = -1e30f; }
-            sega_avgpool_fwd(&g, pad_b, pad_r, cip, x, y1);
+            sega_avgpool_fwd(e, &g, pad_b, pad_r, cip, x, y1);
             sega_avgpool_fwd_ref(&g, pad_b, pad_r, cip, x, y2);
             if (!fz_same(y1, y2, ny)) abort();
             for (size_t i = 0; i < nx; i++) { dx1[i] = 1e30f; dx2[i] = -1e30f; }

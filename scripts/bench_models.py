@@ -175,10 +175,12 @@ def ensure_sega_bin(path):
         if not os.access(path, os.X_OK):
             raise SystemExit(f"bench_models: --sega-bin {path} is not an executable")
         return path
-    path = os.path.join(ROOT, ".build", "release", "sega-modelbench")
+    # The benchmarks are a package of their own (Benchmarks/), outside the library build.
+    path = os.path.join(ROOT, "Benchmarks", ".build", "release", "sega-modelbench")
     if not os.access(path, os.X_OK):
-        print("bench_models: building sega-modelbench (release)...", file=sys.stderr, flush=True)
-        subprocess.run(["swift", "build", "-c", "release", "--product", "sega-modelbench"], cwd=ROOT, check=True)
+        print("bench_models: building sega-modelbench (release, Benchmarks/)...", file=sys.stderr, flush=True)
+        subprocess.run(["swift", "build", "-c", "release", "--package-path", "Benchmarks", "--product", "sega-modelbench"],
+                       cwd=ROOT, check=True)
     return path
 
 
@@ -211,7 +213,7 @@ def main(argv=None):
     ap.add_argument("--rounds", type=int, default=1,
                     help="run each torch/sega pair this many times, alternating, and keep each engine's round "
                          "with the lowest median (filters out interference from other processes; default 1)")
-    ap.add_argument("--sega-bin", help="sega-modelbench executable (default: .build/release, built if missing)")
+    ap.add_argument("--sega-bin", help="sega-modelbench executable (default: Benchmarks/.build/release, built if missing)")
     ap.add_argument("--json", help="also write every child's JSON result to this file")
     # internal: the PyTorch child
     ap.add_argument("--child", choices=["torch"], help=argparse.SUPPRESS)

@@ -16,11 +16,6 @@ import struct
 import sys
 import tempfile
 
-ARCHS = {
-    "cnniqa", "dbcnn", "hyperiqa", "wadiqam", "linearityiqa", "lite0",
-    "hyperiqa_lite0", "linearityiqa_lite0", "dbcnn_lite0", "vitiqa",
-}
-
 _DTYPES = {"f32": ("F32", 4), "f16": ("F16", 2), "bf16": ("BF16", 2)}
 
 
@@ -93,7 +88,9 @@ def write_safetensors(path, tensors, metadata, dtype="f32"):
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--arch", required=True, choices=sorted(ARCHS))
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    import iqa_models  # the registry: every architecture sega builds
+    ap.add_argument("--arch", required=True, choices=sorted(iqa_models.ARCHS))
     ap.add_argument("--dtype", default="f32", choices=sorted(_DTYPES))
     ap.add_argument("input")
     ap.add_argument("output")

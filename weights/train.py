@@ -5,7 +5,11 @@
                              [--epochs E] [--batch B] [--lr LR] [--seed S] [--threads T]
 
 ARCH: cnniqa, wadiqam (from scratch), hyperiqa_lite0, linearityiqa_lite0, dbcnn_lite0 (ImageNet
-EfficientNet-Lite0 backbone, fine-tuned), vitiqa (transformer on the pretrained Lite0 stem).
+EfficientNet-Lite0 backbone, fine-tuned), vitiqa (transformer on the pretrained Lite0 stem);
+the targets lite2iqa (ImageNet EfficientNet-Lite2, fine-tuned) and vitiqa_patch (a ViT on pixel
+patches, from scratch; --group/--rank train it on batches of versions of one photo with a
+within-photo ranking loss). The models, their defaults and crop protocols are the registry's
+(weights/iqa_models.py).
 Targets are MOS / 100; the model's last affine layer is scaled by 100 at export, so every shipped
 model predicts MOS on 0..100 directly. Model selection: the epoch with the best val SROCC (with
 --train-on train,val nothing is held out and the last epoch is kept).
@@ -29,22 +33,10 @@ from PIL import Image
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
+import iqa_models as R  # noqa: E402
 import models_lite0 as ml  # noqa: E402
 from convert import write_safetensors  # noqa: E402
-
-FROZEN_BLOCKS = 3  # default of --freeze
-# WaDIQaM at half pyiqa's width (16..256 channels): a quarter of the FLOPs (3.0 GFLOPs per
-# 288x384 image instead of about 12), so 8 epochs on the 3-view data take about 40 min on one core.
-WADIQAM_BASE = 16
-
-DEFAULTS = {  # epochs, batch, lr (head), backbone lr multiplier
-    "cnniqa": (40, 16, 1e-3, 1.0),
-    "wadiqam": (8, 16, 3e-4, 1.0),
-    "hyperiqa_lite0": (14, 8, 1e-3, 0.3),
-    "linearityiqa_lite0": (14, 8, 1e-3, 0.3),
-    "dbcnn_lite0": (14, 8, 1e-3, 0.3),
-    "vitiqa": (16, 16, 3e-4, 0.5),
-}
+from iqa_models import FROZEN_BLOCKS  # noqa: E402
 
 
 # MARK: - data
@@ -86,121 +78,16 @@ class AuxHead(nn.Module):
         return F.cross_entropy(o[:, :self.types], dtype) + F.mse_loss(o[:, self.types], level)
 
 
-def feature_tap(model, arch):
-    """(channels, hook): a forward hook keeps in hook.feat the pooled features the quality head reads."""
-    class Tap:
-        feat = None
-    tap = Tap()
-    if arch == "cnniqa":
-        model.fc1.register_forward_pre_hook(lambda m, inp: setattr(tap, "feat", inp[0]))
-        return model.fc1.in_features, tap
-    if arch == "wadiqam":  # the forward keeps the patch-mean features in model.feat
-        return model.fc_q[0].in_features, model
-    if arch == "vitiqa":
-        model.norm.register_forward_hook(lambda m, inp, out: setattr(tap, "feat", out[:, 0]))
-        return model.norm.normalized_shape[0], tap
+# MARK: - models (weights/iqa_models.py: the registry)
 
-    def pooled(m, inp, out):
-        f = out[0] if isinstance(out, tuple) else out
-        tap.feat = f.mean(dim=(2, 3))
-    model.backbone.register_forward_hook(pooled)
-    return model.backbone.head_channels, tap
-
-
-# MARK: - models
-
-class CNNIQA(nn.Module):
-    """pyiqa's CNNIQA layout (conv1 k x k, global max+min pool, fc1-fc2-fc3), names as pyiqa."""
-
-    def __init__(self, ker=50, k=7, n1=800, n2=800, lcn_c=None):
-        super().__init__()
-        self.lcn_c = lcn_c
-        self.conv1 = nn.Conv2d(3 if lcn_c is None else 4, ker, k)
-        self.fc1 = nn.Linear(2 * ker, n1)
-        self.fc2 = nn.Linear(n1, n2)
-        self.fc3 = nn.Linear(n2, 1)
-        self.dropout = nn.Dropout(0.5)
-
-    def forward(self, x):
-        if self.lcn_c is not None:
-            x = lcn_input(x, self.lcn_c)
-        h = self.conv1(x)
-        h1 = F.max_pool2d(h, h.shape[-2:])
-        h2 = -F.max_pool2d(-h, h.shape[-2:])
-        h = torch.cat([h1, h2], 1).flatten(1)
-        h = self.dropout(F.relu(self.fc1(h)))
-        h = F.relu(self.fc2(h))
-        return self.fc3(h).reshape(-1)
-
-
-LCN_WINDOW = 7  # Kang et al.'s P = Q = 3
-LUMA = (0.299, 0.587, 0.114)
-
-
-def lcn_input(x, c):
-    """[RGB, LCN(luma)] cropped to the valid window: Kang et al.'s local contrast normalisation
-    (l - mean) / sqrt(var + c) over 7x7 windows (no padding), a fourth input channel beside the
-    RGB it was computed from, so brightness and contrast stay visible to the filters."""
-    g = F.conv2d(x, torch.tensor(LUMA, dtype=x.dtype).reshape(1, 3, 1, 1))
-    mu = F.avg_pool2d(g, LCN_WINDOW, 1)
-    var = F.avg_pool2d(g * g, LCN_WINDOW, 1) - mu * mu
-    r = LCN_WINDOW // 2
-    l = (g[..., r:-r, r:-r] - mu) * torch.rsqrt(var + c)
-    return torch.cat([x[..., r:-r, r:-r], l], 1)
-
-
-class WaDIQaM(nn.Module):
-    """WaDIQaM-NR (Bosse et al. 2018) in pyiqa's layout (names features.N, fc_q.N, fc_w.N): every
-    non-overlapping 32x32 patch of pyiqa's eval grid (corners range(0, side - 32, 32)) through 10
-    3x3 convs with a 2x2 max pool after every second, then score = sum(q w) / sum(w) over the
-    patches, q = fc_q(f), w = fc_w(f) + 1e-8. From scratch: no normalisation of the input.
-    base: channels of the first conv (pyiqa's 32; the widths double at each pool up to 16 x base)."""
-
-    def __init__(self, base=32):
-        super().__init__()
-        layers, c = [], 3
-        for v in [base, base, "M", 2 * base, 2 * base, "M", 4 * base, 4 * base, "M",
-                  8 * base, 8 * base, "M", 16 * base, 16 * base, "M"]:
-            if v == "M":
-                layers.append(nn.MaxPool2d(2))
-            else:
-                conv = nn.Conv2d(c, v, 3, padding=1)
-                nn.init.kaiming_normal_(conv.weight, nonlinearity="relu")  # 10 plain convs: keep the scale
-                nn.init.zeros_(conv.bias)
-                layers += [conv, nn.ReLU(inplace=True)]
-                c = v
-        self.features = nn.Sequential(*layers)
-        self.fc_q = nn.Sequential(nn.Linear(c, c), nn.ReLU(True), nn.Dropout(), nn.Linear(c, 1))
-        self.fc_w = nn.Sequential(nn.Linear(c, c), nn.ReLU(True), nn.Dropout(), nn.Linear(c, 1), nn.ReLU(True))
-        self.feat = None
-
-    def forward(self, x):
-        b, _, h, w = x.shape
-        r, c = (h - 1) // 32, (w - 1) // 32
-        p = x[:, :, :r * 32, :c * 32].reshape(b, 3, r, 32, c, 32).permute(0, 2, 4, 1, 3, 5)
-        f = self.features(p.reshape(b * r * c, 3, 32, 32).contiguous()).flatten(1)
-        q = self.fc_q(f).reshape(b, r * c)
-        wt = self.fc_w(f).reshape(b, r * c) + 1e-8
-        self.feat = f.reshape(b, r * c, -1).mean(1)
-        return (q * wt).sum(1) / wt.sum(1)
-
-
-def build_model(arch, num_crop, freeze=FROZEN_BLOCKS, lcn=None, grid=14):
-    if arch == "cnniqa":
-        return CNNIQA(lcn_c=lcn)
-    if arch == "wadiqam":
-        return WaDIQaM(base=WADIQAM_BASE)
-    if arch == "hyperiqa_lite0":
-        m = ml.HyperIQALite0(num_crop=num_crop)
-    elif arch == "linearityiqa_lite0":
-        m = ml.LinearityIQALite0()
-    elif arch == "dbcnn_lite0":
-        m = ml.DBCNNLite0()
-    elif arch == "vitiqa":
-        m = ml.ViTIQA(grid=grid)
-    else:
-        raise SystemExit(f"train: unknown arch {arch}")
-    skipped = ml.load_imagenet_backbone(m, prefix="backbone.")
+def build_model(arch, opts, freeze=FROZEN_BLOCKS):
+    """An untrained model of `arch` (opts: num_crop, lcn, grid); a pretrained backbone is loaded
+    from its ImageNet checkpoint and its first blocks frozen."""
+    spec = R.get(arch, "train")
+    m = spec.new(opts)
+    if spec.imagenet is None:
+        return m
+    skipped = ml.load_imagenet_backbone(m, prefix="backbone.", variant=spec.imagenet)
     print(f"train: ImageNet backbone loaded ({len(skipped)} checkpoint tensors not used)", file=sys.stderr)
     # The stem and blocks 0-2 (stride 2-4, the most expensive part to back-propagate through at
     # 288x384) stay at their ImageNet values: 2 CPU cores, about 15 minutes per model.
@@ -211,63 +98,59 @@ def build_model(arch, num_crop, freeze=FROZEN_BLOCKS, lcn=None, grid=14):
     return m
 
 
-def output_affine(model, arch):
-    """(tensors, bias): the tensors whose common scaling scales the model's output, and the bias
-    whose shift shifts it (the last affine map; wadiqam's score is a weighted mean of q, so q's
-    map; hyperiqa_lite0's is generated: the hyper network's last weight and bias layers)."""
-    if arch == "cnniqa":
-        return [model.fc3.weight, model.fc3.bias], model.fc3.bias
-    if arch == "wadiqam":
-        return [model.fc_q[3].weight, model.fc_q[3].bias], model.fc_q[3].bias
-    if arch == "hyperiqa_lite0":
-        return [t for lin in (model.fc_w[4], model.fc_b[4]) for t in (lin.weight, lin.bias)], model.fc_b[4].bias
-    if arch == "linearityiqa_lite0":
-        return [model.k, model.b], model.b
-    if arch == "dbcnn_lite0":
-        return [model.fc.weight, model.fc.bias], model.fc.bias
-    if arch == "vitiqa":
-        return [model.head.weight, model.head.bias], model.head.bias
-    raise SystemExit(f"train: no output map known for {arch}")
-
-
-@torch.no_grad()
-def scale_output(model, arch, factor, shift=0.0):
-    """Map the model's output s to factor * s + shift by changing its last affine map."""
-    tensors, bias = output_affine(model, arch)
-    for t in tensors:
-        t.mul_(factor)
-    bias.add_(shift)
-
-
 def set_train_mode(model, arch):
     model.train()
-    if arch not in ("cnniqa", "wadiqam"):
+    if R.get(arch).imagenet is not None:
         for mod in model.backbone.modules():
             if isinstance(mod, nn.BatchNorm2d):
                 mod.eval()
-
-
-# Training crop (h, w) per architecture; vitiqa resizes the whole image to 224x224 instead.
-TRAIN_CROP = {"cnniqa": (112, 144), "wadiqam": (97, 129), "linearityiqa_lite0": (224, 288),
-              "dbcnn_lite0": (224, 288)}  # hyperiqa_lite0: its own crop_size, square
 
 
 def train_forward(model, arch, x, gen, crop=None):
     """Training-time forward on one random crop per batch: HyperIQA 224x224 (as the paper trains);
     LinearityIQA and DBCNN 224x288 (0.58x the cost; the distortions are global, so a crop keeps
     its image's label); CNNIQA 112x144 (patch training as Kang et al.); WaDIQaM 97x129 (a 3 x 4
-    grid of its 32x32 patches; pyiqa trains on random patches too); crop overrides. All are
-    tested on the whole image (HyperIQA on its num_crop crops)."""
-    if arch != "vitiqa":
-        ch, cw = crop or TRAIN_CROP.get(arch) or (model.crop_size, model.crop_size)
+    grid of its 32x32 patches; pyiqa trains on random patches too); crop overrides (the crop
+    protocol is the registry's train_crop). All are tested on the whole image (HyperIQA on its
+    num_crop crops); models without a crop protocol (vitiqa) resize the whole image themselves."""
+    spec = R.get(arch)
+    if spec.train_crop is not None:
+        ch, cw = crop or spec.train_crop(model)
         _, _, h, w = x.shape
         if ch > h or cw > w:
             raise SystemExit(f"train: crop {ch}x{cw} is larger than the {h}x{w} images")
         i = int(torch.randint(0, h - ch + 1, (1,), generator=gen))
         j = int(torch.randint(0, w - cw + 1, (1,), generator=gen))
         x = x[..., i:i + ch, j:j + cw]
-        return model.forward_patch(x) if arch == "hyperiqa_lite0" else model(x)
+        return spec.crop_forward(model, x) if spec.crop_forward else model(x)
     return model(x)
+
+
+# MARK: - batches of one photo's versions
+
+def grouped_order(view, k, gen):
+    """A permutation of the training rows in runs of k rows of the same photo view (its
+    distortions and levels; the last run of a view may be shorter), the runs in random order:
+    a batch of B rows then holds B / k photos, each in k versions, and a within-photo loss
+    compares versions of one content."""
+    runs = []
+    for v in torch.unique(view).tolist():
+        rows = torch.nonzero(view == v).flatten()
+        rows = rows[torch.randperm(len(rows), generator=gen)]
+        runs += [rows[i:i + k] for i in range(0, len(rows), k)]
+    order = torch.randperm(len(runs), generator=gen).tolist()
+    return torch.cat([runs[i] for i in order])
+
+
+def within_group_rank_loss(p, y, group, tau=0.05):
+    """RankNet's pairwise logistic loss over the pairs of one photo view in the batch: for every
+    pair with y_i > y_j, softplus(-(p_i - p_j) / tau) (tau in MOS / 100 units), times tau so its
+    gradient is that of a hinge of slope 1 far from the margin; 0 when no pair qualifies."""
+    pair = (group[:, None] == group[None, :]) & (y[:, None] > y[None, :])
+    if not bool(pair.any()):
+        return p.sum() * 0
+    d = (p[:, None] - p[None, :])[pair]
+    return tau * F.softplus(-d / tau).mean()
 
 
 # MARK: - norm-in-norm loss
@@ -289,7 +172,7 @@ def calibrate(model, arch, xtr, ytr):
     s = torch.from_numpy(predict(model, xtr)).double()
     A = torch.stack([s, torch.ones_like(s)], 1)
     k, b = torch.linalg.lstsq(A, ytr.double().unsqueeze(1)).solution.reshape(-1).tolist()
-    scale_output(model, arch, k, b)
+    R.scale_output(model, arch, k, b)
     print(f"train: calibrated k {k:.5f} b {b:.5f}", file=sys.stderr, flush=True)
 
 
@@ -318,7 +201,7 @@ def predict(model, imgs, batch=8):
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--arch", required=True, choices=sorted(DEFAULTS))
+    ap.add_argument("--arch", required=True, choices=sorted(R.trainable()))
     ap.add_argument("--data", required=True)
     ap.add_argument("--out", required=True)
     ap.add_argument("--epochs", type=int)
@@ -346,11 +229,19 @@ def main(argv=None):
     ap.add_argument("--lcn", type=float,
                     help="cnniqa: add a local-contrast-normalised luma channel, (l - mean) / sqrt(var + LCN) over 7x7")
     ap.add_argument("--save-last", help="also write the last epoch's weights here (to compare with --swa)")
+    ap.add_argument("--group", type=int, default=0,
+                    help="batches of runs of K versions (distortions, levels) of one photo view (0: plain shuffle)")
+    ap.add_argument("--rank", type=float, default=0.0,
+                    help="weight of a within-photo pairwise ranking loss (RankNet, temperature 0.05; needs --group)")
+    ap.add_argument("--wd", type=float, default=1e-4, help="AdamW weight decay")
+    ap.add_argument("--tuned-on", choices=("val",),
+                    help="record (for the card) that this recipe was chosen on the val split only")
     a = ap.parse_args(argv)
     torch.set_num_threads(a.threads)
     torch.manual_seed(a.seed)
     np.random.seed(a.seed)
-    epochs, batch, lr, bb_mult = DEFAULTS[a.arch]
+    spec = R.get(a.arch, "train")
+    epochs, batch, lr, bb_mult = spec.defaults
     epochs, batch, lr = a.epochs or epochs, a.batch or batch, a.lr or lr
     crop = None
     if a.crop:
@@ -360,13 +251,15 @@ def main(argv=None):
             crop = ()
         if len(crop) != 2 or min(crop) < 33:
             raise SystemExit(f"train: --crop must be HxW with both sides > 32, got '{a.crop}'")
-        if a.arch == "vitiqa":
-            raise SystemExit("train: --crop does not apply to vitiqa (it resizes the whole image to 16 g x 16 g, --grid g)")
+        if spec.train_crop is None:
+            raise SystemExit(f"train: --crop does not apply to {a.arch} ({spec.no_crop})")
 
     if a.grid != 14 and (a.arch != "vitiqa" or not 1 <= a.grid <= 64):
         raise SystemExit(f"train: --grid applies to vitiqa only and must be 1..64, got {a.grid} for {a.arch}")
     if a.lcn is not None and (a.arch != "cnniqa" or not a.lcn >= 1e-6):  # sega refuses c < 1e-6 (fp32 var)
         raise SystemExit(f"train: --lcn applies to cnniqa only and must be >= 1e-6, got {a.lcn} for {a.arch}")
+    if a.group < 0 or a.group == 1 or (a.rank > 0 and a.group == 0) or a.rank < 0:
+        raise SystemExit(f"train: --group must be 0 or >= 2 and --rank >= 0 needs --group, got {a.group}, {a.rank}")
     rows = read_manifest(a.data)
     trows, xtr, ytr = load_split(a.data, rows, a.train_on)
     held_out = "val" not in a.train_on.split(",")
@@ -383,13 +276,18 @@ def main(argv=None):
             groups.setdefault((r["distortion"], r["level"]), []).append(y)
         gm = torch.tensor([float(np.mean(groups[(r["distortion"], r["level"])])) for r in trows])
         ytr = (1 - a.denoise) * ytr + a.denoise * gm
+    # Photo view of each training row (build.py --views): the name before _distortion_level.
+    view_of = [r["path"][:-len(f"_{r['distortion']}_{r['level']}.png")] for r in trows]
     if a.limit:
         xtr, ytr, dtr, ltr = xtr[:a.limit], ytr[:a.limit], dtr[:a.limit], ltr[:a.limit]
+        view_of = view_of[:a.limit]
+    view_ids = {v: i for i, v in enumerate(sorted(set(view_of)))}
+    gtr = torch.tensor([view_ids[v] for v in view_of])
     ytr = ytr / 100.0
-    model = build_model(a.arch, a.num_crop, a.freeze, a.lcn, a.grid).to(memory_format=torch.channels_last)
+    model = build_model(a.arch, a, a.freeze).to(memory_format=torch.channels_last)
     aux = None
     if a.aux > 0:
-        channels, tap = feature_tap(model, a.arch)
+        channels, tap = spec.tap(model)
         aux = AuxHead(channels, len(types))
     bb = [p for n, p in model.named_parameters() if n.startswith("backbone.") and p.requires_grad]
     rest = [p for n, p in model.named_parameters() if not n.startswith("backbone.")]
@@ -398,7 +296,7 @@ def main(argv=None):
     groups = [{"params": rest, "lr": lr}]
     if bb:
         groups.append({"params": bb, "lr": lr * bb_mult})
-    opt = torch.optim.AdamW(groups, weight_decay=1e-4)
+    opt = torch.optim.AdamW(groups, weight_decay=a.wd)
     steps = epochs * math.ceil(len(xtr) / batch)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=[g["lr"] for g in groups], total_steps=steps,
                                                 pct_start=0.1, anneal_strategy="cos")
@@ -409,7 +307,7 @@ def main(argv=None):
     t0 = time.time()
     for ep in range(epochs):
         set_train_mode(model, a.arch)
-        perm = torch.randperm(len(xtr), generator=gen)
+        perm = grouped_order(gtr, a.group, gen) if a.group else torch.randperm(len(xtr), generator=gen)
         total = 0.0
         for i in range(0, len(xtr), batch):
             idx = perm[i:i + batch]
@@ -426,6 +324,8 @@ def main(argv=None):
             p = train_forward(model, a.arch, x, gen, crop)
             main = norm_in_norm(p, y) if a.loss == "nin" else F.smooth_l1_loss(p, y, beta=0.05)
             loss = main if aux is None else main + a.aux * aux.loss(tap.feat, dtr[idx], ltr[idx])
+            if a.rank > 0:
+                loss = loss + a.rank * within_group_rank_loss(p, y, gtr[idx])
             opt.zero_grad()
             loss.backward()
             opt.step()
@@ -472,7 +372,9 @@ def main(argv=None):
     for r in trows:
         names.setdefault(r["source"], set()).add(r["path"][:-len(f"_{r['distortion']}_{r['level']}.png")])
     views = max(len(v) for v in names.values())
-    export(model, a, a.out, {"views": views, "train_images": len(xtr),
+    extra = {k: v for k, v, d in (("group", a.group, 0), ("rank", a.rank, 0.0), ("wd", a.wd, 1e-4),
+                                  ("tuned_on", a.tuned_on, None)) if v != d}
+    export(model, a, a.out, {"views": views, "train_images": len(xtr), **extra,
                              "crop": list(crop) if crop else None,
                              "epochs": epochs, "batch": batch, "lr": lr, "best_val_srocc": best if held_out else None,
                              "kept": chosen, "log": log, "seconds": round(time.time() - t0, 1)})
@@ -481,24 +383,18 @@ def main(argv=None):
 
 def export(model, a, path, record):
     """Write model (with its output scaled to MOS 0..100) in fp16 with sega's metadata; model is left unscaled."""
-    scale_output(model, a.arch, 100.0)
+    spec = R.get(a.arch)
+    R.scale_output(model, a.arch, 100.0)
     meta = {"arch": a.arch, "score_lo": "0", "score_hi": "100",
             "training": json.dumps({"data": "sega-iqa (weights/dataset/build.py"
                                     + (f" --views {record['views']})" if record.get("views", 1) > 1 else ")"), "seed": a.seed,
                                     "threads": a.threads, "train_on": a.train_on, "aux": a.aux,
                                     "denoise": a.denoise, "freeze": a.freeze, "swa": a.swa, "loss": a.loss,
-                                    **({"grid": model.grid} if a.arch == "vitiqa" else {}), **record})}
-    if a.arch == "hyperiqa_lite0":
-        meta.update({"num_crop": str(model.num_crop), "crop_size": str(model.crop_size)})
-    if a.arch == "vitiqa":
-        meta["num_heads"] = str(model.num_heads)
-    if a.arch == "cnniqa" and model.lcn_c is not None:
-        meta["lcn_c"] = repr(model.lcn_c)
-    if a.arch == "wadiqam":
-        meta["base_channels"] = str(model.features[0].out_channels)
+                                    **spec.record(model), **record})}
+    meta.update(R.export_metadata(model, a.arch))
     sd = {k: v for k, v in model.state_dict().items() if not k.endswith("num_batches_tracked")}
     write_safetensors(path, sd, meta, "f16")
-    scale_output(model, a.arch, 0.01)
+    R.scale_output(model, a.arch, 0.01)
 
 
 if __name__ == "__main__":

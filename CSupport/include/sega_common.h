@@ -27,10 +27,18 @@ typedef enum {
     SEGA_ISA_AVX512 = 2         ///< AVX-512F (Skylake-X, Zen 4 and later)
 } sega_isa;
 
-/// Best ISA the running CPU and OS support (checks CPUID and XGETBV).
+/// Best ISA the running CPU and OS support (checks CPUID and XGETBV), capped by the environment
+/// variable SEGA_ISA=portable|avx2|avx512 when set. SEGA_ISA_AUTO engines, and kernels called
+/// with a NULL engine, run at this ISA, so SEGA_ISA caps every kernel.
 sega_isa sega_cpu_best_isa(void);
 /// Whether `isa` can run on this CPU.
 int sega_cpu_supports(sega_isa isa);
+/// Testing hook: how many calls of kernels with per-ISA variants (depthwise convolution,
+/// pooling, sigmoid, softmax) have run at `isa` since the process started. A call counts once,
+/// at the ISA whose variant it picked (the depthwise forward at AVX-512 borrows AVX2 kernels for
+/// narrow rows and data movement, and still counts as AVX-512); the tests compare counts before
+/// and after a call to see which path ran. 0 for an invalid isa.
+uint64_t sega_isa_dispatch_count(sega_isa isa);
 /// Human-readable name: "portable", "avx2", "avx512".
 const char *sega_isa_name(sega_isa isa);
 /// Message for a status code (static string).

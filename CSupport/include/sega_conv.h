@@ -35,7 +35,8 @@ void sega_col2im_ref(const sega_conv_geom *g, const float *col, float *x);
 
 /// Depthwise conv (groups == channels, multiplier 1): y[c] = w[c] (*) x[c] + bias[c].
 /// w is c x kh x kw, bias may be NULL, y is c x oh x ow (overwritten).
-/// Threaded over channels through the engine's pool (e may be NULL: single thread).
+/// Threaded over channels through the engine's pool, at the engine's ISA (e may be NULL: single
+/// thread, at sega_cpu_best_isa()).
 void sega_dwconv_fwd(sega_engine *e, const sega_conv_geom *g, const float *x, const float *w,
                      const float *bias, float *y);
 void sega_dwconv_fwd_ref(const sega_conv_geom *g, const float *x, const float *w,
@@ -44,8 +45,10 @@ void sega_dwconv_fwd_ref(const sega_conv_geom *g, const float *x, const float *w
 void sega_dwconv_bwd_input(sega_engine *e, const sega_conv_geom *g, const float *dy,
                            const float *w, float *dx);
 void sega_dwconv_bwd_input_ref(const sega_conv_geom *g, const float *dy, const float *w, float *dx);
-/// Gradient to the weights: dw[c][i][j] += sum dy * x (accumulated). For later training use.
-void sega_dwconv_bwd_weight(const sega_conv_geom *g, const float *x, const float *dy, float *dw);
+/// Gradient to the weights: dw[c][i][j] += sum dy * x (accumulated), on the calling thread at
+/// the engine's ISA (e may be NULL).
+void sega_dwconv_bwd_weight(sega_engine *e, const sega_conv_geom *g, const float *x, const float *dy,
+                            float *dw);
 void sega_dwconv_bwd_weight_ref(const sega_conv_geom *g, const float *x, const float *dy, float *dw);
 
 #ifdef __cplusplus

@@ -1,9 +1,12 @@
 // sega_eltwise.h - elementwise and row-wise kernels over contiguous float arrays.
 // Backward kernels *accumulate* into dx (dx += ...), matching the engine's convention that
 // gradients from several consumers add up. Each has a scalar reference in sega_eltwise_ref.c.
+// Kernels with per-ISA variants (sigmoid and softmax forward) take the engine whose ISA they
+// run at (e may be NULL: sega_cpu_best_isa()); the others have one variant and take none.
 #ifndef SEGA_ELTWISE_H
 #define SEGA_ELTWISE_H
 #include "sega_common.h"
+#include "sega_engine.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -21,7 +24,7 @@ void sega_relu_fwd_mask(size_t n, const float *x, float *y, uint8_t *mask);
 void sega_relu6_fwd_mask(size_t n, const float *x, float *y, uint8_t *mask);
 /// dx += mask ? dy : 0 (the backward of relu / relu6 from their mask).
 void sega_mask_bwd(size_t n, const uint8_t *mask, const float *dy, float *dx);
-void sega_sigmoid_fwd(size_t n, const float *x, float *y);
+void sega_sigmoid_fwd(sega_engine *e, size_t n, const float *x, float *y);
 /// dx += dy * y * (1 - y), from the forward output y.
 void sega_sigmoid_bwd(size_t n, const float *y, const float *dy, float *dx);
 /// GELU, erf form: 0.5 x (1 + erf(x / sqrt 2)).
@@ -30,7 +33,7 @@ void sega_gelu_fwd(size_t n, const float *x, float *y);
 void sega_gelu_bwd(size_t n, const float *x, const float *dy, float *dx);
 
 /// Softmax over each of `rows` rows of length `len` (max-subtracted).
-void sega_softmax_fwd(size_t rows, size_t len, const float *x, float *y);
+void sega_softmax_fwd(sega_engine *e, size_t rows, size_t len, const float *x, float *y);
 /// dx += y * (dy - sum(dy * y)) per row.
 void sega_softmax_bwd(size_t rows, size_t len, const float *y, const float *dy, float *dx);
 

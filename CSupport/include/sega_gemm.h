@@ -33,10 +33,6 @@ sega_status sega_sgemm_ref(int trans_a, int trans_b, int m, int n, int k, float 
 /// "none" for a NULL engine. Static string.
 const char *sega_gemm_kernel_name(const sega_engine *e);
 
-/// Measured single-core FMA peak in GFLOPS for the given ISA (runs a register-only FMA loop
-/// for about `seconds`). Used by the benchmark to report % of peak.
-double sega_measure_fma_peak_gflops(sega_isa isa, double seconds);
-
 #ifdef __cplusplus
 }
 #endif

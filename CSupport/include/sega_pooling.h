@@ -19,7 +19,9 @@ int sega_pool_out_size(int in, int k, int stride, int pad, int dil, int ceil_mod
 
 /// y = max over the window; argmax[o] = flat index (iy*w + ix) into the channel plane of the
 /// winner, the first one in scan order on ties, -1 if the window holds no input pixel.
-void sega_maxpool_fwd(const sega_conv_geom *g, const float *x, float *y, int32_t *argmax);
+/// The forwards run at the engine's ISA (e may be NULL: sega_cpu_best_isa()); every ISA gives
+/// the same bits. The backwards have one (portable) variant and take no engine.
+void sega_maxpool_fwd(sega_engine *e, const sega_conv_geom *g, const float *x, float *y, int32_t *argmax);
 void sega_maxpool_fwd_ref(const sega_conv_geom *g, const float *x, float *y, int32_t *argmax);
 /// dx = scatter-add of dy through argmax (dx overwritten: zeroed first).
 void sega_maxpool_bwd(const sega_conv_geom *g, const float *dy, const int32_t *argmax, float *dx);
@@ -30,8 +32,8 @@ void sega_maxpool_bwd_ref(const sega_conv_geom *g, const float *x, const float *
 /// Average pooling; pad_b/pad_r are the *declared* bottom/right padding (PyTorch pads symmetrically:
 /// pad_b = pad_t, pad_r = pad_l) used for the count_include_pad divisor; values outside [0, k]
 /// are clamped to it (beyond k they cannot change a divisor).
-void sega_avgpool_fwd(const sega_conv_geom *g, int pad_b, int pad_r, int count_include_pad,
-                      const float *x, float *y);
+void sega_avgpool_fwd(sega_engine *e, const sega_conv_geom *g, int pad_b, int pad_r,
+                      int count_include_pad, const float *x, float *y);
 void sega_avgpool_fwd_ref(const sega_conv_geom *g, int pad_b, int pad_r, int count_include_pad,
                           const float *x, float *y);
 /// dx overwritten.

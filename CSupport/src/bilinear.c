@@ -42,18 +42,28 @@ static lin_tap lin_index(float scale, int d, int in, int align_corners) {
 
 #define SEGA_BL_CHUNK 1024
 
+// Column taps of a chunk of at most SEGA_BL_CHUNK output columns.
+typedef struct {
+    int j0[SEGA_BL_CHUNK], j1[SEGA_BL_CHUNK];
+    float w0[SEGA_BL_CHUNK], w1[SEGA_BL_CHUNK];
+} lin_cols;
+
+// Taps of output columns [c0, c0 + n) (input width w, scale sx).
+static void lin_columns(lin_cols *t, float sx, int c0, int n, int w, int align_corners) {
+    for (int k = 0; k < n; k++) {
+        const lin_tap tp = lin_index(sx, c0 + k, w, align_corners);
+        t->j0[k] = tp.i0; t->j1[k] = tp.i1; t->w0[k] = tp.l0; t->w1[k] = tp.l1;
+    }
+}
+
 void sega_bilinear_fwd(size_t c, int h, int w, int oh, int ow, int align_corners,
                        const float *x, float *y) {
     const float sy = lin_scale(h, oh, align_corners), sx = lin_scale(w, ow, align_corners);
     const size_t plane = (size_t)h * w, oplane = (size_t)oh * ow;
-    int j0[SEGA_BL_CHUNK], j1[SEGA_BL_CHUNK];
-    float w0[SEGA_BL_CHUNK], w1[SEGA_BL_CHUNK];
+    lin_cols tab;
     for (int c0 = 0; c0 < ow; c0 += SEGA_BL_CHUNK) {
         const int n = ow - c0 < SEGA_BL_CHUNK ? ow - c0 : SEGA_BL_CHUNK;
-        for (int t = 0; t < n; t++) {
-            const lin_tap tp = lin_index(sx, c0 + t, w, align_corners);
-            j0[t] = tp.i0; j1[t] = tp.i1; w0[t] = tp.l0; w1[t] = tp.l1;
-        }
+        lin_columns(&tab, sx, c0, n, w, align_corners);
         for (int oy = 0; oy < oh; oy++) {
             const lin_tap ty = lin_index(sy, oy, h, align_corners);
             for (size_t ch = 0; ch < c; ch++) {
@@ -61,8 +71,8 @@ void sega_bilinear_fwd(size_t c, int h, int w, int oh, int ow, int align_corners
                 const float *r1 = x + ch * plane + (size_t)ty.i1 * w;
                 float *yr = y + ch * oplane + (size_t)oy * ow + c0;
                 for (int t = 0; t < n; t++) {
-                    const float a = w0[t] * r0[j0[t]] + w1[t] * r0[j1[t]];
-                    const float b = w0[t] * r1[j0[t]] + w1[t] * r1[j1[t]];
+                    const float a = tab.w0[t] * r0[tab.j0[t]] + tab.w1[t] * r0[tab.j1[t]];
+                    const float b = tab.w0[t] * r1[tab.j0[t]] + tab.w1[t] * r1[tab.j1[t]];
                     yr[t] = ty.l0 * a + ty.l1 * b;
                 }
             }
@@ -74,15 +84,9 @@ void sega_bilinear_bwd(size_t c, int h, int w, int oh, int ow, int align_corners
                        const float *dy, float *dx) {
     const float sy = lin_scale(h, oh, align_corners), sx = lin_scale(w, ow, align_corners);
     const size_t plane = (size_t)h * w, oplane = (size_t)oh * ow;
-    int j0[SEGA_BL_CHUNK], j1[SEGA_BL_CHUNK];
-    float w0[SEGA_BL_CHUNK], w1[SEGA_BL_CHUNK];
+    lin_cols tab;
     const int one_chunk = ow <= SEGA_BL_CHUNK;
-    if (one_chunk) {
-        for (int t = 0; t < ow; t++) {
-            const lin_tap tp = lin_index(sx, t, w, align_corners);
-            j0[t] = tp.i0; j1[t] = tp.i1; w0[t] = tp.l0; w1[t] = tp.l1;
-        }
-    }
+    if (one_chunk) lin_columns(&tab, sx, 0, ow, w, align_corners);
     for (size_t ch = 0; ch < c; ch++) {
         for (int oy = 0; oy < oh; oy++) {
             const lin_tap ty = lin_index(sy, oy, h, align_corners);
@@ -90,19 +94,14 @@ void sega_bilinear_bwd(size_t c, int h, int w, int oh, int ow, int align_corners
             float *r1 = dx + ch * plane + (size_t)ty.i1 * w;
             for (int c0 = 0; c0 < ow; c0 += SEGA_BL_CHUNK) {
                 const int n = ow - c0 < SEGA_BL_CHUNK ? ow - c0 : SEGA_BL_CHUNK;
-                if (!one_chunk) {
-                    for (int t = 0; t < n; t++) {
-                        const lin_tap tp = lin_index(sx, c0 + t, w, align_corners);
-                        j0[t] = tp.i0; j1[t] = tp.i1; w0[t] = tp.l0; w1[t] = tp.l1;
-                    }
-                }
+                if (!one_chunk) lin_columns(&tab, sx, c0, n, w, align_corners);
                 const float *dyr = dy + ch * oplane + (size_t)oy * ow + c0;
                 for (int t = 0; t < n; t++) {
                     const float d = dyr[t];
-                    r0[j0[t]] += ty.l0 * w0[t] * d;
-                    r0[j1[t]] += ty.l0 * w1[t] * d;
-                    r1[j0[t]] += ty.l1 * w0[t] * d;
-                    r1[j1[t]] += ty.l1 * w1[t] * d;
+                    r0[tab.j0[t]] += ty.l0 * tab.w0[t] * d;
+                    r0[tab.j1[t]] += ty.l0 * tab.w1[t] * d;
+                    r1[tab.j0[t]] += ty.l1 * tab.w0[t] * d;
+                    r1[tab.j1[t]] += ty.l1 * tab.w1[t] * d;
                 }
             }
         }

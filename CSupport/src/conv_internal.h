@@ -2,22 +2,8 @@
 // Not part of the public interface (lives in src/, not include/).
 #ifndef SEGA_CONV_INTERNAL_H
 #define SEGA_CONV_INTERNAL_H
+#include "cpu_internal.h"
 #include <stddef.h>
-
-#if defined(__GNUC__) || defined(__clang__)
-#define SEGA_INLINE static inline __attribute__((always_inline))
-#define SEGA_AVX2_FN __attribute__((target("avx2,fma")))
-#define SEGA_HAVE_AVX2_VARIANTS 1
-#else
-#define SEGA_INLINE static inline
-#define SEGA_AVX2_FN
-#define SEGA_HAVE_AVX2_VARIANTS 0
-#endif
-
-#if !defined(__x86_64__) && !defined(__i386__)
-#undef SEGA_HAVE_AVX2_VARIANTS
-#define SEGA_HAVE_AVX2_VARIANTS 0
-#endif
 
 // Half-open range [*lo, *hi) of output positions o in [0, on) for which the input coordinate
 // o*s + off lies inside [0, n). Computed in 64-bit so that no intermediate overflows; the
@@ -33,10 +19,5 @@ SEGA_INLINE void sega_tap_range(int on, int s, int off, int n, int *lo, int *hi)
     *lo = (int)l;
     *hi = (int)h;
 }
-
-// Whether the AVX2+FMA variants may run: the engine's ISA when an engine is given, else the CPU.
-// Defined in dwconv.c.
-struct sega_engine;
-int sega__use_avx2(struct sega_engine *e);
 
 #endif

@@ -6,7 +6,9 @@
 
 static int inside(int v, int n) { return v >= 0 && v < n; }
 
-void sega_im2col_ref(const sega_conv_geom *g, const float *x, float *col) {
+// Every (column-matrix row, output pixel) pair in order, with the input element the tap reads:
+// adjoint == 0 writes col from x (0 outside the image), adjoint == 1 adds col into x.
+static void im2col_ref_walk(const sega_conv_geom *g, float *x, float *col, int adjoint) {
     const size_t ohw = (size_t)g->oh * g->ow;
     for (int ci = 0; ci < g->c; ci++)
         for (int i = 0; i < g->kh; i++)
@@ -16,29 +18,21 @@ void sega_im2col_ref(const sega_conv_geom *g, const float *x, float *col) {
                     for (int ox = 0; ox < g->ow; ox++) {
                         const int iy = oy * g->sh - g->pad_t + i * g->dh;
                         const int ix = ox * g->sw - g->pad_l + j * g->dw;
-                        float v = 0.0f;
-                        if (inside(iy, g->h) && inside(ix, g->w))
-                            v = x[((size_t)ci * g->h + iy) * g->w + ix];
-                        col[row * ohw + (size_t)oy * g->ow + ox] = v;
+                        const int in = inside(iy, g->h) && inside(ix, g->w);
+                        float *xe = in ? &x[((size_t)ci * g->h + iy) * g->w + ix] : NULL;
+                        float *ce = &col[row * ohw + (size_t)oy * g->ow + ox];
+                        if (!adjoint) *ce = xe ? *xe : 0.0f;
+                        else if (xe) *xe += *ce;
                     }
             }
 }
 
+void sega_im2col_ref(const sega_conv_geom *g, const float *x, float *col) {
+    im2col_ref_walk(g, (float *)x, col, 0);   // reads x only
+}
+
 void sega_col2im_ref(const sega_conv_geom *g, const float *col, float *x) {
-    const size_t ohw = (size_t)g->oh * g->ow;
-    for (int ci = 0; ci < g->c; ci++)
-        for (int i = 0; i < g->kh; i++)
-            for (int j = 0; j < g->kw; j++) {
-                const size_t row = ((size_t)ci * g->kh + i) * g->kw + j;
-                for (int oy = 0; oy < g->oh; oy++)
-                    for (int ox = 0; ox < g->ow; ox++) {
-                        const int iy = oy * g->sh - g->pad_t + i * g->dh;
-                        const int ix = ox * g->sw - g->pad_l + j * g->dw;
-                        if (inside(iy, g->h) && inside(ix, g->w))
-                            x[((size_t)ci * g->h + iy) * g->w + ix] +=
-                                col[row * ohw + (size_t)oy * g->ow + ox];
-                    }
-            }
+    im2col_ref_walk(g, x, (float *)col, 1);   // reads col only
 }
 
 void sega_dwconv_fwd_ref(const sega_conv_geom *g, const float *x, const float *w,

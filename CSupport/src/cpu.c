@@ -1,6 +1,9 @@
-// cpu.c - run-time ISA detection (CPUID + XGETBV), ISA names and status messages.
-#include "sega_common.h"
+// cpu.c - run-time ISA detection (CPUID + XGETBV), the SEGA_ISA cap, the per-call ISA choice
+// of the kernels (sega__kernel_isa) with its test counters, ISA names and status messages.
+#include "cpu_internal.h"
+#include "sega_engine.h"
 
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -70,6 +73,22 @@ sega_isa sega_cpu_best_isa(void) {
     int hw = sega_hw_isa();
     int cap = sega_env_cap();
     return (sega_isa)(hw < cap ? hw : cap);
+}
+
+// Kernel calls dispatched per ISA (testing hook; relaxed: only totals matter).
+static atomic_ullong g_dispatched[SEGA_ISA_AVX512 + 1];
+
+sega_isa sega__kernel_isa(const struct sega_engine *e, sega_isa best_variant) {
+    sega_isa isa = e ? sega_engine_isa(e) : sega_cpu_best_isa();
+    if (!SEGA_HAVE_X86_KERNELS || best_variant < SEGA_ISA_PORTABLE) best_variant = SEGA_ISA_PORTABLE;
+    if (isa > best_variant) isa = best_variant;
+    atomic_fetch_add_explicit(&g_dispatched[isa], 1, memory_order_relaxed);
+    return isa;
+}
+
+uint64_t sega_isa_dispatch_count(sega_isa isa) {
+    if (isa < SEGA_ISA_PORTABLE || isa > SEGA_ISA_AVX512) return 0;
+    return (uint64_t)atomic_load_explicit(&g_dispatched[isa], memory_order_relaxed);
 }
 
 int sega_cpu_supports(sega_isa isa) {

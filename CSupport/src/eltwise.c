@@ -1,13 +1,13 @@
 // eltwise.c - elementwise and row-wise kernels (activations, softmax, layernorm, affine).
 //
 // Loops are written so that clang vectorises them at the baseline ISA; the exp-heavy kernels
-// (sigmoid, softmax) are also instantiated under target("avx2,fma") and dispatched at run time.
+// (sigmoid, softmax) are also instantiated under target("avx2,fma") and run at the engine's ISA.
 // exp is a branch-free Cody-Waite reduction plus a degree-6 polynomial (about 1-2 ulp), which,
 // unlike a libm call, vectorises. Reductions use `vectorize(enable)`, which lets the compiler
 // split a float sum into lanes (so sums are not in strict left-to-right order).
 // Backward kernels accumulate into dx.
 #include "sega_eltwise.h"
-#include "conv_internal.h"
+#include "cpu_internal.h"
 #include <math.h>
 #include <stdint.h>
 #include <string.h>
@@ -128,14 +128,16 @@ SEGA_INLINE void sigmoid_body(size_t n, const float *x, float *y) {
     SEGA_MAP(n, x, y, sigmoid1(v));
 }
 static void sigmoid_portable(size_t n, const float *x, float *y) { sigmoid_body(n, x, y); }
-#if SEGA_HAVE_AVX2_VARIANTS
-SEGA_AVX2_FN static void sigmoid_avx2(size_t n, const float *x, float *y) { sigmoid_body(n, x, y); }
+#if SEGA_HAVE_X86_KERNELS
+SEGA_TARGET_AVX2 static void sigmoid_avx2(size_t n, const float *x, float *y) { sigmoid_body(n, x, y); }
 #endif
 
-void sega_sigmoid_fwd(size_t n, const float *x, float *y) {
-#if SEGA_HAVE_AVX2_VARIANTS
-    if (sega__use_avx2(NULL)) { sigmoid_avx2(n, x, y); return; }
+void sega_sigmoid_fwd(sega_engine *e, size_t n, const float *x, float *y) {
+    const sega_isa isa = sega__kernel_isa(e, SEGA_ISA_AVX2);
+#if SEGA_HAVE_X86_KERNELS
+    if (isa == SEGA_ISA_AVX2) { sigmoid_avx2(n, x, y); return; }
 #endif
+    (void)isa;
     sigmoid_portable(n, x, y);
 }
 
@@ -196,16 +198,18 @@ SEGA_INLINE void softmax_body(size_t rows, size_t len, const float *x, float *y)
 static void softmax_portable(size_t rows, size_t len, const float *x, float *y) {
     softmax_body(rows, len, x, y);
 }
-#if SEGA_HAVE_AVX2_VARIANTS
-SEGA_AVX2_FN static void softmax_avx2(size_t rows, size_t len, const float *x, float *y) {
+#if SEGA_HAVE_X86_KERNELS
+SEGA_TARGET_AVX2 static void softmax_avx2(size_t rows, size_t len, const float *x, float *y) {
     softmax_body(rows, len, x, y);
 }
 #endif
 
-void sega_softmax_fwd(size_t rows, size_t len, const float *x, float *y) {
-#if SEGA_HAVE_AVX2_VARIANTS
-    if (sega__use_avx2(NULL)) { softmax_avx2(rows, len, x, y); return; }
+void sega_softmax_fwd(sega_engine *e, size_t rows, size_t len, const float *x, float *y) {
+    const sega_isa isa = sega__kernel_isa(e, SEGA_ISA_AVX2);
+#if SEGA_HAVE_X86_KERNELS
+    if (isa == SEGA_ISA_AVX2) { softmax_avx2(rows, len, x, y); return; }
 #endif
+    (void)isa;
     softmax_portable(rows, len, x, y);
 }
 

@@ -71,36 +71,52 @@ static void ref_src(int d, int in, int out, int ac, int *i0, int *i1, float *lam
     *lam = l;
 }
 
-void sega_bilinear_fwd_ref(size_t c, int h, int w, int oh, int ow, int align_corners,
-                           const float *x, float *y) {
+// The four input pixels output (oy, ox) of one plane interpolates, as flat indices (top-left,
+// top-right, bottom-left, bottom-right), and its row and column weights ly, lx.
+typedef struct {
+    size_t tl, tr, bl, br;
+    float ly, lx;
+} ref_pixel;
+
+static ref_pixel ref_pixel_of(int oy, int ox, int h, int w, int oh, int ow, int ac) {
+    int y0, y1, x0, x1;
+    ref_pixel r;
+    ref_src(oy, h, oh, ac, &y0, &y1, &r.ly);
+    ref_src(ox, w, ow, ac, &x0, &x1, &r.lx);
+    r.tl = (size_t)y0 * w + x0; r.tr = (size_t)y0 * w + x1;
+    r.bl = (size_t)y1 * w + x0; r.br = (size_t)y1 * w + x1;
+    return r;
+}
+
+// Every output pixel of every plane in order: adjoint == 0 writes y from x, adjoint == 1 adds
+// the transpose of the same interpolation, y into x (x is then the gradient, y the output's).
+static void bilinear_ref_walk(size_t c, int h, int w, int oh, int ow, int ac, float *x, float *y,
+                              int adjoint) {
     for (size_t ch = 0; ch < c; ch++)
         for (int oy = 0; oy < oh; oy++)
             for (int ox = 0; ox < ow; ox++) {
-                int y0, y1, x0, x1;
-                float ly, lx;
-                ref_src(oy, h, oh, align_corners, &y0, &y1, &ly);
-                ref_src(ox, w, ow, align_corners, &x0, &x1, &lx);
-                const float *p = x + ch * (size_t)h * w;
-                const float top = (1.0f - lx) * p[(size_t)y0 * w + x0] + lx * p[(size_t)y0 * w + x1];
-                const float bot = (1.0f - lx) * p[(size_t)y1 * w + x0] + lx * p[(size_t)y1 * w + x1];
-                y[(ch * oh + oy) * (size_t)ow + ox] = (1.0f - ly) * top + ly * bot;
+                const ref_pixel r = ref_pixel_of(oy, ox, h, w, oh, ow, ac);
+                float *p = x + ch * (size_t)h * w, *o = y + (ch * oh + oy) * (size_t)ow + ox;
+                if (!adjoint) {
+                    const float top = (1.0f - r.lx) * p[r.tl] + r.lx * p[r.tr];
+                    const float bot = (1.0f - r.lx) * p[r.bl] + r.lx * p[r.br];
+                    *o = (1.0f - r.ly) * top + r.ly * bot;
+                } else {
+                    const float d = *o;
+                    p[r.tl] += (1.0f - r.ly) * (1.0f - r.lx) * d;
+                    p[r.tr] += (1.0f - r.ly) * r.lx * d;
+                    p[r.bl] += r.ly * (1.0f - r.lx) * d;
+                    p[r.br] += r.ly * r.lx * d;
+                }
             }
+}
+
+void sega_bilinear_fwd_ref(size_t c, int h, int w, int oh, int ow, int align_corners,
+                           const float *x, float *y) {
+    bilinear_ref_walk(c, h, w, oh, ow, align_corners, (float *)x, y, 0);   // reads x only
 }
 
 void sega_bilinear_bwd_ref(size_t c, int h, int w, int oh, int ow, int align_corners,
                            const float *dy, float *dx) {
-    for (size_t ch = 0; ch < c; ch++)
-        for (int oy = 0; oy < oh; oy++)
-            for (int ox = 0; ox < ow; ox++) {
-                int y0, y1, x0, x1;
-                float ly, lx;
-                ref_src(oy, h, oh, align_corners, &y0, &y1, &ly);
-                ref_src(ox, w, ow, align_corners, &x0, &x1, &lx);
-                float *p = dx + ch * (size_t)h * w;
-                const float d = dy[(ch * oh + oy) * (size_t)ow + ox];
-                p[(size_t)y0 * w + x0] += (1.0f - ly) * (1.0f - lx) * d;
-                p[(size_t)y0 * w + x1] += (1.0f - ly) * lx * d;
-                p[(size_t)y1 * w + x0] += ly * (1.0f - lx) * d;
-                p[(size_t)y1 * w + x1] += ly * lx * d;
-            }
+    bilinear_ref_walk(c, h, w, oh, ow, align_corners, dx, (float *)dy, 1);   // reads dy only
 }

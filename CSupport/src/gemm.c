@@ -1,5 +1,4 @@
-// gemm.c - packed SGEMM driver (BLIS-style loop nest), threading, kernel selection, and the
-// FMA peak probe.
+// gemm.c - packed SGEMM driver (BLIS-style loop nest), threading and kernel selection.
 //
 // General path (the thread's row range needs several MC blocks):
 //   for jc in N by NC:                 (thread-private column range)
@@ -18,8 +17,6 @@
 // thread count: results are byte-identical for 1..T threads.
 #include "engine_internal.h"
 #include "sega_gemm.h"
-
-#include <time.h>
 
 // ---------------------------------------------------------------------------------------------
 // Kernel table.
@@ -163,64 +160,59 @@ static void part_range(int total_units, int parts, int t, int *lo, int *hi) {
     *hi = *lo + base + (t < rem ? 1 : 0);
 }
 
-static void gemm_block(const gemm_job *j, int tid, int m0, int m1, int n0, int n1) {
-    const sega_gemm_kdesc *d = j->d;
-    float *ap = j->e->apack[tid];
-    float *bp = j->e->bpack[tid];
-    const int kcb = j->kc_blk;
-    // Balance M blocks within the range so the last block is not tiny.
-    const int mrange = m1 - m0;
-    int nmb = (mrange + d->mc - 1) / d->mc;
-    int mcb = (mrange + nmb - 1) / nmb;
-    mcb = (mcb + d->mr - 1) / d->mr * d->mr;
-    // Same for N blocks (rounded to whole slivers).
-    const int nrange = n1 - n0;
-    int nnb = (nrange + d->nc - 1) / d->nc;
-    int ncb = (nrange + nnb - 1) / nnb;
-    ncb = (ncb + d->nr - 1) / d->nr * d->nr;
-    const long row_tiles = (mrange + d->mr - 1) / d->mr;
-
-    if (nmb == 1) {
-        // Small-M path: the whole row range is one A block. Pack it once per K block and stream
-        // B through panels small enough to stay in L2 (the packed B panel is what limits a
-        // short, wide product; A is tiny). Every C element still sees the K blocks in order,
-        // so the result is the same as the general path's.
-        int ncs = (int)(SEGA_GEMM_L2_PANEL_BYTES / ((size_t)kcb * sizeof(float)));
-        ncs = ncs / d->nr * d->nr;
-        if (ncs < d->nr) ncs = d->nr;
-        if (ncs > d->nc) ncs = d->nc;
-        for (int pc = 0; pc < j->k; pc += kcb) {
-            const int kc = j->k - pc < kcb ? j->k - pc : kcb;
-            const float beta = pc == 0 ? j->beta : 1.0f;
-            d->pack_a(j->ta, j->a, j->lda, m0, mrange, pc, kc, ap);
-            for (int jc = n0; jc < n1; jc += ncs) {
-                const int nc = n1 - jc < ncs ? n1 - jc : ncs;
-                d->pack_b(j->tb, j->b, j->ldb, pc, kc, jc, nc, bp);
-                // Next panel: next column chunk of this K block, else the first of the next.
-                int npc = pc, njc = jc + nc;
-                if (njc >= n1) {
-                    npc = pc + kc;
-                    njc = n0;
-                }
-                pf_cursor pf;
-                const long calls = row_tiles * ((nc + d->nr - 1) / d->nr);
-                if (npc < j->k) {
-                    const int nkc = j->k - npc < kcb ? j->k - npc : kcb;
-                    const int nnc = n1 - njc < ncs ? n1 - njc : ncs;
-                    if (!j->tb)
-                        pf_init(&pf, j->b + (size_t)npc * j->ldb + njc, j->ldb, nkc, nnc, calls);
-                    else
-                        pf_init(&pf, j->b + (size_t)njc * j->ldb + npc, j->ldb, nnc, nkc, calls);
-                } else {
-                    pf_init(&pf, NULL, 0, 0, 0, 0);
-                }
-                macro_kernel(d, mrange, nc, kc, ap, bp, j->c + (size_t)m0 * j->ldc + jc, j->ldc,
-                             j->alpha, beta, &pf);
-            }
-        }
+// Prefetch cursor over the B panel after the current one: op(B) rows from npc (K) and columns
+// from njc (N), at most kcb x ncap of them, spread over `calls` micro-kernel calls; an empty
+// cursor when that panel is past the end of K or of the column range [.., n1).
+static void pf_next_panel(pf_cursor *pf, const gemm_job *j, int npc, int njc, int n1, int ncap,
+                          long calls) {
+    if (npc >= j->k || njc >= n1) {
+        pf_init(pf, NULL, 0, 0, 0, 0);
         return;
     }
+    const int nkc = j->k - npc < j->kc_blk ? j->k - npc : j->kc_blk;
+    const int nnc = n1 - njc < ncap ? n1 - njc : ncap;
+    if (!j->tb)
+        pf_init(pf, j->b + (size_t)npc * j->ldb + njc, j->ldb, nkc, nnc, calls);
+    else
+        pf_init(pf, j->b + (size_t)njc * j->ldb + npc, j->ldb, nnc, nkc, calls);
+}
 
+// Small-M path: the whole row range [m0, m1) is one A block. Pack it once per K block and
+// stream B through panels small enough to stay in L2 (the packed B panel is what limits a
+// short, wide product; A is tiny). Every C element still sees the K blocks in order, so the
+// result is the same as the general path's.
+static void gemm_small_m(const gemm_job *j, float *ap, float *bp, int m0, int m1, int n0, int n1) {
+    const sega_gemm_kdesc *d = j->d;
+    const int kcb = j->kc_blk, mrange = m1 - m0;
+    const long row_tiles = (mrange + d->mr - 1) / d->mr;
+    int ncs = (int)(SEGA_GEMM_L2_PANEL_BYTES / ((size_t)kcb * sizeof(float)));
+    ncs = ncs / d->nr * d->nr;
+    if (ncs < d->nr) ncs = d->nr;
+    if (ncs > d->nc) ncs = d->nc;
+    for (int pc = 0; pc < j->k; pc += kcb) {
+        const int kc = j->k - pc < kcb ? j->k - pc : kcb;
+        const float beta = pc == 0 ? j->beta : 1.0f;
+        d->pack_a(j->ta, j->a, j->lda, m0, mrange, pc, kc, ap);
+        for (int jc = n0; jc < n1; jc += ncs) {
+            const int nc = n1 - jc < ncs ? n1 - jc : ncs;
+            d->pack_b(j->tb, j->b, j->ldb, pc, kc, jc, nc, bp);
+            // Next panel: next column chunk of this K block, else the first of the next.
+            const int last = jc + nc >= n1;
+            pf_cursor pf;
+            pf_next_panel(&pf, j, last ? pc + kc : pc, last ? n0 : jc + nc, n1, ncs,
+                          row_tiles * ((nc + d->nr - 1) / d->nr));
+            macro_kernel(d, mrange, nc, kc, ap, bp, j->c + (size_t)m0 * j->ldc + jc, j->ldc,
+                         j->alpha, beta, &pf);
+        }
+    }
+}
+
+// General path: column blocks of ncb, K blocks, row blocks of mcb.
+static void gemm_general(const gemm_job *j, float *ap, float *bp, int m0, int m1, int n0, int n1,
+                         int mcb, int ncb) {
+    const sega_gemm_kdesc *d = j->d;
+    const int kcb = j->kc_blk;
+    const long row_tiles = (m1 - m0 + d->mr - 1) / d->mr;
     for (int jc = n0; jc < n1; jc += ncb) {
         const int nc = n1 - jc < ncb ? n1 - jc : ncb;
         for (int pc = 0; pc < j->k; pc += kcb) {
@@ -229,23 +221,10 @@ static void gemm_block(const gemm_job *j, int tid, int m0, int m1, int n0, int n
             d->pack_b(j->tb, j->b, j->ldb, pc, kc, jc, nc, bp);
             // Where the next B panel comes from (next K block, else first K block of the next
             // column block), to prefetch it during this panel's micro-kernel calls.
-            int npc = pc + kc, njc = jc;
-            if (npc >= j->k) {
-                npc = 0;
-                njc = jc + nc;
-            }
+            const int last = pc + kc >= j->k;
             pf_cursor pf;
-            const long calls = row_tiles * ((nc + d->nr - 1) / d->nr);
-            if (njc < n1) {
-                const int nkc = j->k - npc < kcb ? j->k - npc : kcb;
-                const int nnc = n1 - njc < ncb ? n1 - njc : ncb;
-                if (!j->tb)
-                    pf_init(&pf, j->b + (size_t)npc * j->ldb + njc, j->ldb, nkc, nnc, calls);
-                else
-                    pf_init(&pf, j->b + (size_t)njc * j->ldb + npc, j->ldb, nnc, nkc, calls);
-            } else {
-                pf_init(&pf, NULL, 0, 0, 0, 0);
-            }
+            pf_next_panel(&pf, j, last ? 0 : pc + kc, last ? jc + nc : jc, n1, ncb,
+                          row_tiles * ((nc + d->nr - 1) / d->nr));
             for (int ic = m0; ic < m1; ic += mcb) {
                 const int mc = m1 - ic < mcb ? m1 - ic : mcb;
                 d->pack_a(j->ta, j->a, j->lda, ic, mc, pc, kc, ap);
@@ -254,6 +233,22 @@ static void gemm_block(const gemm_job *j, int tid, int m0, int m1, int n0, int n
             }
         }
     }
+}
+
+static void gemm_block(const gemm_job *j, int tid, int m0, int m1, int n0, int n1) {
+    const sega_gemm_kdesc *d = j->d;
+    // Balance M blocks within the range so the last block is not tiny.
+    const int mrange = m1 - m0;
+    const int nmb = (mrange + d->mc - 1) / d->mc;
+    int mcb = (mrange + nmb - 1) / nmb;
+    mcb = (mcb + d->mr - 1) / d->mr * d->mr;
+    // Same for N blocks (rounded to whole slivers).
+    const int nrange = n1 - n0;
+    const int nnb = (nrange + d->nc - 1) / d->nc;
+    int ncb = (nrange + nnb - 1) / nnb;
+    ncb = (ncb + d->nr - 1) / d->nr * d->nr;
+    if (nmb == 1) gemm_small_m(j, j->e->apack[tid], j->e->bpack[tid], m0, m1, n0, n1);
+    else gemm_general(j, j->e->apack[tid], j->e->bpack[tid], m0, m1, n0, n1, mcb, ncb);
 }
 
 static void gemm_task(void *ctx, int index, int count) {
@@ -368,53 +363,4 @@ sega_status sega_sgemm(sega_engine *e, int trans_a, int trans_b, int m, int n, i
 
 const char *sega_gemm_kernel_name(const sega_engine *e) {
     return e && e->gemm ? e->gemm->name : "none";
-}
-
-// ---------------------------------------------------------------------------------------------
-// FMA peak probe.
-
-static double sega_now(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
-static double portable_peak_loop(long iters) {
-    // Plain C multiply-adds over 32 independent chains (whatever the compiler makes of them).
-    float acc[32];
-    for (int i = 0; i < 32; i++) acc[i] = (float)i * 1e-3f;
-    const float x = 0.999999f, y = 1e-7f;
-    for (long it = 0; it < iters; it++) {
-        for (int i = 0; i < 32; i++) acc[i] = acc[i] * x + y;
-    }
-    volatile float sink = 0;
-    for (int i = 0; i < 32; i++) sink += acc[i];
-    (void)sink;
-    return 2.0 * 32.0 * (double)iters;
-}
-
-double sega_measure_fma_peak_gflops(sega_isa isa, double seconds) {
-    if (isa == SEGA_ISA_AUTO) isa = sega_cpu_best_isa();
-    if (!sega_cpu_supports(isa)) return 0.0;
-    if (seconds <= 0) seconds = 0.2;
-    double (*loop)(long) = portable_peak_loop;
-#if SEGA_HAVE_X86_KERNELS
-    if (isa == SEGA_ISA_AVX2) loop = sega_fma_peak_loop_avx2;
-    if (isa == SEGA_ISA_AVX512) loop = sega_fma_peak_loop_avx512;
-#endif
-    long iters = 1 << 14;
-    double best = 0.0;
-    const double t_start = sega_now();
-    for (;;) {
-        const double t0 = sega_now();
-        const double flops = loop(iters);
-        const double dt = sega_now() - t0;
-        if (dt > 0) {
-            const double g = flops / dt * 1e-9;
-            if (g > best) best = g;
-        }
-        if (dt < 0.02) iters *= 2;
-        if (sega_now() - t_start >= seconds) break;
-    }
-    return best;
 }

@@ -2,13 +2,7 @@
 // per-ISA blocking parameters the engine sizes its packing workspace from.
 #ifndef SEGA_GEMM_INTERNAL_H
 #define SEGA_GEMM_INTERNAL_H
-#include "sega_common.h"
-
-#if defined(__x86_64__) || defined(_M_X64)
-#define SEGA_HAVE_X86_KERNELS 1
-#else
-#define SEGA_HAVE_X86_KERNELS 0
-#endif
+#include "cpu_internal.h"
 
 /// Micro-kernel: C[mr x nr] = alpha * Ap * Bp + beta * C, where Ap is an mr-tall sliver packed
 /// k-major (kc x mr) and Bp an nr-wide sliver packed k-major (kc x nr), both 64-byte aligned.
@@ -60,9 +54,6 @@ SEGA_DECLARE_PACKERS(avx2_6x16)
 void sega_sgemm_8x48_avx512(long kc, const float *ap, const float *bp, float *c, long ldc,
                             float alpha, float beta);
 SEGA_DECLARE_PACKERS(avx512_8x48)
-/// Register-only FMA loops used by sega_measure_fma_peak_gflops; return flops done.
-double sega_fma_peak_loop_avx2(long iters);
-double sega_fma_peak_loop_avx512(long iters);
 #endif
 
 #endif

@@ -1,30 +1,27 @@
 // gemm_kernels_avx2.c - AVX2+FMA micro-kernel (6 x 16: 12 ymm accumulators, 2 for B, 1 for
-// the broadcast of A) and the AVX2 FMA peak probe. Only the functions carry the ISA target;
-// the file is compiled without any global -m flag.
+// the broadcast of A) and its packers. Only the functions carry the ISA target; the file is
+// compiled without any global -m flag.
 #include "gemm_internal.h"
 
 #if SEGA_HAVE_X86_KERNELS
 #include <immintrin.h>
 
-#define SEGA_AVX2 __attribute__((target("avx2,fma")))
+#define SEGA_AVX2 SEGA_TARGET_AVX2
+
+// Row i of the tile at k step P: broadcast A[i] once, two FMAs into c<i>0, c<i>1.
+#define K6X16_ROW(P, i)                                                                        \
+    do {                                                                                       \
+        const __m256 av = _mm256_broadcast_ss(ap + (P) * 6 + i);                               \
+        c##i##0 = _mm256_fmadd_ps(av, b0, c##i##0);                                            \
+        c##i##1 = _mm256_fmadd_ps(av, b1, c##i##1);                                            \
+    } while (0)
 
 #define K6X16_STEP(P)                                                                          \
     do {                                                                                       \
         const __m256 b0 = _mm256_load_ps(bp + (P) * 16);                                       \
         const __m256 b1 = _mm256_load_ps(bp + (P) * 16 + 8);                                   \
-        __m256 av;                                                                             \
-        av = _mm256_broadcast_ss(ap + (P) * 6 + 0);                                            \
-        c00 = _mm256_fmadd_ps(av, b0, c00); c01 = _mm256_fmadd_ps(av, b1, c01);                \
-        av = _mm256_broadcast_ss(ap + (P) * 6 + 1);                                            \
-        c10 = _mm256_fmadd_ps(av, b0, c10); c11 = _mm256_fmadd_ps(av, b1, c11);                \
-        av = _mm256_broadcast_ss(ap + (P) * 6 + 2);                                            \
-        c20 = _mm256_fmadd_ps(av, b0, c20); c21 = _mm256_fmadd_ps(av, b1, c21);                \
-        av = _mm256_broadcast_ss(ap + (P) * 6 + 3);                                            \
-        c30 = _mm256_fmadd_ps(av, b0, c30); c31 = _mm256_fmadd_ps(av, b1, c31);                \
-        av = _mm256_broadcast_ss(ap + (P) * 6 + 4);                                            \
-        c40 = _mm256_fmadd_ps(av, b0, c40); c41 = _mm256_fmadd_ps(av, b1, c41);                \
-        av = _mm256_broadcast_ss(ap + (P) * 6 + 5);                                            \
-        c50 = _mm256_fmadd_ps(av, b0, c50); c51 = _mm256_fmadd_ps(av, b1, c51);                \
+        K6X16_ROW(P, 0); K6X16_ROW(P, 1); K6X16_ROW(P, 2);                                     \
+        K6X16_ROW(P, 3); K6X16_ROW(P, 4); K6X16_ROW(P, 5);                                     \
     } while (0)
 
 SEGA_AVX2 static inline void store_row16(float *c, __m256 x0, __m256 x1, __m256 va, __m256 vb,
@@ -76,39 +73,6 @@ SEGA_AVX2 void sega_sgemm_6x16_avx2(long kc, const float *ap, const float *bp, f
     store_row16(c + 5 * ldc, c50, c51, va, vb, ub);
 }
 
-SEGA_AVX2 double sega_fma_peak_loop_avx2(long iters) {
-    long n = iters < 1 ? 1 : iters;
-    const double flops = 2.0 * 8.0 * 12.0 * (double)n;
-    // 12 independent dependency chains of ymm FMAs (8 floats x 2 flops each), register only.
-    __asm__ volatile(
-        "vxorps %%ymm0, %%ymm0, %%ymm0\n\t"
-        "vmovaps %%ymm0, %%ymm1\n\t vmovaps %%ymm0, %%ymm2\n\t vmovaps %%ymm0, %%ymm3\n\t"
-        "vmovaps %%ymm0, %%ymm4\n\t vmovaps %%ymm0, %%ymm5\n\t vmovaps %%ymm0, %%ymm6\n\t"
-        "vmovaps %%ymm0, %%ymm7\n\t vmovaps %%ymm0, %%ymm8\n\t vmovaps %%ymm0, %%ymm9\n\t"
-        "vmovaps %%ymm0, %%ymm10\n\t vmovaps %%ymm0, %%ymm11\n\t"
-        "vmovaps %%ymm0, %%ymm12\n\t vmovaps %%ymm0, %%ymm13\n\t"
-        "1:\n\t"
-        "vfmadd231ps %%ymm12, %%ymm13, %%ymm0\n\t"
-        "vfmadd231ps %%ymm12, %%ymm13, %%ymm1\n\t"
-        "vfmadd231ps %%ymm12, %%ymm13, %%ymm2\n\t"
-        "vfmadd231ps %%ymm12, %%ymm13, %%ymm3\n\t"
-        "vfmadd231ps %%ymm12, %%ymm13, %%ymm4\n\t"
-        "vfmadd231ps %%ymm12, %%ymm13, %%ymm5\n\t"
-        "vfmadd231ps %%ymm12, %%ymm13, %%ymm6\n\t"
-        "vfmadd231ps %%ymm12, %%ymm13, %%ymm7\n\t"
-        "vfmadd231ps %%ymm12, %%ymm13, %%ymm8\n\t"
-        "vfmadd231ps %%ymm12, %%ymm13, %%ymm9\n\t"
-        "vfmadd231ps %%ymm12, %%ymm13, %%ymm10\n\t"
-        "vfmadd231ps %%ymm12, %%ymm13, %%ymm11\n\t"
-        "dec %0\n\t"
-        "jnz 1b\n\t"
-        "vzeroupper\n\t"
-        : "+r"(n)
-        :
-        : "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7", "xmm8", "xmm9",
-          "xmm10", "xmm11", "xmm12", "xmm13", "cc");
-    return flops;
-}
 // Packers for the 6 x 16 tile, compiled for AVX2.
 #define SEGA_PACK_MR 6
 #define SEGA_PACK_NR 16

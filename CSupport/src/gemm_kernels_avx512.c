@@ -1,4 +1,4 @@
-// gemm_kernels_avx512.c - AVX-512F micro-kernels and the AVX-512 FMA peak probe.
+// gemm_kernels_avx512.c - AVX-512F micro-kernel and its packers.
 // Row-major C: each row of the 8 x 48 tile is 3 zmm vectors (16 floats each); per k step the
 // kernel loads 3 B vectors and broadcasts 8 A values into 24 FMAs on 24 accumulators (enough
 // independent chains to cover the FMA latency on two 512-bit pipes). 8 rows fit the channel
@@ -10,7 +10,7 @@
 #if SEGA_HAVE_X86_KERNELS
 #include <immintrin.h>
 
-#define SEGA_AVX512 __attribute__((target("avx512f")))
+#define SEGA_AVX512 SEGA_TARGET_AVX512
 
 // Prefetch distance for the A sliver, in k steps.
 #define SEGA_PF_A 8
@@ -84,56 +84,6 @@ SEGA_AVX512 void sega_sgemm_8x48_avx512(long kc, const float *ap, const float *b
     ST3(0); ST3(1); ST3(2); ST3(3); ST3(4); ST3(5); ST3(6); ST3(7);
 }
 
-SEGA_AVX512 double sega_fma_peak_loop_avx512(long iters) {
-    long n = iters < 1 ? 1 : iters;
-    const double flops = 2.0 * 16.0 * 24.0 * (double)n;
-    // 24 independent dependency chains of zmm FMAs, register only.
-    __asm__ volatile(
-        "vpxord %%zmm0, %%zmm0, %%zmm0\n\t"
-        "vmovaps %%zmm0, %%zmm1\n\t vmovaps %%zmm0, %%zmm2\n\t vmovaps %%zmm0, %%zmm3\n\t"
-        "vmovaps %%zmm0, %%zmm4\n\t vmovaps %%zmm0, %%zmm5\n\t vmovaps %%zmm0, %%zmm6\n\t"
-        "vmovaps %%zmm0, %%zmm7\n\t vmovaps %%zmm0, %%zmm8\n\t vmovaps %%zmm0, %%zmm9\n\t"
-        "vmovaps %%zmm0, %%zmm10\n\t vmovaps %%zmm0, %%zmm11\n\t vmovaps %%zmm0, %%zmm12\n\t"
-        "vmovaps %%zmm0, %%zmm13\n\t vmovaps %%zmm0, %%zmm14\n\t vmovaps %%zmm0, %%zmm15\n\t"
-        "vmovaps %%zmm0, %%zmm16\n\t vmovaps %%zmm0, %%zmm17\n\t vmovaps %%zmm0, %%zmm18\n\t"
-        "vmovaps %%zmm0, %%zmm19\n\t vmovaps %%zmm0, %%zmm20\n\t vmovaps %%zmm0, %%zmm21\n\t"
-        "vmovaps %%zmm0, %%zmm22\n\t vmovaps %%zmm0, %%zmm23\n\t"
-        "vmovaps %%zmm0, %%zmm30\n\t vmovaps %%zmm0, %%zmm31\n\t"
-        "1:\n\t"
-        "vfmadd231ps %%zmm30, %%zmm31, %%zmm0\n\t"
-        "vfmadd231ps %%zmm30, %%zmm31, %%zmm1\n\t"
-        "vfmadd231ps %%zmm30, %%zmm31, %%zmm2\n\t"
-        "vfmadd231ps %%zmm30, %%zmm31, %%zmm3\n\t"
-        "vfmadd231ps %%zmm30, %%zmm31, %%zmm4\n\t"
-        "vfmadd231ps %%zmm30, %%zmm31, %%zmm5\n\t"
-        "vfmadd231ps %%zmm30, %%zmm31, %%zmm6\n\t"
-        "vfmadd231ps %%zmm30, %%zmm31, %%zmm7\n\t"
-        "vfmadd231ps %%zmm30, %%zmm31, %%zmm8\n\t"
-        "vfmadd231ps %%zmm30, %%zmm31, %%zmm9\n\t"
-        "vfmadd231ps %%zmm30, %%zmm31, %%zmm10\n\t"
-        "vfmadd231ps %%zmm30, %%zmm31, %%zmm11\n\t"
-        "vfmadd231ps %%zmm30, %%zmm31, %%zmm12\n\t"
-        "vfmadd231ps %%zmm30, %%zmm31, %%zmm13\n\t"
-        "vfmadd231ps %%zmm30, %%zmm31, %%zmm14\n\t"
-        "vfmadd231ps %%zmm30, %%zmm31, %%zmm15\n\t"
-        "vfmadd231ps %%zmm30, %%zmm31, %%zmm16\n\t"
-        "vfmadd231ps %%zmm30, %%zmm31, %%zmm17\n\t"
-        "vfmadd231ps %%zmm30, %%zmm31, %%zmm18\n\t"
-        "vfmadd231ps %%zmm30, %%zmm31, %%zmm19\n\t"
-        "vfmadd231ps %%zmm30, %%zmm31, %%zmm20\n\t"
-        "vfmadd231ps %%zmm30, %%zmm31, %%zmm21\n\t"
-        "vfmadd231ps %%zmm30, %%zmm31, %%zmm22\n\t"
-        "vfmadd231ps %%zmm30, %%zmm31, %%zmm23\n\t"
-        "dec %0\n\t"
-        "jnz 1b\n\t"
-        "vzeroupper\n\t"
-        : "+r"(n)
-        :
-        : "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7", "xmm8", "xmm9",
-          "xmm10", "xmm11", "xmm12", "xmm13", "xmm14", "xmm15", "xmm16", "xmm17", "xmm18",
-          "xmm19", "xmm20", "xmm21", "xmm22", "xmm23", "xmm30", "xmm31", "cc");
-    return flops;
-}
 // Packers for the 8 x 48 tile, compiled for AVX-512F.
 #define SEGA_PACK_MR 8
 #define SEGA_PACK_NR 48

@@ -8,6 +8,29 @@
 #define SEGA_PACK_CAT2(a, b) a##b
 #define SEGA_PACK_CAT(a, b) SEGA_PACK_CAT2(a, b)
 
+#ifndef SEGA_PACK_EDGE_HELPERS
+#define SEGA_PACK_EDGE_HELPERS
+// Edge slivers (fewer than MR rows / NR columns left), shared by both packers: d[p*N + i] for
+// p < kc holds the n < N valid elements of k step p, then zeros up to N.
+// Contiguous source: element i of step p at s[p*ld + i].
+SEGA_INLINE void pack_edge_contiguous(float *d, const float *s, long ld, int kc, int n, int N) {
+    for (int p = 0; p < kc; p++, d += N) {
+        const float *sp = s + (size_t)p * ld;
+        int i = 0;
+        for (; i < n; i++) d[i] = sp[i];
+        for (; i < N; i++) d[i] = 0.0f;
+    }
+}
+// Strided source: element i of step p at s[i*ld + p].
+SEGA_INLINE void pack_edge_strided(float *d, const float *s, long ld, int kc, int n, int N) {
+    for (int p = 0; p < kc; p++, d += N) {
+        int i = 0;
+        for (; i < n; i++) d[i] = s[(size_t)i * ld + p];
+        for (; i < N; i++) d[i] = 0.0f;
+    }
+}
+#endif
+
 // A sliver layout: ap[s*MR*kc + p*MR + i] = op(A)(i0 + s*MR + i, p0 + p), zero for rows >= mc.
 SEGA_PACK_ATTR void SEGA_PACK_CAT(sega_pack_a_, SEGA_PACK_SUFFIX)(int trans, const float *a,
                                                                    long lda, int i0, int mc,
@@ -28,26 +51,17 @@ SEGA_PACK_ATTR void SEGA_PACK_CAT(sega_pack_a_, SEGA_PACK_SUFFIX)(int trans, con
                     for (int i = 0; i < MR; i++) d[i] = r[i][p];
                 }
             } else {
-                for (int p = 0; p < kc; p++) {
-                    float *d = dst + (size_t)p * MR;
-                    int i = 0;
-                    for (; i < rows; i++) d[i] = src[(size_t)i * lda + p];
-                    for (; i < MR; i++) d[i] = 0.0f;
-                }
+                pack_edge_strided(dst, src, lda, kc, rows, MR);
             }
-        } else {
+        } else if (rows == MR) {
             // op(A)(i, p) = a[p*lda + i]: each k step is MR contiguous floats.
             for (int p = 0; p < kc; p++) {
                 const float *src = a + (size_t)(p0 + p) * lda + i0 + s;
                 float *d = dst + (size_t)p * MR;
-                if (rows == MR) {
-                    for (int i = 0; i < MR; i++) d[i] = src[i];
-                } else {
-                    int i = 0;
-                    for (; i < rows; i++) d[i] = src[i];
-                    for (; i < MR; i++) d[i] = 0.0f;
-                }
+                for (int i = 0; i < MR; i++) d[i] = src[i];
             }
+        } else {
+            pack_edge_contiguous(dst, a + (size_t)p0 * lda + i0 + s, lda, kc, rows, MR);
         }
     }
 }
@@ -92,12 +106,7 @@ SEGA_PACK_ATTR void SEGA_PACK_CAT(sega_pack_b_, SEGA_PACK_SUFFIX)(int trans, con
                 for (int j = 0; j < NR; j++) d[j] = src[(size_t)j * ldb + p];
             }
         } else {
-            for (int p = 0; p < kc; p++) {
-                float *d = dst + (size_t)p * NR;
-                int j = 0;
-                for (; j < cols; j++) d[j] = src[(size_t)j * ldb + p];
-                for (; j < NR; j++) d[j] = 0.0f;
-            }
+            pack_edge_strided(dst, src, ldb, kc, cols, NR);
         }
     }
 }

@@ -53,6 +53,29 @@ sega_status sega_conv_geom_check(const sega_conv_geom *g) {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Tap windows
+
+// Kernel tap (i, j) reads input row oy*sh + offy and column ox*sw + offx of output (oy, ox);
+// it lands inside the image for rows [oy_lo, oy_hi) and columns [ox_lo, ox_hi).
+typedef struct {
+    int offy, offx, oy_lo, oy_hi, ox_lo, ox_hi;
+} tap_window;
+
+SEGA_INLINE tap_window tap_window_of(const sega_conv_geom *g, int i, int j) {
+    tap_window t;
+    t.offy = i * g->dh - g->pad_t;
+    t.offx = j * g->dw - g->pad_l;
+    sega_tap_range(g->oh, g->sh, t.offy, g->h, &t.oy_lo, &t.oy_hi);
+    sega_tap_range(g->ow, g->sw, t.offx, g->w, &t.ox_lo, &t.ox_hi);
+    return t;
+}
+
+// Whole rows of the tap map to whole input rows (stride 1, no column shift or crop).
+SEGA_INLINE int tap_rows_contiguous(const sega_conv_geom *g, const tap_window *t) {
+    return g->sh == 1 && g->sw == 1 && g->ow == g->w && t->offx == 0;
+}
+
+// ---------------------------------------------------------------------------------------------
 // im2col
 
 SEGA_INLINE void gather_run(float *restrict d, const float *restrict s, int n, int stride) {
@@ -65,45 +88,41 @@ SEGA_INLINE void gather_run(float *restrict d, const float *restrict s, int n, i
     }
 }
 
-void sega_im2col(const sega_conv_geom *g, const float *x, float *col) {
-    const int C = g->c, H = g->h, W = g->w, KH = g->kh, KW = g->kw;
-    const int SH = g->sh, SW = g->sw, PT = g->pad_t, PL = g->pad_l, DH = g->dh, DW = g->dw;
-    const int OH = g->oh, OW = g->ow;
-    const size_t ohw = (size_t)OH * OW;
-    float *dst = col;
-    for (int ci = 0; ci < C; ci++) {
-        const float *xc = x + (size_t)ci * H * W;
-        for (int i = 0; i < KH; i++) {
-            const int offy = i * DH - PT;
-            int oy_lo, oy_hi;
-            sega_tap_range(OH, SH, offy, H, &oy_lo, &oy_hi);
-            for (int j = 0; j < KW; j++, dst += ohw) {
-                const int offx = j * DW - PL;
-                int ox_lo, ox_hi;
-                sega_tap_range(OW, SW, offx, W, &ox_lo, &ox_hi);
-                if (ox_lo == ox_hi || oy_lo == oy_hi) {
-                    memset(dst, 0, ohw * sizeof(float));
-                    continue;
-                }
-                memset(dst, 0, (size_t)oy_lo * OW * sizeof(float));
-                if (SH == 1 && SW == 1 && OW == W && offx == 0) {
-                    // Whole rows map to whole rows: one copy for the entire valid block.
-                    memcpy(dst + (size_t)oy_lo * OW, xc + (size_t)(oy_lo + offy) * W,
-                           (size_t)(oy_hi - oy_lo) * OW * sizeof(float));
-                } else {
-                    const int n = ox_hi - ox_lo;
-                    for (int oy = oy_lo; oy < oy_hi; oy++) {
-                        float *d = dst + (size_t)oy * OW;
-                        const float *xr = xc + (size_t)(oy * SH + offy) * W;
-                        if (ox_lo > 0) memset(d, 0, (size_t)ox_lo * sizeof(float));
-                        gather_run(d + ox_lo, xr + (ptrdiff_t)ox_lo * SW + offx, n, SW);
-                        if (ox_hi < OW) memset(d + ox_hi, 0, (size_t)(OW - ox_hi) * sizeof(float));
-                    }
-                }
-                memset(dst + (size_t)oy_hi * OW, 0, (size_t)(OH - oy_hi) * OW * sizeof(float));
-            }
+// One column-matrix row: tap t of plane xc, every output (0 where the tap is outside).
+SEGA_INLINE void im2col_row(const sega_conv_geom *g, const tap_window *t, const float *restrict xc,
+                            float *restrict dst) {
+    const int W = g->w, OW = g->ow, OH = g->oh, SW = g->sw;
+    if (t->ox_lo == t->ox_hi || t->oy_lo == t->oy_hi) {
+        memset(dst, 0, (size_t)OH * OW * sizeof(float));
+        return;
+    }
+    memset(dst, 0, (size_t)t->oy_lo * OW * sizeof(float));
+    if (tap_rows_contiguous(g, t)) {
+        // Whole rows map to whole rows: one copy for the entire valid block.
+        memcpy(dst + (size_t)t->oy_lo * OW, xc + (size_t)(t->oy_lo + t->offy) * W,
+               (size_t)(t->oy_hi - t->oy_lo) * OW * sizeof(float));
+    } else {
+        const int n = t->ox_hi - t->ox_lo;
+        for (int oy = t->oy_lo; oy < t->oy_hi; oy++) {
+            float *d = dst + (size_t)oy * OW;
+            const float *xr = xc + (size_t)(oy * g->sh + t->offy) * W;
+            if (t->ox_lo > 0) memset(d, 0, (size_t)t->ox_lo * sizeof(float));
+            gather_run(d + t->ox_lo, xr + (ptrdiff_t)t->ox_lo * SW + t->offx, n, SW);
+            if (t->ox_hi < OW) memset(d + t->ox_hi, 0, (size_t)(OW - t->ox_hi) * sizeof(float));
         }
     }
+    memset(dst + (size_t)t->oy_hi * OW, 0, (size_t)(OH - t->oy_hi) * OW * sizeof(float));
+}
+
+void sega_im2col(const sega_conv_geom *g, const float *x, float *col) {
+    const size_t ohw = (size_t)g->oh * g->ow;
+    float *dst = col;
+    for (int ci = 0; ci < g->c; ci++)
+        for (int i = 0; i < g->kh; i++)
+            for (int j = 0; j < g->kw; j++, dst += ohw) {
+                const tap_window t = tap_window_of(g, i, j);
+                im2col_row(g, &t, x + (size_t)ci * g->h * g->w, dst);
+            }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -119,36 +138,31 @@ SEGA_INLINE void scatter_add_run(float *restrict d, const float *restrict s, int
     }
 }
 
-void sega_col2im(const sega_conv_geom *g, const float *col, float *x) {
-    const int C = g->c, H = g->h, W = g->w, KH = g->kh, KW = g->kw;
-    const int SH = g->sh, SW = g->sw, PT = g->pad_t, PL = g->pad_l, DH = g->dh, DW = g->dw;
-    const int OH = g->oh, OW = g->ow;
-    const size_t ohw = (size_t)OH * OW;
-    const float *src = col;
-    for (int ci = 0; ci < C; ci++) {
-        float *xc = x + (size_t)ci * H * W;
-        for (int i = 0; i < KH; i++) {
-            const int offy = i * DH - PT;
-            int oy_lo, oy_hi;
-            sega_tap_range(OH, SH, offy, H, &oy_lo, &oy_hi);
-            for (int j = 0; j < KW; j++, src += ohw) {
-                const int offx = j * DW - PL;
-                int ox_lo, ox_hi;
-                sega_tap_range(OW, SW, offx, W, &ox_lo, &ox_hi);
-                if (ox_lo == ox_hi || oy_lo == oy_hi) continue;
-                if (SH == 1 && SW == 1 && OW == W && offx == 0) {
-                    // Contiguous block: one long vectorisable add.
-                    scatter_add_run(xc + (size_t)(oy_lo + offy) * W, src + (size_t)oy_lo * OW,
-                                    (oy_hi - oy_lo) * OW, 1);
-                    continue;
-                }
-                const int n = ox_hi - ox_lo;
-                for (int oy = oy_lo; oy < oy_hi; oy++) {
-                    float *xr = xc + (size_t)(oy * SH + offy) * W;
-                    scatter_add_run(xr + (ptrdiff_t)ox_lo * SW + offx, src + (size_t)oy * OW + ox_lo,
-                                    n, SW);
-                }
-            }
-        }
+// Adds one column-matrix row (tap t) into plane xc.
+SEGA_INLINE void col2im_row(const sega_conv_geom *g, const tap_window *t, const float *restrict src,
+                            float *restrict xc) {
+    const int W = g->w, OW = g->ow;
+    if (t->ox_lo == t->ox_hi || t->oy_lo == t->oy_hi) return;
+    if (tap_rows_contiguous(g, t)) {
+        // Contiguous block: one long vectorisable add.
+        scatter_add_run(xc + (size_t)(t->oy_lo + t->offy) * W, src + (size_t)t->oy_lo * OW,
+                        (t->oy_hi - t->oy_lo) * OW, 1);
+        return;
     }
+    const int n = t->ox_hi - t->ox_lo;
+    for (int oy = t->oy_lo; oy < t->oy_hi; oy++) {
+        float *xr = xc + (size_t)(oy * g->sh + t->offy) * W;
+        scatter_add_run(xr + (ptrdiff_t)t->ox_lo * g->sw + t->offx, src + (size_t)oy * OW + t->ox_lo, n, g->sw);
+    }
+}
+
+void sega_col2im(const sega_conv_geom *g, const float *col, float *x) {
+    const size_t ohw = (size_t)g->oh * g->ow;
+    const float *src = col;
+    for (int ci = 0; ci < g->c; ci++)
+        for (int i = 0; i < g->kh; i++)
+            for (int j = 0; j < g->kw; j++, src += ohw) {
+                const tap_window t = tap_window_of(g, i, j);
+                col2im_row(g, &t, src, x + (size_t)ci * g->h * g->w);
+            }
 }

@@ -74,24 +74,23 @@ SEGA_INLINE void maxpool_plane(const sega_conv_geom *g, const float *restrict x,
 static void maxpool_plane_portable(const sega_conv_geom *g, const float *x, float *y, int32_t *am) {
     maxpool_plane(g, x, y, am);
 }
-#if SEGA_HAVE_AVX2_VARIANTS
-SEGA_AVX2_FN static void maxpool_plane_avx2(const sega_conv_geom *g, const float *x, float *y,
-                                            int32_t *am) {
+#if SEGA_HAVE_X86_KERNELS
+SEGA_TARGET_AVX2 static void maxpool_plane_avx2(const sega_conv_geom *g, const float *x, float *y,
+                                                int32_t *am) {
     maxpool_plane(g, x, y, am);
 }
 #endif
 
-void sega_maxpool_fwd(const sega_conv_geom *g, const float *x, float *y, int32_t *argmax) {
-    const int avx2 = sega__use_avx2(NULL);
-    for (int c = 0; c < g->c; c++) {
-        const float *xc = x + (size_t)c * g->h * g->w;
-        float *yc = y + (size_t)c * g->oh * g->ow;
-        int32_t *ac = argmax + (size_t)c * g->oh * g->ow;
-#if SEGA_HAVE_AVX2_VARIANTS
-        if (avx2) { maxpool_plane_avx2(g, xc, yc, ac); continue; }
+void sega_maxpool_fwd(sega_engine *e, const sega_conv_geom *g, const float *x, float *y, int32_t *argmax) {
+    const sega_isa isa = sega__kernel_isa(e, SEGA_ISA_AVX2);
+    void (*plane)(const sega_conv_geom *, const float *, float *, int32_t *) = maxpool_plane_portable;
+#if SEGA_HAVE_X86_KERNELS
+    if (isa == SEGA_ISA_AVX2) plane = maxpool_plane_avx2;
 #endif
-        (void)avx2;
-        maxpool_plane_portable(g, xc, yc, ac);
+    (void)isa;
+    for (int c = 0; c < g->c; c++) {
+        const size_t o = (size_t)c * g->oh * g->ow;
+        plane(g, x + (size_t)c * g->h * g->w, y + o, argmax + o);
     }
 }
 
@@ -175,9 +174,9 @@ static void avgpool_plane_portable(const sega_conv_geom *g, int pb, int pr, int 
                                    float *y) {
     avgpool_plane(g, pb, pr, cip, x, y);
 }
-#if SEGA_HAVE_AVX2_VARIANTS
-SEGA_AVX2_FN static void avgpool_plane_avx2(const sega_conv_geom *g, int pb, int pr, int cip,
-                                            const float *x, float *y) {
+#if SEGA_HAVE_X86_KERNELS
+SEGA_TARGET_AVX2 static void avgpool_plane_avx2(const sega_conv_geom *g, int pb, int pr, int cip,
+                                                const float *x, float *y) {
     avgpool_plane(g, pb, pr, cip, x, y);
 }
 #endif
@@ -186,20 +185,18 @@ SEGA_AVX2_FN static void avgpool_plane_avx2(const sega_conv_geom *g, int pb, int
 // matter, and negative ones are meaningless: both are clamped to [0, k] (as in the reference).
 static int clamp_pad(int p, int k) { return p < 0 ? 0 : (p > k ? k : p); }
 
-void sega_avgpool_fwd(const sega_conv_geom *g, int pad_b, int pad_r, int count_include_pad,
-                      const float *x, float *y) {
+void sega_avgpool_fwd(sega_engine *e, const sega_conv_geom *g, int pad_b, int pad_r,
+                      int count_include_pad, const float *x, float *y) {
     pad_b = clamp_pad(pad_b, g->kh);
     pad_r = clamp_pad(pad_r, g->kw);
-    const int avx2 = sega__use_avx2(NULL);
-    for (int c = 0; c < g->c; c++) {
-        const float *xc = x + (size_t)c * g->h * g->w;
-        float *yc = y + (size_t)c * g->oh * g->ow;
-#if SEGA_HAVE_AVX2_VARIANTS
-        if (avx2) { avgpool_plane_avx2(g, pad_b, pad_r, count_include_pad, xc, yc); continue; }
+    const sega_isa isa = sega__kernel_isa(e, SEGA_ISA_AVX2);
+    void (*plane)(const sega_conv_geom *, int, int, int, const float *, float *) = avgpool_plane_portable;
+#if SEGA_HAVE_X86_KERNELS
+    if (isa == SEGA_ISA_AVX2) plane = avgpool_plane_avx2;
 #endif
-        (void)avx2;
-        avgpool_plane_portable(g, pad_b, pad_r, count_include_pad, xc, yc);
-    }
+    (void)isa;
+    for (int c = 0; c < g->c; c++)
+        plane(g, pad_b, pad_r, count_include_pad, x + (size_t)c * g->h * g->w, y + (size_t)c * g->oh * g->ow);
 }
 
 #define SEGA_AVG_CHUNK 512

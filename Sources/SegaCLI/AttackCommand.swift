@@ -25,6 +25,8 @@ public struct AttackCommand: ParsableCommand {
 
     @OptionGroup var flags: AttackFlags
 
+    @OptionGroup var progress: ProgressFlags
+
     @Option(name: .long, help: ArgumentHelp(AttackSettings[.method].help))
     var method: String = AttackSettings[.method].defaultShown
 
@@ -40,7 +42,7 @@ public struct AttackCommand: ParsableCommand {
         try CommandFailure.run("attack") {
             let cfg = try flags.config(method: try FlagValues.method(method))
             let limit = try flags.memoryLimit()
-            let bar = ProgressBar("sega attack")
+            let bar = try progress.reporter("attack", unit: "images")
             try AttackCommand.run(sources: flags.sourceList, config: cfg, images: images, outDir: out,
                                   threads: flags.threadCount, memoryLimit: limit, maxPixels: flags.maxPixels,
                                   emit: Console.out, progress: bar.update)

@@ -45,6 +45,8 @@ public struct EvalCommand: ParsableCommand {
 
     @OptionGroup var flags: AttackFlags
 
+    @OptionGroup var progress: ProgressFlags
+
     @Option(name: .long, help: "Comma-separated target models (disjoint from the sources).")
     var targets: String = AttackSettings.defaultTargets.joined(separator: ",")
 
@@ -89,7 +91,7 @@ public struct EvalCommand: ParsableCommand {
     public func run() throws {
         try CommandFailure.run("eval") {
             let o = try options()
-            let bar = ProgressBar("sega eval")
+            let bar = try progress.reporter("eval", unit: "attacks")
             let s = try EvalCommand.run(o, progress: o.reportOnly ? nil : bar.update)
             if o.reportOnly {
                 Console.error("sega eval: report only, nothing run; \(s.complete) of \(s.total) image(s) complete, \(s.missing) record(s) missing; report in \(out)/report.md")

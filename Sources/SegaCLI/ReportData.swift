@@ -48,6 +48,7 @@ extension Report {
     public static func json(_ d: Document) -> String {
         let h = d.header
         var o = JSONWriter()
+        o.add("version", h.version)
         o.add("sources", h.sources)
         o.add("targets", h.targets)
         o.add("methods", d.points.first?.rows.map(\.method) ?? [])

@@ -46,7 +46,7 @@ extension Report {
     /// The paragraphs before the tables.
     static func intro(_ d: Document) -> [String] {
         let h = d.header
-        var out = ["Sources: \(h.sources.joined(separator: ", ")). Targets: \(h.targets.joined(separator: ", ")). "
+        var out = ["Written by \(h.version). Sources: \(h.sources.joined(separator: ", ")). Targets: \(h.targets.joined(separator: ", ")). "
             + "Images: \(h.complete) of \(h.images) complete. Settings: \(settings(h.config))."]
         if !h.taus.isEmpty {
             out.append("Operating points: equal eps (the attacks as they are) and SSIM \(h.taus.map(tauText).joined(separator: ", ")) "

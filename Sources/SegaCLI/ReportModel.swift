@@ -1,4 +1,5 @@
 import SegaAttack
+import SegaRuntime
 
 // MARK: - The eval report's figures
 
@@ -118,6 +119,8 @@ public enum Report {
         public var images: Int, complete: Int
         /// The SSIM levels asked for (ascending).
         public var taus: [Double] = []
+        /// The sega that wrote the report ("sega 0.4.0").
+        public var version = SegaVersion.string
         public init(sources: [String], targets: [String], config: AttackConfig, images: Int, complete: Int, taus: [Double] = []) {
             self.sources = sources; self.targets = targets; self.config = config
             self.images = images; self.complete = complete; self.taus = taus

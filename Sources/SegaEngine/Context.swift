@@ -28,3 +28,20 @@ public final class Context: @unchecked Sendable {
 
     public var isaName: String { String(cString: sega_isa_name(isa)) }
 }
+
+// MARK: - Kernel calls from the ops
+
+/// `sega_sgemm` from an op's `forward()` / `backward()`, which cannot throw (a plan runs with no
+/// error path and no allocation). SGEMM fails only on invalid arguments: a NULL engine, a
+/// negative size, a leading dimension shorter than the row it must hold, or a NULL matrix of
+/// nonzero size. None can happen by construction: the engine is the plan's context, every
+/// buffer is a plan buffer, and each op checks at plan time (`outputShape` / `bind`) that its
+/// sizes fit Int32 and derives the leading dimensions from the same shapes. So a failure is a bug
+/// in the op, and it stops the process with the status instead of leaving the output unwritten.
+@inline(__always)
+func opSgemm(_ e: OpaquePointer, _ transA: Int32, _ transB: Int32, _ m: Int32, _ n: Int32, _ k: Int32,
+             _ alpha: Float, _ a: UnsafePointer<Float>, _ lda: Int32, _ b: UnsafePointer<Float>, _ ldb: Int32,
+             _ beta: Float, _ c: UnsafeMutablePointer<Float>, _ ldc: Int32) {
+    let st = sega_sgemm(e, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+    precondition(st == SEGA_OK, "sega_sgemm(m \(m), n \(n), k \(k)) from an op: \(String(cString: sega_status_message(st)))")
+}

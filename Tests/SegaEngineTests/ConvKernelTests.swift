@@ -5,19 +5,6 @@
 import XCTest
 import CSupport
 
-fileprivate func ckDot(_ a: [Float], _ b: [Float]) -> Double {
-    var s = 0.0
-    for i in 0..<a.count { s += Double(a[i]) * Double(b[i]) }
-    return s
-}
-
-fileprivate func ckGeom(c: Int, h: Int, w: Int, kh: Int, kw: Int, sh: Int, sw: Int, pt: Int, pl: Int,
-                      dh: Int, dw: Int, oh: Int, ow: Int) -> sega_conv_geom {
-    sega_conv_geom(c: Int32(c), h: Int32(h), w: Int32(w), kh: Int32(kh), kw: Int32(kw),
-                   sh: Int32(sh), sw: Int32(sw), pad_t: Int32(pt), pad_l: Int32(pl),
-                   dh: Int32(dh), dw: Int32(dw), oh: Int32(oh), ow: Int32(ow))
-}
-
 /// Every geometry of the parameter sweep: kernel {1,2,3,5}, stride {1,2,3}, pad {0,1,2},
 /// dilation {1,2}, image sizes around 1, 8 and 16, with some non-square kernels and
 /// asymmetric stride/padding mixed in. Only geometries with a non-empty output are returned.
@@ -35,7 +22,7 @@ fileprivate func ckSweep(channels: Int = 2) -> [sega_conv_geom] {
                         let oh = Int(sega_conv_out_size(Int32(h), Int32(k), Int32(s), Int32(p), Int32(d)))
                         let ow = Int(sega_conv_out_size(Int32(w), Int32(kw), Int32(sw), Int32(pl), Int32(d)))
                         if oh <= 0 || ow <= 0 { continue }
-                        out.append(ckGeom(c: channels, h: h, w: w, kh: k, kw: kw, sh: s, sw: sw, pt: p, pl: pl,
+                        out.append(kernelGeom(c: channels, h: h, w: w, kh: k, kw: kw, sh: s, sw: sw, pt: p, pl: pl,
                                         dh: d, dw: d, oh: oh, ow: ow))
                     }
                 }
@@ -43,28 +30,6 @@ fileprivate func ckSweep(channels: Int = 2) -> [sega_conv_geom] {
         }
     }
     return out
-}
-
-fileprivate func ckDescribe(_ g: sega_conv_geom) -> String {
-    "c\(g.c) \(g.h)x\(g.w) k\(g.kh)x\(g.kw) s\(g.sh),\(g.sw) p\(g.pad_t),\(g.pad_l) d\(g.dh),\(g.dw) o\(g.oh)x\(g.ow)"
-}
-
-/// CKEngines to run the dwconv kernels under: none (single thread, CPU-detected ISA), portable
-/// with 1 and 2 threads, and AVX2 / AVX-512 with 1 and 2 threads when the CPU has them.
-fileprivate final class CKEngines {
-    var list: [(String, OpaquePointer?)] = [("nil", nil)]
-    init() {
-        var isas: [(String, sega_isa)] = [("portable", SEGA_ISA_PORTABLE)]
-        if sega_cpu_supports(SEGA_ISA_AVX2) != 0 { isas.append(("avx2", SEGA_ISA_AVX2)) }
-        if sega_cpu_supports(SEGA_ISA_AVX512) != 0 { isas.append(("avx512", SEGA_ISA_AVX512)) }
-        for (name, isa) in isas {
-            for t in [1, 2] {
-                var e: OpaquePointer? = nil
-                if sega_engine_create(Int32(t), isa, &e) == SEGA_OK, e != nil { list.append(("\(name)/\(t)t", e)) }
-            }
-        }
-    }
-    deinit { for (_, e) in list where e != nil { sega_engine_destroy(e) } }
 }
 
 final class ConvKernelTests: XCTestCase {
@@ -91,7 +56,7 @@ final class ConvKernelTests: XCTestCase {
     }
 
     func testGeomCheckAcceptsValidAndRejectsBadGeometry() {
-        var g = ckGeom(c: 3, h: 8, w: 9, kh: 3, kw: 3, sh: 2, sw: 1, pt: 1, pl: 1, dh: 1, dw: 2, oh: 4, ow: 7)
+        var g = kernelGeom(c: 3, h: 8, w: 9, kh: 3, kw: 3, sh: 2, sw: 1, pt: 1, pl: 1, dh: 1, dw: 2, oh: 4, ow: 7)
         XCTAssertEqual(sega_conv_geom_check(&g), SEGA_OK)
         XCTAssertEqual(sega_conv_geom_check(nil), SEGA_ERR_INVALID_ARG)
         let mutations: [(String, (inout sega_conv_geom) -> Void)] = [
@@ -114,7 +79,7 @@ final class ConvKernelTests: XCTestCase {
             XCTAssertEqual(sega_conv_geom_check(&b), SEGA_ERR_INVALID_ARG, name)
         }
         // Large but representable geometry is fine.
-        var big = ckGeom(c: 512, h: 64, w: 64, kh: 3, kw: 3, sh: 1, sw: 1, pt: 1, pl: 1, dh: 1, dw: 1, oh: 64, ow: 64)
+        var big = squareGeom(c: 512, h: 64, w: 64, k: 3, s: 1, p: 1, oh: 64, ow: 64)
         XCTAssertEqual(sega_conv_geom_check(&big), SEGA_OK)
     }
 
@@ -125,21 +90,21 @@ final class ConvKernelTests: XCTestCase {
         let geoms = ckSweep()
         XCTAssertGreaterThan(geoms.count, 500)
         for var g in geoms {
-            XCTAssertEqual(sega_conv_geom_check(&g), SEGA_OK, ckDescribe(g))
+            XCTAssertEqual(sega_conv_geom_check(&g), SEGA_OK, describeGeom(g))
             let nx = Int(g.c * g.h * g.w), nc = Int(g.c * g.kh * g.kw * g.oh * g.ow)
             let x = rng.smallInts(nx)
             var fast = [Float](repeating: .nan, count: nc)
             var ref = [Float](repeating: 7, count: nc)
             sega_im2col(&g, x, &fast)
             sega_im2col_ref(&g, x, &ref)
-            XCTAssertTrue(fast.elementsEqual(ref, by: { $0.bitPattern == $1.bitPattern }), "im2col " + ckDescribe(g))
+            XCTAssertTrue(bitEqual(fast, ref), "im2col " + describeGeom(g))
 
             let col = rng.unitSigneds(nc)
             let x0 = rng.unitSigneds(nx)   // col2im accumulates: start from non-zero
             var xf = x0, xr = x0
             sega_col2im(&g, col, &xf)
             sega_col2im_ref(&g, col, &xr)
-            XCTAssertTrue(xf.elementsEqual(xr, by: { $0.bitPattern == $1.bitPattern }), "col2im " + ckDescribe(g))
+            XCTAssertTrue(bitEqual(xf, xr), "col2im " + describeGeom(g))
         }
     }
 
@@ -152,20 +117,20 @@ final class ConvKernelTests: XCTestCase {
             sega_im2col(&g, x, &col)
             var xt = [Float](repeating: 0, count: nx)
             sega_col2im(&g, c, &xt)
-            let lhs = ckDot(col, c), rhs = ckDot(x, xt)
-            XCTAssertEqual(lhs, rhs, accuracy: 1e-9 * max(1, abs(lhs)) + 1e-5, ckDescribe(g))
+            let lhs = dotD(col, c), rhs = dotD(x, xt)
+            XCTAssertEqual(lhs, rhs, accuracy: 1e-9 * max(1, abs(lhs)) + 1e-5, describeGeom(g))
         }
     }
 
     func testIm2colKnownSmallExample() {
         // 1 channel 3x3 image 1..9, 2x2 kernel, stride 1, pad 0 -> 4 rows x 4 columns.
-        var g = ckGeom(c: 1, h: 3, w: 3, kh: 2, kw: 2, sh: 1, sw: 1, pt: 0, pl: 0, dh: 1, dw: 1, oh: 2, ow: 2)
+        var g = squareGeom(c: 1, h: 3, w: 3, k: 2, s: 1, p: 0, oh: 2, ow: 2)
         let x: [Float] = [1, 2, 3, 4, 5, 6, 7, 8, 9]
         var col = [Float](repeating: 0, count: 16)
         sega_im2col(&g, x, &col)
         XCTAssertEqual(col, [1, 2, 4, 5, 2, 3, 5, 6, 4, 5, 7, 8, 5, 6, 8, 9])
         // Padding 1, stride 2, 3x3 kernel: output 2x2, top-left tap sees padding except at (1,1).
-        g = ckGeom(c: 1, h: 3, w: 3, kh: 3, kw: 3, sh: 2, sw: 2, pt: 1, pl: 1, dh: 1, dw: 1, oh: 2, ow: 2)
+        g = squareGeom(c: 1, h: 3, w: 3, k: 3, s: 2, p: 1, oh: 2, ow: 2)
         col = [Float](repeating: -1, count: 36)
         sega_im2col(&g, x, &col)
         XCTAssertEqual(Array(col[0..<4]), [0, 0, 0, 5])      // tap (0,0)
@@ -176,12 +141,12 @@ final class ConvKernelTests: XCTestCase {
     func testIm2colLargerShapesBitExact() {
         var rng = TestRNG(3)
         let cases: [sega_conv_geom] = [
-            ckGeom(c: 3, h: 64, w: 64, kh: 7, kw: 7, sh: 2, sw: 2, pt: 3, pl: 3, dh: 1, dw: 1, oh: 32, ow: 32),
-            ckGeom(c: 8, h: 33, w: 31, kh: 3, kw: 3, sh: 1, sw: 1, pt: 1, pl: 1, dh: 1, dw: 1, oh: 33, ow: 31),
-            ckGeom(c: 4, h: 20, w: 20, kh: 3, kw: 3, sh: 1, sw: 1, pt: 2, pl: 2, dh: 2, dw: 2, oh: 20, ow: 20),
-            ckGeom(c: 16, h: 9, w: 9, kh: 1, kw: 1, sh: 1, sw: 1, pt: 0, pl: 0, dh: 1, dw: 1, oh: 9, ow: 9),
+            squareGeom(c: 3, h: 64, w: 64, k: 7, s: 2, p: 3, oh: 32, ow: 32),
+            squareGeom(c: 8, h: 33, w: 31, k: 3, s: 1, p: 1, oh: 33, ow: 31),
+            squareGeom(c: 4, h: 20, w: 20, k: 3, s: 1, p: 2, d: 2, oh: 20, ow: 20),
+            squareGeom(c: 16, h: 9, w: 9, k: 1, s: 1, p: 0, oh: 9, ow: 9),
             // TensorFlow SAME with asymmetric padding: explicit output larger than floor rule.
-            ckGeom(c: 2, h: 10, w: 10, kh: 3, kw: 3, sh: 2, sw: 2, pt: 0, pl: 0, dh: 1, dw: 1, oh: 5, ow: 5),
+            squareGeom(c: 2, h: 10, w: 10, k: 3, s: 2, p: 0, oh: 5, ow: 5),
         ]
         for var g in cases {
             XCTAssertEqual(sega_conv_geom_check(&g), SEGA_OK)
@@ -190,12 +155,12 @@ final class ConvKernelTests: XCTestCase {
             var a = [Float](repeating: 1, count: nc), b = [Float](repeating: 2, count: nc)
             sega_im2col(&g, x, &a)
             sega_im2col_ref(&g, x, &b)
-            XCTAssertTrue(a.elementsEqual(b, by: { $0.bitPattern == $1.bitPattern }), ckDescribe(g))
+            XCTAssertTrue(bitEqual(a, b), describeGeom(g))
             let col = rng.unitSigneds(nc)
             var xa = [Float](repeating: 0, count: nx), xb = xa
             sega_col2im(&g, col, &xa)
             sega_col2im_ref(&g, col, &xb)
-            XCTAssertTrue(xa.elementsEqual(xb, by: { $0.bitPattern == $1.bitPattern }), ckDescribe(g))
+            XCTAssertTrue(bitEqual(xa, xb), describeGeom(g))
         }
     }
 
@@ -210,84 +175,103 @@ final class ConvKernelTests: XCTestCase {
         XCTAssertLessThanOrEqual(worst, tol, msg)
     }
 
+    /// Random data for a depthwise geometry and the reference forward and input gradient.
+    private struct DwCase {
+        var g: sega_conv_geom
+        let x, w, bias, dy, y, dx: [Float]
+        init(_ g0: sega_conv_geom, _ rng: inout TestRNG) {
+            g = g0
+            let nx = Int(g.c * g.h * g.w), ny = Int(g.c * g.oh * g.ow), nw = Int(g.c * g.kh * g.kw)
+            x = rng.unitSigneds(nx); w = rng.unitSigneds(nw); bias = rng.unitSigneds(Int(g.c)); dy = rng.unitSigneds(ny)
+            var yr = [Float](repeating: 0, count: ny), dxr = [Float](repeating: 0, count: nx)
+            sega_dwconv_fwd_ref(&g, x, w, bias, &yr)
+            sega_dwconv_bwd_input_ref(&g, dy, w, &dxr)
+            y = yr; dx = dxr
+        }
+    }
+
+    /// Forward and input gradient on engine `e`, each checked against the reference; returned
+    /// for bitwise comparisons between engines. Outputs start as NaN: both are overwritten.
+    private func runDwconv(_ c: inout DwCase, _ name: String, _ e: OpaquePointer?) -> (y: [Float], dx: [Float]) {
+        var y = [Float](repeating: .nan, count: c.y.count), dx = [Float](repeating: .nan, count: c.dx.count)
+        sega_dwconv_fwd(e, &c.g, c.x, c.w, c.bias, &y)
+        sega_dwconv_bwd_input(e, &c.g, c.dy, c.w, &dx)
+        let taps = Int(c.g.kh * c.g.kw)
+        assertClose(y, c.y, terms: taps, "dwconv fwd \(name) " + describeGeom(c.g))
+        assertClose(dx, c.dx, terms: taps, "dwconv bwd_input \(name) " + describeGeom(c.g))
+        return (y, dx)
+    }
+
     func testDwconvMatchesReferenceOverParameterSweep() {
-        let engines = CKEngines()
+        let engines = KernelEngines()
         var rng = TestRNG(4)
         for g0 in ckSweep(channels: 3) {
+            var c = DwCase(g0, &rng)
             var g = g0
-            let nx = Int(g.c * g.h * g.w), ny = Int(g.c * g.oh * g.ow), nw = Int(g.c * g.kh * g.kw)
-            let x = rng.unitSigneds(nx), w = rng.unitSigneds(nw), bias = rng.unitSigneds(Int(g.c)), dy = rng.unitSigneds(ny)
-            var yr = [Float](repeating: 0, count: ny)
-            sega_dwconv_fwd_ref(&g, x, w, bias, &yr)
-            var dxr = [Float](repeating: 0, count: nx)
-            sega_dwconv_bwd_input_ref(&g, dy, w, &dxr)
-            let taps = Int(g.kh * g.kw)
-            for (name, e) in engines.list {
-                var y = [Float](repeating: .nan, count: ny)
-                sega_dwconv_fwd(e, &g, x, w, bias, &y)
-                assertClose(y, yr, terms: taps, "dwconv fwd \(name) " + ckDescribe(g))
-                var dx = [Float](repeating: .nan, count: nx)   // overwritten, not accumulated
-                sega_dwconv_bwd_input(e, &g, dy, w, &dx)
-                assertClose(dx, dxr, terms: taps, "dwconv bwd_input \(name) " + ckDescribe(g))
-            }
-            // Weight gradient (accumulates).
+            for (name, e) in engines.list { _ = runDwconv(&c, name, e) }
+            // Weight gradient (accumulates), at every ISA.
+            let nw = c.w.count, ny = c.y.count, taps = Int(g.kh * g.kw)
+            let (x, w, dy) = (c.x, c.w, c.dy)
             let dw0 = rng.unitSigneds(nw)
-            var dwf = dw0, dwr = dw0
-            sega_dwconv_bwd_weight(&g, x, dy, &dwf)
+            var dwr = dw0
             sega_dwconv_bwd_weight_ref(&g, x, dy, &dwr)
-            assertClose(dwf, dwr, terms: Int(g.oh * g.ow), "dwconv bwd_weight " + ckDescribe(g))
+            for (name, e) in engines.perISA {
+                var dwf = dw0
+                sega_dwconv_bwd_weight(e, &g, x, dy, &dwf)
+                assertClose(dwf, dwr, terms: Int(g.oh * g.ow), "dwconv bwd_weight \(name) " + describeGeom(g))
+            }
             // Without bias.
             var y0 = [Float](repeating: 0, count: ny), y0r = y0
             sega_dwconv_fwd(nil, &g, x, w, nil, &y0)
             sega_dwconv_fwd_ref(&g, x, w, nil, &y0r)
-            assertClose(y0, y0r, terms: taps, "dwconv fwd no bias " + ckDescribe(g))
+            assertClose(y0, y0r, terms: taps, "dwconv fwd no bias " + describeGeom(g))
         }
     }
 
     func testDwconvCommonShapesAndThreadDeterminism() {
-        let engines = CKEngines()
+        let engines = KernelEngines()
         var rng = TestRNG(5)
         let cases: [sega_conv_geom] = [
-            ckGeom(c: 32, h: 28, w: 28, kh: 3, kw: 3, sh: 1, sw: 1, pt: 1, pl: 1, dh: 1, dw: 1, oh: 28, ow: 28),
-            ckGeom(c: 16, h: 29, w: 30, kh: 3, kw: 3, sh: 2, sw: 2, pt: 1, pl: 1, dh: 1, dw: 1, oh: 15, ow: 15),
-            ckGeom(c: 8, h: 21, w: 19, kh: 5, kw: 5, sh: 1, sw: 1, pt: 2, pl: 2, dh: 1, dw: 1, oh: 21, ow: 19),
-            ckGeom(c: 8, h: 22, w: 22, kh: 5, kw: 5, sh: 2, sw: 2, pt: 2, pl: 2, dh: 1, dw: 1, oh: 11, ow: 11),
-            ckGeom(c: 6, h: 24, w: 24, kh: 7, kw: 7, sh: 1, sw: 1, pt: 3, pl: 3, dh: 1, dw: 1, oh: 24, ow: 24),
-            ckGeom(c: 6, h: 24, w: 23, kh: 7, kw: 7, sh: 2, sw: 2, pt: 3, pl: 3, dh: 1, dw: 1, oh: 12, ow: 12),
-            ckGeom(c: 4, h: 17, w: 17, kh: 3, kw: 3, sh: 1, sw: 1, pt: 2, pl: 2, dh: 2, dw: 2, oh: 17, ow: 17),
+            squareGeom(c: 32, h: 28, w: 28, k: 3, s: 1, p: 1, oh: 28, ow: 28),
+            squareGeom(c: 16, h: 29, w: 30, k: 3, s: 2, p: 1, oh: 15, ow: 15),
+            squareGeom(c: 8, h: 21, w: 19, k: 5, s: 1, p: 2, oh: 21, ow: 19),
+            squareGeom(c: 8, h: 22, w: 22, k: 5, s: 2, p: 2, oh: 11, ow: 11),
+            squareGeom(c: 6, h: 24, w: 24, k: 7, s: 1, p: 3, oh: 24, ow: 24),
+            squareGeom(c: 6, h: 24, w: 23, k: 7, s: 2, p: 3, oh: 12, ow: 12),
+            squareGeom(c: 4, h: 17, w: 17, k: 3, s: 1, p: 2, d: 2, oh: 17, ow: 17),
             // TF SAME, stride 2, even input: pad_t = 0 with the bottom padding implied.
-            ckGeom(c: 5, h: 16, w: 16, kh: 3, kw: 3, sh: 2, sw: 2, pt: 0, pl: 0, dh: 1, dw: 1, oh: 8, ow: 8),
+            squareGeom(c: 5, h: 16, w: 16, k: 3, s: 2, p: 0, oh: 8, ow: 8),
             // Padding larger than the kernel: whole windows in the padding.
-            ckGeom(c: 3, h: 6, w: 5, kh: 3, kw: 3, sh: 1, sw: 1, pt: 4, pl: 4, dh: 1, dw: 1, oh: 12, ow: 11),
+            squareGeom(c: 3, h: 6, w: 5, k: 3, s: 1, p: 4, oh: 12, ow: 11),
             // EfficientNet-Lite0 style planes (padded-scratch path: row-blocked small planes, TF SAME
             // stride 2 with pad_t = 1 and 0, wide rows with a partial last vector).
-            ckGeom(c: 7, h: 7, w: 7, kh: 5, kw: 5, sh: 1, sw: 1, pt: 2, pl: 2, dh: 1, dw: 1, oh: 7, ow: 7),
-            ckGeom(c: 5, h: 14, w: 14, kh: 5, kw: 5, sh: 2, sw: 2, pt: 1, pl: 1, dh: 1, dw: 1, oh: 7, ow: 7),
-            ckGeom(c: 5, h: 14, w: 14, kh: 3, kw: 3, sh: 1, sw: 1, pt: 1, pl: 1, dh: 1, dw: 1, oh: 14, ow: 14),
-            ckGeom(c: 3, h: 112, w: 112, kh: 3, kw: 3, sh: 2, sw: 2, pt: 0, pl: 0, dh: 1, dw: 1, oh: 56, ow: 56),
-            ckGeom(c: 3, h: 13, w: 40, kh: 5, kw: 5, sh: 1, sw: 1, pt: 2, pl: 2, dh: 1, dw: 1, oh: 13, ow: 40),
-            // Plane too large for the stack scratch: the border/interior path.
-            ckGeom(c: 2, h: 150, w: 150, kh: 3, kw: 3, sh: 1, sw: 1, pt: 1, pl: 1, dh: 1, dw: 1, oh: 150, ow: 150),
+            squareGeom(c: 7, h: 7, w: 7, k: 5, s: 1, p: 2, oh: 7, ow: 7),
+            squareGeom(c: 5, h: 14, w: 14, k: 5, s: 2, p: 1, oh: 7, ow: 7),
+            squareGeom(c: 5, h: 14, w: 14, k: 3, s: 1, p: 1, oh: 14, ow: 14),
+            squareGeom(c: 3, h: 112, w: 112, k: 3, s: 2, p: 0, oh: 56, ow: 56),
+            squareGeom(c: 3, h: 13, w: 40, k: 5, s: 1, p: 2, oh: 13, ow: 40),
+            // Plane larger than the stack scratch: the padded path in bands of output rows.
+            squareGeom(c: 2, h: 150, w: 150, k: 3, s: 1, p: 1, oh: 150, ow: 150),
+            // The direct (border/interior) path: rows too wide for the scratch (unrolled 5x5 s1,
+            // 3x3 s2 and 7x7 s2 interiors; the strided gradient scatters), more than 64 taps,
+            // column stride above 4.
+            squareGeom(c: 2, h: 9, w: 5000, k: 5, s: 1, p: 2, oh: 9, ow: 5000),
+            squareGeom(c: 2, h: 9, w: 9000, k: 3, s: 2, p: 1, oh: 5, ow: 4500),
+            squareGeom(c: 2, h: 9, w: 5000, k: 7, s: 2, p: 3, oh: 5, ow: 2500),
+            squareGeom(c: 3, h: 20, w: 21, k: 9, s: 1, p: 4, oh: 20, ow: 21),
+            squareGeom(c: 2, h: 23, w: 23, k: 3, s: 5, p: 1, oh: 5, ow: 5),
         ]
         for var g in cases {
-            XCTAssertEqual(sega_conv_geom_check(&g), SEGA_OK, ckDescribe(g))
-            let nx = Int(g.c * g.h * g.w), ny = Int(g.c * g.oh * g.ow), nw = Int(g.c * g.kh * g.kw)
-            let x = rng.unitSigneds(nx), w = rng.unitSigneds(nw), bias = rng.unitSigneds(Int(g.c)), dy = rng.unitSigneds(ny)
-            var yr = [Float](repeating: 0, count: ny), dxr = [Float](repeating: 0, count: nx)
-            sega_dwconv_fwd_ref(&g, x, w, bias, &yr)
-            sega_dwconv_bwd_input_ref(&g, dy, w, &dxr)
+            XCTAssertEqual(sega_conv_geom_check(&g), SEGA_OK, describeGeom(g))
+            var c = DwCase(g, &rng)
             var byIsa: [String: ([Float], [Float])] = [:]
             for (name, e) in engines.list {
-                var y = [Float](repeating: 0, count: ny), dx = [Float](repeating: 0, count: nx)
-                sega_dwconv_fwd(e, &g, x, w, bias, &y)
-                sega_dwconv_bwd_input(e, &g, dy, w, &dx)
-                assertClose(y, yr, terms: Int(g.kh * g.kw), "fwd \(name) " + ckDescribe(g))
-                assertClose(dx, dxr, terms: Int(g.kh * g.kw), "bwd \(name) " + ckDescribe(g))
+                let (y, dx) = runDwconv(&c, name, e)
                 // The thread count never changes the result: compare 1 and 2 threads bit-wise.
-                let isa = String(name.split(separator: "/").first!)
+                let isa = KernelEngines.isaName(name)
                 if let (y1, dx1) = byIsa[isa] {
-                    XCTAssertTrue(y1.elementsEqual(y, by: { $0.bitPattern == $1.bitPattern }), "threads fwd " + name)
-                    XCTAssertTrue(dx1.elementsEqual(dx, by: { $0.bitPattern == $1.bitPattern }), "threads bwd " + name)
+                    XCTAssertTrue(bitEqual(y1, y), "threads fwd " + name)
+                    XCTAssertTrue(bitEqual(dx1, dx), "threads bwd " + name)
                 } else {
                     byIsa[isa] = (y, dx)
                 }
@@ -303,18 +287,18 @@ final class ConvKernelTests: XCTestCase {
             var y = [Float](repeating: 0, count: ny), dx = [Float](repeating: 0, count: nx)
             sega_dwconv_fwd(nil, &g, x, w, nil, &y)
             sega_dwconv_bwd_input(nil, &g, dy, w, &dx)
-            let lhs = ckDot(y, dy), rhs = ckDot(x, dx)
-            XCTAssertEqual(lhs, rhs, accuracy: 2e-5 * (1 + abs(lhs)), ckDescribe(g))
+            let lhs = dotD(y, dy), rhs = dotD(x, dx)
+            XCTAssertEqual(lhs, rhs, accuracy: 2e-5 * (1 + abs(lhs)), describeGeom(g))
             // And in the weights: <conv_w(x), dy> == <w, dW>.
             var dW = [Float](repeating: 0, count: nw)
-            sega_dwconv_bwd_weight(&g, x, dy, &dW)
-            XCTAssertEqual(lhs, ckDot(w, dW), accuracy: 2e-5 * (1 + abs(lhs)), "weights " + ckDescribe(g))
+            sega_dwconv_bwd_weight(nil, &g, x, dy, &dW)
+            XCTAssertEqual(lhs, dotD(w, dW), accuracy: 2e-5 * (1 + abs(lhs)), "weights " + describeGeom(g))
         }
     }
 
     func testDwconvKnownValues() {
         // 1 channel 3x3 image 1..9, 3x3 all-ones kernel, pad 1: box sums; bias 0.5.
-        var g = ckGeom(c: 1, h: 3, w: 3, kh: 3, kw: 3, sh: 1, sw: 1, pt: 1, pl: 1, dh: 1, dw: 1, oh: 3, ow: 3)
+        var g = squareGeom(c: 1, h: 3, w: 3, k: 3, s: 1, p: 1, oh: 3, ow: 3)
         let x: [Float] = [1, 2, 3, 4, 5, 6, 7, 8, 9]
         let w = [Float](repeating: 1, count: 9)
         var y = [Float](repeating: 0, count: 9)

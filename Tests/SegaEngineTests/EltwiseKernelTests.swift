@@ -6,12 +6,6 @@
 import XCTest
 import CSupport
 
-fileprivate func ekDot(_ a: [Float], _ b: [Float]) -> Double {
-    var s = 0.0
-    for i in 0..<a.count { s += Double(a[i]) * Double(b[i]) }
-    return s
-}
-
 // Double-precision re-implementations (the functions being differentiated).
 fileprivate func sigmoidD(_ x: Double) -> Double { 1 / (1 + exp(-x)) }
 fileprivate func geluD(_ x: Double) -> Double { 0.5 * x * (1 + erf(x / 2.0.squareRoot())) }
@@ -71,8 +65,14 @@ final class EltwiseKernelTests: XCTestCase {
         return buf
     }
 
-    private func bitEqual(_ a: [Float], _ b: [Float]) -> Bool {
-        a.elementsEqual(b, by: { $0.bitPattern == $1.bitPattern })
+    /// A kernel and its reference on x, each into an output that starts as NaN (so both must
+    /// write every element).
+    private func kernelAndRef(_ x: [Float], _ kernel: (Int, UnsafePointer<Float>?, UnsafeMutablePointer<Float>?) -> Void,
+                              _ ref: (Int, UnsafePointer<Float>?, UnsafeMutablePointer<Float>?) -> Void) -> ([Float], [Float]) {
+        var y = [Float](repeating: .nan, count: x.count), yr = y
+        kernel(x.count, x, &y)
+        ref(x.count, x, &yr)
+        return (y, yr)
     }
 
     // MARK: activations
@@ -81,9 +81,7 @@ final class EltwiseKernelTests: XCTestCase {
         var rng = TestRNG(21)
         for n in ekSizes {
             let x = rng.unitSigneds(n, scale: 8)
-            var y = [Float](repeating: .nan, count: n), yr = y
-            sega_relu_fwd(n, x, &y)
-            sega_relu_fwd_ref(n, x, &yr)
+            var (y, yr) = kernelAndRef(x, sega_relu_fwd, sega_relu_fwd_ref)
             XCTAssertEqual(y, yr)
             XCTAssertEqual(y, x.map { max($0, 0) })
             XCTAssertTrue(bitEqual(inPlace(x) { sega_relu_fwd(n, $0, $1) }, y))
@@ -108,43 +106,52 @@ final class EltwiseKernelTests: XCTestCase {
         XCTAssertEqual(Array(y[1...]), [0, 6, 6])
     }
 
-    func testSigmoidForwardAccuracyAndSpecialValues() {
+    /// Sigmoid on engine `e` (every ISA it has a variant for must meet the same bound).
+    private func checkSigmoid(_ e: OpaquePointer?, _ name: String) {
         var rng = TestRNG(22)
         for n in ekSizes {
             let x = rng.unitSigneds(n, scale: 20)
-            var y = [Float](repeating: .nan, count: n), yr = y
-            sega_sigmoid_fwd(n, x, &y)
-            sega_sigmoid_fwd_ref(n, x, &yr)
-            assertNear(y, x.map { sigmoidD(Double($0)) }, rel: 4e-7, abs: 1e-30, "sigmoid n\(n)")
-            assertNear(yr, x.map { sigmoidD(Double($0)) }, rel: 1.2e-7, abs: 1e-30, "sigmoid ref n\(n)")
-            XCTAssertTrue(bitEqual(inPlace(x) { sega_sigmoid_fwd(n, $0, $1) }, y))
+            var y = [Float](repeating: .nan, count: n)
+            sega_sigmoid_fwd(e, n, x, &y)
+            assertNear(y, x.map { sigmoidD(Double($0)) }, rel: 4e-7, abs: 1e-30, "sigmoid \(name) n\(n)")
+            XCTAssertTrue(bitEqual(inPlace(x) { sega_sigmoid_fwd(e, n, $0, $1) }, y), "sigmoid in place \(name)")
         }
         // Dense sweep over the whole useful range, including the exp clamps and denormals.
         let xs = (0...40000).map { Float($0 - 20000) * 0.0055 }   // [-110, 110]
         var ys = [Float](repeating: 0, count: xs.count)
-        sega_sigmoid_fwd(xs.count, xs, &ys)
-        assertNear(ys, xs.map { sigmoidD(Double($0)) }, rel: 4e-7, abs: 3e-45, "sigmoid sweep")
+        sega_sigmoid_fwd(e, xs.count, xs, &ys)
+        assertNear(ys, xs.map { sigmoidD(Double($0)) }, rel: 4e-7, abs: 3e-45, "sigmoid sweep \(name)")
         let special: [Float] = [.infinity, -.infinity, .nan, 0, 88.8, -88.8, 104.5, -104.5, 1e-30]
         var s = [Float](repeating: 0, count: special.count)
-        sega_sigmoid_fwd(special.count, special, &s)
-        XCTAssertEqual(s[0], 1)
-        XCTAssertEqual(s[1], 0)
-        XCTAssertTrue(s[2].isNaN)
-        XCTAssertEqual(s[3], 0.5)
-        XCTAssertEqual(s[4], 1)
-        XCTAssertEqual(Double(s[5]), sigmoidD(-88.8), accuracy: 1e-44)
-        XCTAssertEqual(s[6], 1)
-        XCTAssertEqual(s[7], 0)
-        XCTAssertEqual(s[8], 0.5)
+        sega_sigmoid_fwd(e, special.count, special, &s)
+        XCTAssertEqual(s[0], 1, name)
+        XCTAssertEqual(s[1], 0, name)
+        XCTAssertTrue(s[2].isNaN, name)
+        XCTAssertEqual(s[3], 0.5, name)
+        XCTAssertEqual(s[4], 1, name)
+        XCTAssertEqual(Double(s[5]), sigmoidD(-88.8), accuracy: 1e-44, name)
+        XCTAssertEqual(s[6], 1, name)
+        XCTAssertEqual(s[7], 0, name)
+        XCTAssertEqual(s[8], 0.5, name)
+    }
+
+    func testSigmoidForwardAccuracyAndSpecialValues() {
+        let engines = KernelEngines()
+        for (name, e) in engines.list { checkSigmoid(e, name) }
+        var rng = TestRNG(22)
+        for n in ekSizes {
+            let x = rng.unitSigneds(n, scale: 20)
+            var yr = [Float](repeating: .nan, count: n)
+            sega_sigmoid_fwd_ref(n, x, &yr)
+            assertNear(yr, x.map { sigmoidD(Double($0)) }, rel: 1.2e-7, abs: 1e-30, "sigmoid ref n\(n)")
+        }
     }
 
     func testGeluForward() {
         var rng = TestRNG(23)
         for n in ekSizes {
             let x = rng.unitSigneds(n, scale: 6)
-            var y = [Float](repeating: .nan, count: n), yr = y
-            sega_gelu_fwd(n, x, &y)
-            sega_gelu_fwd_ref(n, x, &yr)
+            let (y, yr) = kernelAndRef(x, sega_gelu_fwd, sega_gelu_fwd_ref)
             // 1 + erf(x/sqrt2) cancels for negative x, so the error is absolute, ~ulp(1)*|x|.
             let exact = x.map { geluD(Double($0)) }
             for i in 0..<n {
@@ -161,7 +168,7 @@ final class EltwiseKernelTests: XCTestCase {
         let x = rng.unitSigneds(n, scale: 5), dy = rng.unitSigneds(n), dx0 = rng.unitSigneds(n)
         // Sigmoid: backward from the forward output.
         var y = [Float](repeating: 0, count: n)
-        sega_sigmoid_fwd(n, x, &y)
+        sega_sigmoid_fwd(nil, n, x, &y)
         var dx = dx0
         sega_sigmoid_bwd(n, y, dy, &dx)
         let gs = numericGrad(x, dy) { $0.map(sigmoidD) }
@@ -175,33 +182,39 @@ final class EltwiseKernelTests: XCTestCase {
 
     // MARK: softmax
 
-    func testSoftmaxForward() {
+    /// Softmax forward on engine `e` against double precision and the reference.
+    private func checkSoftmax(_ e: OpaquePointer?, _ name: String) {
         var rng = TestRNG(25)
         for len in ekSizes {
             let rows = 3
             let x = rng.unitSigneds(rows * len, scale: 10)
             var y = [Float](repeating: .nan, count: rows * len), yr = y
-            sega_softmax_fwd(rows, len, x, &y)
+            sega_softmax_fwd(e, rows, len, x, &y)
             sega_softmax_fwd_ref(rows, len, x, &yr)
             for r in 0..<rows {
                 let row = Array(x[r * len..<(r + 1) * len]).map { Double($0) }
                 // The float kernel forms x - max in float: that costs up to ulp(|x - max|).
-                assertNear(Array(y[r * len..<(r + 1) * len]), softmaxD(row), rel: 4e-6, abs: 1e-12, "softmax len\(len)")
+                assertNear(Array(y[r * len..<(r + 1) * len]), softmaxD(row), rel: 4e-6, abs: 1e-12, "softmax \(name) len\(len)")
                 assertNear(Array(yr[r * len..<(r + 1) * len]), softmaxD(row), rel: 1e-6, abs: 1e-12, "softmax ref len\(len)")
                 let s = y[r * len..<(r + 1) * len].reduce(0.0) { $0 + Double($1) }
-                XCTAssertEqual(s, 1, accuracy: 1e-5)
+                XCTAssertEqual(s, 1, accuracy: 1e-5, name)
             }
-            XCTAssertTrue(bitEqual(inPlace(x) { sega_softmax_fwd(rows, len, $0, $1) }, y))
+            XCTAssertTrue(bitEqual(inPlace(x) { sega_softmax_fwd(e, rows, len, $0, $1) }, y), "in place \(name)")
         }
         // Large logits do not overflow (max subtracted); -inf entries get 0; an all -inf row is NaN.
         var y = [Float](repeating: 0, count: 4)
-        sega_softmax_fwd(1, 4, [1000, 1000, -.infinity, 999], &y)
-        let e = exp(-1.0), z = 2 + e
-        assertNear(y, [1 / z, 1 / z, 0, e / z], rel: 1e-6, abs: 0, "large logits")
-        sega_softmax_fwd(1, 4, [-.infinity, -.infinity, -.infinity, -.infinity], &y)
-        XCTAssertTrue(y.allSatisfy { $0.isNaN })
-        sega_softmax_fwd(1, 1, [42], &y)
-        XCTAssertEqual(y[0], 1)
+        sega_softmax_fwd(e, 1, 4, [1000, 1000, -.infinity, 999], &y)
+        let ex = exp(-1.0), z = 2 + ex
+        assertNear(y, [1 / z, 1 / z, 0, ex / z], rel: 1e-6, abs: 0, "large logits \(name)")
+        sega_softmax_fwd(e, 1, 4, [-.infinity, -.infinity, -.infinity, -.infinity], &y)
+        XCTAssertTrue(y.allSatisfy { $0.isNaN }, name)
+        sega_softmax_fwd(e, 1, 1, [42], &y)
+        XCTAssertEqual(y[0], 1, name)
+    }
+
+    func testSoftmaxForward() {
+        let engines = KernelEngines()
+        for (name, e) in engines.list { checkSoftmax(e, name) }
     }
 
     func testSoftmaxBackwardMatchesFiniteDifferences() {
@@ -210,7 +223,7 @@ final class EltwiseKernelTests: XCTestCase {
             let rows = 2
             let x = rng.unitSigneds(rows * len, scale: 3), dy = rng.unitSigneds(rows * len), dx0 = rng.unitSigneds(rows * len)
             var y = [Float](repeating: 0, count: rows * len)
-            sega_softmax_fwd(rows, len, x, &y)
+            sega_softmax_fwd(nil, rows, len, x, &y)
             var dx = dx0
             sega_softmax_bwd(rows, len, y, dy, &dx)
             for r in 0..<rows {
@@ -357,8 +370,8 @@ final class EltwiseKernelTests: XCTestCase {
                             sega_bilinear_bwd_ref(c, Int32(h), Int32(w), Int32(oh), Int32(ow), ac, dy, &dxr)
                             XCTAssertTrue(bitEqual(dx, dxr), "bwd " + tag)
                             // Adjoint on the accumulated part: <resize(x), dy> == <x, dx - dx0>.
-                            let lhs = ekDot(y, dy)
-                            let rhs = ekDot(x, (0..<dx.count).map { dx[$0] - dx0[$0] })
+                            let lhs = dotD(y, dy)
+                            let rhs = dotD(x, (0..<dx.count).map { dx[$0] - dx0[$0] })
                             XCTAssertEqual(lhs, rhs, accuracy: 1e-5 * (1 + abs(lhs)), "adjoint " + tag)
                         }
                     }

@@ -225,16 +225,21 @@ final class GemmKernelTests: XCTestCase {
             for t in [1, 2] {
                 let e = makeEngine(t, isa)
                 defer { sega_engine_destroy(e) }
-                _ = sega_sgemm(e, 0, 0, Int32(m), Int32(n), Int32(k), 1, a, Int32(k), b, Int32(n), 0, &c, Int32(n)) // warm-up
+                XCTAssertEqual(sega_sgemm(e, 0, 0, Int32(m), Int32(n), Int32(k), 1, a, Int32(k), b, Int32(n), 0, &c, Int32(n)),
+                               SEGA_OK) // warm-up
+                var failed = 0
                 let allocs: UInt64 = a.withUnsafeBufferPointer { ap in b.withUnsafeBufferPointer { bp in c.withUnsafeMutableBufferPointer { cp in
                     sega_malloc_counter_start()
-                    for tr in 0..<4 {
-                        _ = sega_sgemm(e, Int32(tr & 1), Int32(tr >> 1), Int32(m), Int32(tr == 0 ? n : 150), Int32(150), 1,
-                                       ap.baseAddress, 150, bp.baseAddress, 150, 1, cp.baseAddress, Int32(n))
+                    for tr in 0..<4 {   // no transpose: 150 x 600 x 150; the others 150 x 150 x 150
+                        let nn = Int32(tr == 0 ? n : 150)
+                        let st = sega_sgemm(e, Int32(tr & 1), Int32(tr >> 1), Int32(m), nn, Int32(150), 1,
+                                            ap.baseAddress, 150, bp.baseAddress, tr >> 1 == 0 ? nn : 150, 1, cp.baseAddress, Int32(n))
+                        if st != SEGA_OK { failed += 1 }
                     }
                     return sega_malloc_counter_stop()
                 } } }
                 XCTAssertEqual(allocs, 0, "\(String(cString: sega_isa_name(isa))) threads=\(t)")
+                XCTAssertEqual(failed, 0, "\(String(cString: sega_isa_name(isa))) threads=\(t): sega_sgemm failed")
             }
         }
     }

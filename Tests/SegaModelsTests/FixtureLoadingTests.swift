@@ -72,6 +72,18 @@ final class FixtureLoadingTests: XCTestCase {
                 leftover: ["backbone._blocks.8._bn0.weight"],
                 misshaped: [("blocks.0.attn.in_proj_weight", [96, 30]), ("pos_embed", [1, 18, 32]), ("proj.weight", [32, 24, 1, 1])],
                 tooSmall: nil),
+        // The targets that share no weights with the Lite0 sources (issue 23).
+        Fixture(name: "lite2iqa", type: Lite2IQA.self, scoreRange: (0, 100),
+                missing: ["weight.bias", "backbone._blocks.20._bn2.running_var"],
+                // 21 blocks: a 22nd is not part of Lite2.
+                leftover: ["backbone._blocks.21._bn0.weight"],
+                misshaped: [("quality.weight", [2, 16, 1, 1]), ("local.weight", [16, 12, 1, 1])],
+                tooSmall: nil),
+        Fixture(name: "vitiqa_patch", type: ViTPatchIQA.self, scoreRange: (0, 100),
+                missing: ["blocks.1.mlp.fc2.bias", "patch_embed.bias", "cls_token"], leftover: ["proj.weight"],
+                misshaped: [("patch_embed.weight", [32, 3, 8, 6]), ("pos_embed", [1, 12, 32]),
+                            ("blocks.0.attn.in_proj_weight", [96, 30])],
+                tooSmall: nil),
     ]
 
     func testEveryRegisteredArchitectureHasAFixture() {

@@ -1,7 +1,8 @@
-/* sega.h: the C API of libsega.a (transferable black-box attacks on NR-IQA models).
+/* sega.h: the C API of libsega (transferable black-box attacks on NR-IQA models).
  *
- * Link: libsega.a plus the Swift runtime (scripts/c_example.sh shows the one command:
- * `swiftc -static-stdlib your.o libsega.a -lpng -ljpeg`), or any C/C++ tool via the same line.
+ * Install with scripts/install.sh [--prefix DIR] (docs/install.md), then link with plain cc:
+ *   cc prog.c $(pkg-config --cflags --libs sega)          libsega.so, the Swift runtime inside
+ *   cc prog.c $(pkg-config --cflags --libs sega-static)   libsega.a and the Swift runtime's archives
  * No Swift type crosses this boundary: handles are opaque, images are planar float RGB in [0, 1]
  * (3 x height x width, channel-major), errors are return codes plus a message from
  * sega_last_error(). A context is not thread-safe: use one per thread.
@@ -34,7 +35,7 @@ enum { SEGA_DIRECTION_AUTO = 0, SEGA_DIRECTION_UP = 1, SEGA_DIRECTION_DOWN = 2 }
 
 typedef struct sega_context sega_context;
 
-/* "sega X.Y". */
+/* "sega MAJOR.MINOR.PATCH", the string `sega --version` prints; static, never freed. */
 const char *sega_version(void);
 
 /* Every field is an attack setting (docs/settings.md lists them with their flags and ranges);

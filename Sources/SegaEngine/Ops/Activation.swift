@@ -6,6 +6,7 @@ public final class Activation: Op {
     public enum Kind: String { case relu, relu6, sigmoid, gelu }
     public let kind: Kind
     public var name: String { kind.rawValue }
+    private var engine: OpaquePointer!
     private var x: UnsafeMutablePointer<Float>!, y: UnsafeMutablePointer<Float>!
     private var dx: UnsafeMutablePointer<Float>?, dy: UnsafeMutablePointer<Float>?
     private var n = 0
@@ -19,6 +20,7 @@ public final class Activation: Op {
     }
 
     public func bind(_ b: OpBinding) throws {
+        engine = b.engine
         x = b.inputs[0]; y = b.output; dx = b.inputGrads[0]; dy = b.outputGrad
         n = product(b.outputShape)
         mask = (kind == .relu || kind == .relu6) && dx != nil ? b.saved.bindMemory(to: UInt8.self, capacity: n) : nil
@@ -36,7 +38,7 @@ public final class Activation: Op {
         switch kind {
         case .relu: if let mask { sega_relu_fwd_mask(n, x, y, mask) } else { sega_relu_fwd(n, x, y) }
         case .relu6: if let mask { sega_relu6_fwd_mask(n, x, y, mask) } else { sega_relu6_fwd(n, x, y) }
-        case .sigmoid: sega_sigmoid_fwd(n, x, y)
+        case .sigmoid: sega_sigmoid_fwd(engine, n, x, y)
         case .gelu: sega_gelu_fwd(n, x, y)
         }
     }

@@ -17,13 +17,7 @@ public final class AdaptiveAvgPool2d: Op {
     // MARK: shapes
 
     public func outputShape(_ inputs: [[Int]]) throws -> [Int] {
-        try require(inputs.count == 1, "\(name) takes 1 input, got \(inputs.count)")
-        let xs = inputs[0]
-        try require(xs.count == 4, "\(name): x must be [N, C, H, W], got \(xs)")
-        guard outSize.h >= 1, outSize.w >= 1 else {
-            throw EngineError(.invalidArgument, "\(name): output size \(outSize) must be >= 1")
-        }
-        return [xs[0], xs[1], outSize.h, outSize.w]
+        try spatialOutputShape(inputs, size: outSize, op: name)
     }
 
     // MARK: bind
@@ -40,20 +34,28 @@ public final class AdaptiveAvgPool2d: Op {
         ((i * len) / out, ((i + 1) * len + out - 1) / out)
     }
 
-    // MARK: forward
-
-    public func forward() {
+    /// body(input offset of the plane, output index, bin rows, bin columns) for every output cell
+    /// of every plane, in order.
+    @inline(__always)
+    private func forEachBin(_ body: (Int, Int, Range<Int>, Range<Int>) -> Void) {
         for p in 0..<planes {
-            let src = x + p * h * w, dst = y + p * oh * ow
             for i in 0..<oh {
                 let (r0, r1) = Self.bin(i, h, oh)
                 for j in 0..<ow {
                     let (c0, c1) = Self.bin(j, w, ow)
-                    var s: Float = 0
-                    for r in r0..<r1 { for c in c0..<c1 { s += src[r * w + c] } }
-                    dst[i * ow + j] = s / Float((r1 - r0) * (c1 - c0))
+                    body(p * h * w, p * oh * ow + i * ow + j, r0..<r1, c0..<c1)
                 }
             }
+        }
+    }
+
+    // MARK: forward
+
+    public func forward() {
+        forEachBin { base, o, rows, cols in
+            var s: Float = 0
+            for r in rows { for c in cols { s += x[base + r * w + c] } }
+            y[o] = s / Float(rows.count * cols.count)
         }
     }
 
@@ -67,16 +69,9 @@ public final class AdaptiveAvgPool2d: Op {
 
     public func backward() {
         guard let dx, let dy else { return }
-        for p in 0..<planes {
-            let g = dx + p * h * w, d = dy + p * oh * ow
-            for i in 0..<oh {
-                let (r0, r1) = Self.bin(i, h, oh)
-                for j in 0..<ow {
-                    let (c0, c1) = Self.bin(j, w, ow)
-                    let v = d[i * ow + j] / Float((r1 - r0) * (c1 - c0))
-                    for r in r0..<r1 { for c in c0..<c1 { g[r * w + c] += v } }
-                }
-            }
+        forEachBin { base, o, rows, cols in
+            let v = dy[o] / Float(rows.count * cols.count)
+            for r in rows { for c in cols { dx[base + r * w + c] += v } }
         }
     }
 }

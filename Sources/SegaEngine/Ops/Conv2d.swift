@@ -108,7 +108,8 @@ public final class Conv2d: Op {
         }
         let (_, oh) = try axis(xs[2], k: wsh[2], s: stride.h, d: dilation.h, axisIndex: 0)
         let (_, ow) = try axis(xs[3], k: wsh[3], s: stride.w, d: dilation.w, axisIndex: 1)
-        // The C kernels index with int: the im2col matrix of one group must fit.
+        // The C kernels index with int: the im2col matrix of one group must fit (this bounds
+        // every GEMM size too, so opSgemm cannot fail: see Context.swift).
         let colCount = (cin / groups) * wsh[2] * wsh[3] * oh * ow
         guard colCount <= Int(Int32.max), xs[1] * xs[2] * xs[3] <= Int(Int32.max), co * oh * ow <= Int(Int32.max) else {
             throw EngineError(.overflow, "conv2d: x \(xs) with weight \(wsh) is too large for 32-bit kernel indexing")
@@ -159,11 +160,7 @@ public final class Conv2d: Op {
         bandRows = Conv2d.bandRows(kdim: kdim, ow: ow, oh: oh)
         inW = xs[3]
         engine = b.engine
-        x = b.inputs[0]; w = b.inputs[1]; y = b.output
-        bias = b.inputs.count == 3 ? b.inputs[2] : nil
-        dx = b.inputGrads[0]; dw = b.inputGrads[1]
-        db = b.inputGrads.count == 3 ? b.inputGrads[2] : nil
-        dy = b.outputGrad
+        (x, w, bias, y, dx, dw, db, dy) = xWeightBuffers(b)
         ws = b.workspace.assumingMemoryBound(to: Float.self)
     }
 
@@ -186,8 +183,8 @@ public final class Conv2d: Op {
                 let xg = x + i * inImage + gi * cinG * hw
                 let wg = w + gi * coutG * kdim, yg = yi + gi * coutG * ohw
                 if path == .pointwise {
-                    _ = sega_sgemm(engine, 0, 0, Int32(coutG), Int32(ohw), Int32(kdim), 1,
-                                   wg, Int32(kdim), xg, Int32(ohw), beta, yg, Int32(ohw))
+                    opSgemm(engine, 0, 0, Int32(coutG), Int32(ohw), Int32(kdim), 1,
+                            wg, Int32(kdim), xg, Int32(ohw), beta, yg, Int32(ohw))
                     continue
                 }
                 // y_g[:, band] = W_g [coutG x K] * col_band [K x rows*OW]
@@ -195,8 +192,8 @@ public final class Conv2d: Op {
                 while r0 < Int(geom.oh) {
                     let r1 = min(r0 + bandRows, Int(geom.oh)), cols = (r1 - r0) * Int(geom.ow)
                     im2colBand(xg, r0, r1)
-                    _ = sega_sgemm(engine, 0, 0, Int32(coutG), Int32(cols), Int32(kdim), 1,
-                                   wg, Int32(kdim), ws, Int32(cols), beta, yg + r0 * Int(geom.ow), Int32(ohw))
+                    opSgemm(engine, 0, 0, Int32(coutG), Int32(cols), Int32(kdim), 1,
+                            wg, Int32(kdim), ws, Int32(cols), beta, yg + r0 * Int(geom.ow), Int32(ohw))
                     r0 = r1
                 }
             }
@@ -239,10 +236,7 @@ public final class Conv2d: Op {
     // MARK: memory planning
     /// dx reads the weight, dW reads x; the bias and y are never read.
     public func backwardReads(_ inputs: [[Int]], output: [Int], gradsNeeded: [Bool]) -> (inputs: [Bool], output: Bool) {
-        var r = [Bool](repeating: false, count: inputs.count)
-        r[0] = gradsNeeded[1]
-        r[1] = gradsNeeded[0]
-        return (r, false)
+        xWeightBackwardReads(inputs, gradsNeeded: gradsNeeded)
     }
 
     // MARK: backward
@@ -254,7 +248,7 @@ public final class Conv2d: Op {
         if path == .depthwise {
             for i in 0..<n {
                 let dyi = dy + i * outImage
-                if let dw { sega_dwconv_bwd_weight(&g, x + i * inImage, dyi, dw) }
+                if let dw { sega_dwconv_bwd_weight(engine, &g, x + i * inImage, dyi, dw) }
                 if let dx {   // the kernel overwrites: go through the workspace, then accumulate
                     sega_dwconv_bwd_input(engine, &g, dyi, w, ws)
                     sega_add_inplace(inImage, ws, dx + i * inImage)
@@ -269,12 +263,12 @@ public final class Conv2d: Op {
                 let off = i * inImage + gi * cinG * hw
                 if path == .pointwise {
                     if let dw {   // dW_g += dy_g [coutG x ohw] * x_g^T [ohw x K]
-                        _ = sega_sgemm(engine, 0, 1, Int32(coutG), Int32(kdim), Int32(ohw), 1,
-                                       dyg, Int32(ohw), x + off, Int32(ohw), 1, dw + gi * coutG * kdim, Int32(kdim))
+                        opSgemm(engine, 0, 1, Int32(coutG), Int32(kdim), Int32(ohw), 1,
+                                dyg, Int32(ohw), x + off, Int32(ohw), 1, dw + gi * coutG * kdim, Int32(kdim))
                     }
                     if let dx {   // dx_g += W_g^T [K x coutG] * dy_g [coutG x ohw]
-                        _ = sega_sgemm(engine, 1, 0, Int32(kdim), Int32(ohw), Int32(coutG), 1,
-                                       wg, Int32(kdim), dyg, Int32(ohw), 1, dx + off, Int32(ohw))
+                        opSgemm(engine, 1, 0, Int32(kdim), Int32(ohw), Int32(coutG), 1,
+                                wg, Int32(kdim), dyg, Int32(ohw), 1, dx + off, Int32(ohw))
                     }
                     continue
                 }
@@ -284,8 +278,8 @@ public final class Conv2d: Op {
                     while r0 < oh {
                         let r1 = min(r0 + bandRows, oh), cols = (r1 - r0) * ow
                         im2colBand(x + off, r0, r1)
-                        _ = sega_sgemm(engine, 0, 1, Int32(coutG), Int32(kdim), Int32(cols), 1,
-                                       dyg + r0 * ow, Int32(ohw), ws, Int32(cols), 1, dw + gi * coutG * kdim, Int32(kdim))
+                        opSgemm(engine, 0, 1, Int32(coutG), Int32(kdim), Int32(cols), 1,
+                                dyg + r0 * ow, Int32(ohw), ws, Int32(cols), 1, dw + gi * coutG * kdim, Int32(kdim))
                         r0 = r1
                     }
                 }
@@ -296,8 +290,8 @@ public final class Conv2d: Op {
                         let r0 = (r1 - 1) / bandRows * bandRows, cols = (r1 - r0) * ow
                         if let bd = band(r0, r1) {
                             var bg = bd.geom
-                            _ = sega_sgemm(engine, 1, 0, Int32(kdim), Int32(cols), Int32(coutG), 1,
-                                           wg, Int32(kdim), dyg + r0 * ow, Int32(ohw), 0, ws, Int32(cols))
+                            opSgemm(engine, 1, 0, Int32(kdim), Int32(cols), Int32(coutG), 1,
+                                    wg, Int32(kdim), dyg + r0 * ow, Int32(ohw), 0, ws, Int32(cols))
                             if bd.shift == 0 {
                                 sega_col2im(&bg, ws, dx + off)
                             } else {   // plane by plane, as in im2colBand

@@ -9,7 +9,7 @@
 /// a sequential Double sum in the last bit of the Float result in rare cases; max/min: per-lane
 /// extremum and first index, combined so ties still go to the first index). Large inputs are
 /// split over the engine's threads by whole planes, so results never depend on the thread count.
-public final class GlobalPool: Op {
+public final class GlobalPool: BackwardFromSavedState {
     public enum Kind: String, Sendable { case avg = "global_avg_pool", max = "global_max_pool", min = "global_min_pool" }
     public let kind: Kind
     public var name: String { kind.rawValue }
@@ -133,12 +133,7 @@ public final class GlobalPool: Op {
     }
 
     // MARK: memory planning
-    /// avg spreads dy; max/min route dy through the saved argmax.
-    public func backwardReads(_ inputs: [[Int]], output: [Int], gradsNeeded: [Bool]) -> (inputs: [Bool], output: Bool) {
-        readsNothing(inputs)
-    }
-    /// The argmax is written by forward().
-    public var savedFilledAtBind: Bool { false }
+    // BackwardFromSavedState: avg spreads dy; max/min route dy through the argmax forward saved.
 
     // MARK: backward
 

@@ -27,6 +27,7 @@ public final class Linear: Op {
             try require(inputs[2] == [wsh[0]], "linear: bias must be [\(wsh[0])], got \(inputs[2]) (weight \(wsh))")
         }
         let rows = product(Array(xs.dropLast()))
+        // Every GEMM size below fits Int32 (so opSgemm cannot fail: see Context.swift).
         guard rows <= Int(Int32.max), wsh[0] <= Int(Int32.max), wsh[1] <= Int(Int32.max) else {
             throw EngineError(.overflow, "linear: x \(xs) with weight \(wsh) is too large for 32-bit GEMM sizes")
         }
@@ -39,11 +40,7 @@ public final class Linear: Op {
         let xs = b.inputShapes[0], wsh = b.inputShapes[1]
         m = Int32(product(Array(xs.dropLast()))); inF = Int32(wsh[1]); outF = Int32(wsh[0])
         engine = b.engine
-        x = b.inputs[0]; w = b.inputs[1]; y = b.output
-        bias = b.inputs.count == 3 ? b.inputs[2] : nil
-        dx = b.inputGrads[0]; dw = b.inputGrads[1]
-        db = b.inputGrads.count == 3 ? b.inputGrads[2] : nil
-        dy = b.outputGrad
+        (x, w, bias, y, dx, dw, db, dy) = xWeightBuffers(b)
     }
 
     // MARK: forward
@@ -55,16 +52,13 @@ public final class Linear: Op {
             for r in 0..<Int(m) { (y + r * o).update(from: bias, count: o) }
             beta = 1
         }
-        _ = sega_sgemm(engine, 0, 1, m, outF, inF, 1, x, inF, w, inF, beta, y, outF)
+        opSgemm(engine, 0, 1, m, outF, inF, 1, x, inF, w, inF, beta, y, outF)
     }
 
     // MARK: memory planning
     /// dx reads the weight, dW reads x; the bias and y are never read.
     public func backwardReads(_ inputs: [[Int]], output: [Int], gradsNeeded: [Bool]) -> (inputs: [Bool], output: Bool) {
-        var r = [Bool](repeating: false, count: inputs.count)
-        r[0] = gradsNeeded[1]
-        r[1] = gradsNeeded[0]
-        return (r, false)
+        xWeightBackwardReads(inputs, gradsNeeded: gradsNeeded)
     }
 
     // MARK: backward
@@ -72,10 +66,10 @@ public final class Linear: Op {
     public func backward() {
         guard let dy else { return }
         if let dx {   // dx [m x in] += dy [m x out] * W [out x in]
-            _ = sega_sgemm(engine, 0, 0, m, inF, outF, 1, dy, outF, w, inF, 1, dx, inF)
+            opSgemm(engine, 0, 0, m, inF, outF, 1, dy, outF, w, inF, 1, dx, inF)
         }
         if let dw {   // dW [out x in] += dy^T [out x m] * x [m x in]
-            _ = sega_sgemm(engine, 1, 0, outF, inF, m, 1, dy, outF, x, inF, 1, dw, inF)
+            opSgemm(engine, 1, 0, outF, inF, m, 1, dy, outF, x, inF, 1, dw, inF)
         }
         if let db {
             let o = Int(outF)
@@ -86,6 +80,24 @@ public final class Linear: Op {
             }
         }
     }
+}
+
+/// The buffers of an op over (x, weight[, bias]) -> y (Linear, Conv2d): values, then gradients.
+func xWeightBuffers(_ b: OpBinding) -> (x: UnsafeMutablePointer<Float>, w: UnsafeMutablePointer<Float>,
+                                        bias: UnsafeMutablePointer<Float>?, y: UnsafeMutablePointer<Float>,
+                                        dx: UnsafeMutablePointer<Float>?, dw: UnsafeMutablePointer<Float>?,
+                                        db: UnsafeMutablePointer<Float>?, dy: UnsafeMutablePointer<Float>?) {
+    (b.inputs[0], b.inputs[1], b.inputs.count == 3 ? b.inputs[2] : nil, b.output,
+     b.inputGrads[0], b.inputGrads[1], b.inputGrads.count == 3 ? b.inputGrads[2] : nil, b.outputGrad)
+}
+
+/// `backwardReads` of an op over (x, weight[, bias]) whose input gradient reads the weight and
+/// whose weight gradient reads x (Linear, Conv2d): the bias and the output are never read.
+func xWeightBackwardReads(_ inputs: [[Int]], gradsNeeded: [Bool]) -> (inputs: [Bool], output: Bool) {
+    var r = [Bool](repeating: false, count: inputs.count)
+    r[0] = gradsNeeded[1]
+    r[1] = gradsNeeded[0]
+    return (r, false)
 }
 
 extension Graph {

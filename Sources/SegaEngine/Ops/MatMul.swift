@@ -42,6 +42,7 @@ public final class MatMul: Op {
         a = bd.inputs[0]; b = bd.inputs[1]; c = bd.output
         da = bd.inputGrads[0]; db = bd.inputGrads[1]; dc = bd.outputGrad
         let (batch, m, n, k) = try dims(bd.inputShapes)
+        // Every GEMM size below fits Int32 (so opSgemm cannot fail: see Context.swift).
         guard m < Int(Int32.max), n < Int(Int32.max), k < Int(Int32.max) else {
             throw EngineError(.overflow, "matmul: matrix dimensions \(m)x\(n)x\(k) exceed the GEMM's int range")
         }
@@ -70,8 +71,8 @@ public final class MatMul: Op {
     public func forward() {
         let mi = Int32(m), ni = Int32(n), ki = Int32(k), tA: Int32 = transA ? 1 : 0, tB: Int32 = transB ? 1 : 0
         for i in 0..<aOff.count {
-            _ = sega_sgemm(engine, tA, tB, mi, ni, ki, alpha, a + aOff[i], Int32(lda), b + bOff[i], Int32(ldb),
-                           0, c + i * m * n, ni)
+            opSgemm(engine, tA, tB, mi, ni, ki, alpha, a + aOff[i], Int32(lda), b + bOff[i], Int32(ldb),
+                    0, c + i * m * n, ni)
         }
     }
 
@@ -89,16 +90,16 @@ public final class MatMul: Op {
             let g = dc + i * m * n, ai = a + aOff[i], bi = b + bOff[i]
             if let da {
                 if !transA {  // dA[m, k] += dC op(B)^T
-                    _ = sega_sgemm(engine, 0, 1 - tB, mi, ki, ni, alpha, g, ni, bi, Int32(ldb), 1, da + aOff[i], ki)
+                    opSgemm(engine, 0, 1 - tB, mi, ki, ni, alpha, g, ni, bi, Int32(ldb), 1, da + aOff[i], ki)
                 } else {      // dA[k, m] += op(B) dC^T
-                    _ = sega_sgemm(engine, tB, 1, ki, mi, ni, alpha, bi, Int32(ldb), g, ni, 1, da + aOff[i], mi)
+                    opSgemm(engine, tB, 1, ki, mi, ni, alpha, bi, Int32(ldb), g, ni, 1, da + aOff[i], mi)
                 }
             }
             if let db {
                 if !transB {  // dB[k, n] += op(A)^T dC
-                    _ = sega_sgemm(engine, 1 - tA, 0, ki, ni, mi, alpha, ai, Int32(lda), g, ni, 1, db + bOff[i], ni)
+                    opSgemm(engine, 1 - tA, 0, ki, ni, mi, alpha, ai, Int32(lda), g, ni, 1, db + bOff[i], ni)
                 } else {      // dB[n, k] += dC^T op(A)
-                    _ = sega_sgemm(engine, 1, tA, ni, ki, mi, alpha, g, ni, ai, Int32(lda), 1, db + bOff[i], ki)
+                    opSgemm(engine, 1, tA, ni, ki, mi, alpha, g, ni, ai, Int32(lda), 1, db + bOff[i], ki)
                 }
             }
         }

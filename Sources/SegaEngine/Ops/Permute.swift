@@ -27,16 +27,7 @@ public final class Permute: Op {
     }
 
     // MARK: forward
-    public func forward() {
-        let L = loop!, n = L.inner, so = L.s0, si = L.s1
-        var o = 0, i = 0, unused = 0
-        L.reset()
-        for _ in 0..<L.rows {
-            if si == 1 && so == 1 { (y + o).update(from: x + i, count: n) }
-            else { for k in 0..<n { y[o + k * so] = x[i + k * si] } }
-            L.advance(&o, &i, &unused)
-        }
-    }
+    public func forward() { loop.copy(into: y, from: x) }
 
     // MARK: memory planning
     /// Backward scatters dy only.
@@ -47,13 +38,7 @@ public final class Permute: Op {
     // MARK: backward
     public func backward() {
         guard let dx, let dy else { return }
-        let L = loop!, n = L.inner, so = L.s0, si = L.s1
-        var o = 0, i = 0, unused = 0
-        L.reset()
-        for _ in 0..<L.rows {
-            for k in 0..<n { dx[i + k * si] += dy[o + k * so] }
-            L.advance(&o, &i, &unused)
-        }
+        loop.accumulate(into: dx, from: dy)
     }
 }
 

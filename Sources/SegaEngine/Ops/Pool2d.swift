@@ -7,7 +7,7 @@
 ///   backward scatter-adds dy through it.
 /// - avg: kernel, stride, padding, ceil_mode, count_include_pad. The backward kernel overwrites,
 ///   so it writes into the workspace and the result is accumulated into dx.
-public final class Pool2d: Op {
+public final class Pool2d: BackwardFromSavedState {
     public enum Kind: String, Sendable { case max = "maxpool2d", avg = "avgpool2d" }
     public let kind: Kind
     public let kernel: (h: Int, w: Int), stride: (h: Int, w: Int), padding: (h: Int, w: Int), dilation: (h: Int, w: Int)
@@ -16,6 +16,7 @@ public final class Pool2d: Op {
     public var name: String { kind.rawValue }
 
     private var geom = sega_conv_geom()
+    private var engine: OpaquePointer!
     private var x: UnsafeMutablePointer<Float>!, y: UnsafeMutablePointer<Float>!
     private var dx: UnsafeMutablePointer<Float>?, dy: UnsafeMutablePointer<Float>?
     private var argmax: UnsafeMutablePointer<Int32>!
@@ -80,6 +81,7 @@ public final class Pool2d: Op {
                               sh: Int32(stride.h), sw: Int32(stride.w), pad_t: Int32(padding.h), pad_l: Int32(padding.w),
                               dh: Int32(dilation.h), dw: Int32(dilation.w), oh: Int32(os[2]), ow: Int32(os[3]))
         try EngineError.check(sega_conv_geom_check(&geom), "\(name): x \(xs)")
+        engine = b.engine
         x = b.inputs[0]; y = b.output; dx = b.inputGrads[0]; dy = b.outputGrad
         argmax = kind == .max ? b.saved.bindMemory(to: Int32.self, capacity: product(os)) : nil
         ws = b.workspace.assumingMemoryBound(to: Float.self)
@@ -90,18 +92,13 @@ public final class Pool2d: Op {
     public func forward() {
         var g = geom
         switch kind {
-        case .max: sega_maxpool_fwd(&g, x, y, argmax)
-        case .avg: sega_avgpool_fwd(&g, Int32(padding.h), Int32(padding.w), countIncludePad ? 1 : 0, x, y)
+        case .max: sega_maxpool_fwd(engine, &g, x, y, argmax)
+        case .avg: sega_avgpool_fwd(engine, &g, Int32(padding.h), Int32(padding.w), countIncludePad ? 1 : 0, x, y)
         }
     }
 
     // MARK: memory planning
-    /// max scatters dy through the saved argmax; avg spreads dy. x and y are never read.
-    public func backwardReads(_ inputs: [[Int]], output: [Int], gradsNeeded: [Bool]) -> (inputs: [Bool], output: Bool) {
-        readsNothing(inputs)
-    }
-    /// The argmax is written by forward().
-    public var savedFilledAtBind: Bool { false }
+    // BackwardFromSavedState: max scatters dy through the argmax forward saved; avg spreads dy.
 
     // MARK: backward
 

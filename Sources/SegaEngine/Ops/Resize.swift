@@ -21,16 +21,12 @@ public final class ResizeBilinear: Op {
     // MARK: shapes
 
     public func outputShape(_ inputs: [[Int]]) throws -> [Int] {
-        try require(inputs.count == 1, "\(name) takes 1 input, got \(inputs.count)")
+        let out = try spatialOutputShape(inputs, size: size, op: name)
         let xs = inputs[0]
-        try require(xs.count == 4, "\(name): x must be [N, C, H, W], got \(xs)")
-        guard size.h >= 1, size.w >= 1 else {
-            throw EngineError(.invalidArgument, "\(name): output size \(size) must be >= 1")
-        }
         guard xs[2] <= Int(Int32.max), xs[3] <= Int(Int32.max), size.h <= Int(Int32.max), size.w <= Int(Int32.max) else {
             throw EngineError(.overflow, "\(name): sizes \(xs) -> \(size) too large for the kernel")
         }
-        return [xs[0], xs[1], size.h, size.w]
+        return out
     }
 
     // MARK: bind

@@ -48,16 +48,7 @@ public final class Slice: Op {
     }
 
     // MARK: forward
-    public func forward() {
-        let L = loop!, n = L.inner, so = L.s0, si = L.s1, src = x + base
-        var o = 0, i = 0, unused = 0
-        L.reset()
-        for _ in 0..<L.rows {
-            if si == 1 { (y + o).update(from: src + i, count: n) }
-            else { for k in 0..<n { y[o + k * so] = src[i + k * si] } }
-            L.advance(&o, &i, &unused)
-        }
-    }
+    public func forward() { loop.copy(into: y, from: x + base) }
 
     // MARK: memory planning
     /// Backward scatters dy only.
@@ -68,13 +59,7 @@ public final class Slice: Op {
     // MARK: backward
     public func backward() {
         guard let dx, let dy else { return }
-        let L = loop!, n = L.inner, so = L.s0, si = L.s1, dst = dx + base
-        var o = 0, i = 0, unused = 0
-        L.reset()
-        for _ in 0..<L.rows {
-            for k in 0..<n { dst[i + k * si] += dy[o + k * so] }
-            L.advance(&o, &i, &unused)
-        }
+        loop.accumulate(into: dx + base, from: dy)
     }
 }
 

@@ -10,6 +10,7 @@ import Glibc
 public final class Softmax: Op {
     public let axis: Int
     public var name: String { "softmax" }
+    private var engine: OpaquePointer!
     private var x: UnsafeMutablePointer<Float>!, y: UnsafeMutablePointer<Float>!
     private var dx: UnsafeMutablePointer<Float>?, dy: UnsafeMutablePointer<Float>?
     private var outer = 0, len = 0, inner = 0
@@ -23,6 +24,7 @@ public final class Softmax: Op {
     }
 
     public func bind(_ b: OpBinding) throws {
+        engine = b.engine
         x = b.inputs[0]; y = b.output; dx = b.inputGrads[0]; dy = b.outputGrad
         let a = try normalizedAxis(axis, rank: b.outputShape.count, op: "softmax")
         (outer, len, inner) = splitAround(b.outputShape, axis: a)
@@ -30,7 +32,7 @@ public final class Softmax: Op {
 
     // MARK: forward
     public func forward() {
-        if inner == 1 { sega_softmax_fwd(outer, len, x, y); return }
+        if inner == 1 { sega_softmax_fwd(engine, outer, len, x, y); return }
         for o in 0..<outer {
             for j in 0..<inner {
                 let xs = x + o * len * inner + j, ys = y + o * len * inner + j

@@ -68,6 +68,35 @@ final class StridedLoop {
         for d in 0..<outer { counter[d] = 0 }
     }
 
+    /// body(o, i) for every row, with the row offsets of operands 0 and 1.
+    @inline(__always)
+    func forEachRow(_ body: (Int, Int) -> Void) {
+        var o = 0, i = 0, unused = 0
+        reset()
+        for _ in 0..<rows {
+            body(o, i)
+            advance(&o, &i, &unused)
+        }
+    }
+
+    /// dst[o] = src[i] over the nest, o walking operand 0's strides and i operand 1's (a gather
+    /// when operand 0 is the contiguous output).
+    @inline(__always)
+    func copy(into dst: UnsafeMutablePointer<Float>, from src: UnsafePointer<Float>) {
+        let n = inner, so = s0, si = s1
+        forEachRow { o, i in
+            if si == 1 && so == 1 { (dst + o).update(from: src + i, count: n) }
+            else { for k in 0..<n { dst[o + k * so] = src[i + k * si] } }
+        }
+    }
+
+    /// dst[i] += src[o] over the nest (the adjoint of `copy`: a scatter-add of the gradient).
+    @inline(__always)
+    func accumulate(into dst: UnsafeMutablePointer<Float>, from src: UnsafePointer<Float>) {
+        let n = inner, so = s0, si = s1
+        forEachRow { o, i in for k in 0..<n { dst[i + k * si] += src[o + k * so] } }
+    }
+
     /// Move to the next row, updating the three row offsets.
     @inline(__always)
     func advance(_ o0: inout Int, _ o1: inout Int, _ o2: inout Int) {
@@ -113,6 +142,18 @@ func broadcastStrides(_ shape: [Int], to target: [Int]) -> [Int] {
     return (0..<target.count).map { i in
         i < pad ? 0 : (shape[i - pad] == 1 && target[i] != 1 ? 0 : own[i - pad])
     }
+}
+
+/// Output shape of an op mapping x [N, C, H, W] to [N, C, size.h, size.w] (adaptive pooling,
+/// resize), after checking its one input and the size.
+func spatialOutputShape(_ inputs: [[Int]], size: (h: Int, w: Int), op name: String) throws -> [Int] {
+    try require(inputs.count == 1, "\(name) takes 1 input, got \(inputs.count)")
+    let xs = inputs[0]
+    try require(xs.count == 4, "\(name): x must be [N, C, H, W], got \(xs)")
+    guard size.h >= 1, size.w >= 1 else {
+        throw EngineError(.invalidArgument, "\(name): output size \(size) must be >= 1")
+    }
+    return [xs[0], xs[1], size.h, size.w]
 }
 
 /// Split a shape around an axis: (elements before, axis length, elements after).

@@ -58,8 +58,11 @@ struct Lite0Backbone {
 
     /// Read the stem, the first `blocks` blocks and (if `head`) the head conv, names prefixed
     /// with `prefix` ("" for the ImageNet checkpoint, "backbone." inside the IQA models).
-    init(_ r: WeightReader, prefix p: String, blocks n: Int = 16, head withHead: Bool = true) throws {
-        precondition(n >= 1 && n <= 16)
+    /// `strides` gives the block schedule (one stride per block): Lite0's by default; another
+    /// EfficientNet-Lite (e.g. `Lite2Backbone.strides`) differs only in it and in the widths.
+    init(_ r: WeightReader, prefix p: String, blocks n: Int = 16, head withHead: Bool = true,
+         strides: [Int] = Lite0Backbone.strides) throws {
+        precondition(n >= 1 && n <= strides.count)
         stem = try Self.convBN(r, conv: "\(p)_conv_stem", bn: "\(p)_bn0", inChannels: 3, kernel: 3, stride: 2)
         var c = stem.outChannels
         var bs: [Block] = []
@@ -72,7 +75,7 @@ struct Lite0Backbone {
                 expand = e
                 mid = e.outChannels
             }
-            let s = Self.strides[i]
+            let s = strides[i]
             let dw = try Self.convBN(r, conv: "\(b)_depthwise_conv", bn: "\(b)_bn1", inChannels: mid, out: mid,
                                 stride: s, depthwise: true)
             let pr = try Self.convBN(r, conv: "\(b)_project_conv", bn: "\(b)_bn2", inChannels: mid, kernel: 1)

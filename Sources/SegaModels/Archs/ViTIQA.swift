@@ -20,6 +20,8 @@ public final class ViTIQA: IQAArchitecture {
     public static let name = "vitiqa"
     /// Our own trained models predict MOS on a 0-100 scale.
     public var scoreRange: (lo: Double, hi: Double) { (0, 100) }
+    /// The image is resized to the token grid times the stem's stride 16.
+    public var inputProtocol: InputProtocol { .resized(height: inputSize, width: inputSize) }
 
     static let stemBlocks = Lite0Backbone.stageEnd[3] + 1
     static let lnEps: Float = 1e-5

@@ -27,6 +27,7 @@ public final class WaDIQaM: IQAArchitecture {
     public static let name = "wadiqam"
     /// pyiqa's `score_range` for wadiqam_nr is '~-1, ~0.1'.
     public var scoreRange: (lo: Double, hi: Double) { (-1, 0.1) }
+    public var inputProtocol: InputProtocol { .patches(size: Self.patch) }
 
     /// pyiqa's `make_layers` config [32, 32, M, 64, 64, M, 128, 128, M, 256, 256, M, 512, 512, M].
     static let pattern = "CCMCCMCCMCCMCCM"

@@ -1,0 +1,37 @@
+// cpu_internal.h - private to CSupport: the per-function ISA target attributes every kernel
+// file uses, and the one rule by which a kernel with per-ISA variants picks its variant.
+// No file is compiled with a global -m flag: SIMD variants carry a target attribute and are
+// chosen at run time, so the library runs on any x86-64 (or other) CPU.
+#ifndef SEGA_CPU_INTERNAL_H
+#define SEGA_CPU_INTERNAL_H
+#include "sega_common.h"
+
+#if defined(__GNUC__) || defined(__clang__)
+#define SEGA_INLINE static inline __attribute__((always_inline))
+#else
+#define SEGA_INLINE static inline
+#endif
+
+// x86-64 SIMD variants (AVX2+FMA, AVX-512F) exist only where the compiler has per-function
+// target attributes; elsewhere every kernel has its portable variant alone.
+#if (defined(__GNUC__) || defined(__clang__)) && defined(__x86_64__)
+#define SEGA_HAVE_X86_KERNELS 1
+#define SEGA_TARGET_AVX2 __attribute__((target("avx2,fma")))
+// avx512f implies avx2 and fma; they are spelled out so the intent is plain.
+#define SEGA_TARGET_AVX512 __attribute__((target("avx512f,avx2,fma")))
+#else
+#define SEGA_HAVE_X86_KERNELS 0
+#define SEGA_TARGET_AVX2
+#define SEGA_TARGET_AVX512
+#endif
+
+struct sega_engine;
+
+/// The ISA one kernel call runs at: the engine's ISA (e == NULL: sega_cpu_best_isa(), which
+/// honours the SEGA_ISA cap), lowered to `best_variant`, the best ISA the kernel has a variant
+/// for (and to SEGA_ISA_PORTABLE where SEGA_HAVE_X86_KERNELS is 0). Every kernel with per-ISA
+/// variants calls this once per call and runs the variant it returns; the call is counted for
+/// sega_isa_dispatch_count.
+sega_isa sega__kernel_isa(const struct sega_engine *e, sega_isa best_variant);
+
+#endif
