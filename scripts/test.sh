@@ -3,7 +3,8 @@
 # re-runs the kernel regression tests on the portable path, checks that the benchmark package
 # (Benchmarks/) still compiles, runs each fuzzer briefly, a short ASan/UBSan pass
 # (scripts/sanitize.sh --quick), the C example (installed, linked by cc via pkg-config, static and
-# shared), the dataset reproducibility test and the layering check (scripts/check_layers.sh).
+# shared), the dataset reproducibility test, the layering check (scripts/check_layers.sh) and the
+# eval report opened in headless Chromium (scripts/check_report_html.sh).
 # Ends with one summary line "N passed, M failed" (XCTest cases + fuzz harnesses).
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -79,6 +80,13 @@ if ./scripts/check_layers.sh > "$logs/layers.log" 2>&1; then
   passed=$((passed + 1)); echo "layers: ok"
 else
   failed=$((failed + 1)); cat "$logs/layers.log"
+fi
+# The eval report in a real browser: headless Chromium (Debian's, installed if missing) opens a small
+# report's index.html; every image must load (scripts/check_report_html.sh, about 10 s).
+if ./scripts/check_report_html.sh > "$logs/html.log" 2>&1; then
+  passed=$((passed + 1)); grep -E "^report-html: " "$logs/html.log"
+else
+  failed=$((failed + 1)); tail -n 20 "$logs/html.log"
 fi
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

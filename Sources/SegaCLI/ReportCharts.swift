@@ -12,9 +12,10 @@ extension Report {
         let bw = 22.0, gap = 18.0, left = 50.0, top = 30.0, ph = 220.0
         let groupW = Double(max(h.targets.count, 1)) * bw + gap
         let legend = h.targets.map { 22 + 6.2 * Double($0.count) }.reduce(0, +)
-        let width = max(left + Double(rows.count) * groupW + 20, left + legend + 20, 540), height = top + ph + 70
+        let title = "SROCC(clean, attacked) at equal eps, with 95% intervals (lower = stronger attack)"
+        let width = max(left + Double(rows.count) * groupW + 20, left + legend + 20, left + 7.5 * Double(title.count)), height = top + ph + 70
         var s = ReportScene(width: width, height: height)
-        s.add(.text(x: left, y: 18, "SROCC(clean, attacked) per method and target at equal eps, with 95% intervals (lower = stronger attack)", size: 13))
+        s.add(.text(x: left, y: 18, title, size: 13))
         // Axis -1..1 (an attack that inverts the ranking gives a negative SROCC), zero line darker.
         func yOf(_ v: Double) -> Double { top + ph * (1 - v) / 2 }
         for k in -5...5 {
