@@ -150,14 +150,11 @@ public enum Report {
                 for (i, r) in records.enumerated() { matchFigures(&rows[i], r.compactMap { $0.matched.first { $0.tau == tau } }) }
             }
             pair(&rows, records: recs)
-            var p = Point(tau: tau, rows: rows, movedBeyondRandom: nil)
-            if let k = methods.firstIndex(of: AttackMethod.random.rawValue) {
-                pair(&rows, records: recs, against: k, into: \.versusRandom)
-                p.rows = rows
-                p.movedBeyondRandom = targets.indices.map { t in rows.compactMap { r in r.versusRandom?[t].below == true ? r.method : nil } }
-                p.decided = targets.indices.map { t in rows.allSatisfy { r in r.versusRandom.map { !$0[t].hi.isNaN } ?? true } }
-            }
-            return p
+            guard let k = methods.firstIndex(of: AttackMethod.random.rawValue) else { return Point(tau: tau, rows: rows) }
+            pair(&rows, records: recs, against: k, into: \.versusRandom)
+            return Point(tau: tau, rows: rows,
+                         movedBeyondRandom: targets.indices.map { t in rows.compactMap { $0.versusRandom?[t].below == true ? $0.method : nil } },
+                         decided: targets.indices.map { t in rows.allSatisfy { r in r.versusRandom.map { !$0[t].hi.isNaN } ?? true } })
         }
     }
 
