@@ -3,8 +3,9 @@
 # re-runs the kernel regression tests on the portable path, checks that the benchmark package
 # (Benchmarks/) still compiles, runs each fuzzer briefly, a short ASan/UBSan pass
 # (scripts/sanitize.sh --quick), the C example (installed, linked by cc via pkg-config, static and
-# shared), the dataset reproducibility test, the layering check (scripts/check_layers.sh) and the
-# eval report opened in headless Chromium (scripts/check_report_html.sh).
+# shared), the dataset reproducibility test, the layering check (scripts/check_layers.sh), a
+# sharded eval on a real one-node Slurm cluster (scripts/slurm/ci_test.sh) and the eval report
+# opened in headless Chromium (scripts/check_report_html.sh).
 # Ends with one summary line "N passed, M failed" (XCTest cases + fuzz harnesses).
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -81,6 +82,14 @@ if ./scripts/check_layers.sh > "$logs/layers.log" 2>&1; then
 else
   failed=$((failed + 1)); cat "$logs/layers.log"
 fi
+# Slurm: a sharded eval as a job array + report job on a one-node cluster this script starts
+# (installs slurm-wlm and munge if missing; about 45 s), and again with one task requeued
+# mid-run: both byte-identical to one process (two checks; docs/cluster.md).
+./scripts/slurm/ci_test.sh > "$logs/slurm.log" 2>&1
+st=$?; grep -E "^slurm: " "$logs/slurm.log" || tail -n 30 "$logs/slurm.log"
+ok=$(grep -cE "^slurm: (array|requeue): ok" "$logs/slurm.log")
+passed=$((passed + ok)); failed=$((failed + 2 - ok))
+[ "$st" -ne 0 ] && [ "$ok" -eq 2 ] && failed=$((failed + 1))
 # The eval report in a real browser: headless Chromium (Debian's, installed if missing) opens a small
 # report's index.html; every image must load (scripts/check_report_html.sh, about 10 s).
 if ./scripts/check_report_html.sh > "$logs/html.log" 2>&1; then

@@ -40,7 +40,32 @@ enum CAPIOptions {
         CField(name: "momentum", read: { o, c in c.momentum = o.momentum }, write: { o, c in o.momentum = c.momentum }),
         CField(name: "vt_samples", read: { o, c in c.vtSamples = Int(o.vt_samples) }, write: { o, c in o.vt_samples = Int32(c.vtSamples) }),
         CField(name: "vt_beta", read: { o, c in c.vtBeta = o.vt_beta }, write: { o, c in o.vt_beta = c.vtBeta }),
+        CField(name: "budget", read: { o, c in c.budget = try choice(o.budget, "budget") },
+               write: { o, c in o.budget = number(c.budget) }),
+        CField(name: "budget_lambda", read: { o, c in c.budgetLambda = o.budget_lambda }, write: { o, c in o.budget_lambda = c.budgetLambda }),
+        CField(name: "jnd_model", read: { o, c in c.jndModel = try choice(o.jnd_model, "JND model") },
+               write: { o, c in o.jnd_model = number(c.jndModel) }),
+        CField(name: "svre_inner", read: { o, c in c.svreInner = Int(o.svre_inner) }, write: { o, c in o.svre_inner = Int32(c.svreInner) }),
+        CField(name: "cwa_radius", read: { o, c in c.cwaRadius = o.cwa_radius }, write: { o, c in o.cwa_radius = c.cwaRadius }),
+        CField(name: "cwa_inner_step", read: { o, c in c.cwaInnerStep = o.cwa_inner_step },
+               write: { o, c in o.cwa_inner_step = c.cwaInnerStep }),
+        CField(name: "cwa_sweeps", read: { o, c in c.cwaSweeps = Int(o.cwa_sweeps) }, write: { o, c in o.cwa_sweeps = Int32(c.cwaSweeps) }),
+        CField(name: "di_probability", read: { o, c in c.diProbability = o.di_probability },
+               write: { o, c in o.di_probability = c.diProbability }),
+        CField(name: "di_resize", read: { o, c in c.diResize = o.di_resize }, write: { o, c in o.di_resize = c.diResize }),
+        CField(name: "di_samples", read: { o, c in c.diSamples = Int(o.di_samples) }, write: { o, c in o.di_samples = Int32(c.diSamples) }),
     ]
+
+    /// The case numbered `n` (its place in allCases, as sega.h numbers it), or an invalid-argument error.
+    static func choice<T: CaseIterable>(_ n: Int32, _ title: String) throws -> T where T.AllCases == [T] {
+        guard n >= 0, Int(n) < T.allCases.count else { throw invalid("unknown \(title) \(n)") }
+        return T.allCases[Int(n)]
+    }
+
+    /// The number sega.h gives `v`.
+    static func number<T: CaseIterable & Equatable>(_ v: T) -> Int32 where T.AllCases == [T] {
+        Int32(T.allCases.firstIndex(of: v)!)
+    }
 
     /// The field named `name`.
     static func field(_ name: String) throws -> CField {

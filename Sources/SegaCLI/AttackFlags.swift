@@ -61,6 +61,36 @@ struct AttackFlags: ParsableArguments {
     @Option(name: .long, help: ArgumentHelp(S[.vtBeta].help))
     var vtBeta: Float = AttackConfig().vtBeta
 
+    @Option(name: .long, help: ArgumentHelp(S[.budget].help))
+    var budget: String = S[.budget].defaultShown
+
+    @Option(name: .long, help: ArgumentHelp(S[.budgetLambda].help))
+    var budgetLambda: Float = AttackConfig().budgetLambda
+
+    @Option(name: .long, help: ArgumentHelp(S[.jndModel].help))
+    var jndModel: String = S[.jndModel].defaultShown
+
+    @Option(name: .long, help: ArgumentHelp(S[.svreInner].help))
+    var svreInner: Int = AttackConfig().svreInner
+
+    @Option(name: .long, help: ArgumentHelp(S[.cwaRadius].help))
+    var cwaRadius: String = S[.cwaRadius].defaultShown
+
+    @Option(name: .long, help: ArgumentHelp(S[.cwaInnerStep].help))
+    var cwaInnerStep: Float = AttackConfig().cwaInnerStep
+
+    @Option(name: .long, help: ArgumentHelp(S[.cwaSweeps].help))
+    var cwaSweeps: Int = AttackConfig().cwaSweeps
+
+    @Option(name: .customLong("di-prob"), help: ArgumentHelp(S[.diProbability].help))
+    var diProbability: Float = AttackConfig().diProbability
+
+    @Option(name: .long, help: ArgumentHelp(S[.diResize].help))
+    var diResize: Float = AttackConfig().diResize
+
+    @Option(name: .long, help: ArgumentHelp(S[.diSamples].help))
+    var diSamples: Int = AttackConfig().diSamples
+
     @Option(name: .long, help: "Threads (default: the number of online CPUs).")
     var threads: Int?
 
@@ -78,7 +108,11 @@ struct AttackFlags: ParsableArguments {
             (.sigma, .float(sigma)), (.normalizeSources, .bool(!noNormalize)), (.maskQuantile, .float(maskQuantile)),
             (.maskAgreement, .float(maskAgreement)), (.jndThreshold, .float(jndThreshold)), (.antithetic, .bool(antithetic)),
             (.segaMomentum, .float(segaMomentum)), (.momentum, .float(momentum)), (.vtBeta, .float(vtBeta)),
-            (.vtSamples, .int(vtSamples)),
+            (.vtSamples, .int(vtSamples)), (.budget, .choice(budget)), (.budgetLambda, .float(budgetLambda)),
+            (.jndModel, .choice(jndModel)), (.svreInner, .int(svreInner)),
+            (.cwaRadius, .float(try FlagValues.amount(cwaRadius, flag: "--cwa-radius"))), (.cwaInnerStep, .float(cwaInnerStep)),
+            (.cwaSweeps, .int(cwaSweeps)), (.diProbability, .float(diProbability)), (.diResize, .float(diResize)),
+            (.diSamples, .int(diSamples)),
         ] + (try alpha.map { [(.alpha, .float(try FlagValues.amount($0, flag: "--alpha")))] } ?? [])
         var c = AttackConfig()
         for (id, v) in given { try S[id].set(&c, v) }

@@ -2,7 +2,7 @@
 
 extension Report {
     /// Colours of targets (bar chart) and methods (curves).
-    static let palette = ["#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f", "#edc948", "#b07aa1", "#9c755f"]
+    static let palette = ["#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f", "#edc948", "#b07aa1", "#9c755f", "#ff9da7", "#5f6b6d", "#8cd17d", "#d4a6c8"]
 
     /// Grouped bar chart at equal eps: SROCC(clean, attacked) per method (groups) and target
     /// (bars), each bar with its 95% interval.

@@ -28,10 +28,13 @@ enum {
     SEGA_RC_INTERNAL = 6
 };
 
-/* Attack methods and directions (sega_attack_options). */
+/* Attack methods, directions, budget shapes and JND models (sega_attack_options; docs/methods.md). */
 enum { SEGA_METHOD_SEGA = 0, SEGA_METHOD_IFGSM = 1, SEGA_METHOD_ENS_IFGSM = 2, SEGA_METHOD_MIFGSM = 3,
-       SEGA_METHOD_VT = 4, SEGA_METHOD_RANDOM = 5 };
+       SEGA_METHOD_VT = 4, SEGA_METHOD_RANDOM = 5, SEGA_METHOD_SVRE = 6, SEGA_METHOD_CWA = 7,
+       SEGA_METHOD_DI_MIFGSM = 8 };
 enum { SEGA_DIRECTION_AUTO = 0, SEGA_DIRECTION_UP = 1, SEGA_DIRECTION_DOWN = 2 };
+enum { SEGA_BUDGET_UNIFORM = 0, SEGA_BUDGET_JND = 1 };
+enum { SEGA_JND_YANG = 0, SEGA_JND_LIU = 1 };
 
 typedef struct sega_context sega_context;
 
@@ -55,9 +58,19 @@ typedef struct sega_attack_options {
     float mask_agreement;    /* M^F: fraction of sources that must share the ensemble sign, [0, 1] */
     int antithetic;          /* SEGA: 1 draws the noise in pairs (u, -u) (an odd N ends on a lone u) */
     float sega_momentum;     /* SEGA: >0 steps on sign(mom = mu*mom + g/mean|g|) (not in the paper), >= 0 */
-    float momentum;          /* MI-FGSM / VT momentum decay, >= 0 */
+    float momentum;          /* momentum decay of MI-FGSM, VT, DI-MI-FGSM, SVRE and CWA, >= 0 */
     int vt_samples;          /* VT: uniform neighbours per source and step, 1...10000 */
     float vt_beta;           /* VT: neighbourhood radius, a multiple of eps, >= 0 */
+    int budget;              /* SEGA_BUDGET_*: uniform eps, or eps_i = min(eps, budget_lambda * JND_i / 255) */
+    float budget_lambda;     /* JND budget: lambda in just-noticeable differences, > 0 */
+    int jnd_model;           /* SEGA_JND_*: the JND model of jnd_threshold and the JND budget */
+    int svre_inner;          /* SVRE: inner steps per source and iteration (M = this * K), 1...10000 */
+    float cwa_radius;        /* CWA: reverse (sharpness-aware) step, a multiple of eps, [0, 1] */
+    float cwa_inner_step;    /* CWA: inner step's RMS per component, a multiple of eps, > 0 */
+    int cwa_sweeps;          /* CWA: passes over the sources per iteration, 1...10000 */
+    float di_probability;    /* DI: probability of transforming an input copy, [0, 1] */
+    float di_resize;         /* DI: content shrunk to between 1/this and 1 of the image, [1, 2] */
+    int di_samples;          /* DI: transformed copies per iteration, 1...10000 */
 } sega_attack_options;
 
 /* A context with a memory budget in bytes for all its plans (0: no limit) and a thread count
@@ -79,11 +92,13 @@ int sega_model_range(sega_context *ctx, int model, double *lo, double *hi);
 int sega_score(sega_context *ctx, int model, const float *chw, int height, int width, float *out_score);
 
 /* Defaults (those of `sega attack`): SEGA, eps 8/255, alpha eps/4, T 10, N 12, sigma 0.02, auto
- * direction, normalised, masks off, momentum 1, VT 4 samples at radius 1.5 eps. */
+ * direction, normalised, masks off, momentum 1, VT 4 samples at radius 1.5 eps, uniform budget
+ * (lambda 1, Yang's JND), SVRE 4 K inner steps, CWA radius eps/15, inner step 10.27 eps, one sweep,
+ * DI p 0.5, resize 1.1, one copy. */
 void sega_attack_options_init(sega_attack_options *opts);
 
 /* Attack `chw` with the given source models; writes the adversarial image (on the 8-bit grid,
- * within eps in L-infinity) to out_chw and, if not NULL, each source's score before and after
+ * within eps in L-infinity, and within eps_i per pixel under the JND budget) to out_chw and, if not NULL, each source's score before and after
  * (n_sources floats each). */
 int sega_attack(sega_context *ctx, const int *sources, int n_sources, const float *chw, int height, int width,
                 const sega_attack_options *opts, float *out_chw, float *scores_before, float *scores_after);
