@@ -5,8 +5,9 @@
 # (scripts/sanitize.sh --quick), the C example (installed, linked by cc via pkg-config, static and
 # shared), the whole suite again in release, the fault tests (scripts/fault/: SIGKILL, full disk,
 # concurrent shards, the C API under TSan), the dataset reproducibility test, the layering check
-# (scripts/check_layers.sh) and a sharded eval on a real one-node Slurm cluster
-# (scripts/slurm/ci_test.sh).
+# (scripts/check_layers.sh), a sharded eval on a real one-node Slurm cluster
+# (scripts/slurm/ci_test.sh) and the eval report opened in headless Chromium
+# (scripts/check_report_html.sh).
 # Ends with one summary line "N passed, M failed" (XCTest cases + fuzz harnesses).
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -126,5 +127,12 @@ st=$?; grep -E "^slurm: " "$logs/slurm.log" || tail -n 30 "$logs/slurm.log"
 ok=$(grep -cE "^slurm: (array|requeue): ok" "$logs/slurm.log")
 passed=$((passed + ok)); failed=$((failed + 2 - ok))
 [ "$st" -ne 0 ] && [ "$ok" -eq 2 ] && failed=$((failed + 1))
+# The eval report in a real browser: headless Chromium (Debian's, installed if missing) opens a small
+# report's index.html; every image must load (scripts/check_report_html.sh, about 10 s).
+if ./scripts/check_report_html.sh > "$logs/html.log" 2>&1; then
+  passed=$((passed + 1)); grep -E "^report-html: " "$logs/html.log"
+else
+  failed=$((failed + 1)); tail -n 20 "$logs/html.log"
+fi
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

@@ -121,7 +121,8 @@ final class SettingsTableTests: XCTestCase {
         // settings, nor --strict (attack, eval), --overwrite and --recursive (attack).
         let common = ["sources", "threads", "memory-limit-mb", "max-pixels", "strict", "out", "help", "version", "progress", "progress-interval"]
         let others = ["attack": common + ["overwrite", "recursive"],
-                      "eval": common + ["targets", "images", "split", "stride", "limit", "methods", "shard", "sheets", "workers"]]
+                      "eval": common + ["targets", "images", "split", "stride", "limit", "methods", "shard", "sheets", "workers",
+                                        "match-ssim", "report-only", "allow-missing"]]
         for (command, known) in others {
             let r = try runSega([command, "--experimental-dump-help"])
             XCTAssertEqual(r.status, 0, r.err)
