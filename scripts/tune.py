@@ -2,6 +2,7 @@
 """Tune attack settings on the VALIDATION split, never on test.
 
     scripts/tune.py --grid sigma=0.01,0.02,0.05 --grid samples=4,8 [--grid mask-quantile=0,0.3]
+                    [--setting 'NAME: FLAGS' ...]
                     [--images data/sega-iqa/manifest.csv] [--split val] [--stride 10] [--limit N]
                     [--methods sega] [--tau 0.90] [--out tune-val] [--table docs/tuning.md]
                     [--sega .build/release/sega] [-- extra sega eval flags]
@@ -18,6 +19,12 @@ difference to the best row on the same images with a 95% bootstrap interval (com
 the records: images resampled jointly, 2000 resamples), the images already above TAU, the mean
 SSIM and gradient calls at equal eps.
 
+--setting 'NAME: FLAGS' (repeatable) adds a named set of flags that are not a product, e.g.
+--setting 'liu-1: --budget jnd --jnd-model liu --budget-lambda 1'; every setting is crossed with the
+grid, all are ranked in one table, and a `--methods` among FLAGS replaces --methods for that
+setting (so baselines can run once, under the defaults, beside SEGA's variants). Without
+--setting there is one, the defaults.
+
 Refuses the test split (--split test, or a --split passed after --): the test images are for the
 README's table, scored once per change of defaults.
 """
@@ -26,6 +33,7 @@ import itertools
 import json
 import os
 import random
+import shlex
 import subprocess
 import sys
 
@@ -139,17 +147,43 @@ def fmt(v, d=4):
     return "n/a" if v is None or v != v else f"{v:.{d}f}"
 
 
-def run_grid(args, grid, extra):
+def parse_settings(items):
+    """[(name, flags, methods or None)]: the --setting values, or one unnamed setting."""
+    out = []
+    for item in items:
+        name, sep, flags = item.partition(":")
+        name = name.strip()
+        if not sep or not name:
+            sys.exit(f"tune: --setting wants 'NAME: FLAGS', got '{item}'")
+        words = shlex.split(flags)
+        methods = None
+        if "--methods" in words:
+            i = words.index("--methods")
+            if i + 1 >= len(words):
+                sys.exit(f"tune: --setting '{name}': --methods needs a value")
+            methods = words[i + 1]
+            del words[i:i + 2]
+        if any(w in ("--split", "--match-ssim", "-o", "--out", "--images") or w.startswith("--split=") for w in words):
+            sys.exit(f"tune: --setting '{name}': split, match-ssim, out and images are set by tune.py")
+        out.append((name, words, methods))
+    if len({n for n, _, _ in out}) != len(out):
+        sys.exit("tune: two --setting values have the same name")
+    return out or [("", [], None)]
+
+
+def run_grid(args, grid, extra, settings):
     rows = []
-    for combo in itertools.product(*[[(n, v) for v in vals] for n, vals in grid]):
-        out = os.path.join(args.out, slug(combo))
+    for (sname, sflags, smethods), combo in itertools.product(
+            settings, itertools.product(*[[(n, v) for v in vals] for n, vals in grid])):
+        label = ", ".join(([sname] if sname else []) + [f"{n} {v}" for n, v in combo]) or "defaults"
+        out = os.path.join(args.out, slug(([("setting", sname)] if sname else []) + list(combo)))
         cmd = [args.sega, "eval", "--images", args.images, "--split", args.split, "--stride", str(args.stride),
-               "--methods", args.methods, "--match-ssim", str(args.tau), "-o", out]
+               "--methods", smethods or args.methods, "--match-ssim", str(args.tau), "-o", out]
         if args.limit:
             cmd += ["--limit", str(args.limit)]
         for n, v in combo:
             cmd += [f"--{n}", v]
-        cmd += extra
+        cmd += sflags + extra
         print("tune: " + " ".join(cmd), file=sys.stderr, flush=True)
         subprocess.run(cmd, check=True)
         with open(os.path.join(out, "report.json")) as f:
@@ -157,7 +191,7 @@ def run_grid(args, grid, extra):
         at = next((m for m in rep["matched"] if abs(m["tau"] - args.tau) < 1e-12), None)
         for k, method in enumerate(rep["methods"]):
             raw, r = rep["rows"][k], at["rows"][k]
-            rows.append({"setting": ", ".join(f"{n} {v}" for n, v in combo) or "defaults", "method": method,
+            rows.append({"setting": label, "method": method,
                          "dir": out, "targets": rep["targets"], "mean": r["mean_target_srocc"],
                          "ci": r["mean_target_srocc_ci95"], "per": [t["srocc"] for t in r["targets"]],
                          "above": r["already_above"], "images": r["images"], "ssim": raw["mean_ssim"],
@@ -200,6 +234,7 @@ def main():
     own = argv[:argv.index("--")] if "--" in argv else argv
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--grid", action="append", default=[], help="NAME=V1,V2,... (an attack flag without --); repeat")
+    ap.add_argument("--setting", action="append", default=[], help="'NAME: FLAGS' a named set of flags; repeat")
     ap.add_argument("--images", default=os.path.join(REPO, "data/sega-iqa/manifest.csv"))
     ap.add_argument("--split", default="val")
     ap.add_argument("--stride", type=int, default=10)
@@ -219,7 +254,7 @@ def main():
     if args.stride < 1 or (args.limit is not None and args.limit < 1):
         sys.exit("tune: --stride and --limit must be >= 1")
     grid = parse_grid(args.grid)
-    rows = run_grid(args, grid, extra)
+    rows = run_grid(args, grid, extra, parse_settings(args.setting))
     text = table(args, rows, extra)
     os.makedirs(os.path.dirname(os.path.abspath(args.table)), exist_ok=True)
     tmp = args.table + ".tmp"
