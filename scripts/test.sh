@@ -5,7 +5,7 @@
 # (scripts/sanitize.sh --quick), the C example (installed, linked by cc via pkg-config, static and
 # shared), the whole suite again in release, the fault tests (scripts/fault/: SIGKILL, full disk,
 # concurrent shards, the C API under TSan), the dataset reproducibility test, the layering check
-# (scripts/check_layers.sh), a sharded eval on a real one-node Slurm cluster
+# (scripts/check_layers.sh), the documentation's links (docs/check_links.py), a sharded eval on a real one-node Slurm cluster
 # (scripts/slurm/ci_test.sh) and the eval report opened in headless Chromium
 # (scripts/check_report_html.sh).
 # Ends with one summary line "N passed, M failed" (XCTest cases + fuzz harnesses).
@@ -118,6 +118,12 @@ if ./scripts/check_layers.sh > "$logs/layers.log" 2>&1; then
   passed=$((passed + 1)); echo "layers: ok"
 else
   failed=$((failed + 1)); cat "$logs/layers.log"
+fi
+# Documentation links: every relative link (and #heading) in README.md and docs/*.md exists.
+if python3 docs/check_links.py README.md docs/*.md > "$logs/links.log" 2>&1; then
+  passed=$((passed + 1)); echo "links: ok ($(tail -1 "$logs/links.log"))"
+else
+  failed=$((failed + 1)); cat "$logs/links.log"
 fi
 # Slurm: a sharded eval as a job array + report job on a one-node cluster this script starts
 # (installs slurm-wlm and munge if missing; about 45 s), and again with one task requeued

@@ -63,10 +63,10 @@ public struct AttackConfig: Sendable, Equatable {
     /// Step size; nil means eps / 4 (the budget is reachable in a few steps, later steps refine).
     public var alpha: Float? = nil
     public var iterations: Int = 10
-    /// Monte Carlo samples N of x + sigma u per source and iteration (SEGA). The README's table
-    /// measured transfer rising with N (4, 5, 8, 12) at the same SSIM; N 12 costs 12 K gradient calls per step.
+    /// Monte Carlo samples N of x + sigma u per source and iteration (SEGA). The test-split table
+    /// (docs/results.md, history) measured transfer rising with N (4, 5, 8, 12) at the same SSIM; N 12 costs 12 K gradient calls per step.
     public var samples: Int = 12
-    /// Gaussian smoothing sigma (SEGA), in [0, 1] pixel units. The ablation (README) found
+    /// Gaussian smoothing sigma (SEGA), in [0, 1] pixel units. The ablation (docs/ablation.md) found
     /// 0.01-0.02 best at eps 8/255; 0.05 and 0.1 smooth away what transfers.
     public var sigma: Float = 0.02
     /// SEGA: draw the noise in antithetic pairs (u, -u). Still an unbiased estimate of the
@@ -82,7 +82,7 @@ public struct AttackConfig: Sendable, Equatable {
     public var normalizeSources: Bool = true
     /// M^F, magnitude rule: keep the components whose |g| is at or above this quantile of |g|
     /// (0 keeps all). Off by default: on the shipped models every mask raised SSIM but lowered
-    /// transfer at a fixed eps (README, ablation).
+    /// transfer at a fixed eps (docs/ablation.md).
     public var maskQuantile: Float = 0.0
     /// M^F, agreement rule: keep the components where at least this fraction of the sources'
     /// smoothed gradients has the sign of the ensemble gradient (0 keeps all; 1: all agree).
