@@ -20,6 +20,8 @@ one entry here (plus its Swift file) instead of a branch in each tool:
                    training record)
   card             (title, initialisation, layout, protocol) of evaluate.py's model card
   fixtures         reduced-width parity fixtures (weights/fixtures/*.py write them)
+  full             the full-width module with fresh (untrained) weights: for benchmarks and
+                   full-width checks (pyiqa's architectures: the re-statements in weights/fixtures/)
 
 Users: weights/train.py, evaluate.py, convert.py, parity_split.py and weights/fixtures/*.py.
 The model classes live here (from-scratch models) and in models_lite0.py (the EfficientNet-Lite
@@ -260,6 +262,7 @@ class Arch:
     record: Callable = lambda m: {}
     card: Optional[Callable] = None
     fixtures: tuple = ()
+    full: Optional[Callable[[], nn.Module]] = None
 
     @property
     def trainable(self):
@@ -292,6 +295,22 @@ def _cls_tap(model):
     tap = _Tap()
     model.norm.register_forward_hook(lambda m, inp, out: setattr(tap, "feat", out[:, 0]))
     return model.norm.normalized_shape[0], tap
+
+
+def _fixture_module(name):
+    """A module of weights/fixtures/ (the PyTorch re-statements of pyiqa's architectures)."""
+    import importlib
+    import os
+    import sys
+    d = os.path.join(os.path.dirname(os.path.abspath(__file__)), "fixtures")
+    if d not in sys.path:
+        sys.path.insert(0, d)
+    return importlib.import_module(name)
+
+
+def _linearityiqa_full():
+    m = _fixture_module("linearityiqa")
+    return m.IQAModelRe(m.trunk_children(m.timm_resnext(base_width=8)), [1024, 2048])
 
 
 def _linear_affine(lin):
@@ -343,6 +362,7 @@ _ARCHS = [
          tap=_cnniqa_tap,
          metadata=lambda m: {"lcn_c": repr(m.lcn_c)} if m.lcn_c is not None else {},
          card=_cnniqa_card,
+         full=lambda: CNNIQA(),
          fixtures=(Fixture("cnniqa_lcn", lambda: CNNIQA(lcn_c=1e-3), (48, 64, 32), 31),)),
     Arch("wadiqam",
          load=lambda meta, sd: WaDIQaM(base=int(meta.get("base_channels", 32))),
@@ -357,14 +377,16 @@ _ARCHS = [
              "non-overlapping 32x32 patches -> 10 3x3 convs (B..16B channels, B = base_channels in the metadata: pyiqa's 32, "
              "train.py's 16; a 2x2 max pool after every second) -> per patch a quality q (fc 16B -> fc 1) and a weight "
              "w (fc 16B -> fc 1 -> ReLU) -> sum(q w) / sum(w)",
-             "the whole image at its own size, cut into pyiqa's grid of 32x32 patches (trained on random 97x129 crops: 3 x 4 patches)")),
+             "the whole image at its own size, cut into pyiqa's grid of 32x32 patches (trained on random 97x129 crops: 3 x 4 patches)"),
+         full=lambda: WaDIQaM(base=32)),
     # pyiqa / LinearityIQA checkpoints (weights/convert.py); PyTorch re-statements in weights/fixtures/.
-    Arch("dbcnn"),
-    Arch("hyperiqa"),
-    Arch("linearityiqa"),
+    Arch("dbcnn", full=lambda: _fixture_module("dbcnn").DBCNNRestated(div=1)),
+    Arch("hyperiqa", full=lambda: _fixture_module("hyperiqa").HyperNetRe(num_crop=1)),
+    Arch("linearityiqa", full=_linearityiqa_full),
     Arch("lite0",
          load=lambda meta, sd: ml.Lite0Classifier(num_classes=sd["_fc.weight"].shape[0]),
-         fixtures=(Fixture("lite0", lambda: ml.Lite0Classifier(mult=0.5, num_classes=10), (75, 90, 1), 11),)),
+         fixtures=(Fixture("lite0", lambda: ml.Lite0Classifier(mult=0.5, num_classes=10), (75, 90, 1), 11),),
+         full=lambda: ml.Lite0Classifier()),
     Arch("hyperiqa_lite0",
          load=lambda meta, sd: ml.HyperIQALite0(num_crop=int(meta.get("num_crop", 25)), crop_size=int(meta.get("crop_size", 224))),
          new=lambda o: ml.HyperIQALite0(num_crop=o.num_crop),
@@ -381,7 +403,8 @@ _ARCHS = [
          fixtures=(Fixture("hyperiqa_lite0",
                            lambda: ml.HyperIQALite0(mult=0.25, lda=4, lda_channels=(4, 4, 8), last=8, hyper_mid=32,
                                                     hyper_in=16, fc=(8, 4, 4, 2), crop_size=64, num_crop=4),
-                           (60, 90, 2), 12),)),
+                           (60, 90, 2), 12),),
+         full=lambda: ml.HyperIQALite0()),
     Arch("linearityiqa_lite0",
          load=lambda meta, sd: ml.LinearityIQALite0(),
          new=lambda o: ml.LinearityIQALite0(),
@@ -394,7 +417,8 @@ _ARCHS = [
              "Lite0 block-10 and head features, each [mean, std] pooled and reduced, linear regression, k*s+b",
              "the whole image at its own size"),
          fixtures=(Fixture("linearityiqa_lite0", lambda: ml.LinearityIQALite0(mult=0.25, hidden=32, reduced=16),
-                           (72, 88, 3), 13, setup=_lite0_fixture_kb),)),
+                           (72, 88, 3), 13, setup=_lite0_fixture_kb),),
+         full=lambda: ml.LinearityIQALite0()),
     Arch("dbcnn_lite0",
          load=lambda meta, sd: ml.DBCNNLite0(),
          new=lambda o: ml.DBCNNLite0(),
@@ -406,7 +430,8 @@ _ARCHS = [
              "DBCNN (Zhang et al. 2018) on EfficientNet-Lite0", "ImageNet Lite0 backbone, fine-tuned",
              "Lite0 head and block-10 streams, 1x1 reductions, bilinear pooling, signed sqrt, L2 norm, fc",
              "the whole image at its own size"),
-         fixtures=(Fixture("dbcnn_lite0", lambda: ml.DBCNNLite0(mult=0.25, c1=16, c2=8), (72, 88, 4), 14),)),
+         fixtures=(Fixture("dbcnn_lite0", lambda: ml.DBCNNLite0(mult=0.25, c1=16, c2=8), (72, 88, 4), 14),),
+         full=lambda: ml.DBCNNLite0()),
     Arch("vitiqa",
          load=lambda meta, sd: ml.ViTIQA(heads=int(meta.get("num_heads", 3)), grid=_vit_grid(sd)),
          new=lambda o: ml.ViTIQA(grid=o.grid),
@@ -417,7 +442,8 @@ _ARCHS = [
          metadata=lambda m: {"num_heads": m.num_heads},
          record=lambda m: {"grid": m.grid},
          card=_vitiqa_card,
-         fixtures=(Fixture("vitiqa", lambda: ml.ViTIQA(mult=0.25, dim=32, depth=2, heads=2, grid=4), (70, 90, 5), 15),)),
+         fixtures=(Fixture("vitiqa", lambda: ml.ViTIQA(mult=0.25, dim=32, depth=2, heads=2, grid=4), (70, 90, 5), 15),),
+         full=lambda: ml.ViTIQA()),
     # Targets that share no weights with the Lite0-based models (issue 23's target panel).
     Arch("lite2iqa",
          load=lambda meta, sd: Lite2IQA(hidden=sd["local.weight"].shape[0]),
@@ -432,7 +458,8 @@ _ARCHS = [
              "Lite2 (21 blocks, head conv to 1280, stride 32) -> 1x1 conv to 256 + ReLU -> per location a quality q "
              "and a weight logit z (1x1 convs) -> sum(q softmax(z)) over the locations",
              "the whole image at its own size"),
-         fixtures=(Fixture("lite2iqa", lambda: Lite2IQA(mult=0.125, hidden=16), (70, 90, 6), 16),)),
+         fixtures=(Fixture("lite2iqa", lambda: Lite2IQA(mult=0.125, hidden=16), (70, 90, 6), 16),),
+         full=lambda: Lite2IQA()),
     Arch("vitiqa_patch",
          load=lambda meta, sd: ViTPatchIQA(
              dim=sd["patch_embed.weight"].shape[0], heads=int(meta.get("num_heads", 3)), patch=sd["patch_embed.weight"].shape[-1],
@@ -453,7 +480,8 @@ _ARCHS = [
              f"({m.num_heads} heads) -> LayerNorm -> linear",
              f"the image resized (bilinear) to {m.input_size[0]}x{m.input_size[1]} (the dataset's size: no resize)"),
          fixtures=(Fixture("vitiqa_patch", lambda: ViTPatchIQA(dim=32, depth=2, heads=2, grid=(3, 4), patch=8),
-                           (40, 60, 7), 17),)),
+                           (40, 60, 7), 17),),
+         full=lambda: ViTPatchIQA()),
 ]
 
 ARCHS = {a.name: a for a in _ARCHS}
