@@ -11,7 +11,10 @@ one entry here (plus its Swift file) instead of a branch in each tool:
   defaults         train.py's (epochs, batch, lr, backbone lr multiplier)
   imagenet         the pretrained backbone under `backbone.` ("lite0", "lite2"; None: from scratch)
   train_crop       the training crop protocol: model -> (h, w), or None when the model resizes
-                   the whole image itself; crop_forward: how a crop is scored (hyperiqa: one patch)
+                   the whole image itself; crop_step: the crop corner's grid (vitiqa_patch: its
+                   patch); crop_forward(model, crop, i, j): how a crop at (i, j) is scored
+                   (hyperiqa: one patch; vitiqa_patch: the tokens' own position embeddings)
+  data_init        (model, images) -> None: a data-dependent initialisation before training
   affine           the tensors whose common scale scales the output, and the bias that shifts it
                    (train.py's export to 0..100 and norm-in-norm calibration)
   tap              (channels, tap): tap.feat holds the pooled features the quality head reads
@@ -217,11 +220,35 @@ class ViTPatchIQA(nn.Module):
     def input_size(self):
         return self.patch * self.grid[0], self.patch * self.grid[1]
 
-    def forward(self, x):
+    @torch.no_grad()
+    def whiten_patch_embed_(self, x):
+        """Data-dependent start: scale each patch-embedding channel (a DCT filter) to unit standard
+        deviation and zero mean over the patches of the images x (as the model sees them), so the
+        small high-frequency coefficients where noise, blocking and blur show start as large as
+        the rest."""
         s = self.input_size
         if tuple(x.shape[2:]) != s:
             x = F.interpolate(x, s, mode="bilinear", align_corners=False)
-        t = self.patch_embed(ml.imagenet_normalize(x)).permute(0, 2, 3, 1) + self.pos_embed   # [N, gh, gw, D]
+        e = self.patch_embed(ml.imagenet_normalize(x))
+        mean, std = e.mean(dim=(0, 2, 3)), e.std(dim=(0, 2, 3)).clamp_min(1e-6)
+        self.patch_embed.weight.div_(std.view(-1, 1, 1, 1))
+        self.patch_embed.bias.sub_(mean).div_(std)
+
+    def forward(self, x, window=None):
+        """window (training only): x is a crop of whole patches of the (p gh) x (p gw) input whose
+        first patch is patch (ti, tj) of the grid; its tokens get their own position embeddings."""
+        if window is None:
+            s = self.input_size
+            if tuple(x.shape[2:]) != s:
+                x = F.interpolate(x, s, mode="bilinear", align_corners=False)
+            pos = self.pos_embed
+        else:
+            (ti, tj), p = window, self.patch
+            a, b = x.shape[2] // p, x.shape[3] // p
+            if a * p != x.shape[2] or b * p != x.shape[3] or ti + a > self.grid[0] or tj + b > self.grid[1]:
+                raise ValueError(f"vitiqa_patch: window {tuple(x.shape[2:])} at patch {window} does not fit the {self.grid} grid")
+            pos = self.pos_embed[:, ti:ti + a, tj:tj + b]
+        t = self.patch_embed(ml.imagenet_normalize(x)).permute(0, 2, 3, 1) + pos   # [N, a, b, D]
         t = t.flatten(1, 2)
         t = torch.cat([self.cls_token.expand(t.shape[0], -1, -1), t], dim=1)
         for b in self.blocks:
@@ -255,6 +282,8 @@ class Arch:
     imagenet: Optional[str] = None
     train_crop: Optional[Callable] = None
     crop_forward: Optional[Callable] = None
+    crop_step: int = 1
+    data_init: Optional[Callable] = None
     no_crop: str = ""
     affine: Optional[Callable] = None
     tap: Optional[Callable] = None
@@ -392,7 +421,7 @@ _ARCHS = [
          new=lambda o: ml.HyperIQALite0(num_crop=o.num_crop),
          defaults=(14, 8, 1e-3, 0.3), imagenet="lite0",
          train_crop=lambda m: (m.crop_size, m.crop_size),  # as the paper trains
-         crop_forward=lambda m, x: m.forward_patch(x),
+         crop_forward=lambda m, x, i, j: m.forward_patch(x),
          affine=lambda m: ([t for lin in (m.fc_w[4], m.fc_b[4]) for t in (lin.weight, lin.bias)], m.fc_b[4].bias),
          tap=_pooled_backbone_tap,
          metadata=_hyperiqa_lite0_metadata,
@@ -468,7 +497,10 @@ _ARCHS = [
              grid=tuple(sd["pos_embed"].shape[1:3])),
          new=lambda o: ViTPatchIQA(),
          defaults=(30, 16, 5e-4, 1.0),
-         no_crop="it resizes the whole image to its token grid times the patch size",
+         train_crop=lambda m: m.input_size,  # the whole image; --crop takes a window of whole patches
+         crop_step=16,
+         crop_forward=lambda m, x, i, j: m(x, window=(i // m.patch, j // m.patch)),
+         data_init=lambda m, x: m.whiten_patch_embed_(x),
          affine=_linear_affine(lambda m: m.head),
          tap=_cls_tap,
          metadata=lambda m: {"num_heads": m.num_heads},
