@@ -155,6 +155,12 @@ public struct AttackSetting: Sendable {
     /// The default, from `AttackConfig()`.
     public var defaultValue: SettingValue { read(AttackConfig()) }
 
+    /// The value a resume key or settings line leaves out when the setting omits itself at its
+    /// default: the default the setting had when it was added (`AttackSettings.firstDefaults`
+    /// when the default has changed since), so records made under the old default never pass
+    /// for records of the new one.
+    public var omittedValue: SettingValue { AttackSettings.firstDefaults[id] ?? defaultValue }
+
     /// The default as help and docs show it.
     public var defaultShown: String { defaultText ?? defaultValue.description }
 

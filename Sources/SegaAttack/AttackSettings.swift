@@ -153,6 +153,10 @@ public enum AttackSettings {
             get: { $0.diSamples }, set: { $0.diSamples = $1 }),
     ]
 
+    /// Settings whose default changed after they were added, with the default they had then:
+    /// the value their resume-key part and settings-line part are still left out at.
+    public static let firstDefaults: [AttackSettingID: SettingValue] = [:]
+
     /// The entry for `id`.
     public static subscript(_ id: AttackSettingID) -> AttackSetting {
         guard let s = all.first(where: { $0.id == id }) else { preconditionFailure("no setting \(id) in AttackSettings.all") }
@@ -165,7 +169,7 @@ public enum AttackSettings {
         all.compactMap { s in
             guard let r = s.resume, r.applies(to: c.method) else { return nil }
             let v = s.value(c)
-            if r.omitAtDefault && v == s.defaultValue { return nil }
+            if r.omitAtDefault && v == s.omittedValue { return nil }
             return (r.key, v.description)
         }
     }

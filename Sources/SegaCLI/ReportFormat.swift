@@ -44,7 +44,7 @@ extension Report {
         var s = ""
         for setting in AttackSettings.all.filter({ $0.report != nil }).sorted(by: { $0.report!.rank < $1.report!.rank }) {
             let part = setting.report!, v = setting.value(c)
-            if part.omitAtDefault && v == setting.defaultValue { continue }
+            if part.omitAtDefault && v == setting.omittedValue { continue }
             s += (s.isEmpty ? "" : part.joiner) + text(part, v)
         }
         return s

@@ -33,7 +33,9 @@ public enum SettingsDocument {
         if let r = x.resume {
             key = "`\(r.key)`"
             if let ms = r.methods { key += " (" + AttackMethod.allCases.filter(ms.contains).map(\.rawValue).joined(separator: ", ") + ")" }
-            if r.omitAtDefault { key += ", only when not default" }
+            if r.omitAtDefault {
+                key += x.omittedValue == x.defaultValue ? ", only when not default" : ", only when not \(x.omittedValue) (the default before)"
+            }
         }
         let report = x.report.map { "`\($0.label)`" } ?? ""
         let c = x.cField.map { "`\($0)`" } ?? ""
