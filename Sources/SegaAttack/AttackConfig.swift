@@ -44,6 +44,9 @@ public enum BudgetShape: String, CaseIterable, Sendable {
     case uniform
     /// eps_i = min(eps, lambda * JND_i / 255): lambda just-noticeable differences, capped at eps.
     case jnd
+    /// Each method's own: jnd for SEGA (its M^JND as a budget), uniform for the baselines (as
+    /// published). The default.
+    case auto
 }
 
 
@@ -97,8 +100,13 @@ public struct AttackConfig: Sendable, Equatable {
     public var vtSamples: Int = 4
     /// Per-pixel budget (every method): uniform eps, or eps_i = min(eps, budgetLambda * JND_i / 255)
     /// used as both the projection radius and the step scale (alpha eps_i / eps).
-    public var budget: BudgetShape = .uniform
+    public var budget: BudgetShape = .auto
     public var budgetLambda: Float = 1
+
+    /// The budget in effect for `method` (`auto` resolved).
+    public var effectiveBudget: BudgetShape {
+        budget != .auto ? budget : (method == .sega ? .jnd : .uniform)
+    }
     /// The JND model of M^JND and of the JND budget.
     public var jndModel: JNDModel = .yang
     /// SVRE: inner steps per source and outer iteration (M = svreInner * K; the paper's M = 4K).

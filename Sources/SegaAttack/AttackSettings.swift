@@ -97,11 +97,14 @@ public enum AttackSettings {
 
     /// The perceptual budget and the JND model (every method).
     static let budgetSettings: [AttackSetting] = [
+        // The value read is the budget in effect (auto resolved by method), so a key or a
+        // settings line says what ran: SEGA at auto and at jnd are one attack, a baseline at auto
+        // and at uniform another.
         choice(.budget, "budget", flag: "budget",
-               help: "Per-pixel L-infinity budget: uniform (eps everywhere) or jnd (eps_i = min(eps, lambda JND_i / 255), also scaling each step).",
-               choices: BudgetShape.allCases.map(\.rawValue), resume: "budget", omitAtDefault: true,
-               report: ReportPart(15, "budget", omitAtDefault: true), c: "budget", example: "jnd",
-               get: { $0.budget.rawValue }, set: { c, v in BudgetShape(rawValue: v).map { c.budget = $0 } != nil }),
+               help: "Per-pixel L-infinity budget: uniform (eps everywhere), jnd (eps_i = min(eps, lambda JND_i / 255), also scaling each step) or auto (jnd for sega, uniform for the baselines).",
+               shown: "auto", choices: BudgetShape.allCases.map(\.rawValue), resume: "budget", omitAtDefault: true,
+               report: ReportPart(15, "budget", omitAtDefault: true), c: "budget", example: "uniform",
+               get: { $0.effectiveBudget.rawValue }, set: { c, v in BudgetShape(rawValue: v).map { c.budget = $0 } != nil }),
         float(.budgetLambda, "budget lambda", flag: "budget-lambda",
               help: "JND budget: eps_i = min(eps, lambda JND_i / 255), lambda in just-noticeable differences.",
               range: .above(0), resume: "budgetlambda", omitAtDefault: true,
@@ -155,7 +158,9 @@ public enum AttackSettings {
 
     /// Settings whose default changed after they were added, with the default they had then:
     /// the value their resume-key part and settings-line part are still left out at.
-    public static let firstDefaults: [AttackSettingID: SettingValue] = [:]
+    public static let firstDefaults: [AttackSettingID: SettingValue] = [
+        .budget: .choice(BudgetShape.uniform.rawValue),
+    ]
 
     /// The entry for `id`.
     public static subscript(_ id: AttackSettingID) -> AttackSetting {
@@ -224,11 +229,11 @@ extension AttackSettings {
                       write: { c, v in guard case .bool(let b) = v else { return false }; set(&c, b); return true })
     }
 
-    static func choice(_ id: AttackSettingID, _ title: String, flag: String?, help: String, choices: [String],
+    static func choice(_ id: AttackSettingID, _ title: String, flag: String?, help: String, shown: String? = nil, choices: [String],
                        resume: String?, omitAtDefault: Bool = false, report: ReportPart? = nil, c: String?, example: String,
                        get: @escaping @Sendable (AttackConfig) -> String,
                        set: @escaping @Sendable (inout AttackConfig, String) -> Bool) -> AttackSetting {
-        setting(id, title, flag: flag, help: help, choices: choices, resume: resume, omitAtDefault: omitAtDefault,
+        setting(id, title, flag: flag, help: help, shown: shown, choices: choices, resume: resume, omitAtDefault: omitAtDefault,
                 report: report, c: c, example: .choice(example),
                 get: { .choice(get($0)) }, set: { c, v in guard case .choice(let s) = v else { return false }; return set(&c, s) })
     }

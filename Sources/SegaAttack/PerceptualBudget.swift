@@ -14,8 +14,8 @@ enum PerceptualBudget {
     /// `jnd` is read only for the JND budget).
     static func fill(radius: UnsafeMutableBufferPointer<Float>, scale: UnsafeMutableBufferPointer<Float>,
                      jnd: UnsafeBufferPointer<Float>, config c: AttackConfig) {
-        switch c.budget {
-        case .uniform:
+        switch c.effectiveBudget {
+        case .uniform, .auto:
             radius.update(repeating: c.eps)
             scale.update(repeating: 1)
         case .jnd:

@@ -101,6 +101,27 @@ final class MethodTests: XCTestCase {
         XCTAssertTrue(a.scale.allSatisfy { $0 == 1 })
     }
 
+    /// The default budget, auto, is the JND budget for SEGA and the uniform one for every
+    /// baseline: the same bytes as naming them, and SEGA at auto differs from SEGA at uniform.
+    func testAutoBudgetIsJNDForSEGAAndUniformForTheBaselines() throws {
+        XCTAssertEqual(AttackConfig().budget, .auto)
+        for m in AttackMethod.allCases {
+            var c = small(m)
+            c.samples = 2; c.vtSamples = 1
+            let want: BudgetShape = m == .sega ? .jnd : .uniform
+            XCTAssertEqual(c.effectiveBudget, want, "\(m)")
+            let (auto, _) = try attack(c, names: ["cnniqa"])
+            c.budget = want
+            let (named, _) = try attack(c, names: ["cnniqa"])
+            XCTAssertEqual(auto, named, "\(m): auto is not \(want)")
+            if m == .sega {
+                c.budget = .uniform
+                let (uniform, _) = try attack(c, names: ["cnniqa"])
+                XCTAssertNotEqual(auto, uniform, "sega: auto should not be the uniform budget")
+            }
+        }
+    }
+
     /// The budget does what it is for: on an image whose left half is a fine +-40 texture and
     /// right half flat mid-grey, both JND budgets spend far less on the flat half than the
     /// uniform budget, and Liu's model (texture masking 3x on the textural layer) keeps the
@@ -209,7 +230,7 @@ final class MethodTests: XCTestCase {
         }
         var c = AttackConfig()
         XCTAssertThrowsError(try AttackSettings[.budget].set(&c, .choice("gaussian"))) {
-            XCTAssertEqual("\($0)", "unknown budget 'gaussian' (one of uniform, jnd)")
+            XCTAssertEqual("\($0)", "unknown budget 'gaussian' (one of uniform, jnd, auto)")
         }
         XCTAssertThrowsError(try AttackSettings[.jndModel].set(&c, .choice("wu"))) {
             XCTAssertEqual("\($0)", "unknown JND model 'wu' (one of yang, liu)")

@@ -75,7 +75,7 @@ final class CSettingsTests: XCTestCase {
         var o = sega_attack_options()
         SegaCAPI.sega_attack_options_init(&o)
         for (set, name) in [({ (o: inout sega_attack_options) in o.method = 9 }, "unknown method 9"),
-                            ({ (o: inout sega_attack_options) in o.budget = 2 }, "unknown budget 2"),
+                            ({ (o: inout sega_attack_options) in o.budget = 3 }, "unknown budget 3"),
                             ({ (o: inout sega_attack_options) in o.jnd_model = -1 }, "unknown JND model -1")] {
             var bad = o
             set(&bad)

@@ -33,7 +33,7 @@ enum { SEGA_METHOD_SEGA = 0, SEGA_METHOD_IFGSM = 1, SEGA_METHOD_ENS_IFGSM = 2, S
        SEGA_METHOD_VT = 4, SEGA_METHOD_RANDOM = 5, SEGA_METHOD_SVRE = 6, SEGA_METHOD_CWA = 7,
        SEGA_METHOD_DI_MIFGSM = 8 };
 enum { SEGA_DIRECTION_AUTO = 0, SEGA_DIRECTION_UP = 1, SEGA_DIRECTION_DOWN = 2 };
-enum { SEGA_BUDGET_UNIFORM = 0, SEGA_BUDGET_JND = 1 };
+enum { SEGA_BUDGET_UNIFORM = 0, SEGA_BUDGET_JND = 1, SEGA_BUDGET_AUTO = 2 };
 enum { SEGA_JND_YANG = 0, SEGA_JND_LIU = 1 };
 
 typedef struct sega_context sega_context;
@@ -61,7 +61,7 @@ typedef struct sega_attack_options {
     float momentum;          /* momentum decay of MI-FGSM, VT, DI-MI-FGSM, SVRE and CWA, >= 0 */
     int vt_samples;          /* VT: uniform neighbours per source and step, 1...10000 */
     float vt_beta;           /* VT: neighbourhood radius, a multiple of eps, >= 0 */
-    int budget;              /* SEGA_BUDGET_*: uniform eps, or eps_i = min(eps, budget_lambda * JND_i / 255) */
+    int budget;              /* SEGA_BUDGET_*: uniform eps, eps_i = min(eps, budget_lambda * JND_i / 255), or auto (jnd for SEGA, uniform for the baselines; the default) */
     float budget_lambda;     /* JND budget: lambda in just-noticeable differences, > 0 */
     int jnd_model;           /* SEGA_JND_*: the JND model of jnd_threshold and the JND budget */
     int svre_inner;          /* SVRE: inner steps per source and iteration (M = this * K), 1...10000 */
