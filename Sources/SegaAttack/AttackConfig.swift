@@ -103,12 +103,15 @@ public struct AttackConfig: Sendable, Equatable {
     public var budget: BudgetShape = .auto
     public var budgetLambda: Float = 1
 
+    /// Whether the run reads a JND map: SEGA's M^JND (threshold > 0) or the JND budget in effect.
+    public var usesJND: Bool { (method == .sega && jndThreshold > 0) || effectiveBudget == .jnd }
+
     /// The budget in effect for `method` (`auto` resolved).
     public var effectiveBudget: BudgetShape {
         budget != .auto ? budget : (method == .sega ? .jnd : .uniform)
     }
     /// The JND model of M^JND and of the JND budget.
-    public var jndModel: JNDModel = .yang
+    public var jndModel: JNDModel = .liu
     /// SVRE: inner steps per source and outer iteration (M = svreInner * K; the paper's M = 4K).
     public var svreInner: Int = 4
     /// CWA: the sharpness-aware reverse step r, a multiple of eps (the paper's 16/255/15 at eps 16/255).

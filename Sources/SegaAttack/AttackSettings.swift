@@ -111,10 +111,13 @@ public enum AttackSettings {
               report: ReportPart(16, "lambda", .fixed(2), omitAtDefault: true), c: "budget_lambda", example: 0.5,
               get: { $0.budgetLambda }, set: { $0.budgetLambda = $1 }),
         choice(.jndModel, "JND model", flag: "jnd-model",
-               help: "JND model of M^JND and the JND budget: yang (Yang et al. 2005) or liu (Liu et al. 2010).",
+               help: "JND model of M^JND and the JND budget: yang (Yang et al. 2005) or liu (Liu et al. 2010).", shown: "liu",
                choices: JNDModel.allCases.map(\.rawValue), resume: "jndmodel", omitAtDefault: true,
-               report: ReportPart(17, "JND model", omitAtDefault: true), c: "jnd_model", example: "liu",
-               get: { $0.jndModel.rawValue }, set: { c, v in JNDModel(rawValue: v).map { c.jndModel = $0 } != nil }),
+               report: ReportPart(17, "JND model", omitAtDefault: true), c: "jnd_model", example: "yang",
+               // The model in effect: a run that reads no JND map reads as yang (the first
+               // default), so the model it does not use never splits its records.
+               get: { $0.usesJND ? $0.jndModel.rawValue : JNDModel.yang.rawValue },
+               set: { c, v in JNDModel(rawValue: v).map { c.jndModel = $0 } != nil }),
     ]
 
     /// SVRE, CWA and DI-MI-FGSM.
@@ -160,6 +163,7 @@ public enum AttackSettings {
     /// the value their resume-key part and settings-line part are still left out at.
     public static let firstDefaults: [AttackSettingID: SettingValue] = [
         .budget: .choice(BudgetShape.uniform.rawValue),
+        .jndModel: .choice(JNDModel.yang.rawValue),
     ]
 
     /// The entry for `id`.

@@ -159,7 +159,7 @@ public final class Attacker {
         maskF.update(repeating: 1)
         maskJ.update(repeating: 1)
         let jndMask = c.method == .sega && c.jndThreshold > 0
-        if jndMask || c.effectiveBudget == .jnd { jndMap.compute(UnsafeBufferPointer(x0), model: c.jndModel, into: jnd) }
+        if c.usesJND { jndMap.compute(UnsafeBufferPointer(x0), model: c.jndModel, into: jnd) }
         if jndMask { JNDMap.mask(jnd: UnsafeBufferPointer(jnd), threshold: c.jndThreshold, into: maskJ) }
         PerceptualBudget.fill(radius: radius, scale: scale, jnd: UnsafeBufferPointer(jnd), config: c)
     }
