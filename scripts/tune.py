@@ -4,7 +4,7 @@
     scripts/tune.py --grid sigma=0.01,0.02,0.05 --grid samples=4,8 [--grid mask-quantile=0,0.3]
                     [--setting 'NAME: FLAGS' ...]
                     [--images data/sega-iqa/manifest.csv] [--split val] [--stride 10] [--limit N]
-                    [--methods sega] [--tau 0.90] [--out tune-val] [--table docs/tuning.md]
+                    [--methods sega] [--tau 0.90] [--out tune-val] [--table OUT/table.md]
                     [--sega .build/release/sega] [-- extra sega eval flags]
 
 Runs `sega eval` once per combination of the grid (every --grid NAME=V1,V2,... is an attack flag
@@ -205,7 +205,7 @@ def table(args, rows, extra):
     best_scores = matched_scores(best["dir"], best["method"], args.tau)
     tau = f"{args.tau:.2f}"
     s = ["# Tuning on the validation split", "",
-         f"Written by `scripts/tune.py` (`{' '.join(sys.argv[1:])}`): `sega eval` on `--split {args.split}` "
+         f"Written by `scripts/tune.py` (`{shlex.join(sys.argv[1:])}`): `sega eval` on `--split {args.split}` "
          f"(every {args.stride}th image{f', at most {args.limit}' if args.limit else ''}), methods {args.methods}, "
          f"targets {', '.join(rows[0]['targets'])}, every attacked image matched to SSIM {tau}.", "",
          f"Ranked by the mean over targets of SROCC(clean, attacked) at SSIM {tau} (lower = the attack moved the "
@@ -242,7 +242,7 @@ def main():
     ap.add_argument("--methods", default="sega")
     ap.add_argument("--tau", type=float, default=0.90)
     ap.add_argument("--out", default=os.path.join(REPO, "tune-val"))
-    ap.add_argument("--table", default=os.path.join(REPO, "docs/tuning.md"))
+    ap.add_argument("--table", help="where to write the table (default: OUT/table.md; docs/tuning.md is the lab note that quotes it)")
     ap.add_argument("--sega", default=os.path.join(REPO, ".build/release/sega"))
     args = ap.parse_args(own)
     splits = [args.split] + [extra[i + 1] for i, a in enumerate(extra[:-1]) if a == "--split"] + \
@@ -253,6 +253,8 @@ def main():
         sys.exit(f"tune: --tau must be in (0, 1), got {args.tau}")
     if args.stride < 1 or (args.limit is not None and args.limit < 1):
         sys.exit("tune: --stride and --limit must be >= 1")
+    if not args.table:
+        args.table = os.path.join(args.out, "table.md")
     grid = parse_grid(args.grid)
     rows = run_grid(args, grid, extra, parse_settings(args.setting))
     text = table(args, rows, extra)
