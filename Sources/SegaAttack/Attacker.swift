@@ -34,6 +34,10 @@ public final class Attacker {
 
     let x0, x, g, gk, mom, vtv, maskF, scratch, pos, neg: UnsafeMutableBufferPointer<Float>
     let jnd, maskJ: UnsafeMutableBufferPointer<Float>
+    /// ensembleGradient's per-source sums (`gk` is source 0's; these hold sources 1..<K) and the
+    /// noise of one sample, drawn once and shared by every source.
+    let gkMore: [UnsafeMutableBufferPointer<Float>]
+    let noise: UnsafeMutableBufferPointer<Float>
     var jndMap: JNDMap
 
     public init(sources: [PlannedModel], config: AttackConfig) throws {
@@ -57,18 +61,23 @@ public final class Attacker {
         mom = buf(count); vtv = buf(count); maskF = buf(count); scratch = buf(count)
         pos = buf(count); neg = buf(count)
         jnd = buf(pixels); maskJ = buf(pixels)
+        var more: [UnsafeMutableBufferPointer<Float>] = []
+        for _ in 1..<sources.count { more.append(buf(3 * pixels)) }
+        gkMore = more
+        noise = buf(count)
         jndMap = JNDMap(height: height, width: width)
     }
 
-    /// Bytes an attacker holds for images of h x w: ten 3HW buffers, two HW masks and the JND
-    /// scratch (three HW planes, replicate-index tables). Callers add it to the plans' memory.
-    public static func stateBytes(height h: Int, width w: Int) -> Int {
+    /// Bytes an attacker over `k` sources holds for images of h x w: ten 3HW buffers, one more
+    /// per source after the first and one for the shared noise, two HW masks and the JND scratch
+    /// (three HW planes, replicate-index tables). Callers add it to the plans' memory.
+    public static func stateBytes(height h: Int, width w: Int, sources k: Int) -> Int {
         let f = MemoryLayout<Float>.size
-        return (10 * 3 * h * w + 2 * h * w + 3 * h * w + 5 * 25 + 7) * f + (h + w + 12) * MemoryLayout<Int>.size
+        return ((10 + max(k, 1)) * 3 * h * w + 2 * h * w + 3 * h * w + 5 * 25 + 7) * f + (h + w + 12) * MemoryLayout<Int>.size
     }
 
     deinit {
-        for b in [x0, x, g, gk, mom, vtv, maskF, scratch, pos, neg, jnd, maskJ] { b.deallocate() }
+        for b in [x0, x, g, gk, mom, vtv, maskF, scratch, pos, neg, jnd, maskJ, noise] + gkMore { b.deallocate() }
     }
 
     /// M^F of the last iteration (per component, 0 or 1) and M^JND (per pixel), for reports.
@@ -183,60 +192,80 @@ public final class Attacker {
     enum NoiseKind { case none, gaussian(Float), uniform(Float) }
 
     /// out = (1/K) sum_k w_k * (1/N) sum_n grad f_k(x + noise_n), w_k = 1 / mean|g_k| when
-    /// normalising. The same noise samples serve every source (counter-based: regenerated).
-    /// `pos` / `neg` receive how many sources have g_k > 0 / < 0 per component (M^F's agreement rule).
-    /// Antithetic: sample n uses stream n / 2, negated when n is odd.
-    func ensembleGradient(into out: UnsafeMutableBufferPointer<Float>, samples: Int, noise: NoiseKind,
+    /// normalising. The same noise samples serve every source: sample n is drawn once (on the
+    /// engine's threads) and fed to each source in turn; each source sums its N gradients in
+    /// sample order into its own buffer, so the result is the same as drawing the noise again
+    /// per source. `pos` / `neg` receive how many sources have g_k > 0 / < 0 per component (M^F's
+    /// agreement rule). Antithetic: sample n uses stream n / 2, negated when n is odd.
+    func ensembleGradient(into out: UnsafeMutableBufferPointer<Float>, samples: Int, noise kind: NoiseKind,
                           antithetic: Bool = false, iteration t: Int, key: UInt64) -> Int {
         out.update(repeating: 0)
         pos.update(repeating: 0)
         neg.update(repeating: 0)
         var calls = 0
         var si = 0
-        while si < sources.count {  // index loop: the iterator form allocates in debug builds
-            let s = sources[si]
-            si += 1
-            gk.update(repeating: 0)
-            var n = 0
-            while n < samples {
-                let inp = s.inputBuffer
-                let stream = NoiseStream(seed: config.seed, key, UInt64(t), UInt64(antithetic ? n / 2 : n))
-                switch noise {
-                case .none:
-                    inp.baseAddress!.update(from: x.baseAddress!, count: count)
-                case .gaussian(let sigma):
-                    stream.fillGaussian(inp)
-                    let sg = antithetic && n % 2 == 1 ? -sigma : sigma
-                    var i = 0
-                    while i < count { inp[i] = x[i] + sg * inp[i]; i += 1 }
-                case .uniform(let a):
-                    stream.fillUniform(inp, amplitude: a)
-                    var i = 0
-                    while i < count { inp[i] = x[i] + inp[i]; i += 1 }
+        while si < sources.count { accumulator(si).update(repeating: 0); si += 1 }
+        var n = 0
+        while n < samples {
+            let sg = drawNoise(kind, sample: n, antithetic: antithetic, iteration: t, key: key)
+            si = 0
+            while si < sources.count {  // index loop: the iterator form allocates in debug builds
+                let s = sources[si], inp = s.inputBuffer, gks = accumulator(si)
+                var i = 0
+                switch kind {
+                case .none: inp.baseAddress!.update(from: x.baseAddress!, count: count)
+                case .gaussian: while i < count { inp[i] = x[i] + sg * noise[i]; i += 1 }
+                case .uniform: while i < count { inp[i] = x[i] + noise[i]; i += 1 }
                 }
                 let (_, gr) = s.scoreAndGradientOfInput()
-                var i = 0
-                while i < count { gk[i] += gr[i]; i += 1 }
+                i = 0
+                while i < count { gks[i] += gr[i]; i += 1 }
                 calls += 1
-                n += 1
+                si += 1
             }
-            var w = 1.0 / Double(samples * sources.count)
-            if config.normalizeSources {
-                var m = 0.0
-                var i = 0
-                while i < count { m += Double(abs(gk[i])); i += 1 }
-                m /= Double(count) * Double(samples)
-                w = m > 0 ? w / m : 0
-            }
-            let wf = Float(w)
-            var i = 0
-            while i < count {
-                out[i] += wf * gk[i]
-                if gk[i] > 0 { pos[i] += 1 } else if gk[i] < 0 { neg[i] += 1 }
-                i += 1
-            }
+            n += 1
         }
+        si = 0
+        while si < sources.count { addSource(accumulator(si), samples: samples, into: out); si += 1 }
         return calls
+    }
+
+    /// Source k's gradient sum of ensembleGradient.
+    @inline(__always)
+    func accumulator(_ k: Int) -> UnsafeMutableBufferPointer<Float> { k == 0 ? gk : gkMore[k - 1] }
+
+    /// Draw sample n's noise into `noise` (nothing for .none); returns the Gaussian's signed sigma.
+    func drawNoise(_ kind: NoiseKind, sample n: Int, antithetic: Bool, iteration t: Int, key: UInt64) -> Float {
+        let stream = NoiseStream(seed: config.seed, key, UInt64(t), UInt64(antithetic ? n / 2 : n))
+        let ctx = sources[0].plan.context
+        switch kind {
+        case .none: return 0
+        case .gaussian(let sigma):
+            ParallelNoise.fill(stream, noise, kind: .gaussian, context: ctx)
+            return antithetic && n % 2 == 1 ? -sigma : sigma
+        case .uniform(let a):
+            ParallelNoise.fill(stream, noise, kind: .uniform, amplitude: a, context: ctx)
+            return 0
+        }
+    }
+
+    /// out += w_k gk (w_k as in ensembleGradient) and the sign counts of one source's sum.
+    func addSource(_ gks: UnsafeMutableBufferPointer<Float>, samples: Int, into out: UnsafeMutableBufferPointer<Float>) {
+        var w = 1.0 / Double(samples * sources.count)
+        if config.normalizeSources {
+            var m = 0.0
+            var i = 0
+            while i < count { m += Double(abs(gks[i])); i += 1 }
+            m /= Double(count) * Double(samples)
+            w = m > 0 ? w / m : 0
+        }
+        let wf = Float(w)
+        var i = 0
+        while i < count {
+            out[i] += wf * gks[i]
+            if gks[i] > 0 { pos[i] += 1 } else if gks[i] < 0 { neg[i] += 1 }
+            i += 1
+        }
     }
 
     /// mom = mu * mom + v / |v|_1 (MI-FGSM), and g = mom (the step takes sign(g)).

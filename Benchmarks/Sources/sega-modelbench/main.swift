@@ -132,16 +132,23 @@ let context: Context
 do { context = try Context(threads: opt.threads) } catch { fail("\(error)", code: 1) }
 let input = benchInput(count: 3 * opt.height * opt.width)
 
-/// `reps` timings in milliseconds of `body` after `warmup` untimed runs.
+/// CPU milliseconds (whole process) of each timed repetition of the last `timings` call.
+nonisolated(unsafe) var lastCPUTimes: [Double] = []
+
+/// `reps` timings in milliseconds of `body` after `warmup` untimed runs (their process CPU
+/// times go to `lastCPUTimes`).
 func timings(reps: Int, warmup: Int, _ body: () -> Void) -> [Double] {
     for _ in 0..<warmup { body() }
-    var times: [Double] = []
+    var times: [Double] = [], cpu: [Double] = []
     times.reserveCapacity(reps)
+    cpu.reserveCapacity(reps)
     for _ in 0..<reps {
-        let a = now()
+        let a = now(), c = processCPU()
         body()
         times.append((now() - a) * 1000)
+        cpu.append((processCPU() - c) * 1000)
     }
+    lastCPUTimes = cpu
     return times
 }
 
@@ -160,6 +167,9 @@ func resultLine(mode: String, plan: Plan, times: [Double], score: Double, gradAb
     j.add("reps", opt.reps); j.add("warmup", opt.warmup)
     j.add("best_ms", times.min()!, digits: 3); j.add("median_ms", median(times), digits: 3)
     j.add("times_ms", times, digits: 3)
+    // CPU time of the process per repetition: with --threads 1 the measure that the load of a
+    // shared machine does not inflate (wall time does).
+    j.add("best_cpu_ms", lastCPUTimes.min()!, digits: 3); j.add("median_cpu_ms", median(lastCPUTimes), digits: 3)
     j.add("score", score, digits: 9, exponent: true)
     j.add("grad_abs_mean", gradAbsMean, digits: 9, exponent: true)
     j.add("peak_rss_bytes", peakRSSBytes())
