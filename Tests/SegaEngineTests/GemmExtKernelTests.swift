@@ -251,4 +251,60 @@ final class EltwiseThreadedKernelTests: XCTestCase {
             }
         }
     }
+
+    func testThreadedMapsEqualTheirSingleThreadKernels() {
+        let engines = KernelEngines()
+        for (name, e) in engines.list {
+            for n in [0, 1, 63, 64, 65, 16384, 40000, 100_003] {
+                let x = values(n, seed: UInt64(n + 11)), dy = values(n, seed: UInt64(n + 13))
+                let base = values(n, seed: UInt64(n + 17)), mask = x.map { UInt8($0 > 0.5 ? 1 : 0) }
+                func check(_ what: String, _ single: (inout [Float]) -> Void, _ threaded: (inout [Float]) -> Void) {
+                    var want = base, got = base
+                    single(&want); threaded(&got)
+                    XCTAssertTrue(bitEqual(got, want), "\(name) n \(n): \(what)")
+                }
+                check("gelu fwd", { sega_gelu_fwd(n, x, &$0) }, { sega_gelu_fwd_mt(e, n, x, &$0) })
+                check("gelu bwd", { sega_gelu_bwd(n, x, dy, &$0) }, { sega_gelu_bwd_mt(e, n, x, dy, &$0) })
+                check("add", { sega_add_inplace(n, x, &$0) }, { sega_add_inplace_mt(e, n, x, &$0) })
+                check("axpy", { sega_axpy(n, -1, x, &$0) }, { sega_axpy_mt(e, n, -1, x, &$0) })
+                check("mask bwd", { sega_mask_bwd(n, mask, dy, &$0) }, { sega_mask_bwd_mt(e, n, mask, dy, &$0) })
+                check("zero", { for i in 0..<n { $0[i] = 0 } }, { sega_zero_mt(e, n, &$0) })
+                for (k, act) in [SEGA_ACT_RELU, SEGA_ACT_RELU6].enumerated() {
+                    var m1 = [UInt8](repeating: 3, count: n), m2 = m1
+                    check("act \(k)", { k == 0 ? sega_relu_fwd_mask(n, x, &$0, &m1) : sega_relu6_fwd_mask(n, x, &$0, &m1) },
+                          { sega_act_fwd_mt(e, n, Int32(act.rawValue), x, &$0, &m2) })
+                    XCTAssertEqual(m1, m2, "\(name) n \(n) act \(k) mask")
+                    check("act \(k) no mask", { k == 0 ? sega_relu_fwd(n, x, &$0) : sega_relu6_fwd(n, x, &$0) },
+                          { sega_act_fwd_mt(e, n, Int32(act.rawValue), x, &$0, nil) })
+                }
+                for op in 0..<3 {
+                    for (sa, sb) in [(1, 1), (1, 0), (0, 1), (0, 0)] {
+                        let f: (Float, Float) -> Float = op == 0 ? { $0 + $1 } : (op == 1 ? { $0 - $1 } : { $0 * $1 })
+                        check("binary \(op) \(sa) \(sb)", { for i in 0..<n { $0[i] = f(x[i * sa], dy[i * sb]) } },
+                              { sega_binary_mt(e, Int32(op), n, x, sa, dy, sb, &$0) })
+                    }
+                }
+            }
+        }
+    }
+
+    func testThreadedIm2colAndCol2imEqualSingleThread() {
+        let engines = KernelEngines()
+        let geoms = [kernelGeom(c: 3, h: 96, w: 130, kh: 3, kw: 3, sh: 2, sw: 2, pt: 0, pl: 0, oh: 48, ow: 65),
+                     kernelGeom(c: 5, h: 40, w: 41, kh: 3, kw: 3, sh: 1, sw: 1, pt: 1, pl: 1, oh: 40, ow: 41),
+                     kernelGeom(c: 1, h: 200, w: 200, kh: 5, kw: 5, sh: 1, sw: 1, pt: 2, pl: 2, oh: 200, ow: 200),
+                     kernelGeom(c: 2, h: 7, w: 9, kh: 3, kw: 3, sh: 1, sw: 1, pt: 1, pl: 1, oh: 7, ow: 9)]
+        for (name, e) in engines.list {
+            for var g in geoms {
+                let nx = Int(g.c * g.h * g.w), ncol = Int(g.c * g.kh * g.kw * g.oh * g.ow)
+                let x = values(nx, seed: 21), col = values(ncol, seed: 22), x0 = values(nx, seed: 23)
+                var want = [Float](repeating: .nan, count: ncol), got = want
+                sega_im2col(&g, x, &want); sega_im2col_mt(e, &g, x, &got)
+                XCTAssertTrue(bitEqual(got, want), "\(name) im2col \(describeGeom(g))")
+                var wx = x0, gx = x0
+                sega_col2im(&g, col, &wx); sega_col2im_mt(e, &g, col, &gx)
+                XCTAssertTrue(bitEqual(gx, wx), "\(name) col2im \(describeGeom(g))")
+            }
+        }
+    }
 }
