@@ -12,8 +12,11 @@ let package = Package(
         .library(name: "SegaIO", targets: ["SegaIO"]),
         .library(name: "SegaAttack", targets: ["SegaAttack"]),
         .executable(name: "sega", targets: ["sega"]),
-        // libSegaStatic.a with the C API of include/sega.h (scripts/c_example.sh links a C program to it).
-        .library(name: "SegaStatic", type: .static, targets: ["SegaCAPI"]),
+        // The C library: the C API of Sources/CSegaAPI/include/sega.h over the whole engine, as
+        // libsega-c.a. SwiftPM ignores a library product named "sega" next to the executable "sega",
+        // so the product is "sega-c"; scripts/install.sh installs it as lib/libsega.a, links
+        // lib/libsega.so from it with the Swift runtime inside, and writes lib/pkgconfig/sega.pc.
+        .library(name: "sega-c", type: .static, targets: ["SegaCAPI"]),
     ],
     dependencies: [
         // Command-line parsing for the CLI layer (SegaCLI, the `sega` executable) only.

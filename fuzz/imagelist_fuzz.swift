@@ -26,13 +26,19 @@ private func parse(_ text: String, _ base: String, _ split: String?) -> [ImageIt
     }
 }
 
+/// The lines of a list as the parser's documented rules define them: a leading byte-order mark
+/// is dropped; "\n", "\r\n" (one Character in Swift) and a lone "\r" each end a line.
+private func listLines(_ text: String) -> [String] {
+    let text = text.hasPrefix("\u{FEFF}") ? String(text.dropFirst()) : text
+    return text.split(omittingEmptySubsequences: false,
+                      whereSeparator: { $0 == "\n" || $0 == "\r\n" || $0 == "\r" }).map(String.init)
+}
+
 /// The paths (as written, trimmed) of the data rows whose split field is `split`, or nil when
 /// the text is not a CSV with `path` and `split` columns. Same line rules as the parser.
 private func expectedSplitPaths(_ text: String, _ split: String) -> [String]? {
     var lines: [String] = []
-    for raw in text.split(omittingEmptySubsequences: false, whereSeparator: { $0 == "\n" }) {
-        var l = String(raw)
-        if l.hasSuffix("\r") { l.removeLast() }
+    for l in listLines(text) {
         let t = l.trimmingSpaces
         if !t.isEmpty && !t.hasPrefix("#") { lines.append(l) }
     }
@@ -103,7 +109,7 @@ public func fuzzImageList(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
 }
 
 private func firstSplitValue(_ text: String) -> String? {
-    let lines = text.split(whereSeparator: { $0 == "\n" }).map(String.init)
+    let lines = listLines(text)
         .filter { let t = $0.trimmingSpaces; return !t.isEmpty && !t.hasPrefix("#") }
     guard lines.count >= 2,
           let h = try? ImageList.fields(lines[0], line: 1, source: ""),

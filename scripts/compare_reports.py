@@ -5,8 +5,9 @@
 
 Every file under either directory must exist in both. JSON files (records, report.json) are
 compared as parsed values without the timing keys (at any depth); report.csv without the timing
-columns; report.md with the timing column ("s/image") dropped from its tables; everything else
-(attacked PNGs, sheets, srocc.svg) byte for byte. Prints one line per difference and a summary;
+columns (or, in the long format, the rows whose metric is a timing key); report.md with the timing
+column ("s/image") dropped from its tables; everything else (attacked PNGs, sheets, the SVG and PNG
+charts, index.html, which has no timing) byte for byte. Prints one line per difference and a summary;
 exits 1 on any difference. Used to show that a refactor writes the same outputs as before.
 """
 import argparse
@@ -37,9 +38,13 @@ def strip_json(v, keys):
 
 
 def strip_csv(text, keys):
+    """Without timing columns (a wide CSV) or timing rows (the long report.csv: a 'metric' column)."""
     rows = list(csv.reader(io.StringIO(text)))
     if not rows:
         return rows
+    if "metric" in rows[0]:
+        m = rows[0].index("metric")
+        rows = [rows[0]] + [r for r in rows[1:] if not (m < len(r) and r[m] in keys)]
     keep = [i for i, h in enumerate(rows[0]) if h not in keys]
     return [[r[i] for i in keep if i < len(r)] for r in rows]
 

@@ -2,12 +2,16 @@
 # The test command: installs what is missing, runs the whole test suite (best ISA: AVX-512/AVX2),
 # re-runs the kernel regression tests on the portable path, checks that the benchmark package
 # (Benchmarks/) still compiles, runs each fuzzer briefly, a short ASan/UBSan pass
-# (scripts/sanitize.sh --quick), the C example, the dataset reproducibility test and the
-# layering check (scripts/check_layers.sh).
+# (scripts/sanitize.sh --quick), the C example (installed, linked by cc via pkg-config, static and
+# shared), the whole suite again in release, the fault tests (scripts/fault/: SIGKILL, full disk,
+# concurrent shards, the C API under TSan), the dataset reproducibility test, the layering check
+# (scripts/check_layers.sh), the documentation's links (docs/check_links.py), a sharded eval on a real one-node Slurm cluster
+# (scripts/slurm/ci_test.sh) and the eval report opened in headless Chromium
+# (scripts/check_report_html.sh).
 # Ends with one summary line "N passed, M failed" (XCTest cases + fuzz harnesses).
 set -uo pipefail
 cd "$(dirname "$0")/.."
-./scripts/deps.sh || exit 1
+./scripts/deps.sh --test || exit 1
 swift build --build-tests || exit 1
 logs=$(mktemp -d)
 passed=0; failed=0
@@ -56,13 +60,52 @@ grep -E "^sanitize |sanitizer report|exited with" "$logs/sanitize.log"
 while read -r n f; do passed=$((passed + n - f)); failed=$((failed + f)); done < <(
   sed -nE 's/^sanitize [a-z]+: ([0-9]+) tests, ([0-9]+) failures$/\1 \2/p' "$logs/sanitize.log")
 [ "$(grep -cE '^sanitize [a-z]+: ' "$logs/sanitize.log")" -eq 2 ] || { failed=$((failed + 1)); tail -n 30 "$logs/sanitize.log"; }
-# The C example: libsega.a (static) + the Swift runtime linked statically, scoring and attacking
-# the sample image through include/sega.h.
-if ./scripts/c_example.sh > "$logs/cexample.log" 2>&1; then
-  passed=$((passed + 1)); echo "c-example: ok"; grep -E "^(source|target|linf)" "$logs/cexample.log"
-else
-  failed=$((failed + 1)); echo "c-example: FAILED"; tail -n 30 "$logs/cexample.log"
+# The C example: scripts/install.sh into a scratch prefix, examples/c built by plain cc through
+# pkg-config against the installed libsega.a and libsega.so and run; each check is one line
+# "c-example: NAME: ok" or "c-example: NAME: FAILED (...)".
+./scripts/c_example.sh > "$logs/cexample.log" 2>&1
+st=$?
+grep -E "^c-example: " "$logs/cexample.log"
+passed=$((passed + $(grep -cE "^c-example: .*: ok$" "$logs/cexample.log")))
+failed=$((failed + $(grep -cE "^c-example: .*: FAILED" "$logs/cexample.log")))
+if [ "$st" -ne 0 ] && ! grep -qE "^c-example: .*: FAILED" "$logs/cexample.log"; then
+  failed=$((failed + 1)); tail -n 30 "$logs/cexample.log"
 fi
+# Release pass: the whole suite again, built as users run it (-c release; -enable-testing for the
+# @testable imports), in its own scratch directory so that the C example's release build above is
+# not rebuilt with other flags. Its sega binary then runs the fault tests.
+t0=$(date +%s)
+rel=.build-release-tests
+if swift build -c release --build-tests -Xswiftc -enable-testing --scratch-path "$rel" > "$logs/release-build.log" 2>&1; then
+  swift test -c release --skip-build --disable-swift-testing --scratch-path "$rel" > "$logs/release.log" 2>&1
+  st=$?; grep -E "error:|Executed" "$logs/release.log" | tail -n 5
+  count "$logs/release.log"; [ "$st" -ne 0 ] && failed=$((failed + 1))
+else
+  failed=$((failed + 1)); echo "release build: FAILED"; tail -n 30 "$logs/release-build.log"
+fi
+echo "time: release pass $(( $(date +%s) - t0 )) s"
+# Fault tests (scripts/fault/, issue 26): eval SIGKILLed 50 times at random moments, each followed
+# by a rerun (records complete, report equal to an uninterrupted run's, no temporary file left),
+# two shards at once into one report; a full disk (ENOSPC interposer) for attack and eval; the C
+# API under ThreadSanitizer, four threads with a context each.
+t0=$(date +%s)
+for fault in "kill_test.py 50" "disk_full_test.py"; do
+  # shellcheck disable=SC2086
+  python3 scripts/fault/$fault --sega "$rel/release/sega" > "$logs/fault.log" 2>&1
+  grep -E "^(kill-test|shard-test|disk-full-test)" "$logs/fault.log"
+  line=$(grep -E "^fault: [0-9]+ passed, [0-9]+ failed$" "$logs/fault.log" | tail -n 1)
+  if [ -z "$line" ]; then failed=$((failed + 1)); tail -n 20 "$logs/fault.log"; continue; fi
+  passed=$((passed + $(echo "$line" | sed -E 's/fault: ([0-9]+) passed.*/\1/')))
+  failed=$((failed + $(echo "$line" | sed -E 's/.* ([0-9]+) failed$/\1/')))
+done
+echo "time: kill and full-disk tests $(( $(date +%s) - t0 )) s"
+t0=$(date +%s)
+if ./scripts/fault/tsan_capi.sh > "$logs/tsan.log" 2>&1; then
+  passed=$((passed + 1)); grep -E "^(capi-threads|tsan-capi)" "$logs/tsan.log"
+else
+  failed=$((failed + 1)); tail -n 40 "$logs/tsan.log"
+fi
+echo "time: ThreadSanitizer C API test $(( $(date +%s) - t0 )) s"
 # Dataset builder: byte-for-byte reproducibility on a subset (weights/dataset/test_build.py).
 .venv-tools/bin/python weights/dataset/test_build.py > "$logs/dataset.log" 2>&1
 cat "$logs/dataset.log"
@@ -75,6 +118,27 @@ if ./scripts/check_layers.sh > "$logs/layers.log" 2>&1; then
   passed=$((passed + 1)); echo "layers: ok"
 else
   failed=$((failed + 1)); cat "$logs/layers.log"
+fi
+# Documentation links: every relative link (and #heading) in README.md and docs/*.md exists.
+if python3 docs/check_links.py README.md docs/*.md > "$logs/links.log" 2>&1; then
+  passed=$((passed + 1)); echo "links: ok ($(tail -1 "$logs/links.log"))"
+else
+  failed=$((failed + 1)); cat "$logs/links.log"
+fi
+# Slurm: a sharded eval as a job array + report job on a one-node cluster this script starts
+# (installs slurm-wlm and munge if missing; about 45 s), and again with one task requeued
+# mid-run: both byte-identical to one process (two checks; docs/cluster.md).
+./scripts/slurm/ci_test.sh > "$logs/slurm.log" 2>&1
+st=$?; grep -E "^slurm: " "$logs/slurm.log" || tail -n 30 "$logs/slurm.log"
+ok=$(grep -cE "^slurm: (array|requeue): ok" "$logs/slurm.log")
+passed=$((passed + ok)); failed=$((failed + 2 - ok))
+[ "$st" -ne 0 ] && [ "$ok" -eq 2 ] && failed=$((failed + 1))
+# The eval report in a real browser: headless Chromium (Debian's, installed if missing) opens a small
+# report's index.html; every image must load (scripts/check_report_html.sh, about 10 s).
+if ./scripts/check_report_html.sh > "$logs/html.log" 2>&1; then
+  passed=$((passed + 1)); grep -E "^report-html: " "$logs/html.log"
+else
+  failed=$((failed + 1)); tail -n 20 "$logs/html.log"
 fi
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

@@ -108,23 +108,28 @@ def selection(training):
 
 
 def licences(spec, splits):
-    """The card's licence section: the backbone's weights, and every photo the dataset derives
-    from (weights/dataset/licences.py: Debian copyright files, scikit-image's data docstrings),
-    grouped by package and licence, each with its split (splits: photo id -> split)."""
+    """The card's licence section: one paragraph (code, data, backbone) that points at
+    weights/LICENSES.md for each photo's author, licence and split. The data part is derived from
+    weights/dataset/licences.py (Debian copyright files, scikit-image's data docstrings), the one
+    source LICENSES.md's photo table was read from (splits: photo id -> split)."""
     sys.path.insert(0, os.path.join(HERE, "dataset"))
     from licences import photo_licences
-    backbone = R.IMAGENET_LICENCE.get(spec.imagenet, "none: every weight was trained here from random initialisation")
-    lines = ["## Licences", "", f"Backbone weights: {backbone}.", "",
-             "Data: the dataset's images are distorted crops of these photos (copyright and licence as their packages state; "
-             "`weights/dataset/licences.py` lists them):", ""]
-    groups = {}
+    seen = {}
     for pid, pkg, holder, lic, src in photo_licences():
-        groups.setdefault((pkg, lic, src), []).append(f"{pid} ({splits.get(pid, '?')}; {holder})")
-    for (pkg, lic, src), photos in groups.items():
-        lines.append(f"- {pkg}, {lic} (`{src}`): " + ", ".join(photos))
-    lines += ["", "scikit-image itself (the package the five scikit-image photos ship in) is BSD-3-Clause "
-              "(its LICENSE.txt)."]
-    return lines
+        part = "test" if splits.get(pid) == "test" else "train and val"
+        seen.setdefault(part, {}).setdefault(pkg.split("-1")[0].split("-2")[0], set()).add(lic)
+
+    def summary(part):
+        groups = seen.get(part, {})
+        return "; ".join(f"{pkg} ({', '.join(sorted(l))})" for pkg, l in groups.items())
+    count = {part: sum(1 for pid, *_ in photo_licences() if ("test" if splits.get(pid) == "test" else "train and val") == part)
+             for part in seen}
+    backbone = R.IMAGENET_LICENCE.get(spec.imagenet, "none (trained from scratch)")
+    text = (f"Code: Apache-2.0 ([LICENSE](../LICENSE)). Data: the {count.get('train and val', 0)} train and val photos of "
+            f"sega's dataset, from {summary('train and val')}; the {count.get('test', 0)} test photos: {summary('test')}. "
+            f"Backbone: {backbone}. Each photo's author, licence and split, and what this means for the weights: "
+            "[LICENSES.md](LICENSES.md).")
+    return ["## Licences", "", text]
 
 
 def card(name, path, meta, ev, gflops, model, splits):

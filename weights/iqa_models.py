@@ -11,7 +11,10 @@ one entry here (plus its Swift file) instead of a branch in each tool:
   defaults         train.py's (epochs, batch, lr, backbone lr multiplier)
   imagenet         the pretrained backbone under `backbone.` ("lite0", "lite2"; None: from scratch)
   train_crop       the training crop protocol: model -> (h, w), or None when the model resizes
-                   the whole image itself; crop_forward: how a crop is scored (hyperiqa: one patch)
+                   the whole image itself; crop_step: the crop corner's grid (vitiqa_patch: its
+                   patch); crop_forward(model, crop, i, j): how a crop at (i, j) is scored
+                   (hyperiqa: one patch; vitiqa_patch: the tokens' own position embeddings)
+  data_init        (model, images) -> None: a data-dependent initialisation before training
   affine           the tensors whose common scale scales the output, and the bias that shifts it
                    (train.py's export to 0..100 and norm-in-norm calibration)
   tap              (channels, tap): tap.feat holds the pooled features the quality head reads
@@ -20,6 +23,8 @@ one entry here (plus its Swift file) instead of a branch in each tool:
                    training record)
   card             (title, initialisation, layout, protocol) of evaluate.py's model card
   fixtures         reduced-width parity fixtures (weights/fixtures/*.py write them)
+  full             the full-width module with fresh (untrained) weights: for benchmarks and
+                   full-width checks (pyiqa's architectures: the re-statements in weights/fixtures/)
 
 Users: weights/train.py, evaluate.py, convert.py, parity_split.py and weights/fixtures/*.py.
 The model classes live here (from-scratch models) and in models_lite0.py (the EfficientNet-Lite
@@ -215,11 +220,35 @@ class ViTPatchIQA(nn.Module):
     def input_size(self):
         return self.patch * self.grid[0], self.patch * self.grid[1]
 
-    def forward(self, x):
+    @torch.no_grad()
+    def whiten_patch_embed_(self, x):
+        """Data-dependent start: scale each patch-embedding channel (a DCT filter) to unit standard
+        deviation and zero mean over the patches of the images x (as the model sees them), so the
+        small high-frequency coefficients where noise, blocking and blur show start as large as
+        the rest."""
         s = self.input_size
         if tuple(x.shape[2:]) != s:
             x = F.interpolate(x, s, mode="bilinear", align_corners=False)
-        t = self.patch_embed(ml.imagenet_normalize(x)).permute(0, 2, 3, 1) + self.pos_embed   # [N, gh, gw, D]
+        e = self.patch_embed(ml.imagenet_normalize(x))
+        mean, std = e.mean(dim=(0, 2, 3)), e.std(dim=(0, 2, 3)).clamp_min(1e-6)
+        self.patch_embed.weight.div_(std.view(-1, 1, 1, 1))
+        self.patch_embed.bias.sub_(mean).div_(std)
+
+    def forward(self, x, window=None):
+        """window (training only): x is a crop of whole patches of the (p gh) x (p gw) input whose
+        first patch is patch (ti, tj) of the grid; its tokens get their own position embeddings."""
+        if window is None:
+            s = self.input_size
+            if tuple(x.shape[2:]) != s:
+                x = F.interpolate(x, s, mode="bilinear", align_corners=False)
+            pos = self.pos_embed
+        else:
+            (ti, tj), p = window, self.patch
+            a, b = x.shape[2] // p, x.shape[3] // p
+            if a * p != x.shape[2] or b * p != x.shape[3] or ti + a > self.grid[0] or tj + b > self.grid[1]:
+                raise ValueError(f"vitiqa_patch: window {tuple(x.shape[2:])} at patch {window} does not fit the {self.grid} grid")
+            pos = self.pos_embed[:, ti:ti + a, tj:tj + b]
+        t = self.patch_embed(ml.imagenet_normalize(x)).permute(0, 2, 3, 1) + pos   # [N, a, b, D]
         t = t.flatten(1, 2)
         t = torch.cat([self.cls_token.expand(t.shape[0], -1, -1), t], dim=1)
         for b in self.blocks:
@@ -253,6 +282,8 @@ class Arch:
     imagenet: Optional[str] = None
     train_crop: Optional[Callable] = None
     crop_forward: Optional[Callable] = None
+    crop_step: int = 1
+    data_init: Optional[Callable] = None
     no_crop: str = ""
     affine: Optional[Callable] = None
     tap: Optional[Callable] = None
@@ -260,6 +291,7 @@ class Arch:
     record: Callable = lambda m: {}
     card: Optional[Callable] = None
     fixtures: tuple = ()
+    full: Optional[Callable[[], nn.Module]] = None
 
     @property
     def trainable(self):
@@ -292,6 +324,22 @@ def _cls_tap(model):
     tap = _Tap()
     model.norm.register_forward_hook(lambda m, inp, out: setattr(tap, "feat", out[:, 0]))
     return model.norm.normalized_shape[0], tap
+
+
+def _fixture_module(name):
+    """A module of weights/fixtures/ (the PyTorch re-statements of pyiqa's architectures)."""
+    import importlib
+    import os
+    import sys
+    d = os.path.join(os.path.dirname(os.path.abspath(__file__)), "fixtures")
+    if d not in sys.path:
+        sys.path.insert(0, d)
+    return importlib.import_module(name)
+
+
+def _linearityiqa_full():
+    m = _fixture_module("linearityiqa")
+    return m.IQAModelRe(m.trunk_children(m.timm_resnext(base_width=8)), [1024, 2048])
 
 
 def _linear_affine(lin):
@@ -343,6 +391,7 @@ _ARCHS = [
          tap=_cnniqa_tap,
          metadata=lambda m: {"lcn_c": repr(m.lcn_c)} if m.lcn_c is not None else {},
          card=_cnniqa_card,
+         full=lambda: CNNIQA(),
          fixtures=(Fixture("cnniqa_lcn", lambda: CNNIQA(lcn_c=1e-3), (48, 64, 32), 31),)),
     Arch("wadiqam",
          load=lambda meta, sd: WaDIQaM(base=int(meta.get("base_channels", 32))),
@@ -357,20 +406,22 @@ _ARCHS = [
              "non-overlapping 32x32 patches -> 10 3x3 convs (B..16B channels, B = base_channels in the metadata: pyiqa's 32, "
              "train.py's 16; a 2x2 max pool after every second) -> per patch a quality q (fc 16B -> fc 1) and a weight "
              "w (fc 16B -> fc 1 -> ReLU) -> sum(q w) / sum(w)",
-             "the whole image at its own size, cut into pyiqa's grid of 32x32 patches (trained on random 97x129 crops: 3 x 4 patches)")),
+             "the whole image at its own size, cut into pyiqa's grid of 32x32 patches (trained on random 97x129 crops: 3 x 4 patches)"),
+         full=lambda: WaDIQaM(base=32)),
     # pyiqa / LinearityIQA checkpoints (weights/convert.py); PyTorch re-statements in weights/fixtures/.
-    Arch("dbcnn"),
-    Arch("hyperiqa"),
-    Arch("linearityiqa"),
+    Arch("dbcnn", full=lambda: _fixture_module("dbcnn").DBCNNRestated(div=1)),
+    Arch("hyperiqa", full=lambda: _fixture_module("hyperiqa").HyperNetRe(num_crop=1)),
+    Arch("linearityiqa", full=_linearityiqa_full),
     Arch("lite0",
          load=lambda meta, sd: ml.Lite0Classifier(num_classes=sd["_fc.weight"].shape[0]),
-         fixtures=(Fixture("lite0", lambda: ml.Lite0Classifier(mult=0.5, num_classes=10), (75, 90, 1), 11),)),
+         fixtures=(Fixture("lite0", lambda: ml.Lite0Classifier(mult=0.5, num_classes=10), (75, 90, 1), 11),),
+         full=lambda: ml.Lite0Classifier()),
     Arch("hyperiqa_lite0",
          load=lambda meta, sd: ml.HyperIQALite0(num_crop=int(meta.get("num_crop", 25)), crop_size=int(meta.get("crop_size", 224))),
          new=lambda o: ml.HyperIQALite0(num_crop=o.num_crop),
          defaults=(14, 8, 1e-3, 0.3), imagenet="lite0",
          train_crop=lambda m: (m.crop_size, m.crop_size),  # as the paper trains
-         crop_forward=lambda m, x: m.forward_patch(x),
+         crop_forward=lambda m, x, i, j: m.forward_patch(x),
          affine=lambda m: ([t for lin in (m.fc_w[4], m.fc_b[4]) for t in (lin.weight, lin.bias)], m.fc_b[4].bias),
          tap=_pooled_backbone_tap,
          metadata=_hyperiqa_lite0_metadata,
@@ -381,7 +432,8 @@ _ARCHS = [
          fixtures=(Fixture("hyperiqa_lite0",
                            lambda: ml.HyperIQALite0(mult=0.25, lda=4, lda_channels=(4, 4, 8), last=8, hyper_mid=32,
                                                     hyper_in=16, fc=(8, 4, 4, 2), crop_size=64, num_crop=4),
-                           (60, 90, 2), 12),)),
+                           (60, 90, 2), 12),),
+         full=lambda: ml.HyperIQALite0()),
     Arch("linearityiqa_lite0",
          load=lambda meta, sd: ml.LinearityIQALite0(),
          new=lambda o: ml.LinearityIQALite0(),
@@ -394,7 +446,8 @@ _ARCHS = [
              "Lite0 block-10 and head features, each [mean, std] pooled and reduced, linear regression, k*s+b",
              "the whole image at its own size"),
          fixtures=(Fixture("linearityiqa_lite0", lambda: ml.LinearityIQALite0(mult=0.25, hidden=32, reduced=16),
-                           (72, 88, 3), 13, setup=_lite0_fixture_kb),)),
+                           (72, 88, 3), 13, setup=_lite0_fixture_kb),),
+         full=lambda: ml.LinearityIQALite0()),
     Arch("dbcnn_lite0",
          load=lambda meta, sd: ml.DBCNNLite0(),
          new=lambda o: ml.DBCNNLite0(),
@@ -406,7 +459,8 @@ _ARCHS = [
              "DBCNN (Zhang et al. 2018) on EfficientNet-Lite0", "ImageNet Lite0 backbone, fine-tuned",
              "Lite0 head and block-10 streams, 1x1 reductions, bilinear pooling, signed sqrt, L2 norm, fc",
              "the whole image at its own size"),
-         fixtures=(Fixture("dbcnn_lite0", lambda: ml.DBCNNLite0(mult=0.25, c1=16, c2=8), (72, 88, 4), 14),)),
+         fixtures=(Fixture("dbcnn_lite0", lambda: ml.DBCNNLite0(mult=0.25, c1=16, c2=8), (72, 88, 4), 14),),
+         full=lambda: ml.DBCNNLite0()),
     Arch("vitiqa",
          load=lambda meta, sd: ml.ViTIQA(heads=int(meta.get("num_heads", 3)), grid=_vit_grid(sd)),
          new=lambda o: ml.ViTIQA(grid=o.grid),
@@ -417,7 +471,8 @@ _ARCHS = [
          metadata=lambda m: {"num_heads": m.num_heads},
          record=lambda m: {"grid": m.grid},
          card=_vitiqa_card,
-         fixtures=(Fixture("vitiqa", lambda: ml.ViTIQA(mult=0.25, dim=32, depth=2, heads=2, grid=4), (70, 90, 5), 15),)),
+         fixtures=(Fixture("vitiqa", lambda: ml.ViTIQA(mult=0.25, dim=32, depth=2, heads=2, grid=4), (70, 90, 5), 15),),
+         full=lambda: ml.ViTIQA()),
     # Targets that share no weights with the Lite0-based models (issue 23's target panel).
     Arch("lite2iqa",
          load=lambda meta, sd: Lite2IQA(hidden=sd["local.weight"].shape[0]),
@@ -432,7 +487,8 @@ _ARCHS = [
              "Lite2 (21 blocks, head conv to 1280, stride 32) -> 1x1 conv to 256 + ReLU -> per location a quality q "
              "and a weight logit z (1x1 convs) -> sum(q softmax(z)) over the locations",
              "the whole image at its own size"),
-         fixtures=(Fixture("lite2iqa", lambda: Lite2IQA(mult=0.125, hidden=16), (70, 90, 6), 16),)),
+         fixtures=(Fixture("lite2iqa", lambda: Lite2IQA(mult=0.125, hidden=16), (70, 90, 6), 16),),
+         full=lambda: Lite2IQA()),
     Arch("vitiqa_patch",
          load=lambda meta, sd: ViTPatchIQA(
              dim=sd["patch_embed.weight"].shape[0], heads=int(meta.get("num_heads", 3)), patch=sd["patch_embed.weight"].shape[-1],
@@ -441,7 +497,10 @@ _ARCHS = [
              grid=tuple(sd["pos_embed"].shape[1:3])),
          new=lambda o: ViTPatchIQA(),
          defaults=(30, 16, 5e-4, 1.0),
-         no_crop="it resizes the whole image to its token grid times the patch size",
+         train_crop=lambda m: m.input_size,  # the whole image; --crop takes a window of whole patches
+         crop_step=16,
+         crop_forward=lambda m, x, i, j: m(x, window=(i // m.patch, j // m.patch)),
+         data_init=lambda m, x: m.whiten_patch_embed_(x),
          affine=_linear_affine(lambda m: m.head),
          tap=_cls_tap,
          metadata=lambda m: {"num_heads": m.num_heads},
@@ -453,7 +512,8 @@ _ARCHS = [
              f"({m.num_heads} heads) -> LayerNorm -> linear",
              f"the image resized (bilinear) to {m.input_size[0]}x{m.input_size[1]} (the dataset's size: no resize)"),
          fixtures=(Fixture("vitiqa_patch", lambda: ViTPatchIQA(dim=32, depth=2, heads=2, grid=(3, 4), patch=8),
-                           (40, 60, 7), 17),)),
+                           (40, 60, 7), 17),),
+         full=lambda: ViTPatchIQA()),
 ]
 
 ARCHS = {a.name: a for a in _ARCHS}

@@ -119,10 +119,11 @@ def train_forward(model, arch, x, gen, crop=None):
         _, _, h, w = x.shape
         if ch > h or cw > w:
             raise SystemExit(f"train: crop {ch}x{cw} is larger than the {h}x{w} images")
-        i = int(torch.randint(0, h - ch + 1, (1,), generator=gen))
-        j = int(torch.randint(0, w - cw + 1, (1,), generator=gen))
+        step = spec.crop_step  # corners on this grid (1: anywhere)
+        i = int(torch.randint(0, (h - ch) // step + 1, (1,), generator=gen)) * step
+        j = int(torch.randint(0, (w - cw) // step + 1, (1,), generator=gen)) * step
         x = x[..., i:i + ch, j:j + cw]
-        return spec.crop_forward(model, x) if spec.crop_forward else model(x)
+        return spec.crop_forward(model, x, i, j) if spec.crop_forward else model(x)
     return model(x)
 
 
@@ -285,6 +286,8 @@ def main(argv=None):
     gtr = torch.tensor([view_ids[v] for v in view_of])
     ytr = ytr / 100.0
     model = build_model(a.arch, a, a.freeze).to(memory_format=torch.channels_last)
+    if spec.data_init is not None:  # e.g. vitiqa_patch: whiten its patch embedding on 64 training images
+        spec.data_init(model, to_float(xtr[::max(1, len(xtr) // 64)][:64]))
     aux = None
     if a.aux > 0:
         channels, tap = spec.tap(model)

@@ -53,33 +53,35 @@ static int sega_cpu_detect(void) { return SEGA_ISA_PORTABLE; }
 static int sega_cpu_half_rate512(void) { return 0; }
 #endif
 
-static volatile int g_half_rate = -1;
+// Cached results: every thread computes the same value, stored and read atomically (relaxed),
+// so contexts created on several threads at once do not race (ThreadSanitizer reported the plain
+// volatile int here: scripts/fault/tsan_capi.sh).
+static int g_half_rate = -1;
 
 int sega__cpu_avx512_half_rate(void) {
-    int v = g_half_rate;
+    int v = __atomic_load_n(&g_half_rate, __ATOMIC_RELAXED);
     if (v == -1) {
         v = sega_cpu_half_rate512();
-        g_half_rate = v;
+        __atomic_store_n(&g_half_rate, v, __ATOMIC_RELAXED);
     }
     return v;
 }
 
-// Cached results (benign race: every thread computes the same value).
-static volatile int g_hw_isa = -2;
-static volatile int g_cap_isa = -2;
+static int g_hw_isa = -2;
+static int g_cap_isa = -2;
 
 static int sega_hw_isa(void) {
-    int v = g_hw_isa;
+    int v = __atomic_load_n(&g_hw_isa, __ATOMIC_RELAXED);
     if (v == -2) {
         v = sega_cpu_detect();
-        g_hw_isa = v;
+        __atomic_store_n(&g_hw_isa, v, __ATOMIC_RELAXED);
     }
     return v;
 }
 
 // Optional cap from the environment: SEGA_ISA=portable|avx2|avx512 (anything else: no cap).
 static int sega_env_cap(void) {
-    int v = g_cap_isa;
+    int v = __atomic_load_n(&g_cap_isa, __ATOMIC_RELAXED);
     if (v == -2) {
         v = SEGA_ISA_AVX512;
         const char *s = getenv("SEGA_ISA");
@@ -88,7 +90,7 @@ static int sega_env_cap(void) {
             else if (strcmp(s, "avx2") == 0) v = SEGA_ISA_AVX2;
             else if (strcmp(s, "avx512") == 0) v = SEGA_ISA_AVX512;
         }
-        g_cap_isa = v;
+        __atomic_store_n(&g_cap_isa, v, __ATOMIC_RELAXED);
     }
     return v;
 }

@@ -190,6 +190,8 @@ typedef struct {
     char *err;
     size_t errcap;
     int code;
+    char *warn;                 /* the first warning's text (NULL: not wanted) */
+    size_t warncap;
 } jpeg_ctx;
 
 static void jpeg_fail(j_common_ptr cinfo, const char *prefix) {
@@ -205,19 +207,56 @@ static void jpeg_fail(j_common_ptr cinfo, const char *prefix) {
 
 static void jpeg_error_exit_fn(j_common_ptr cinfo) { jpeg_fail(cinfo, "invalid JPEG"); }
 
-/* Warnings are silent, except a premature end of data: libjpeg would pad the image with gray,
-   we report the file as truncated instead. */
+/* A premature end of data is an error: libjpeg would pad the image with gray, we report the
+   file as truncated instead. Other warnings (corrupt data libjpeg decoded around) are counted
+   and the first one's text kept for the caller, who decides whether to report or refuse. */
 static void jpeg_emit_message_fn(j_common_ptr cinfo, int level) {
     if (level < 0) {
         if (cinfo->err->msg_code == JWRN_JPEG_EOF) jpeg_fail(cinfo, "truncated JPEG");
+        jpeg_ctx *c = (jpeg_ctx *)cinfo->err;
+        if (cinfo->err->num_warnings == 0 && c->warn && c->warncap > 0) {
+            char buf[JMSG_LENGTH_MAX];
+            (*cinfo->err->format_message)(cinfo, buf);
+            if (strncmp(buf, "Corrupt JPEG data", 17) == 0) buf[0] = 'c';
+            set_err(c->warn, c->warncap, "%s", buf);
+        }
         cinfo->err->num_warnings++;
     }
 }
 
 static void jpeg_output_message_fn(j_common_ptr cinfo) { (void)cinfo; }
 
+/* Every scanline, as RGB, into the three float planes of `out` (row: one scanline's buffer). */
+static void jpeg_read_planes(struct jpeg_decompress_struct *cinfo, jpeg_ctx *c, float *out, uint8_t *row) {
+    uint32_t w = cinfo->output_width;
+    size_t plane = (size_t)w * cinfo->output_height;
+    float *R = out, *G = out + plane, *B = out + 2 * plane;
+    while (cinfo->output_scanline < cinfo->output_height) {
+        size_t y = cinfo->output_scanline;
+        JSAMPROW rp = row;
+        if (jpeg_read_scanlines(cinfo, &rp, 1) != 1) {
+            c->code = SIO_ERR_FORMAT;
+            set_err(c->err, c->errcap, "truncated JPEG: no data for row %zu", y);
+            longjmp(c->jump, 1);
+        }
+        for (uint32_t x = 0; x < w; x++) {
+            R[y * w + x] = (float)row[3 * x] / 255.0f;
+            G[y * w + x] = (float)row[3 * x + 1] / 255.0f;
+            B[y * w + x] = (float)row[3 * x + 2] / 255.0f;
+        }
+    }
+}
+
 int sio_jpeg_decode(const uint8_t *data, size_t size, uint64_t max_pixels,
                     float **pixels, int *width, int *height, char *err, size_t errcap) {
+    return sio_jpeg_decode_warn(data, size, max_pixels, pixels, width, height, err, errcap, NULL, 0, NULL);
+}
+
+int sio_jpeg_decode_warn(const uint8_t *data, size_t size, uint64_t max_pixels,
+                         float **pixels, int *width, int *height, char *err, size_t errcap,
+                         char *warn, size_t warncap, int *warnings) {
+    if (warn && warncap) warn[0] = 0;
+    if (warnings) *warnings = 0;
     if (!pixels || !width || !height) return SIO_ERR_ARGUMENT;
     *pixels = NULL;
     *width = *height = 0;
@@ -234,6 +273,8 @@ int sio_jpeg_decode(const uint8_t *data, size_t size, uint64_t max_pixels,
     c.err = err;
     c.errcap = errcap;
     c.code = SIO_OK;
+    c.warn = warn;
+    c.warncap = warncap;
     cinfo.err = jpeg_std_error(&c.pub);
     c.pub.error_exit = jpeg_error_exit_fn;
     c.pub.emit_message = jpeg_emit_message_fn;
@@ -273,22 +314,9 @@ int sio_jpeg_decode(const uint8_t *data, size_t size, uint64_t max_pixels,
         set_err(err, errcap, "out of memory decoding a %u x %u JPEG", (unsigned)w, (unsigned)h);
         longjmp(c.jump, 1);
     }
-    float *R = out, *G = out + plane, *B = out + 2 * plane;
-    while (cinfo.output_scanline < cinfo.output_height) {
-        size_t y = cinfo.output_scanline;
-        JSAMPROW rp = row;
-        if (jpeg_read_scanlines(&cinfo, &rp, 1) != 1) {
-            c.code = SIO_ERR_FORMAT;
-            set_err(err, errcap, "truncated JPEG: no data for row %zu", y);
-            longjmp(c.jump, 1);
-        }
-        for (uint32_t x = 0; x < w; x++) {
-            R[y * w + x] = (float)row[3 * x] / 255.0f;
-            G[y * w + x] = (float)row[3 * x + 1] / 255.0f;
-            B[y * w + x] = (float)row[3 * x + 2] / 255.0f;
-        }
-    }
+    jpeg_read_planes(&cinfo, &c, out, row);
     jpeg_finish_decompress(&cinfo);
+    if (warnings) *warnings = (int)c.pub.num_warnings;
     jpeg_destroy_decompress(&cinfo);
     free(row);
     *pixels = out;

@@ -14,18 +14,38 @@ public enum AttackMethod: String, CaseIterable, Sendable {
     case vt
     /// Uniform random +-eps signs: the noise floor any attack must beat.
     case random
+    /// SVRE (Xiong et al. 2022): stochastic variance-reduced ensemble, MI-FGSM outer and inner loops.
+    case svre
+    /// CWA (Chen et al. 2024): sharpness-aware reverse step, then per-source inner steps (common weakness).
+    case cwa
+    /// MI-DI-FGSM (Xie et al. 2019 input diversity on Dong et al. 2018): MI-FGSM on the ensemble
+    /// gradient at randomly resized-and-padded copies of x, mapped back by the transform's adjoint.
+    case diMifgsm = "di-mifgsm"
 
-    /// Gradient calls per iteration for K sources (sega: K*N; vt: K*(1+N)).
-    public func gradientCalls(sources k: Int, samples n: Int, vtSamples: Int) -> Int {
+    /// Gradient calls per iteration for K sources under `c` (sega: K N; vt: K (1 + vt samples);
+    /// svre: K + M with M = svreInner K; cwa: K + sweeps K; di-mifgsm: K * DI samples).
+    public func gradientCalls(sources k: Int, config c: AttackConfig) -> Int {
         switch self {
-        case .sega: return k * n
+        case .sega: return k * c.samples
         case .ifgsm: return 1
         case .ensIfgsm, .mifgsm: return k
-        case .vt: return k * (1 + vtSamples)
+        case .vt: return k * (1 + c.vtSamples)
         case .random: return 0
+        case .svre: return k + c.svreInner * k
+        case .cwa: return k + c.cwaSweeps * k
+        case .diMifgsm: return k * c.diSamples
         }
     }
 }
+
+/// How the L-infinity budget is spread over the pixels (in the order the C API numbers them, SEGA_BUDGET_*).
+public enum BudgetShape: String, CaseIterable, Sendable {
+    /// eps at every pixel.
+    case uniform
+    /// eps_i = min(eps, lambda * JND_i / 255): lambda just-noticeable differences, capped at eps.
+    case jnd
+}
+
 
 /// Which way scores are pushed (in the order the C API numbers them, SEGA_DIRECTION_*).
 public enum AttackDirection: String, CaseIterable, Sendable {
@@ -43,10 +63,10 @@ public struct AttackConfig: Sendable, Equatable {
     /// Step size; nil means eps / 4 (the budget is reachable in a few steps, later steps refine).
     public var alpha: Float? = nil
     public var iterations: Int = 10
-    /// Monte Carlo samples N of x + sigma u per source and iteration (SEGA). The README's table
-    /// measured transfer rising with N (4, 5, 8, 12) at the same SSIM; N 12 costs 12 K gradient calls per step.
+    /// Monte Carlo samples N of x + sigma u per source and iteration (SEGA). The test-split table
+    /// (docs/results.md, history) measured transfer rising with N (4, 5, 8, 12) at the same SSIM; N 12 costs 12 K gradient calls per step.
     public var samples: Int = 12
-    /// Gaussian smoothing sigma (SEGA), in [0, 1] pixel units. The ablation (README) found
+    /// Gaussian smoothing sigma (SEGA), in [0, 1] pixel units. The ablation (docs/ablation.md) found
     /// 0.01-0.02 best at eps 8/255; 0.05 and 0.1 smooth away what transfers.
     public var sigma: Float = 0.02
     /// SEGA: draw the noise in antithetic pairs (u, -u). Still an unbiased estimate of the
@@ -62,7 +82,7 @@ public struct AttackConfig: Sendable, Equatable {
     public var normalizeSources: Bool = true
     /// M^F, magnitude rule: keep the components whose |g| is at or above this quantile of |g|
     /// (0 keeps all). Off by default: on the shipped models every mask raised SSIM but lowered
-    /// transfer at a fixed eps (README, ablation).
+    /// transfer at a fixed eps (docs/ablation.md).
     public var maskQuantile: Float = 0.0
     /// M^F, agreement rule: keep the components where at least this fraction of the sources'
     /// smoothed gradients has the sign of the ensemble gradient (0 keeps all; 1: all agree).
@@ -75,6 +95,26 @@ public struct AttackConfig: Sendable, Equatable {
     /// VT: neighbourhood radius beta * eps and its sample count.
     public var vtBeta: Float = 1.5
     public var vtSamples: Int = 4
+    /// Per-pixel budget (every method): uniform eps, or eps_i = min(eps, budgetLambda * JND_i / 255)
+    /// used as both the projection radius and the step scale (alpha eps_i / eps).
+    public var budget: BudgetShape = .uniform
+    public var budgetLambda: Float = 1
+    /// The JND model of M^JND and of the JND budget.
+    public var jndModel: JNDModel = .yang
+    /// SVRE: inner steps per source and outer iteration (M = svreInner * K; the paper's M = 4K).
+    public var svreInner: Int = 4
+    /// CWA: the sharpness-aware reverse step r, a multiple of eps (the paper's 16/255/15 at eps 16/255).
+    public var cwaRadius: Float = 1.0 / 15
+    /// CWA: the inner step on L2-normalised momentum, as its root-mean-square per component in
+    /// units of eps (the paper's 250 on 3x224x224 at eps 16/255: 250 / sqrt(150528) / (16/255)).
+    public var cwaInnerStep: Float = 10.27
+    /// CWA: passes over the K sources per outer iteration (the paper's 1).
+    public var cwaSweeps: Int = 1
+    /// DI: probability of transforming an input, the resize rate (content shrunk to between
+    /// 1/rate and 1 of the image, then zero-padded back) and transformed copies per iteration.
+    public var diProbability: Float = 0.5
+    public var diResize: Float = 1.1
+    public var diSamples: Int = 1
 
     public init() {}
 

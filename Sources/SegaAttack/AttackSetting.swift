@@ -4,6 +4,7 @@
 public enum AttackSettingID: String, CaseIterable, Sendable {
     case method, eps, seed, direction, alpha, iterations, samples, sigma, normalizeSources
     case maskQuantile, maskAgreement, jndThreshold, antithetic, segaMomentum, momentum, vtBeta, vtSamples
+    case budget, budgetLambda, jndModel, svreInner, cwaRadius, cwaInnerStep, cwaSweeps, diProbability, diResize, diSamples
 }
 
 /// A setting's value, typed as AttackConfig stores it (choices by their names).
@@ -44,6 +45,7 @@ public struct ValueRange: Sendable {
         ValueRange(lo: lo, loOpen: loOpen, hi: hi, hiOpen: hiOpen, integer: false)
     }
     public static func atLeast(_ lo: Double) -> ValueRange { ValueRange(lo: lo, loOpen: false, hi: nil, hiOpen: false, integer: false) }
+    public static func above(_ lo: Double) -> ValueRange { ValueRange(lo: lo, loOpen: true, hi: nil, hiOpen: false, integer: false) }
     public static func integers(_ lo: Int, _ hi: Int) -> ValueRange {
         ValueRange(lo: Double(lo), loOpen: false, hi: Double(hi), hiOpen: false, integer: true)
     }

@@ -20,19 +20,19 @@ public enum AttackSettings {
     public static let defaultTargets = ["dbcnn_lite0", "cnniqa"]
 
     static let smoothing: Set<AttackMethod> = [.sega]
-    static let stepping: Set<AttackMethod> = [.sega, .ifgsm, .ensIfgsm, .mifgsm, .vt]
-    static let ensembling: Set<AttackMethod> = [.sega, .ensIfgsm, .mifgsm, .vt]
-    static let withMomentum: Set<AttackMethod> = [.mifgsm, .vt]
+    static let stepping: Set<AttackMethod> = [.sega, .ifgsm, .ensIfgsm, .mifgsm, .vt, .svre, .cwa, .diMifgsm]
+    static let ensembling: Set<AttackMethod> = [.sega, .ensIfgsm, .mifgsm, .vt, .svre, .cwa, .diMifgsm]
+    static let withMomentum: Set<AttackMethod> = [.mifgsm, .vt, .svre, .cwa, .diMifgsm]
 
     public static let all: [AttackSetting] = [
-        choice(.method, "method", flag: "method", help: "sega, ifgsm (first source only), ens-ifgsm, mifgsm, vt or random.",
+        choice(.method, "method", flag: "method", help: "sega, ifgsm (first source only), ens-ifgsm, mifgsm, vt, random, svre, cwa or di-mifgsm (docs/methods.md).",
                choices: AttackMethod.allCases.map(\.rawValue), resume: "method", c: "method", example: "mifgsm",
                get: { $0.method.rawValue }, set: { c, v in AttackMethod(rawValue: v).map { c.method = $0 } != nil }),
         float(.eps, "eps", flag: "eps", help: "L-infinity budget: a number or a fraction such as 8/255.", shown: "8/255",
               range: .interval(0, 1, loOpen: true), resume: "eps",
               report: ReportPart(0, "eps", .fixed(2, scale: 255), unit: "/255"), c: "eps", example: 4.0 / 255,
               get: { $0.eps }, set: { $0.eps = $1 }),
-        setting(.seed, "seed", flag: "seed", help: "Random seed (noise of SEGA, VT, random).",
+        setting(.seed, "seed", flag: "seed", help: "Random seed (noise of SEGA, VT, random; SVRE's source draws; DI's transforms).",
                 resume: "seed", report: ReportPart(14, "seed"), c: "seed", example: .uint(7),
                 get: { .uint($0.seed) }, set: { c, v in guard case .uint(let s) = v else { return false }; c.seed = s; return true }),
         choice(.direction, "direction", flag: "direction",
@@ -80,7 +80,7 @@ public enum AttackSettings {
               range: .atLeast(0), resume: "segamomentum", methods: smoothing, omitAtDefault: true,
               report: ReportPart(6, "SEGA momentum", .fixed(2), omitAtDefault: true), c: "sega_momentum", example: 1,
               get: { $0.segaMomentum }, set: { $0.segaMomentum = $1 }),
-        float(.momentum, "momentum", flag: "momentum", help: "MI-FGSM / VT momentum decay.",
+        float(.momentum, "momentum", flag: "momentum", help: "Momentum decay of MI-FGSM, VT, DI-MI-FGSM, and of SVRE's and CWA's outer and inner loops.",
               range: .atLeast(0), resume: "momentum", methods: withMomentum,
               report: ReportPart(11, "momentum (MI-FGSM, VT)", .fixed(2)), c: "momentum", example: 0.5,
               get: { $0.momentum }, set: { $0.momentum = $1 }),
@@ -93,6 +93,64 @@ public enum AttackSettings {
             range: .integers(1, 10_000), invalid: "VT beta must be >= 0 and samples in 1...10000", resume: "vtsamples",
             methods: [.vt], report: ReportPart(12, "VT samples"), c: "vt_samples", example: 2,
             get: { $0.vtSamples }, set: { $0.vtSamples = $1 }),
+    ] + budgetSettings + methodSettings
+
+    /// The perceptual budget and the JND model (every method).
+    static let budgetSettings: [AttackSetting] = [
+        choice(.budget, "budget", flag: "budget",
+               help: "Per-pixel L-infinity budget: uniform (eps everywhere) or jnd (eps_i = min(eps, lambda JND_i / 255), also scaling each step).",
+               choices: BudgetShape.allCases.map(\.rawValue), resume: "budget", omitAtDefault: true,
+               report: ReportPart(15, "budget", omitAtDefault: true), c: "budget", example: "jnd",
+               get: { $0.budget.rawValue }, set: { c, v in BudgetShape(rawValue: v).map { c.budget = $0 } != nil }),
+        float(.budgetLambda, "budget lambda", flag: "budget-lambda",
+              help: "JND budget: eps_i = min(eps, lambda JND_i / 255), lambda in just-noticeable differences.",
+              range: .above(0), resume: "budgetlambda", omitAtDefault: true,
+              report: ReportPart(16, "lambda", .fixed(2), omitAtDefault: true), c: "budget_lambda", example: 0.5,
+              get: { $0.budgetLambda }, set: { $0.budgetLambda = $1 }),
+        choice(.jndModel, "JND model", flag: "jnd-model",
+               help: "JND model of M^JND and the JND budget: yang (Yang et al. 2005) or liu (Liu et al. 2010).",
+               choices: JNDModel.allCases.map(\.rawValue), resume: "jndmodel", omitAtDefault: true,
+               report: ReportPart(17, "JND model", omitAtDefault: true), c: "jnd_model", example: "liu",
+               get: { $0.jndModel.rawValue }, set: { c, v in JNDModel(rawValue: v).map { c.jndModel = $0 } != nil }),
+    ]
+
+    /// SVRE, CWA and DI-MI-FGSM.
+    static let methodSettings: [AttackSetting] = [
+        int(.svreInner, "SVRE inner steps", flag: "svre-inner",
+            help: "SVRE: inner steps per source and iteration (M = this x K; K + M gradient calls per iteration).",
+            range: .integers(1, 10_000), resume: "svreinner", methods: [.svre], omitAtDefault: true,
+            report: ReportPart(18, "SVRE inner", unit: " K", omitAtDefault: true), c: "svre_inner", example: 2,
+            get: { $0.svreInner }, set: { $0.svreInner = $1 }),
+        float(.cwaRadius, "CWA radius", flag: "cwa-radius",
+              help: "CWA: sharpness-aware reverse step, a multiple of eps: a number or a fraction.", shown: "1/15",
+              range: .interval(0, 1), resume: "cwaradius", methods: [.cwa], omitAtDefault: true,
+              report: ReportPart(19, "CWA radius", .fixed(3), unit: " eps", omitAtDefault: true), c: "cwa_radius",
+              example: 0.25, get: { $0.cwaRadius }, set: { $0.cwaRadius = $1 }),
+        float(.cwaInnerStep, "CWA inner step", flag: "cwa-inner-step",
+              help: "CWA: inner step on the L2-normalised momentum, its RMS per component in units of eps.",
+              range: .above(0), resume: "cwastep", methods: [.cwa], omitAtDefault: true,
+              report: ReportPart(20, "CWA inner step", .fixed(2), unit: " eps", omitAtDefault: true), c: "cwa_inner_step",
+              example: 1, get: { $0.cwaInnerStep }, set: { $0.cwaInnerStep = $1 }),
+        int(.cwaSweeps, "CWA sweeps", flag: "cwa-sweeps",
+            help: "CWA: passes over the K sources per iteration (K (1 + this) gradient calls per iteration).",
+            range: .integers(1, 10_000), resume: "cwasweeps", methods: [.cwa], omitAtDefault: true,
+            report: ReportPart(21, "CWA sweeps", omitAtDefault: true), c: "cwa_sweeps", example: 3,
+            get: { $0.cwaSweeps }, set: { $0.cwaSweeps = $1 }),
+        float(.diProbability, "DI probability", flag: "di-prob",
+              help: "DI: probability that an input copy is resized and padded (else used as is).",
+              range: .interval(0, 1), resume: "diprob", methods: [.diMifgsm], omitAtDefault: true,
+              report: ReportPart(22, "DI p", .fixed(2), omitAtDefault: true), c: "di_probability", example: 1,
+              get: { $0.diProbability }, set: { $0.diProbability = $1 }),
+        float(.diResize, "DI resize rate", flag: "di-resize",
+              help: "DI: the content is shrunk to between 1/this and 1 of the image and zero-padded back to its size.",
+              range: .interval(1, 2), resume: "diresize", methods: [.diMifgsm], omitAtDefault: true,
+              report: ReportPart(23, "DI resize", .fixed(2), omitAtDefault: true), c: "di_resize", example: 1.25,
+              get: { $0.diResize }, set: { $0.diResize = $1 }),
+        int(.diSamples, "DI samples", flag: "di-samples",
+            help: "DI: transformed copies per iteration, each through every source (K x this gradient calls per iteration).",
+            range: .integers(1, 10_000), resume: "disamples", methods: [.diMifgsm], omitAtDefault: true,
+            report: ReportPart(24, "DI samples", omitAtDefault: true), c: "di_samples", example: 4,
+            get: { $0.diSamples }, set: { $0.diSamples = $1 }),
     ]
 
     /// The entry for `id`.
@@ -144,11 +202,11 @@ extension AttackSettings {
     }
 
     static func int(_ id: AttackSettingID, _ title: String, flag: String?, help: String, range: ValueRange,
-                    invalid: String? = nil, resume: String?, methods: Set<AttackMethod>? = nil, report: ReportPart?,
-                    c: String?, example: Int, get: @escaping @Sendable (AttackConfig) -> Int,
+                    invalid: String? = nil, resume: String?, methods: Set<AttackMethod>? = nil, omitAtDefault: Bool = false,
+                    report: ReportPart?, c: String?, example: Int, get: @escaping @Sendable (AttackConfig) -> Int,
                     set: @escaping @Sendable (inout AttackConfig, Int) -> Void) -> AttackSetting {
         setting(id, title, flag: flag, help: help, range: range, invalid: invalid, resume: resume, methods: methods,
-                report: report, c: c, example: .int(example),
+                omitAtDefault: omitAtDefault, report: report, c: c, example: .int(example),
                 get: { .int(get($0)) }, set: { c, v in guard case .int(let i) = v else { return false }; set(&c, i); return true })
     }
 
@@ -163,9 +221,11 @@ extension AttackSettings {
     }
 
     static func choice(_ id: AttackSettingID, _ title: String, flag: String?, help: String, choices: [String],
-                       resume: String?, c: String?, example: String, get: @escaping @Sendable (AttackConfig) -> String,
+                       resume: String?, omitAtDefault: Bool = false, report: ReportPart? = nil, c: String?, example: String,
+                       get: @escaping @Sendable (AttackConfig) -> String,
                        set: @escaping @Sendable (inout AttackConfig, String) -> Bool) -> AttackSetting {
-        setting(id, title, flag: flag, help: help, choices: choices, resume: resume, c: c, example: .choice(example),
+        setting(id, title, flag: flag, help: help, choices: choices, resume: resume, omitAtDefault: omitAtDefault,
+                report: report, c: c, example: .choice(example),
                 get: { .choice(get($0)) }, set: { c, v in guard case .choice(let s) = v else { return false }; return set(&c, s) })
     }
 }

@@ -2,8 +2,19 @@
 import Glibc
 #endif
 
-/// Pixel-domain just-noticeable difference of Yang et al. 2005 (NAMM) on luma in 0..255: where
-/// the attack may change pixels without the change being visible.
+/// The JND model behind M^JND and the JND budget (in the order the C API numbers them, SEGA_JND_*).
+public enum JNDModel: String, CaseIterable, Sendable {
+    /// Yang et al. 2005 (NAMM with edge-protected texture masking): JNDMap.
+    case yang
+    /// Liu et al. 2010 (total-variation decomposition; edge masking on the structure, texture masking on the rest).
+    case liu
+}
+
+/// Pixel-domain just-noticeable difference on luma in 0..255: where the attack may change pixels
+/// without the change being visible. Two models: Yang et al. 2005 (below) and Liu et al. 2010
+/// (LiuJND.swift), computed once per image into the map's own planes.
+///
+/// Yang et al. 2005 (NAMM):
 ///
 ///   bg   5x5 weighted background luminance (Chou & Li's matrix B / 32)
 ///   T_l  luminance adaptation: 17 (1 - sqrt(bg / 127)) + 3 if bg <= 127, else 3/128 (bg - 127) + 3
@@ -24,23 +35,32 @@ public struct JNDMap {
     public static let textureBeta: Float = 0.117
     public static let overlapC: Float = 0.3
 
-    /// kernels (B, G1..G4: 5 x 25) | gaussian (7) | luma | plane a | plane b (H*W each).
-    private var storage: [Float]
+    /// kernels (B, G1..G4: 5 x 25) | gaussian (7) | luma | planes a, b, c, d (H*W each; Yang
+    /// uses a and b, Liu all four).
+    var storage: [Float]
     /// Replicate-padded index tables: rows[r + 3] = clamp(r), cols[c + 3] = clamp(c), for r in -3...H+2
     /// (the widest reach is the 7x7 Gaussian).
-    private var rows: [Int]
-    private var cols: [Int]
+    var rows: [Int]
+    var cols: [Int]
 
-    private static let kernelFloats = 5 * 25
-    private static let gaussianTaps = 7
-    private static let pad = 3
+    static let kernelFloats = 5 * 25
+    static let gaussianTaps = 7
+    static let pad = 3
+    /// Image-sized planes after the luma.
+    static let planes = 4
+
+    /// Bytes a map holds for images of h x w (storage and index tables).
+    public static func bytes(height h: Int, width w: Int) -> Int {
+        (kernelFloats + gaussianTaps + (1 + planes) * h * w) * MemoryLayout<Float>.size
+            + (h + w + 4 * pad) * MemoryLayout<Int>.size
+    }
 
     public init(height: Int, width: Int) {
         precondition(height > 0 && width > 0, "JNDMap: empty image")
         self.height = height
         self.width = width
         let plane = height * width
-        storage = [Float](repeating: 0, count: Self.kernelFloats + Self.gaussianTaps + 3 * plane)
+        storage = [Float](repeating: 0, count: Self.kernelFloats + Self.gaussianTaps + (1 + Self.planes) * plane)
         rows = (-Self.pad..<(height + Self.pad)).map { min(max($0, 0), height - 1) }
         cols = (-Self.pad..<(width + Self.pad)).map { min(max($0, 0), width - 1) }
         for (k, kernel) in Self.kernels.enumerated() {
@@ -57,28 +77,49 @@ public struct JNDMap {
 
     // MARK: - Compute
 
-    /// JND of a planar CHW RGB image in [0,1] into `out` (H*W, luma 0..255 units). No allocation.
+    /// JND of a planar CHW RGB image in [0,1] under `model` into `out` (H*W, luma 0..255 units). No allocation.
+    public mutating func compute(_ image: UnsafeBufferPointer<Float>, model: JNDModel, into out: UnsafeMutableBufferPointer<Float>) {
+        switch model {
+        case .yang: compute(image, into: out)
+        case .liu: computeLiu(image, into: out)
+        }
+    }
+
+    /// Yang et al. 2005's JND of a planar CHW RGB image in [0,1] into `out` (H*W, luma 0..255 units). No allocation.
     public mutating func compute(_ image: UnsafeBufferPointer<Float>, into out: UnsafeMutableBufferPointer<Float>) {
         let h = height, w = width, plane = h * w
         precondition(image.count == 3 * plane, "JNDMap: image must be 3 x \(h) x \(w)")
         precondition(out.count == plane, "JNDMap: output must be \(h) x \(w)")
+        withWorkspace { ri, ci, kern, y in
+            let gauss = kern + Self.kernelFloats
+            let a = y + plane, b = a + plane
+            Self.luma(image, into: y, plane: plane)
+            Self.sobelEdges(y, into: a, h, w, ri, ci)
+            Self.dilate3x3(a, into: b, h, w, ri, ci)
+            Self.gaussian7(b, scratch: a, gauss, h, w, ri, ci)
+            Self.combine(y, smoothedEdges: b, kern, h, w, ri, ci, into: out.baseAddress!)
+        }
+    }
+
+    /// body(ri, ci, kernels, luma plane): the replicate index tables (ri[r] = clamp(r) for r in
+    /// -3...H+2), the kernels (B, G1..G4, then the 7 Gaussian taps) and the luma plane, followed
+    /// by the map's other planes.
+    mutating func withWorkspace(_ body: (UnsafePointer<Int>, UnsafePointer<Int>, UnsafePointer<Float>, UnsafeMutablePointer<Float>) -> Void) {
         rows.withUnsafeBufferPointer { rowsBuf in
             cols.withUnsafeBufferPointer { colsBuf in
                 storage.withUnsafeMutableBufferPointer { s in
-                    let ri = rowsBuf.baseAddress! + Self.pad, ci = colsBuf.baseAddress! + Self.pad
-                    let kern = UnsafePointer(s.baseAddress!), gauss = kern + Self.kernelFloats
-                    let y = s.baseAddress! + Self.kernelFloats + Self.gaussianTaps
-                    let a = y + plane, b = a + plane
-                    for i in 0..<plane {
-                        let v = 0.299 * Double(image[i]) + 0.587 * Double(image[plane + i]) + 0.114 * Double(image[2 * plane + i])
-                        y[i] = Float(255 * v)
-                    }
-                    Self.sobelEdges(y, into: a, h, w, ri, ci)
-                    Self.dilate3x3(a, into: b, h, w, ri, ci)
-                    Self.gaussian7(b, scratch: a, gauss, h, w, ri, ci)
-                    Self.combine(y, smoothedEdges: b, kern, h, w, ri, ci, into: out.baseAddress!)
+                    body(rowsBuf.baseAddress! + Self.pad, colsBuf.baseAddress! + Self.pad, UnsafePointer(s.baseAddress!),
+                         s.baseAddress! + Self.kernelFloats + Self.gaussianTaps)
                 }
             }
+        }
+    }
+
+    /// Luma 0..255 of a planar RGB image in [0, 1] (BT.601 weights, in Double).
+    static func luma(_ image: UnsafeBufferPointer<Float>, into y: UnsafeMutablePointer<Float>, plane: Int) {
+        for i in 0..<plane {
+            let v = 0.299 * Double(image[i]) + 0.587 * Double(image[plane + i]) + 0.114 * Double(image[2 * plane + i])
+            y[i] = Float(255 * v)
         }
     }
 
@@ -171,7 +212,7 @@ public struct JNDMap {
     // MARK: - Kernels
 
     /// Chou & Li's background weights B (sum 32) and directional high-pass operators G1..G4, row-major.
-    private static let kernels: [[Float]] = [
+    static let kernels: [[Float]] = [
         [1, 1, 1, 1, 1,  1, 2, 2, 2, 1,  1, 2, 0, 2, 1,  1, 2, 2, 2, 1,  1, 1, 1, 1, 1],
         [0, 0, 0, 0, 0,  1, 3, 8, 3, 1,  0, 0, 0, 0, 0,  -1, -3, -8, -3, -1,  0, 0, 0, 0, 0],
         [0, 0, 1, 0, 0,  0, 8, 3, 0, 0,  1, 3, 0, -3, -1,  0, 0, -3, -8, 0,  0, 0, -1, 0, 0],

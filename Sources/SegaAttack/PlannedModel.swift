@@ -18,6 +18,8 @@ public final class PlannedModel {
     let gradBuffer: UnsafeMutableBufferPointer<Float>?
     /// The score's buffer, looked up once (the lookup's checks build messages that allocate).
     let scoreBuffer: UnsafeMutableBufferPointer<Float>
+    /// Forward + backward passes run so far (what an attack's gradient-call count must equal).
+    public private(set) var gradientPasses = 0
 
     public var scoreRange: (lo: Double, hi: Double) { model.scoreRange }
 
@@ -78,6 +80,7 @@ public final class PlannedModel {
         plan.forward()
         let s = scoreBuffer[0]
         plan.backward()
+        gradientPasses += 1
         return (s, gradBuffer!)
     }
 }

@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import CSegaAPI
 import SegaAttack
 import SegaEngine
@@ -16,14 +19,22 @@ import SegaRuntime
 
 let badContext = Int32(SEGA_RC_INVALID_ARGUMENT)
 
-/// A caller's image buffer, checked.
-func image(_ chw: UnsafePointer<Float>?, _ h: Int32, _ w: Int32) throws -> UnsafeBufferPointer<Float> {
+/// A caller's image buffer, checked: its size, and (unless `anyValues`, for writing, which
+/// clamps) every value finite and in [0, 1], as the models and the attack take them.
+func image(_ chw: UnsafePointer<Float>?, _ h: Int32, _ w: Int32, anyValues: Bool = false) throws -> UnsafeBufferPointer<Float> {
     guard let chw else { throw invalid("image pointer is NULL") }
     guard h >= 1, w >= 1, Int(h) * Int(w) <= ImageFile.defaultMaxPixels else {
         throw invalid("image size \(w)x\(h) is not in 1x1 ... \(ImageFile.defaultMaxPixels) pixels")
     }
-    return UnsafeBufferPointer(start: chw, count: 3 * Int(h) * Int(w))
+    let x = UnsafeBufferPointer(start: chw, count: 3 * Int(h) * Int(w))
+    if !anyValues, let i = x.firstIndex(where: { !($0 >= 0 && $0 <= 1) }) {
+        throw invalid("image value \(x[i]) at index \(i) is not a finite value in [0, 1]")
+    }
+    return x
 }
+
+/// What sega_last_error(NULL) returns: a message of its own, never NULL (allocated once, never freed).
+nonisolated(unsafe) let nullContextMessage: UnsafePointer<CChar> = UnsafePointer(strdup("sega: the context is NULL (sega_context_create failed or was not called)")!)
 
 // MARK: context
 
@@ -43,7 +54,7 @@ public func sega_context_destroy(_ p: OpaquePointer?) {
 
 @_cdecl("sega_last_error")
 public func sega_last_error(_ p: OpaquePointer?) -> UnsafePointer<CChar>? {
-    guard let c = ctxOf(p) else { return nil }
+    guard let c = ctxOf(p) else { return nullContextMessage }
     return c.lastError.withUnsafeBufferPointer { $0.baseAddress }  // stable: stored in the context
 }
 
@@ -126,7 +137,7 @@ public func sega_image_write_png(_ p: OpaquePointer?, _ path: UnsafePointer<CCha
     guard let c = ctxOf(p) else { return badContext }
     return guarded(c) {
         guard let path else { throw invalid("path is NULL") }
-        let x = try image(chw, h, w)
+        let x = try image(chw, h, w, anyValues: true)
         try ImageFile.writePNG(try RGBImage(width: Int(w), height: Int(h), pixels: Array(x)), to: String(cString: path))
     }
 }

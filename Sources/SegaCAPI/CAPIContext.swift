@@ -66,7 +66,7 @@ final class CAPIContext {
         }
         let boxes = try key.map { try model(Int32($0)) }
         attack = nil
-        var need = Attacker.stateBytes(height: h, width: w, sources: boxes.count)
+        var need = Attacker.stateBytes(height: h, width: w, sources: key.count)
         for b in boxes { need += try PlannedModel.memory(b.model, height: h, width: w, withGradient: true).totalBytes }
         try checkBudget(adding: need, what: "an attack with \(key.count) source(s) at \(w)x\(h)")
         let planned = try boxes.map { try PlannedModel($0.model, name: $0.name, context: engine, height: h, width: w, withGradient: true) }

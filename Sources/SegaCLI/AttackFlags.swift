@@ -61,6 +61,36 @@ struct AttackFlags: ParsableArguments {
     @Option(name: .long, help: ArgumentHelp(S[.vtBeta].help))
     var vtBeta: Float = AttackConfig().vtBeta
 
+    @Option(name: .long, help: ArgumentHelp(S[.budget].help))
+    var budget: String = S[.budget].defaultShown
+
+    @Option(name: .long, help: ArgumentHelp(S[.budgetLambda].help))
+    var budgetLambda: Float = AttackConfig().budgetLambda
+
+    @Option(name: .long, help: ArgumentHelp(S[.jndModel].help))
+    var jndModel: String = S[.jndModel].defaultShown
+
+    @Option(name: .long, help: ArgumentHelp(S[.svreInner].help))
+    var svreInner: Int = AttackConfig().svreInner
+
+    @Option(name: .long, help: ArgumentHelp(S[.cwaRadius].help))
+    var cwaRadius: String = S[.cwaRadius].defaultShown
+
+    @Option(name: .long, help: ArgumentHelp(S[.cwaInnerStep].help))
+    var cwaInnerStep: Float = AttackConfig().cwaInnerStep
+
+    @Option(name: .long, help: ArgumentHelp(S[.cwaSweeps].help))
+    var cwaSweeps: Int = AttackConfig().cwaSweeps
+
+    @Option(name: .customLong("di-prob"), help: ArgumentHelp(S[.diProbability].help))
+    var diProbability: Float = AttackConfig().diProbability
+
+    @Option(name: .long, help: ArgumentHelp(S[.diResize].help))
+    var diResize: Float = AttackConfig().diResize
+
+    @Option(name: .long, help: ArgumentHelp(S[.diSamples].help))
+    var diSamples: Int = AttackConfig().diSamples
+
     @Option(name: .long, help: "Threads (default: the number of online CPUs).")
     var threads: Int?
 
@@ -70,15 +100,22 @@ struct AttackFlags: ParsableArguments {
     @Option(name: .long, help: "Refuse images with more pixels than this (width*height).")
     var maxPixels: Int = 8192 * 8192
 
+    @Flag(name: .long, help: "Refuse images the decoder had to repair (corrupt JPEG data); without it they are reported as warnings.")
+    var strict = false
+
     /// The settings these flags give, with `method`; validated.
     func config(method: AttackMethod) throws -> AttackConfig {
         let given: [(AttackSettingID, SettingValue)] = [
-            (.method, .choice(method.rawValue)), (.eps, .float(try FlagValues.amount(eps, flag: "--eps"))),
+            (.method, .choice(method.rawValue)), (.eps, .float(try FlagValues.eps(eps))),
             (.seed, .uint(seed)), (.direction, .choice(direction)), (.iterations, .int(iters)), (.samples, .int(samples)),
             (.sigma, .float(sigma)), (.normalizeSources, .bool(!noNormalize)), (.maskQuantile, .float(maskQuantile)),
             (.maskAgreement, .float(maskAgreement)), (.jndThreshold, .float(jndThreshold)), (.antithetic, .bool(antithetic)),
             (.segaMomentum, .float(segaMomentum)), (.momentum, .float(momentum)), (.vtBeta, .float(vtBeta)),
-            (.vtSamples, .int(vtSamples)),
+            (.vtSamples, .int(vtSamples)), (.budget, .choice(budget)), (.budgetLambda, .float(budgetLambda)),
+            (.jndModel, .choice(jndModel)), (.svreInner, .int(svreInner)),
+            (.cwaRadius, .float(try FlagValues.amount(cwaRadius, flag: "--cwa-radius"))), (.cwaInnerStep, .float(cwaInnerStep)),
+            (.cwaSweeps, .int(cwaSweeps)), (.diProbability, .float(diProbability)), (.diResize, .float(diResize)),
+            (.diSamples, .int(diSamples)),
         ] + (try alpha.map { [(.alpha, .float(try FlagValues.amount($0, flag: "--alpha")))] } ?? [])
         var c = AttackConfig()
         for (id, v) in given { try S[id].set(&c, v) }

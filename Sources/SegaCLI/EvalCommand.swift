@@ -14,27 +14,38 @@ import SegaRuntime
 /// retrained one), the kept image is re-scored instead of attacked again, since an attack never
 /// sees its targets. `--shard k/N` processes the images with
 /// index % N == k (0-based, as a Slurm array or Kubernetes indexed Job numbers them). After its
-/// share, a run aggregates every record present into report.md, report.csv, report.json and
-/// srocc.svg (rows: methods; per target: SROCC, PLCC, KROCC between clean and attacked
-/// predictions, R, mean |delta|, mean SSIM, time), and the SEGA sheets of its images.
+/// share, a run aggregates every record present into report.md, report.csv, report.json,
+/// srocc.svg, transfer.svg/png and index.html (per operating point and method, per target:
+/// SROCC, PLCC, KROCC between clean and attacked predictions, R, mean |delta| with intervals;
+/// mean SSIM, time), and the SEGA sheets of its images. `--match-ssim` adds operating points:
+/// every attacked image scaled to each SSIM level (SSIMMatcher) and re-scored, matching from the
+/// kept attacked images (a rerun that adds a level attacks nothing). `--report-only` builds the
+/// report from the records there and runs nothing (the last step of a Slurm array).
 ///
 /// The steps: EvalPlan (check everything, find what is left to do), EvalWorker (one image's
-/// attacks and re-scores, on one worker's session), EvalAggregator (the report).
+/// attacks, matches and re-scores, on one worker's session), EvalAggregator (the report).
 public struct EvalCommand: ParsableCommand {
     public static let configuration = CommandConfiguration(
         commandName: "eval",
         abstract: "Run every method against every target over an image set; write a report.",
         discussion: """
-        REPORT/report.md, report.csv, report.json and srocc.svg: rows are methods; per target SROCC, PLCC, \
-        KROCC between clean and attacked predictions, R, mean |delta|; mean SSIM, PSNR and time. \
-        REPORT/sheets/NAME.png: clean, attacked, perturbation (amplified), M^F, M^JND for SEGA. Per-image \
-        records in REPORT/records/ make runs resumable; --shard k/N splits the images (k from 0). \
-        The attacked images are kept in REPORT/attacked/METHOD/; a rerun with other (or retrained) \
-        targets and the same sources and settings re-scores them instead of attacking again.
+        REPORT/index.html (the report as one page), report.md, report.csv (long format), report.json, \
+        srocc.svg and transfer.svg/.png: per method and target SROCC, PLCC, KROCC between clean and \
+        attacked predictions, R, mean |delta| with 95% bootstrap intervals, paired differences, the \
+        targets no method moves beyond random noise; mean SSIM, PSNR and time. With --match-ssim the \
+        same figures at each SSIM level, every attacked image scaled to it (by bisection on its \
+        perturbation, no gradient calls). REPORT/sheets/NAME.png: clean, attacked, perturbation \
+        (amplified) and the masks that are on, for SEGA. Per-image records in REPORT/records/ make \
+        runs resumable; --shard k/N splits the images (k from 0); --report-only builds the report \
+        from the records alone. The attacked images are kept in REPORT/attacked/METHOD/; a rerun with \
+        other (or retrained) targets or other SSIM levels and the same sources and settings re-scores \
+        and re-matches them instead of attacking again.
         """
     )
 
     @OptionGroup var flags: AttackFlags
+
+    @OptionGroup var progress: ProgressFlags
 
     @Option(name: .long, help: "Comma-separated target models (disjoint from the sources).")
     var targets: String = AttackSettings.defaultTargets.joined(separator: ",")
@@ -63,17 +74,31 @@ public struct EvalCommand: ParsableCommand {
     @Option(name: .long, help: "Images attacked in parallel, each with its own plans (default: one per thread, within --memory-limit-mb); the threads are shared out among them.")
     var workers: Int?
 
+    @Option(name: .customLong("match-ssim"), help: "Comma-separated SSIM levels in (0, 1), e.g. 0.85,0.90,0.95: also compare the methods with every attacked image scaled to each level.")
+    var matchSSIM: String?
+
+    @Flag(name: .customLong("report-only"), help: "Build the report from the records in the report directory; attack and score nothing (refuses when records are missing).")
+    var reportOnly = false
+
+    @Flag(name: .customLong("allow-missing"), help: "With --report-only: report the records that are there when some are missing.")
+    var allowMissing = false
+
     @Option(name: [.short, .customLong("out")], help: "Report directory (created if missing).")
     var out: String
 
     public init() {}
 
     public func run() throws {
+        let (checked, bar) = try CommandFailure.flags("eval") { (try options(), try progress.reporter("eval", unit: "attacks")) }
+        var o = checked
+        o.warn = { Console.error("sega eval: warning: \($0)") }
         try CommandFailure.run("eval") {
-            let o = try options()
-            let bar = ProgressBar("sega eval")
-            let s = try EvalCommand.run(o, progress: bar.update)
-            Console.error("sega eval: \(s.computed) attack(s) run, \(s.skipped) already done, \(s.rescored) re-scored on new targets; \(s.complete) of \(s.total) image(s) complete (\(s.workers) worker(s)); report in \(out)/report.md")
+            let s = try EvalCommand.run(o, progress: o.reportOnly ? nil : bar.update)
+            if o.reportOnly {
+                Console.error("sega eval: report only, nothing run; \(s.complete) of \(s.total) image(s) complete, \(s.missing) record(s) missing; report in \(out)/report.md")
+                return
+            }
+            Console.error("sega eval: \(s.computed) attack(s) run, \(s.skipped) already done, \(s.rescored) re-scored from kept images (new targets or SSIM levels); \(s.complete) of \(s.total) image(s) complete (\(s.workers) worker(s)); report in \(out)/report.md")
         }
     }
 
@@ -88,12 +113,13 @@ public struct EvalCommand: ParsableCommand {
         o.stride = stride
         if let l = limit, l < 1 { throw SegaError(.invalidArgument, "--limit must be >= 1") }
         o.limit = limit
-        o.methods = try methods.commaSeparated.map(FlagValues.method)
+        o.methods = try FlagValues.distinct(methods.commaSeparated, flag: "--methods").map(FlagValues.method)
         o.outDir = out
         o.config = try flags.config(method: .sega)
         o.memoryLimit = try flags.memoryLimit()
         o.threads = flags.threadCount
         o.maxPixels = flags.maxPixels
+        o.strict = flags.strict
         let parts = shard.split(separator: "/")
         guard parts.count == 2, let k = Int(parts[0]), let n = Int(parts[1]) else {
             throw SegaError(.invalidArgument, "--shard must look like k/N, got '\(shard)'")
@@ -101,7 +127,23 @@ public struct EvalCommand: ParsableCommand {
         o.shard = (k, n)
         o.sheets = sheets
         o.workers = try FlagValues.count(workers, flag: "--workers")
+        o.matchSSIM = try EvalCommand.levels(matchSSIM)
+        o.reportOnly = reportOnly
+        guard !allowMissing || reportOnly else { throw SegaError(.invalidArgument, "--allow-missing needs --report-only") }
+        o.allowMissing = allowMissing
         return o
+    }
+
+    /// The SSIM levels of --match-ssim: numbers in (0, 1), none twice; sorted.
+    static func levels(_ text: String?) throws -> [Double] {
+        guard let text else { return [] }
+        let parts = text.split(separator: ",", omittingEmptySubsequences: false).map { $0.trimmingSpaces }
+        var out: [Double] = []
+        for p in parts {
+            guard let v = Double(p) else { throw SegaError(.invalidArgument, "--match-ssim: '\(p)' is not a number (give levels in (0, 1) such as 0.85,0.90,0.95)") }
+            out.append(v)
+        }
+        do { return try SSIMMatcher.validate(out) } catch { throw SegaError(.invalidArgument, "--match-ssim: \(SegaError(error).message)") }
     }
 
     public struct Options {
@@ -122,6 +164,15 @@ public struct EvalCommand: ParsableCommand {
         public var maxPixels = ImageFile.defaultMaxPixels
         public var shard = (index: 0, count: 1)
         public var sheets = 8
+        /// Refuse images with decoder warnings (corrupt JPEG data) instead of passing them to `warn`.
+        public var strict = false
+        public var warn: (String) -> Void = { _ in }
+        /// SSIM levels to match every attacked image to (ascending; empty: equal eps only).
+        public var matchSSIM: [Double] = []
+        /// Build the report from the records there; run nothing.
+        public var reportOnly = false
+        /// Report-only: report what is there when records are missing.
+        public var allowMissing = false
         public init() {}
     }
 
@@ -129,6 +180,8 @@ public struct EvalCommand: ParsableCommand {
         /// Attacks run; records reused as they were; records whose kept attacked image was
         /// re-scored on changed targets; images with every method's record; images listed.
         public var computed = 0, skipped = 0, rescored = 0, complete = 0, total = 0
+        /// Report-only: image x method records the report lacks.
+        public var missing = 0
         /// Images run in parallel, each with its own session.
         public var workers = 1
     }
@@ -140,15 +193,23 @@ public struct EvalCommand: ParsableCommand {
         summary.total = plan.all.count
         summary.skipped = plan.mine.count * o.methods.count - plan.jobCount
         summary.workers = plan.workers
+        summary.missing = plan.missing
+        if o.reportOnly {
+            summary.skipped = 0
+            summary.complete = try EvalAggregator.write(plan)
+            return summary
+        }
         let shared = EvalWorker.Shared(jobs: plan.jobCount, progress: progress)
         let workers = try (0..<plan.workers).map { _ in try EvalWorker(plan, shared: shared) }
         try plan.prepareAttackedDirectories()
-        try Workers.drain(plan.todo.count, on: workers.count) { i, w in
-            let (c, r) = try workers[w].process(plan.todo[i])
-            shared.lock.sync { summary.computed += c; summary.rescored += r }
+        return try CommandFailure.working {
+            try Workers.drain(plan.todo.count, on: workers.count) { i, w in
+                let (c, r) = try workers[w].process(plan.todo[i])
+                shared.lock.sync { summary.computed += c; summary.rescored += r }
+            }
+            progress?(plan.jobCount, plan.jobCount, "")
+            summary.complete = try EvalAggregator.write(plan)
+            return summary
         }
-        progress?(plan.jobCount, plan.jobCount, "")
-        summary.complete = try EvalAggregator.write(plan)
-        return summary
     }
 }

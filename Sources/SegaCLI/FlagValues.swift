@@ -6,15 +6,29 @@ import SegaRuntime
 /// The command line's value syntax beyond ArgumentParser's types.
 enum FlagValues {
     /// "8/255", "0.03" or "3e-2".
-    static func amount(_ s: String, flag: String) throws -> Float {
+    static func amount(_ s: String, flag: String) throws -> Float { Float(try number(s, flag: flag)) }
+
+    /// The value of "8/255", "0.03" or "3e-2", in double precision.
+    static func number(_ s: String, flag: String) throws -> Double {
         let t = s.trimmingSpaces
         if let slash = t.firstIndex(of: "/") {
             guard let a = Double(t[..<slash]), let b = Double(t[t.index(after: slash)...]), b != 0 else {
                 throw SegaError(.invalidArgument, "\(flag) '\(s)' is not a number or a fraction like 8/255")
             }
-            return Float(a / b)
+            return a / b
         }
         guard let v = Double(t) else { throw SegaError(.invalidArgument, "\(flag) '\(s)' is not a number or a fraction like 8/255") }
+        return v
+    }
+
+    /// --eps: in (0, 1] and at least one 8-bit step (1/255), since the attacked image is an
+    /// 8-bit PNG and a smaller budget cannot change a pixel. Messages show the value as given.
+    static func eps(_ s: String) throws -> Float {
+        let v = try number(s, flag: "--eps")
+        guard v > 0, v <= 1 else { throw SegaError(.invalidArgument, "eps must be in (0, 1], got \(s)") }
+        guard v >= 1.0 / 255 else {
+            throw SegaError(.invalidArgument, "--eps \(s) is below one 8-bit step (1/255): the attack could not change any pixel")
+        }
         return Float(v)
     }
 
@@ -31,9 +45,18 @@ enum FlagValues {
         return n
     }
 
-    /// A memory limit in MB as bytes (nil stays nil).
+    /// A memory limit in MB as bytes (nil stays nil); at most Int.max >> 20 MB, so the bytes fit.
     static func megabytes(_ n: Int?, flag: String) throws -> Int? {
-        if let n, n < 1 { throw SegaError(.invalidArgument, "\(flag) must be positive") }
-        return n.map { $0 << 20 }
+        guard let n else { return nil }
+        let most = Int.max >> 20
+        guard n >= 1, n <= most else { throw SegaError(.invalidArgument, "\(flag) must be in 1...\(most), got \(n)") }
+        return n << 20
+    }
+
+    /// Comma-separated names with none given twice (`what` names the flag in the message).
+    static func distinct(_ names: [String], flag: String) throws -> [String] {
+        var seen = Set<String>()
+        for n in names where !seen.insert(n).inserted { throw SegaError(.invalidArgument, "\(flag) lists '\(n)' twice") }
+        return names
     }
 }

@@ -35,10 +35,10 @@ public enum ImageList {
         return items
     }
 
-    /// Items for paths given on the command line.
-    public static func items(paths: [String]) throws -> [ImageItem] {
+    /// Items for paths given on the command line (a directory gives its images, sorted).
+    public static func items(paths: [String], recursive: Bool = false) throws -> [ImageItem] {
         guard !paths.isEmpty else { throw SegaError(.invalidArgument, "no input images given") }
-        let items = paths.map { ImageItem(path: $0, name: FileSystem.stem($0), mos: nil) }
+        let items = try expand(paths, recursive: recursive).map { ImageItem(path: $0, name: FileSystem.stem($0), mos: nil) }
         try checkUniqueNames(items)
         return items
     }
@@ -48,10 +48,11 @@ public enum ImageList {
     public static func parse(_ text: String, baseDirectory: String, split: String? = nil, source: String = "<list>") throws -> [ImageItem] {
         var lines: [(Int, String)] = []
         var n = 0
-        for raw in text.split(omittingEmptySubsequences: false, whereSeparator: { $0 == "\n" }) {
+        // "\r\n" is one Character in Swift: a Windows line end must be matched as such.
+        let text = text.hasPrefix("\u{FEFF}") ? String(text.dropFirst()) : text
+        for raw in text.split(omittingEmptySubsequences: false, whereSeparator: { $0 == "\n" || $0 == "\r\n" || $0 == "\r" }) {
             n += 1
-            var l = String(raw)
-            if l.hasSuffix("\r") { l.removeLast() }
+            let l = String(raw)
             let t = l.trimmingSpaces
             if t.isEmpty || t.hasPrefix("#") { continue }
             lines.append((n, l))
@@ -118,10 +119,33 @@ public enum ImageList {
         return out
     }
 
+    /// Paths given on the command line with each directory replaced by its .png/.jpg/.jpeg
+    /// files, sorted by name (with `recursive`, its subdirectories' too, depth first in name
+    /// order; hidden entries skipped); a directory without any is an error.
+    public static func expand(_ paths: [String], recursive: Bool = false) throws -> [String] {
+        try paths.flatMap { p -> [String] in
+            guard FileSystem.isDirectory(p) else { return [p] }
+            let inside = try images(in: p, recursive: recursive)
+            guard !inside.isEmpty else { throw SegaError(.invalidArgument, "\(p): a directory without PNG or JPEG images") }
+            return inside
+        }
+    }
+
+    static func images(in dir: String, recursive: Bool) throws -> [String] {
+        var out = try listDirectory(dir).map(\.path)
+        guard recursive else { return out }
+        let base = dir.count > 1 && dir.hasSuffix("/") ? String(dir.dropLast()) : dir
+        for sub in (FileSystem.entries(in: dir) ?? []).sorted() where FileSystem.isDirectory("\(base)/\(sub)") {
+            out += try images(in: "\(base)/\(sub)", recursive: true)
+        }
+        return out
+    }
+
     static func listDirectory(_ dir: String) throws -> [ImageItem] {
         guard let names = FileSystem.entries(in: dir) else { throw SegaError(.io, "\(dir): cannot open directory") }
+        let base = dir.count > 1 && dir.hasSuffix("/") ? String(dir.dropLast()) : dir
         return names.filter { n in [".png", ".jpg", ".jpeg"].contains { n.lowercased().hasSuffix($0) } }
-            .sorted().map { ImageItem(path: "\(dir)/\($0)", name: FileSystem.stem($0), mos: nil) }
+            .sorted().map { ImageItem(path: "\(base)/\($0)", name: FileSystem.stem($0), mos: nil) }
     }
 
     static func checkUniqueNames(_ items: [ImageItem]) throws {

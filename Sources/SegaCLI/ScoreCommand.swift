@@ -36,7 +36,13 @@ public struct ScoreCommand: ParsableCommand {
     @Option(name: .long, help: "Memory limit in MB for one image's plan (default: 3/4 of physical memory).")
     var memoryLimitMb: Int?
 
-    @Argument(help: "PNG or JPEG images.")
+    @Flag(name: .long, help: "Refuse images the decoder had to repair (corrupt JPEG data); without it they are reported as warnings.")
+    var strict = false
+
+    @Flag(name: .long, help: "Take the images in the subdirectories of a directory given too.")
+    var recursive = false
+
+    @Argument(help: "PNG or JPEG images, or directories of them (a name starting with '-' goes after --).")
     var images: [String]
 
     public init() {}
@@ -45,33 +51,36 @@ public struct ScoreCommand: ParsableCommand {
         if images.isEmpty { throw ValidationError("give at least one image") }
         if let t = threads, !(1...256).contains(t) { throw ValidationError("--threads must be in 1...256") }
         if maxPixels < 1 { throw ValidationError("--max-pixels must be positive") }
-        if let m = memoryLimitMb, m < 1 { throw ValidationError("--memory-limit-mb must be positive") }
+        do { _ = try FlagValues.megabytes(memoryLimitMb, flag: "--memory-limit-mb") } catch { throw ValidationError(SegaError(error).message) }
     }
 
     public func run() throws {
-        var failures = 0
+        var failures = 0, count = images.count
         try CommandFailure.run("score") {
+            let paths = try ImageList.expand(images, recursive: recursive)
+            count = paths.count
             failures = try ScoreCommand.run(
-                model: model, arch: arch, threads: threads ?? Machine.onlineCPUs(), images: images, maxPixels: maxPixels,
-                memoryLimit: memoryLimitMb.map { $0 << 20 } ?? Scorer.defaultMemoryLimit,
-                emit: { line in Console.out(json ? line.json : line.tsv) },
-                fail: { msg in Console.error("sega: \(msg)") })
+                model: model, arch: arch, threads: threads ?? Machine.onlineCPUs(), images: paths, maxPixels: maxPixels,
+                memoryLimit: try FlagValues.megabytes(memoryLimitMb, flag: "--memory-limit-mb") ?? Scorer.defaultMemoryLimit,
+                strict: strict, emit: { line in Console.out(json ? line.json : line.tsv) },
+                fail: { msg in Console.error("sega: \(msg)") }, warn: { msg in Console.error("sega score: warning: \(msg)") })
         }
         if failures > 0 {
-            Console.error("sega: \(failures) of \(images.count) image(s) could not be scored")
-            throw ExitCode(1)
+            Console.error("sega: \(failures) of \(count) image(s) could not be scored")
+            throw ExitCode(ExitStatus.failed)
         }
     }
 
     /// Score every image with the model `model` (a name or a .safetensors path). Each result is
     /// passed to `emit` as soon as it is known; an image that cannot be read or scored goes to
-    /// `fail` (with a message naming it) and the others are still scored. Returns the number of
-    /// failed images. Model-level problems (unknown model, bad weights) throw.
+    /// `fail` (with a message naming it) and the others are still scored; decoder warnings go
+    /// to `warn` (with `strict`, such an image fails instead). Returns the number of failed
+    /// images. Model-level problems (unknown model, bad weights) throw.
     @discardableResult
     public static func run(model: String, arch: String?, threads: Int, images: [String],
                            maxPixels: Int = ImageFile.defaultMaxPixels,
-                           memoryLimit: Int? = Scorer.defaultMemoryLimit,
-                           emit: (ScoreLine) -> Void, fail: (String) -> Void) throws -> Int {
+                           memoryLimit: Int? = Scorer.defaultMemoryLimit, strict: Bool = false,
+                           emit: (ScoreLine) -> Void, fail: (String) -> Void, warn: (String) -> Void = { _ in }) throws -> Int {
         guard threads >= 1, threads <= 256 else { throw SegaError(.invalidArgument, "--threads must be in 1...256, got \(threads)") }
         guard !images.isEmpty else { throw SegaError(.invalidArgument, "no images given") }
         let net = try load(model, arch: arch)
@@ -80,8 +89,13 @@ public struct ScoreCommand: ParsableCommand {
         var failures = 0
         for img in images {
             do {
-                let image = try ImageFile.read(img, maxPixels: maxPixels)
-                let s = try scorer.score(image)
+                let d = try ImageFile.load(img, maxPixels: maxPixels)
+                if strict && !d.warnings.isEmpty {
+                    let why = d.warnings.map { $0.hasPrefix(img + ": ") ? String($0.dropFirst(img.count + 2)) : $0 }
+                    throw ImageError(.format, img, "\(why.joined(separator: "; ")) (refused with --strict)")
+                }
+                d.warnings.forEach(warn)
+                let s = try scorer.score(d.image)
                 emit(ScoreLine(image: img, model: model, arch: archName, score: s))
             } catch let e as ImageError {
                 failures += 1

@@ -1,4 +1,5 @@
 import SegaModels
+import SegaRuntime
 
 // MARK: - One scored image
 
@@ -9,8 +10,9 @@ public struct ScoreLine: Equatable, Sendable {
     public let arch: String
     public let score: Float
 
-    /// `<path>\t<score>` (the score's shortest Float text).
-    public var tsv: String { "\(image)\t\(score)" }
+    /// `<path>\t<score>` (the score's shortest Float text); tabs, newlines and backslashes in
+    /// the path escaped (TSV.field), so every image is one line of two fields.
+    public var tsv: String { "\(TSV.field(image))\t\(score)" }
 
     /// {"image":..,"model":..,"arch":..,"score":..} (non-finite scores as null).
     public var json: String {

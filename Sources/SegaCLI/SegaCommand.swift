@@ -1,4 +1,5 @@
 import ArgumentParser
+import SegaRuntime
 
 // MARK: - sega
 
@@ -8,6 +9,8 @@ public struct SegaCommand: ParsableCommand {
     public static let configuration = CommandConfiguration(
         commandName: "sega",
         abstract: "Transferable black-box attacks (SEGA) on no-reference image-quality (NR-IQA) models, on the CPU.",
+        discussion: ExitStatus.help,
+        version: SegaVersion.string,
         subcommands: [ScoreCommand.self, AttackCommand.self, EvalCommand.self, ModelsCommand.self, ParityCommand.self,
                       SettingsCommand.self]
     )

@@ -33,6 +33,12 @@ public struct ImageError: Error, CustomStringConvertible, Equatable, Sendable {
 
 // MARK: - Image
 
+/// An image as read, with the decoder's warnings (each naming the file).
+public struct DecodedImage: Sendable {
+    public let image: RGBImage
+    public let warnings: [String]
+}
+
 /// An RGB image, Float32 in [0, 1], planar [3][height][width] (the engine's [1, 3, H, W] input).
 public struct RGBImage: Equatable, Sendable {
     public let width: Int
@@ -111,30 +117,47 @@ public enum ImageFile {
 
     // MARK: Reading
 
-    /// Read a PNG or JPEG file.
+    /// Read a PNG or JPEG file (warnings dropped: `load` returns them).
     public static func read(_ path: String, maxPixels: Int = defaultMaxPixels) throws -> RGBImage {
+        try load(path, maxPixels: maxPixels).image
+    }
+
+    /// Read a PNG or JPEG file, with the decoder's warnings.
+    public static func load(_ path: String, maxPixels: Int = defaultMaxPixels) throws -> DecodedImage {
         let bytes = try readFile(path)
-        return try decode(bytes, source: path, maxPixels: maxPixels)
+        var warnings: [String] = []
+        let image = try decode(bytes, source: path, maxPixels: maxPixels, warnings: &warnings)
+        return DecodedImage(image: image, warnings: warnings)
     }
 
     /// Decode PNG or JPEG bytes; `source` names them in error messages.
     public static func decode(_ bytes: [UInt8], source: String = "<memory>", maxPixels: Int = defaultMaxPixels) throws -> RGBImage {
+        var warnings: [String] = []
+        return try decode(bytes, source: source, maxPixels: maxPixels, warnings: &warnings)
+    }
+
+    /// Decode PNG or JPEG bytes; the decoder's warnings (corrupt JPEG data libjpeg decoded
+    /// around), each naming `source`, are appended to `warnings`.
+    public static func decode(_ bytes: [UInt8], source: String, maxPixels: Int, warnings: inout [String]) throws -> RGBImage {
         guard !bytes.isEmpty else { throw ImageError(.format, source, "empty file (0 bytes), not an image") }
         guard let format = ImageFormat.sniff(bytes) else {
             let head = bytes.prefix(4).map { hex($0) }.joined(separator: " ")
             throw ImageError(.format, source, "not a PNG or JPEG image (starts with bytes \(head))")
         }
         guard maxPixels > 0 else { throw ImageError(.refused, source, "pixel limit must be positive, got \(maxPixels)") }
-        var errbuf = [CChar](repeating: 0, count: 512)
+        var errbuf = [CChar](repeating: 0, count: 512), warnbuf = [CChar](repeating: 0, count: 512)
         var px: UnsafeMutablePointer<Float>? = nil
-        var w: Int32 = 0, h: Int32 = 0
+        var w: Int32 = 0, h: Int32 = 0, nwarn: Int32 = 0
         let rc: Int32 = bytes.withUnsafeBufferPointer { b in
             errbuf.withUnsafeMutableBufferPointer { e in
-                switch format {
-                case .png:
-                    return sio_png_decode(b.baseAddress, b.count, UInt64(maxPixels), &px, &w, &h, e.baseAddress, e.count)
-                case .jpeg:
-                    return sio_jpeg_decode(b.baseAddress, b.count, UInt64(maxPixels), &px, &w, &h, e.baseAddress, e.count)
+                warnbuf.withUnsafeMutableBufferPointer { wb in
+                    switch format {
+                    case .png:
+                        return sio_png_decode(b.baseAddress, b.count, UInt64(maxPixels), &px, &w, &h, e.baseAddress, e.count)
+                    case .jpeg:
+                        return sio_jpeg_decode_warn(b.baseAddress, b.count, UInt64(maxPixels), &px, &w, &h, e.baseAddress, e.count,
+                                                    wb.baseAddress, wb.count, &nwarn)
+                    }
                 }
             }
         }
@@ -143,20 +166,23 @@ public enum ImageFile {
             throw ImageError(kind(rc), source, msg.isEmpty ? "cannot decode the \(format.rawValue.uppercased()) data" : msg)
         }
         defer { sio_free(px) }
+        if nwarn > 0 {
+            let first = warnbuf.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
+            warnings.append("\(source): \(first)\(nwarn > 1 ? " (and \(nwarn - 1) more libjpeg warning(s))" : "")")
+        }
         let n = 3 * Int(w) * Int(h)
         let pixels = Array(UnsafeBufferPointer(start: px, count: n))
         return try RGBImage(width: Int(w), height: Int(h), pixels: pixels)
     }
 
-    /// The whole file, refusing directories, empty files and files above `maxFileBytes`.
+    /// The whole file, refusing directories, FIFOs, devices and other files that are not
+    /// regular (checked before opening, which would block on a FIFO, and again on the open
+    /// descriptor), empty files and files above `maxFileBytes`.
     public static func readFile(_ path: String) throws -> [UInt8] {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { throw ImageError(.io, path, "cannot open: \(errnoString())") }
+        let fd = try openRegularFile(path)
         defer { close(fd) }
         var st = stat()
         guard fstat(fd, &st) == 0 else { throw ImageError(.io, path, "cannot stat: \(errnoString())") }
-        if (st.st_mode & S_IFMT) == S_IFDIR { throw ImageError(.io, path, "is a directory, not an image") }
-        guard (st.st_mode & S_IFMT) == S_IFREG else { throw ImageError(.io, path, "not a regular file") }
         let size = Int(st.st_size)
         guard size > 0 else { throw ImageError(.format, path, "empty file (0 bytes), not an image") }
         guard size <= maxFileBytes else {
@@ -177,6 +203,29 @@ public enum ImageFile {
         }
         if got < size { bytes.removeLast(size - got) }
         return bytes
+    }
+
+    /// A read-only descriptor of a regular file. The type is checked with stat before opening
+    /// (open blocks on a FIFO until a writer comes), the open is non-blocking (a FIFO swapped in
+    /// between does not hang), and the descriptor is checked again.
+    public static func openRegularFile(_ path: String) throws -> Int32 {
+        var st = stat()
+        guard stat(path, &st) == 0 else { throw ImageError(.io, path, "cannot open: \(errnoString())") }
+        try requireRegular(st, path)
+        let fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC)
+        guard fd >= 0 else { throw ImageError(.io, path, "cannot open: \(errnoString())") }
+        var st2 = stat()
+        guard fstat(fd, &st2) == 0 else { close(fd); throw ImageError(.io, path, "cannot stat: \(errnoString())") }
+        do { try requireRegular(st2, path) } catch { close(fd); throw error }
+        return fd
+    }
+
+    static func requireRegular(_ st: stat, _ path: String) throws {
+        switch st.st_mode & S_IFMT {
+        case S_IFREG: return
+        case S_IFDIR: throw ImageError(.io, path, "is a directory, not an image")
+        default: throw ImageError(.io, path, "not a regular file")
+        }
     }
 
     // MARK: Writing
@@ -232,41 +281,6 @@ public enum ImageFile {
         }
         let data = try encodePNG(image, source: path)
         try writeAtomically(data, to: path)
-    }
-
-    /// Temporary file in the target's directory, write, fsync, rename, fsync the directory.
-    public static func writeAtomically(_ data: [UInt8], to path: String) throws {
-        let (dir, base) = split(path)
-        var template = Array("\(dir)/.\(base).tmp-XXXXXX".utf8CString)
-        let fd = template.withUnsafeMutableBufferPointer { mkstemp($0.baseAddress!) }
-        guard fd >= 0 else { throw ImageError(.io, path, "cannot create a temporary file in '\(dir)': \(errnoString())") }
-        let tmp = template.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
-        var ok = false
-        defer { if !ok { unlink(tmp) } }
-        do {
-            var done = 0
-            try data.withUnsafeBytes { b in
-                while done < b.count {
-                    let r = write(fd, b.baseAddress! + done, b.count - done)
-                    if r < 0 {
-                        if errno == EINTR { continue }
-                        throw ImageError(.io, path, "write failed: \(errnoString())")
-                    }
-                    done += r
-                }
-            }
-            // mkstemp creates 0600; an image is an ordinary file.
-            _ = fchmod(fd, 0o644)
-            guard fsync(fd) == 0 else { throw ImageError(.io, path, "fsync failed: \(errnoString())") }
-        } catch {
-            close(fd)
-            throw error
-        }
-        guard close(fd) == 0 else { throw ImageError(.io, path, "close failed: \(errnoString())") }
-        guard rename(tmp, path) == 0 else { throw ImageError(.io, path, "cannot rename the temporary file into place: \(errnoString())") }
-        ok = true
-        let dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-        if dfd >= 0 { _ = fsync(dfd); close(dfd) }
     }
 
     // MARK: Helpers

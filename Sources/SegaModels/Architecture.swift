@@ -18,6 +18,45 @@ public protocol IQAArchitecture: AnyObject {
     /// Nominal score range (lo, hi): the attack pushes scores away from the midpoint and the R
     /// robustness metric uses it.
     var scoreRange: (lo: Double, hi: Double) { get }
+    /// How the network takes the image (`sega models` shows it); the whole image unless overridden.
+    var inputProtocol: InputProtocol { get }
+}
+
+extension IQAArchitecture {
+    public var inputProtocol: InputProtocol { .wholeImage }
+}
+
+/// What an architecture does to an image before its layers (besides its own normalisation).
+public enum InputProtocol: Equatable, Sendable {
+    /// The whole image at its own size.
+    case wholeImage
+    /// Resized (bilinear) to height x width.
+    case resized(height: Int, width: Int)
+    /// `count` size x size crops on a grid (the image upscaled first when a side is <= size),
+    /// scores averaged (pyiqa's uniform_crop).
+    case crops(count: Int, size: Int)
+    /// Non-overlapping size x size patches, scores averaged with learned weights.
+    case patches(size: Int)
+
+    /// "whole", "resize", "crops" or "patches".
+    public var kind: String {
+        switch self {
+        case .wholeImage: return "whole"
+        case .resized: return "resize"
+        case .crops: return "crops"
+        case .patches: return "patches"
+        }
+    }
+
+    /// One line for people, e.g. "4 crops of 224x224, scores averaged".
+    public var text: String {
+        switch self {
+        case .wholeImage: return "the whole image at its own size"
+        case .resized(let h, let w): return "resized (bilinear) to \(h)x\(w)"
+        case .crops(let n, let s): return "\(n) crop\(n == 1 ? "" : "s") of \(s)x\(s) on a grid (upscaled first when a side is <= \(s)), scores averaged"
+        case .patches(let s): return "non-overlapping \(s)x\(s) patches, scores averaged with learned weights"
+        }
+    }
 }
 
 // MARK: - Registry

@@ -34,7 +34,7 @@ public final class AttackSession {
     }
 
     /// Bytes the session needs for images of h x w: every plan (arena + weights) and the
-    /// attacker's 10 image-sized buffers.
+    /// attacker's state (Attacker.stateBytes).
     public func requiredBytes(height h: Int, width w: Int) throws -> Int {
         var total = Attacker.stateBytes(height: h, width: w, sources: sources.count)
         for s in sources { total += try PlannedModel.memory(s.model, height: h, width: w, withGradient: true).totalBytes }

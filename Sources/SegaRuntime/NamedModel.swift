@@ -21,22 +21,33 @@ public final class NamedModel {
         fingerprint = try NamedModel.fingerprint(path)
     }
 
-    /// FNV-1a 64 over a file's bytes, as 16 hex digits.
-    public static func fingerprint(_ path: String) throws -> String {
-        guard let f = fopen(path, "rb") else {
-            throw SegaError(.io, "\(path): cannot open weights: \(String(cString: strerror(errno)))", about: .model)
-        }
-        defer { fclose(f) }
+    /// FNV-1a 64 over a file's bytes, as 16 hex digits (`what` and `subject` name the file in
+    /// errors: weights by default). Only a regular file is opened.
+    public static func fingerprint(_ path: String, what: String = "weights", about subject: ErrorSubject = .model) throws -> String {
+        let fd: Int32
+        do { fd = try FileSystem.openRegular(path, what: what) } catch let e as SegaError { throw SegaError(e.kind, e.message, about: subject) }
+        defer { close(fd) }
         var h = NoiseStream.fnv1a([UInt8]())
         var buf = [UInt8](repeating: 0, count: 1 << 16)
         while true {
-            let n = fread(&buf, 1, buf.count, f)
+            let n = read(fd, &buf, buf.count)
+            if n < 0 && errno == EINTR { continue }
+            if n < 0 { throw SegaError(.io, "\(path): read error while fingerprinting the \(what)", about: subject) }
             if n == 0 { break }
             h = NoiseStream.fnv1a(buf[0..<n], continuing: h)
         }
-        if ferror(f) != 0 { throw SegaError(.io, "\(path): read error while fingerprinting the weights", about: .model) }
         let hex = String(h, radix: 16)
         return String(repeating: "0", count: 16 - hex.count) + hex
+    }
+
+    /// Refuse a model given twice in one list (the same weights under two names or spellings:
+    /// same file or same bytes).
+    public static func requireDistinct(_ models: [NamedModel], what: String) throws {
+        for (i, m) in models.enumerated() {
+            if let o = models[..<i].first(where: { $0.fingerprint == m.fingerprint || FileSystem.realPath($0.path) == FileSystem.realPath(m.path) }) {
+                throw SegaError(.invalidArgument, "\(what): model '\(m.path)' is given twice (same weights as '\(o.path)')", about: .model)
+            }
+        }
     }
 
     /// Resolve and load each name (`role`, "source" or "target", names them in errors); an

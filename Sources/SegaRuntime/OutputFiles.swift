@@ -7,7 +7,9 @@ import SegaIO
 
 /// Output directories and text files: checked before any work, written atomically.
 public enum OutputFiles {
-    /// Create `dir` (and parents) if needed and prove it writable, before any work starts.
+    /// Create `dir` (and parents) if needed and prove it writable, before any work starts; the
+    /// temporary files a killed run left there (sega's own names, locked by no live writer) are
+    /// removed.
     public static func prepareDirectory(_ dir: String) throws {
         guard !dir.isEmpty else { throw SegaError(.invalidArgument, "output directory is empty") }
         var prefix = dir.hasPrefix("/") ? "/" : ""
@@ -22,11 +24,14 @@ public enum OutputFiles {
                 throw SegaError(.io, "output directory '\(dir)' cannot be created: \(String(cString: strerror(errno)))")
             }
         }
-        var template = Array("\(dir)/.sega-write-test-XXXXXX".utf8CString)
-        let fd = template.withUnsafeMutableBufferPointer { mkstemp($0.baseAddress!) }
-        guard fd >= 0 else { throw SegaError(.io, "output directory '\(dir)' is not writable: \(String(cString: strerror(errno)))") }
-        close(fd)
-        template.withUnsafeBufferPointer { _ = unlink($0.baseAddress!) }
+        ImageFile.removeStaleTemporaries(in: dir)
+        do {
+            let (fd, probe) = try ImageFile.createLockedTemporary(directory: dir, prefix: ".sega-write-test-", for: dir)
+            unlink(probe)
+            close(fd)
+        } catch let e as ImageError {
+            throw SegaError(.io, "output directory '\(dir)' is not writable: \(e.reason)")
+        }
     }
 
     /// Write text atomically (temporary file + rename).
@@ -37,5 +42,30 @@ public enum OutputFiles {
     /// Write a PNG atomically, refusing to replace any of `protecting` (the inputs).
     public static func writePNG(_ image: RGBImage, to path: String, protecting: [String] = []) throws {
         do { try ImageFile.writePNG(image, to: path, protecting: protecting) } catch { throw SegaError(error) }
+    }
+}
+
+// MARK: - Inputs an output would replace
+
+/// The files a command reads, by identity (device and inode), so that an output path naming
+/// one of them, under any spelling or through a link, is found before anything is written.
+public struct InputFiles {
+    private var ids: [String: String] = [:]
+
+    /// `paths` that exist; the others cannot be replaced by an output.
+    public init(_ paths: [String]) {
+        for p in paths { if let id = InputFiles.identity(p), ids[id] == nil { ids[id] = p } }
+    }
+
+    /// The input (as given) that writing `output` would replace, if any.
+    public func input(at output: String) -> String? {
+        guard !ids.isEmpty, let id = InputFiles.identity(output) else { return nil }
+        return ids[id]
+    }
+
+    static func identity(_ p: String) -> String? {
+        var st = stat()
+        guard stat(p, &st) == 0 else { return nil }
+        return "\(st.st_dev):\(st.st_ino)"
     }
 }

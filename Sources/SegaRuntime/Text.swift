@@ -24,3 +24,36 @@ extension String {
         return out
     }
 }
+
+// MARK: - Fields of delimited text
+
+/// CSV fields as RFC 4180 writes them: a field holding a comma, a double quote, a line break
+/// or leading/trailing spaces is quoted, its quotes doubled. Every CSV sega writes goes through it.
+public enum CSV {
+    public static func field(_ s: String) -> String {
+        let special = s.contains { $0 == "," || $0 == "\"" || $0 == "\n" || $0 == "\r" || $0 == "\r\n" }
+        guard special || s.first == " " || s.last == " " else { return s }
+        return "\"" + s.replacingAll("\"", with: "\"\"") + "\""
+    }
+
+    /// One line of fields (no line end).
+    public static func row(_ fields: [String]) -> String { fields.map(field).joined(separator: ",") }
+}
+
+/// Tab-separated fields: backslash, tab, line feed and carriage return written as \\, \t, \n
+/// and \r, so a field never splits a line or a row.
+public enum TSV {
+    public static func field(_ s: String) -> String {
+        var out = ""
+        for u in s.unicodeScalars {
+            switch u {
+            case "\\": out += "\\\\"
+            case "\t": out += "\\t"
+            case "\n": out += "\\n"
+            case "\r": out += "\\r"
+            default: out.unicodeScalars.append(u)
+            }
+        }
+        return out
+    }
+}

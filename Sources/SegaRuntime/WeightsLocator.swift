@@ -47,6 +47,7 @@ public enum WeightsLocator {
             return model
         }
         guard !model.isEmpty else { throw SegaError(.invalidArgument, "empty model name", about: .model) }
+        if directories == nil { try checkEnvironment() }
         let dirs = directories ?? searchDirectories()
         for d in dirs {
             let p = "\(d)/\(model).safetensors"
@@ -58,6 +59,14 @@ public enum WeightsLocator {
         let avail = known.isEmpty ? "" : "; available: \(Array(Set(known)).sorted().joined(separator: ", "))"
         let what = role.map { "\($0) model" } ?? "model"
         throw SegaError(.notFound, "unknown \(what) '\(model)': no \(model).safetensors (\(where_))\(avail)", about: .model)
+    }
+
+    /// $SEGA_WEIGHTS, when set, must be a directory: a missing one or a file is an error, not
+    /// silently skipped (names would then resolve somewhere the user did not ask for).
+    public static func checkEnvironment(_ environment: [String: String] = Machine.environment()) throws {
+        guard let env = environment["SEGA_WEIGHTS"], !env.isEmpty, !FileSystem.isDirectory(env) else { return }
+        let what = FileSystem.exists(env) ? "it is a file" : "it does not exist"
+        throw SegaError(.notFound, "SEGA_WEIGHTS='\(env)' is not a directory (\(what)); point it at the directory of NAME.safetensors files or unset it", about: .model)
     }
 
     /// Names (file names without `.safetensors`) in a directory, sorted.

@@ -75,7 +75,7 @@ final class AttackTests: XCTestCase {
                 XCTAssertLessThanOrEqual(steps, allowed, "\(m) eps \(eps * 255)/255 in 8-bit steps")
                 XCTAssertLessThanOrEqual(linf, eps + 1e-7, "\(m) eps \(eps * 255)/255")
                 if eps >= 1.0 / 255 && m != .sega { XCTAssertGreaterThan(linf, 0, "\(m) did not move the image") }
-                XCTAssertEqual(r.gradientCalls, c.iterations * m.gradientCalls(sources: 2, samples: 2, vtSamples: 2), "\(m)")
+                XCTAssertEqual(r.gradientCalls, c.iterations * m.gradientCalls(sources: 2, config: c), "\(m)")
             }
         }
     }

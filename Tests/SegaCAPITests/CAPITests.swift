@@ -4,6 +4,7 @@ import SegaCAPI
 import SegaEngine
 import SegaModels
 import XCTest
+import Foundation
 
 let repoRoot: String = {
     var p = #filePath
@@ -137,5 +138,97 @@ final class CAPITests: XCTestCase {
         XCTAssertEqual(SegaCAPI.sega_model_load(small, fixture, &m), Int32(SEGA_RC_OK))
         XCTAssertEqual(SegaCAPI.sega_score(small, m, x, Int32(self.h), Int32(self.w), &score), Int32(SEGA_RC_MEMORY))
         XCTAssertTrue(String(cString: SegaCAPI.sega_last_error(small)!).contains("memory budget too small"))
+    }
+
+    // MARK: - Reliability (issue: weak C API checks)
+
+    /// sega_score refuses what sega_attack refuses: NaN, infinite and out-of-range pixels.
+    func testScoreRejectsPixelsOutsideTheUnitRange() throws {
+        let ctx = try XCTUnwrap(SegaCAPI.sega_context_create(0, 1))
+        defer { SegaCAPI.sega_context_destroy(ctx) }
+        var m: Int32 = -1
+        XCTAssertEqual(SegaCAPI.sega_model_load(ctx, fixture, &m), 0)
+        for bad in [Float.nan, .infinity, 1e6, -0.5] {
+            var x = image()
+            x[17] = bad
+            var score: Float = 0
+            let rc = SegaCAPI.sega_score(ctx, m, x, Int32(h), Int32(w), &score)
+            XCTAssertEqual(rc, Int32(SEGA_RC_INVALID_ARGUMENT), "pixel \(bad): score \(score)")
+            XCTAssertTrue(String(cString: SegaCAPI.sega_last_error(ctx)!).contains("index 17"), "\(bad)")
+        }
+    }
+
+    func testNaNAlphaAndUnknownDirectionAreRefused() throws {
+        let (a, am) = try cAttack { $0.alpha = .nan }
+        XCTAssertNil(a, "alpha NaN was accepted")
+        XCTAssertTrue(am.contains("alpha"), am)
+        let (d, dm) = try cAttack { $0.direction = 77 }
+        XCTAssertNil(d, "direction 77 was accepted")
+        XCTAssertTrue(dm.contains("direction 77"), dm)
+        let (n, nm) = try cAttack { $0.direction = -1 }
+        XCTAssertNil(n, nm)
+    }
+
+    /// An image below a model's minimum size is the caller's argument, not an internal error:
+    /// scoring and attacking a 3x2 image either works or is SEGA_RC_INVALID_ARGUMENT with the size
+    /// (width x height) in the message, for every fixture architecture.
+    func testImagesBelowAModelsMinimumAreInvalidArguments() throws {
+        let ctx = try XCTUnwrap(SegaCAPI.sega_context_create(0, 1))
+        defer { SegaCAPI.sega_context_destroy(ctx) }
+        var o = sega_attack_options()
+        SegaCAPI.sega_attack_options_init(&o)
+        o.iterations = 1; o.samples = 1
+        var refused: [String] = []
+        for name in ["cnniqa", "cnniqa_lcn", "lite0", "dbcnn_lite0", "linearityiqa_lite0", "hyperiqa_lite0", "dbcnn",
+                     "linearityiqa", "hyperiqa", "wadiqam", "vitiqa"] {
+            var m: Int32 = -1
+            XCTAssertEqual(SegaCAPI.sega_model_load(ctx, "\(repoRoot)/Tests/Fixtures/\(name).safetensors", &m), 0, name)
+            let x = [Float](repeating: 0.5, count: 3 * 2 * 3)
+            var score: Float = 0
+            var out = x
+            for (what, rc) in [("score", SegaCAPI.sega_score(ctx, m, x, 2, 3, &score)),
+                               ("attack", SegaCAPI.sega_attack(ctx, &m, 1, x, 2, 3, &o, &out, nil, nil))] where rc != 0 {
+                let msg = String(cString: SegaCAPI.sega_last_error(ctx)!)
+                XCTAssertEqual(rc, Int32(SEGA_RC_INVALID_ARGUMENT), "\(name) \(what): \(msg)")
+                XCTAssertTrue(msg.contains("3x2"), "\(name) \(what): \(msg)")
+                refused.append("\(name) \(what)")
+            }
+        }
+        XCTAssertTrue(refused.contains("cnniqa score") && refused.contains("wadiqam attack"), "\(refused)")
+    }
+
+    func testLastErrorOfNullIsAMessage() throws {
+        let p = try XCTUnwrap(SegaCAPI.sega_last_error(nil), "sega_last_error(NULL) returned NULL")
+        XCTAssertTrue(String(cString: p).contains("NULL"), String(cString: p))
+    }
+
+    /// A FIFO is refused at once ("not a regular file"), not opened (which blocks until a writer comes).
+    func testImageReadRefusesAFIFO() throws {
+        let path = NSTemporaryDirectory() + "sega-fifo-\(getpid()).png"
+        unlink(path)
+        XCTAssertEqual(mkfifo(path, 0o644), 0)
+        defer { unlink(path) }
+        let done = DispatchSemaphore(value: 0)
+        nonisolated(unsafe) var rc: Int32 = -1
+        nonisolated(unsafe) var msg = ""
+        Thread.detachNewThread {
+            let ctx = SegaCAPI.sega_context_create(0, 1)
+            var img: UnsafeMutablePointer<Float>? = nil
+            var hh: Int32 = 0, ww: Int32 = 0
+            rc = SegaCAPI.sega_image_read(ctx, path, &img, &hh, &ww)
+            msg = String(cString: SegaCAPI.sega_last_error(ctx)!)
+            SegaCAPI.sega_context_destroy(ctx)
+            done.signal()
+        }
+        if done.wait(timeout: .now() + 10) == .timedOut {
+            // Unblock the reader (open for writing, then close), so the process can go on.
+            let fd = open(path, O_WRONLY | O_NONBLOCK)
+            if fd >= 0 { close(fd) }
+            _ = done.wait(timeout: .now() + 10)
+            XCTFail("sega_image_read blocked on a FIFO")
+            return
+        }
+        XCTAssertEqual(rc, Int32(SEGA_RC_IO), msg)
+        XCTAssertTrue(msg.contains("not a regular file"), msg)
     }
 }

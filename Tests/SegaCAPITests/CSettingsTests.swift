@@ -47,6 +47,8 @@ final class CSettingsTests: XCTestCase {
             XCTFail("CAPIOptions has no binding for '\(name)'")
         }
         XCTAssertEqual(CAPIOptions.fields.count, header.count)
+        // Methods are only appended too: the first six keep their numbers.
+        XCTAssertEqual(Array(AttackMethod.allCases.prefix(6)), [.sega, .ifgsm, .ensIfgsm, .mifgsm, .vt, .random])
         // Fields are only appended: the first 14 keep their place (programs built before stay valid).
         XCTAssertEqual(Array(header.prefix(14)), ["method", "eps", "alpha", "iterations", "samples", "sigma", "seed", "direction",
                                                   "mask_quantile", "jnd_threshold", "normalize_sources", "mask_agreement",
@@ -68,6 +70,19 @@ final class CSettingsTests: XCTestCase {
         }
     }
 
+    /// A number outside SEGA_METHOD_*, SEGA_BUDGET_* or SEGA_JND_* is refused with the setting's name.
+    func testUnknownChoiceNumbersAreRefused() throws {
+        var o = sega_attack_options()
+        SegaCAPI.sega_attack_options_init(&o)
+        for (set, name) in [({ (o: inout sega_attack_options) in o.method = 9 }, "unknown method 9"),
+                            ({ (o: inout sega_attack_options) in o.budget = 2 }, "unknown budget 2"),
+                            ({ (o: inout sega_attack_options) in o.jnd_model = -1 }, "unknown JND model -1")] {
+            var bad = o
+            set(&bad)
+            XCTAssertThrowsError(try CAPIOptions.config(bad)) { XCTAssertTrue("\($0)".contains(name), "\($0)") }
+        }
+    }
+
     func testEveryCFieldSetsExactlyItsSetting() throws {
         var defaults = sega_attack_options()
         SegaCAPI.sega_attack_options_init(&defaults)
@@ -82,6 +97,7 @@ final class CSettingsTests: XCTestCase {
         }
     }
 
+    /// SEGA_METHOD_*, SEGA_DIRECTION_*, SEGA_BUDGET_* and SEGA_JND_* number the choices of their settings.
     func testMethodAndDirectionNumbersFollowTheTable() throws {
         let h = try header
         func constants(_ prefix: String) -> [String: Int] {
@@ -92,7 +108,8 @@ final class CSettingsTests: XCTestCase {
             }
             return out
         }
-        for (prefix, id) in [("SEGA_METHOD_", AttackSettingID.method), ("SEGA_DIRECTION_", .direction)] {
+        for (prefix, id) in [("SEGA_METHOD_", AttackSettingID.method), ("SEGA_DIRECTION_", .direction),
+                             ("SEGA_BUDGET_", .budget), ("SEGA_JND_", .jndModel)] {
             let choices = try XCTUnwrap(AttackSettings[id].choices)
             let c = constants(prefix)
             XCTAssertEqual(c.count, choices.count, "\(prefix)*: \(c) vs \(choices)")

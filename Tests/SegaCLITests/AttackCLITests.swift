@@ -113,14 +113,19 @@ final class AttackCLITests: XCTestCase {
         XCTAssertEqual(try String(contentsOfFile: "\(tmp)/rep/report.md", encoding: .utf8), report, "resume changed the report")
         for m in ["sega", "ifgsm", "random"] { XCTAssertTrue(report.contains("| \(m) |"), report) }
         XCTAssertTrue(report.contains("dbcnn_lite0 SROCC"), report)
+        // Long format: per method 2 targets x 5 metrics and 6 figures of its own; per method but sega
+        // and per target the paired difference to sega, per method but random the one to random.
         let csv = try String(contentsOfFile: "\(tmp)/rep/report.csv", encoding: .utf8).split(separator: "\n")
-        XCTAssertEqual(csv.count, 4)
-        XCTAssertTrue(csv[0].hasPrefix("method,dbcnn_lite0_srocc"), String(csv[0]))
+        XCTAssertEqual(csv[0], "tau,method,target,metric,value,ci95_lo,ci95_hi")
+        XCTAssertEqual(csv.count, 1 + 3 * (2 * 5 + 6) + 2 * 2 + 2 * 2)
+        XCTAssertTrue(csv.contains { $0.hasPrefix(",sega,dbcnn_lite0,srocc,") }, csv.joined(separator: "\n"))
         let json = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: "\(tmp)/rep/report.json"))) as! [String: Any]
         XCTAssertEqual(json["complete"] as? Int, 3)
         XCTAssertTrue(try String(contentsOfFile: "\(tmp)/rep/srocc.svg", encoding: .utf8).hasPrefix("<svg"))
+        // Masks off: clean, attacked, perturbation under a label strip.
         let sheet = try ImageFile.read("\(tmp)/rep/sheets/a.png")
-        XCTAssertEqual(sheet.width, 5 * 48 + 16)
+        XCTAssertEqual(sheet.width, 3 * 48 + 8)
+        XCTAssertEqual(sheet.height, 40 + 13)
         XCTAssertEqual(files("\(tmp)/rep/records/sega"), ["a.json", "b.json", "c.json"])
         // Other settings are not resumed from these records: --sigma changes SEGA only (3 images
         // recomputed), --eps every method (9); the report then reflects the new settings.

@@ -38,9 +38,9 @@ final class ReportTests: XCTestCase {
         XCTAssertEqual(d.delta, r2[1].perTarget[0].srocc - r2[0].perTarget[0].srocc, accuracy: 1e-12)
         XCTAssertTrue(d.lo <= d.delta && d.delta <= d.hi && d.lo < d.hi, "\(d)")
         let h = Report.Header(sources: ["s"], targets: ["t"], config: AttackConfig(), images: 10, complete: 8)
-        let md = Report.markdown(h, rows)
+        let md = Report.markdown(Report.Document(header: h, points: [Report.Point(tau: nil, rows: rows)], records: [kept, kept, shuffledPartial]))
         XCTAssertTrue(md.contains("SROCC(method) - SROCC(ref)"), md)
-        XCTAssertTrue(md.contains("| inv | -2.0000 | [-2.00, -2.00] |"), md)
+        XCTAssertTrue(md.contains("| t | inv | -2.0000 [-2.00, -2.00] |"), md)
     }
 
     /// A reversed ranking gives SROCC -1 with the interval [-1, -1]; the interval lands in every format.
@@ -51,9 +51,10 @@ final class ReportTests: XCTestCase {
         XCTAssertEqual(row.perTarget[0].sroccLo, -1, accuracy: 1e-12)
         XCTAssertEqual(row.perTarget[0].sroccHi, -1, accuracy: 1e-12)
         let h = Report.Header(sources: ["s"], targets: ["t"], config: AttackConfig(), images: 12, complete: 12)
-        XCTAssertTrue(Report.markdown(h, [row]).contains("| -1.0000 | [-1.00, -1.00] |"), Report.markdown(h, [row]))
-        XCTAssertTrue(Report.csv(h, [row]).hasPrefix("method,t_srocc,t_plcc,t_krocc,t_r,t_mean_abs_delta,t_srocc_ci_lo,t_srocc_ci_hi,"))
-        let json = try! JSONSerialization.jsonObject(with: Data(Report.json(h, [row]).utf8)) as! [String: Any]
+        let doc = Report.Document(header: h, points: [Report.Point(tau: nil, rows: [row])], records: [])
+        XCTAssertTrue(Report.markdown(doc).contains("| m | -1.0000 [-1.00, -1.00] |"), Report.markdown(doc))
+        XCTAssertTrue(Report.csv(doc).hasPrefix("tau,method,target,metric,value,ci95_lo,ci95_hi\n,m,t,srocc,-1,-1,"), Report.csv(doc))
+        let json = try! JSONSerialization.jsonObject(with: Data(Report.json(doc).utf8)) as! [String: Any]
         let t = ((json["rows"] as! [[String: Any]])[0]["targets"] as! [[String: Any]])[0]
         let ci = t["srocc_ci95"] as! [Double]
         XCTAssertEqual(ci.count, 2)

@@ -117,6 +117,6 @@ final class ScoreCommandTests: XCTestCase {
         XCTAssertTrue(lines[0].hasPrefix("architectures: ") && lines[0].contains("cnniqa"), lines[0])
         XCTAssertEqual(lines[1], "weights in \(dir):")
         XCTAssertTrue(lines[2].hasPrefix("  broken\tunreadable: "), lines[2])
-        XCTAssertEqual(lines[3], "  koniq_cnn\tarch=cnniqa\ttensors=8\tparams=729801\tCNNIQA, random weights for tests")
+        XCTAssertEqual(lines[3], "  koniq_cnn\tarch=cnniqa\ttensors=8\tparams=729801\trange=0..1\tinput=whole\tCNNIQA, random weights for tests")
     }
 }

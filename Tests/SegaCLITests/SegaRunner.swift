@@ -18,8 +18,10 @@ func segaBinary() throws -> String {
     return candidate
 }
 
-/// Run `sega args` from /tmp with SEGA_WEIGHTS removed from the environment unless given.
-func runSega(_ args: [String], env: [String: String] = [:]) throws -> SegaRun {
+/// Run `sega args` from /tmp with SEGA_WEIGHTS removed from the environment unless given. With a
+/// `timeout` (seconds), a run still going then is killed and reported as status -1 with
+/// "timed out" on stderr (a hang fails the test instead of stalling the suite).
+func runSega(_ args: [String], env: [String: String] = [:], timeout: Double? = nil) throws -> SegaRun {
     let p = Process()
     p.executableURL = URL(fileURLWithPath: try segaBinary())
     p.arguments = args
@@ -32,8 +34,15 @@ func runSega(_ args: [String], env: [String: String] = [:]) throws -> SegaRun {
     p.standardOutput = out
     p.standardError = err
     try p.run()
+    var timedOut = false
+    if let timeout {
+        let deadline = Date().addingTimeInterval(timeout)
+        while p.isRunning && Date() < deadline { usleep(20_000) }
+        if p.isRunning { timedOut = true; kill(p.processIdentifier, SIGKILL) }
+    }
     let o = out.fileHandleForReading.readDataToEndOfFile()
     let r = err.fileHandleForReading.readDataToEndOfFile()
     p.waitUntilExit()
+    if timedOut { return SegaRun(status: -1, out: String(decoding: o, as: UTF8.self), err: "timed out after \(timeout!) s") }
     return SegaRun(status: p.terminationStatus, out: String(decoding: o, as: UTF8.self), err: String(decoding: r, as: UTF8.self))
 }

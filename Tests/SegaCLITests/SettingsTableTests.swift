@@ -117,9 +117,12 @@ final class SettingsTableTests: XCTestCase {
     /// The built binary's flags (--experimental-dump-help): each setting's flag with the
     /// table's help and default, and no flag that is neither a setting nor a known resource.
     func testHelpListsEveryFlagWithTheTablesHelpAndDefault() throws {
-        let others = ["attack": ["sources", "threads", "memory-limit-mb", "max-pixels", "out", "help"],
-                      "eval": ["sources", "threads", "memory-limit-mb", "max-pixels", "out", "help", "targets", "images",
-                               "split", "stride", "limit", "methods", "shard", "sheets", "workers"]]
+        // --progress/--progress-interval (ProgressFlags) and --version (the root command's) are not
+        // settings, nor --strict (attack, eval), --overwrite and --recursive (attack).
+        let common = ["sources", "threads", "memory-limit-mb", "max-pixels", "strict", "out", "help", "version", "progress", "progress-interval"]
+        let others = ["attack": common + ["overwrite", "recursive"],
+                      "eval": common + ["targets", "images", "split", "stride", "limit", "methods", "shard", "sheets", "workers",
+                                        "match-ssim", "report-only", "allow-missing"]]
         for (command, known) in others {
             let r = try runSega([command, "--experimental-dump-help"])
             XCTAssertEqual(r.status, 0, r.err)
@@ -158,10 +161,16 @@ final class SettingsTableTests: XCTestCase {
     // MARK: the resume key and the report line, as before the table
 
     /// The settings key of a record before the table existed (EvalCommand.settingsKey at
-    /// b066c83), kept here as the reference the derived key must match byte for byte.
+    /// b066c83), kept here as the reference the derived key must match byte for byte; extended
+    /// (issue 24) by the budget parts, which every method's key holds while they differ from
+    /// their defaults, and by the keys of svre, cwa and di-mifgsm (whose own parts, too, are
+    /// written only when not at their defaults).
     func legacyKey(sources: [String], _ c: AttackConfig) -> String {
         var f = ["method=\(c.method.rawValue)", "sources=\(sources.joined(separator: ","))",
                  "eps=\(c.eps)", "seed=\(c.seed)", "direction=\(c.direction.rawValue)"]
+        let momentumBaseline = ["alpha=\(c.stepSize)", "iters=\(c.iterations)", "normalize=\(c.normalizeSources)",
+                                "momentum=\(c.momentum)"]
+        let d = AttackConfig()
         switch c.method {
         case .random: break
         case .sega:
@@ -171,19 +180,44 @@ final class SettingsTableTests: XCTestCase {
             if c.segaMomentum > 0 { f.append("segamomentum=\(c.segaMomentum)") }
         case .ifgsm: f += ["alpha=\(c.stepSize)", "iters=\(c.iterations)"]
         case .ensIfgsm: f += ["alpha=\(c.stepSize)", "iters=\(c.iterations)", "normalize=\(c.normalizeSources)"]
-        case .mifgsm:
-            f += ["alpha=\(c.stepSize)", "iters=\(c.iterations)", "normalize=\(c.normalizeSources)", "momentum=\(c.momentum)"]
-        case .vt:
-            f += ["alpha=\(c.stepSize)", "iters=\(c.iterations)", "normalize=\(c.normalizeSources)", "momentum=\(c.momentum)",
-                  "vtbeta=\(c.vtBeta)", "vtsamples=\(c.vtSamples)"]
+        case .mifgsm, .svre, .cwa, .diMifgsm: f += momentumBaseline
+        case .vt: f += momentumBaseline + ["vtbeta=\(c.vtBeta)", "vtsamples=\(c.vtSamples)"]
+        }
+        if c.budget != d.budget { f.append("budget=\(c.budget.rawValue)") }
+        if c.budgetLambda != d.budgetLambda { f.append("budgetlambda=\(c.budgetLambda)") }
+        if c.jndModel != d.jndModel { f.append("jndmodel=\(c.jndModel.rawValue)") }
+        switch c.method {
+        case .svre where c.svreInner != d.svreInner: f.append("svreinner=\(c.svreInner)")
+        case .cwa:
+            if c.cwaRadius != d.cwaRadius { f.append("cwaradius=\(c.cwaRadius)") }
+            if c.cwaInnerStep != d.cwaInnerStep { f.append("cwastep=\(c.cwaInnerStep)") }
+            if c.cwaSweeps != d.cwaSweeps { f.append("cwasweeps=\(c.cwaSweeps)") }
+        case .diMifgsm:
+            if c.diProbability != d.diProbability { f.append("diprob=\(c.diProbability)") }
+            if c.diResize != d.diResize { f.append("diresize=\(c.diResize)") }
+            if c.diSamples != d.diSamples { f.append("disamples=\(c.diSamples)") }
+        default: break
         }
         return f.joined(separator: ";")
     }
 
-    /// The report's settings line before the table (Report.settings at b066c83).
+    /// The report's settings line before the table (Report.settings at b066c83), extended
+    /// (issue 24) by the parts of the settings added since, each shown only when not at its default.
     func legacyLine(_ c: AttackConfig) -> String {
         let f = Report.f
-        return "eps \(f(Double(c.eps) * 255, 2))/255, alpha \(f(Double(c.stepSize) * 255, 2))/255, T \(c.iterations), N \(c.samples), sigma \(f(Double(c.sigma), 3))\(c.antithetic ? " (antithetic)" : "")\(c.segaMomentum > 0 ? ", SEGA momentum \(f(Double(c.segaMomentum), 2))" : ""), M^F quantile \(f(Double(c.maskQuantile), 2)), M^F agreement \(f(Double(c.maskAgreement), 2)), JND threshold \(f(Double(c.jndThreshold), 1)), normalise \(c.normalizeSources), momentum (MI-FGSM, VT) \(f(Double(c.momentum), 2)), VT samples \(c.vtSamples) radius \(f(Double(c.vtBeta), 2)) eps, seed \(c.seed)"
+        let d = AttackConfig()
+        var added = ""
+        if c.budget != d.budget { added += ", budget \(c.budget.rawValue)" }
+        if c.budgetLambda != d.budgetLambda { added += ", lambda \(f(Double(c.budgetLambda), 2))" }
+        if c.jndModel != d.jndModel { added += ", JND model \(c.jndModel.rawValue)" }
+        if c.svreInner != d.svreInner { added += ", SVRE inner \(c.svreInner) K" }
+        if c.cwaRadius != d.cwaRadius { added += ", CWA radius \(f(Double(c.cwaRadius), 3)) eps" }
+        if c.cwaInnerStep != d.cwaInnerStep { added += ", CWA inner step \(f(Double(c.cwaInnerStep), 2)) eps" }
+        if c.cwaSweeps != d.cwaSweeps { added += ", CWA sweeps \(c.cwaSweeps)" }
+        if c.diProbability != d.diProbability { added += ", DI p \(f(Double(c.diProbability), 2))" }
+        if c.diResize != d.diResize { added += ", DI resize \(f(Double(c.diResize), 2))" }
+        if c.diSamples != d.diSamples { added += ", DI samples \(c.diSamples)" }
+        return "eps \(f(Double(c.eps) * 255, 2))/255, alpha \(f(Double(c.stepSize) * 255, 2))/255, T \(c.iterations), N \(c.samples), sigma \(f(Double(c.sigma), 3))\(c.antithetic ? " (antithetic)" : "")\(c.segaMomentum > 0 ? ", SEGA momentum \(f(Double(c.segaMomentum), 2))" : ""), M^F quantile \(f(Double(c.maskQuantile), 2)), M^F agreement \(f(Double(c.maskAgreement), 2)), JND threshold \(f(Double(c.jndThreshold), 1)), normalise \(c.normalizeSources), momentum (MI-FGSM, VT) \(f(Double(c.momentum), 2)), VT samples \(c.vtSamples) radius \(f(Double(c.vtBeta), 2)) eps, seed \(c.seed)" + added
     }
 
     /// Configs to compare on: the defaults, each example alone, and all examples together.

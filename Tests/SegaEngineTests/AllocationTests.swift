@@ -9,11 +9,13 @@ final class AllocationTests: XCTestCase {
     func testCounterIsLiveAndCounts() {
         XCTAssertEqual(sega_malloc_counter_active(), 1, "the allocator interposer is not linked in")
         sega_malloc_counter_start()
-        let p = malloc(64); free(p)
+        // Each pointer goes through an opaque C call: the release build otherwise deletes
+        // malloc/free pairs whose memory is never used, and the counter saw 1 of 4.
+        let p = malloc(64); sega_malloc_counter_keep(p); free(p)
         var q: UnsafeMutableRawPointer? = nil
-        _ = posix_memalign(&q, 64, 128); free(q)
-        let r = realloc(nil, 32); free(r)
-        let c = calloc(4, 4); free(c)
+        _ = posix_memalign(&q, 64, 128); sega_malloc_counter_keep(q); free(q)
+        let r = realloc(nil, 32); sega_malloc_counter_keep(r); free(r)
+        let c = calloc(4, 4); sega_malloc_counter_keep(c); free(c)
         let n = sega_malloc_counter_stop()
         XCTAssertEqual(n, 4, "each of malloc, posix_memalign, realloc, calloc is counted once")
         // A Swift array is a heap allocation too: the negative control the real test relies on.

@@ -1,10 +1,15 @@
-/* Score and attack one image through libsega.a's C API (Sources/CSegaAPI/include/sega.h).
+/* Score and attack one image through libsega's C API (sega.h).
  *
  *   score_and_attack SOURCE_WEIGHTS TARGET_WEIGHTS IMAGE OUT.png
  *
- * Loads two models, scores IMAGE with both, attacks it with SEGA using the first as the source
- * (eps 4/255, 3 iterations, 2 samples), writes OUT.png, scores the result with the second
- * (the "black-box" target), and shows an error path (a corrupt file) handled by return code.
+ * Build against an installed copy (scripts/install.sh), with plain cc:
+ *   cc score_and_attack.c $(pkg-config --cflags --libs sega)          (libsega.so)
+ *   cc score_and_attack.c $(pkg-config --cflags --libs sega-static)   (libsega.a)
+ *
+ * Prints the library's version, loads two models, scores IMAGE with both, attacks it with SEGA
+ * using the first as the source (eps 4/255, 3 iterations, 2 samples), writes OUT.png, scores the
+ * result with the second (the "black-box" target), and shows two error paths (an image loaded as
+ * weights, a negative eps) handled by return code.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,6 +22,7 @@ static int check(sega_context *ctx, int rc, const char *what) {
 
 int main(int argc, char **argv) {
     if (argc != 5) { fprintf(stderr, "usage: %s SOURCE TARGET IMAGE OUT.png\n", argv[0]); return 2; }
+    printf("%s\n", sega_version());
     sega_context *ctx = sega_context_create((size_t)2 << 30, 2);
     if (!ctx) return 1;
     int src, tgt, h, w;

@@ -39,6 +39,13 @@ int sio_png_decode(const uint8_t *data, size_t size, uint64_t max_pixels,
 int sio_jpeg_decode(const uint8_t *data, size_t size, uint64_t max_pixels,
                     float **pixels, int *width, int *height, char *err, size_t errcap);
 
+/* sio_jpeg_decode that also reports libjpeg's warnings (corrupt data it decoded around, such as
+   "corrupt JPEG data: 3 extraneous bytes before marker 0xd9"): on SIO_OK, *warnings is their
+   count and `warn` holds the first one's text ("" when there was none). Either may be NULL. */
+int sio_jpeg_decode_warn(const uint8_t *data, size_t size, uint64_t max_pixels,
+                         float **pixels, int *width, int *height, char *err, size_t errcap,
+                         char *warn, size_t warncap, int *warnings);
+
 /* Encode interleaved 8-bit RGB (row-major, 3 bytes per pixel) as a non-interlaced 8-bit RGB PNG.
    On SIO_OK, *out is a malloc'ed block of *outsize bytes (free with sio_free). */
 int sio_png_encode_rgb8(const uint8_t *rgb, int width, int height,

@@ -28,7 +28,7 @@ public final class GlobalPool: BackwardFromSavedState {
         let xs = inputs[0]
         try require(xs.count == 4, "\(name): x must be [N, C, H, W], got \(xs)")
         guard xs[2] * xs[3] <= Int(Int32.max) else {
-            throw EngineError(.overflow, "\(name): plane \(xs[2])x\(xs[3]) too large for Int32 indices")
+            throw EngineError(.overflow, "\(name): plane \(xs[3])x\(xs[2]) (width x height) too large for Int32 indices")
         }
         return [xs[0], xs[1], 1, 1]
     }

@@ -77,7 +77,7 @@ public final class CNNIQA: IQAArchitecture {
         let ks = conv1W.shape[2]
         let need = ks + (lcnC == nil ? 0 : Self.lcnWindow - 1)
         guard s[2] >= need, s[3] >= need else {
-            throw EngineError(.shapeMismatch, "cnniqa: image \(s[2])x\(s[3]) is smaller than the \(ks)x\(ks) kernel"
+            throw EngineError(.shapeMismatch, "cnniqa: image \(s[3])x\(s[2]) is smaller than the \(ks)x\(ks) kernel"
                               + (lcnC == nil ? "" : " after the \(Self.lcnWindow)x\(Self.lcnWindow) LCN window (\(need)x\(need) at least)"))
         }
         let input = try lcnC.map { try lcnInput(g, image, c: $0) } ?? image

@@ -28,6 +28,7 @@ public final class HyperIQA: IQAArchitecture {
     public static let name = "hyperiqa"
     /// pyiqa's `score_range` for hyperiqa is '~0, ~1' (trained on KonIQ-10k MOS scaled to [0, 1]).
     public var scoreRange: (lo: Double, hi: Double) { (0, 1) }
+    public var inputProtocol: InputProtocol { .crops(count: numCrop, size: Self.cropSize) }
 
     /// Side of every crop; the network is designed for it (the last stage must be 7x7).
     static let cropSize = 224
@@ -151,7 +152,7 @@ public final class HyperIQA: IQAArchitecture {
             h = oh; w = ow
         }
         guard h >= crop, w >= crop else {
-            throw EngineError(.shapeMismatch, "uniform_crop: image \(h)x\(w) is smaller than the \(crop)x\(crop) crop")
+            throw EngineError(.shapeMismatch, "uniform_crop: image \(w)x\(h) is smaller than the \(crop)x\(crop) crop")
         }
         let side = Int(Double(numCrop).squareRoot())          // int(np.sqrt(n))
         var grid = side; while grid * grid < numCrop { grid += 1 }  // ceil(np.sqrt(n))

@@ -25,6 +25,7 @@ public final class HyperIQALite0: IQAArchitecture {
     public static let name = "hyperiqa_lite0"
     /// Our own trained models predict MOS on a 0-100 scale.
     public var scoreRange: (lo: Double, hi: Double) { (0, 100) }
+    public var inputProtocol: InputProtocol { .crops(count: numCrop, size: cropSize) }
 
     static let taps = [Lite0Backbone.stageEnd[1], Lite0Backbone.stageEnd[2], Lite0Backbone.stageEnd[4]]
 

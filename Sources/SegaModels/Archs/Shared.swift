@@ -17,7 +17,7 @@ enum ImageInput {
         try requireRGB(image, arch)
         let s = image.shape
         guard s[2] >= n, s[3] >= n else {
-            throw EngineError(.shapeMismatch, "\(arch): image \(s[2])x\(s[3]) is smaller than \(n)x\(n) (\(reason))")
+            throw EngineError(.shapeMismatch, "\(arch): image \(s[3])x\(s[2]) is smaller than \(n)x\(n) (\(reason))")
         }
     }
 

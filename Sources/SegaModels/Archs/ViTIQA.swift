@@ -20,6 +20,8 @@ public final class ViTIQA: IQAArchitecture {
     public static let name = "vitiqa"
     /// Our own trained models predict MOS on a 0-100 scale.
     public var scoreRange: (lo: Double, hi: Double) { (0, 100) }
+    /// The image is resized to the token grid times the stem's stride 16.
+    public var inputProtocol: InputProtocol { .resized(height: inputSize, width: inputSize) }
 
     static let stemBlocks = Lite0Backbone.stageEnd[3] + 1
     static let lnEps: Float = 1e-5
@@ -102,7 +104,7 @@ public final class ViTIQA: IQAArchitecture {
         let p = try g.conv2d(f, weight: projW.const(g, "proj.weight"), bias: projB.const(g, "proj.bias"))
         let n = grid * grid
         guard p.shape[2] * p.shape[3] == n else {
-            throw EngineError(.shapeMismatch, "\(Self.name): stem gives \(p.shape[2])x\(p.shape[3]) tokens, pos_embed expects \(grid)x\(grid)")
+            throw EngineError(.shapeMismatch, "\(Self.name): stem gives \(p.shape[3])x\(p.shape[2]) tokens, pos_embed expects \(grid)x\(grid)")
         }
 
         // MARK: tokens

@@ -20,6 +20,7 @@ public final class ViTPatchIQA: IQAArchitecture {
     public static let name = "vitiqa_patch"
     /// Our own trained models predict MOS on a 0-100 scale.
     public var scoreRange: (lo: Double, hi: Double) { (0, 100) }
+    public var inputProtocol: InputProtocol { .resized(height: inputSize.0, width: inputSize.1) }
 
     let patchW: Param, patchB: Param
     let cls: Param, pos: Param

@@ -27,6 +27,7 @@ public final class WaDIQaM: IQAArchitecture {
     public static let name = "wadiqam"
     /// pyiqa's `score_range` for wadiqam_nr is '~-1, ~0.1'.
     public var scoreRange: (lo: Double, hi: Double) { (-1, 0.1) }
+    public var inputProtocol: InputProtocol { .patches(size: Self.patch) }
 
     /// pyiqa's `make_layers` config [32, 32, M, 64, 64, M, 128, 128, M, 256, 256, M, 512, 512, M].
     static let pattern = "CCMCCMCCMCCMCCM"
@@ -61,7 +62,7 @@ public final class WaDIQaM: IQAArchitecture {
         let p = Self.patch
         let rows = (s[2] - 1) / p, cols = (s[3] - 1) / p      // = len(range(0, side - 32, 32))
         guard rows >= 1, cols >= 1 else {
-            throw EngineError(.shapeMismatch, "wadiqam: image \(s[2])x\(s[3]) has no 32x32 patch (pyiqa needs both sides > 32)")
+            throw EngineError(.shapeMismatch, "wadiqam: image \(s[3])x\(s[2]) has no 32x32 patch (pyiqa needs both sides > 32)")
         }
         let n = rows * cols
 
