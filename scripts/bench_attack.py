@@ -70,7 +70,8 @@ def sega_settings(sega):
     if s["alpha"] != "eps/4":
         raise SystemExit(f"bench_attack: unexpected alpha default {s['alpha']}")
     off = {"maskQuantile": "0.0", "maskAgreement": "0.0", "jndThreshold": "0.0", "antithetic": "false",
-           "segaMomentum": "0.0", "direction": "auto", "normalizeSources": "true", "method": "sega"}
+           "segaMomentum": "0.0", "direction": "auto", "normalizeSources": "true", "method": "sega",
+           "budget": "uniform"}
     for k, v in off.items():
         if s.get(k) != v:
             raise SystemExit(f"bench_attack: the PyTorch SEGA implements {k} = {v} only; sega's default is {s.get(k)}")
