@@ -32,10 +32,6 @@ void sega_im2col_ref(const sega_conv_geom *g, const float *x, float *col);
 /// Adjoint of im2col: x[...] += col[...]. x is accumulated into, not overwritten.
 void sega_col2im(const sega_conv_geom *g, const float *col, float *x);
 void sega_col2im_ref(const sega_conv_geom *g, const float *col, float *x);
-/// The same split over the engine's threads (e may be NULL): im2col by column-matrix rows,
-/// col2im by input channels, so each pixel still receives its taps in order: byte-identical.
-void sega_im2col_mt(sega_engine *e, const sega_conv_geom *g, const float *x, float *col);
-void sega_col2im_mt(sega_engine *e, const sega_conv_geom *g, const float *col, float *x);
 
 /// Depthwise conv (groups == channels, multiplier 1): y[c] = w[c] (*) x[c] + bias[c].
 /// w is c x kh x kw, bias may be NULL, y is c x oh x ow (overwritten).

@@ -75,22 +75,6 @@ void sega_act_fwd_inplace(sega_engine *e, size_t n, int act, float *y, uint8_t *
 /// sega_mask_bwd gives when it accumulates into a zeroed buffer (-0 becomes +0 there too).
 void sega_mask_copy(sega_engine *e, size_t n, const uint8_t *mask, const float *dy, float *out);
 
-/// The kernels above of the same names without _mt, split over the engine's threads
-/// (byte-identical to them): gelu forward and backward, y += x, y += a x, dx += mask ? dy : 0,
-/// and y = 0 (n floats).
-void sega_gelu_fwd_mt(sega_engine *e, size_t n, const float *x, float *y);
-void sega_gelu_bwd_mt(sega_engine *e, size_t n, const float *x, const float *dy, float *dx);
-void sega_add_inplace_mt(sega_engine *e, size_t n, const float *x, float *y);
-void sega_axpy_mt(sega_engine *e, size_t n, float a, const float *x, float *y);
-void sega_mask_bwd_mt(sega_engine *e, size_t n, const uint8_t *mask, const float *dy, float *dx);
-void sega_zero_mt(sega_engine *e, size_t n, float *y);
-/// y[i] = a[i * sa] op b[i * sb] for i < n, op 0: +, 1: -, 2: * (sa, sb 0 or 1: an operand may be
-/// one value broadcast), threaded; y may be a or b.
-void sega_binary_mt(sega_engine *e, int op, size_t n, const float *a, long sa, const float *b, long sb, float *y);
-/// y = relu(x) / relu6(x) (act), with the mask when not NULL: sega_relu{,6}_fwd{,_mask} threaded
-/// (x and y must not overlap).
-void sega_act_fwd_mt(sega_engine *e, size_t n, int act, const float *x, float *y, uint8_t *mask);
-
 /// Scalar references for the tests.
 void sega_relu_fwd_ref(size_t n, const float *x, float *y);
 void sega_gelu_fwd_ref(size_t n, const float *x, float *y);

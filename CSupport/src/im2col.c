@@ -7,7 +7,6 @@
 // col2im adds the rows in the same (channel, ki, kj) order as the reference and every tap
 // touches an input pixel at most once, so the fast and reference results are bit-identical.
 #include "sega_conv.h"
-#include "sega_threads.h"
 #include "conv_internal.h"
 #include <limits.h>
 #include <string.h>
@@ -115,19 +114,15 @@ SEGA_INLINE void im2col_row(const sega_conv_geom *g, const tap_window *t, const 
     memset(dst + (size_t)t->oy_hi * OW, 0, (size_t)(OH - t->oy_hi) * OW * sizeof(float));
 }
 
-// Column-matrix rows [r0, r1) (row r = (ci * kh + i) * kw + j).
-static void im2col_rows(const sega_conv_geom *g, const float *x, float *col, int r0, int r1) {
-    const size_t ohw = (size_t)g->oh * g->ow;
-    const int taps = g->kh * g->kw;
-    for (int r = r0; r < r1; r++) {
-        const int ci = r / taps, i = r % taps / g->kw, j = r % g->kw;
-        const tap_window t = tap_window_of(g, i, j);
-        im2col_row(g, &t, x + (size_t)ci * g->h * g->w, col + (size_t)r * ohw);
-    }
-}
-
 void sega_im2col(const sega_conv_geom *g, const float *x, float *col) {
-    im2col_rows(g, x, col, 0, g->c * g->kh * g->kw);
+    const size_t ohw = (size_t)g->oh * g->ow;
+    float *dst = col;
+    for (int ci = 0; ci < g->c; ci++)
+        for (int i = 0; i < g->kh; i++)
+            for (int j = 0; j < g->kw; j++, dst += ohw) {
+                const tap_window t = tap_window_of(g, i, j);
+                im2col_row(g, &t, x + (size_t)ci * g->h * g->w, dst);
+            }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -161,56 +156,13 @@ SEGA_INLINE void col2im_row(const sega_conv_geom *g, const tap_window *t, const 
     }
 }
 
-// Channels [c0, c1): each adds its own taps, in order, into its own plane.
-static void col2im_channels(const sega_conv_geom *g, const float *col, float *x, int c0, int c1) {
+void sega_col2im(const sega_conv_geom *g, const float *col, float *x) {
     const size_t ohw = (size_t)g->oh * g->ow;
-    const float *src = col + (size_t)c0 * g->kh * g->kw * ohw;
-    for (int ci = c0; ci < c1; ci++)
+    const float *src = col;
+    for (int ci = 0; ci < g->c; ci++)
         for (int i = 0; i < g->kh; i++)
             for (int j = 0; j < g->kw; j++, src += ohw) {
                 const tap_window t = tap_window_of(g, i, j);
                 col2im_row(g, &t, src, x + (size_t)ci * g->h * g->w);
             }
-}
-
-void sega_col2im(const sega_conv_geom *g, const float *col, float *x) { col2im_channels(g, col, x, 0, g->c); }
-
-// ---------------------------------------------------------------------------------------------
-// Threaded: im2col by rows, col2im by channels (a pixel's taps stay in order on one thread).
-
-// Below this many column-matrix elements one thread does the whole call.
-#define SEGA_IM2COL_MT_MIN 65536
-
-typedef struct { const sega_conv_geom *g; const float *src; float *dst; int units; } i2c_job;
-
-static void im2col_task(void *vj, int index, int count) {
-    const i2c_job *j = (const i2c_job *)vj;
-    im2col_rows(j->g, j->src, j->dst, (int)((long long)j->units * index / count),
-                (int)((long long)j->units * (index + 1) / count));
-}
-
-static void col2im_task(void *vj, int index, int count) {
-    const i2c_job *j = (const i2c_job *)vj;
-    col2im_channels(j->g, j->src, j->dst, (int)((long long)j->units * index / count),
-                    (int)((long long)j->units * (index + 1) / count));
-}
-
-static int i2c_parts(sega_engine *e, const sega_conv_geom *g, int units) {
-    int parts = e ? sega_engine_threads(e) : 1;
-    if ((long long)g->c * g->kh * g->kw * g->oh * g->ow < SEGA_IM2COL_MT_MIN) parts = 1;
-    return parts < units ? parts : units;
-}
-
-void sega_im2col_mt(sega_engine *e, const sega_conv_geom *g, const float *x, float *col) {
-    i2c_job j = {g, x, col, g->c * g->kh * g->kw};
-    const int parts = i2c_parts(e, g, j.units);
-    if (parts <= 1) sega_im2col(g, x, col);
-    else sega_pool_run(sega_engine_pool(e), im2col_task, &j, parts);
-}
-
-void sega_col2im_mt(sega_engine *e, const sega_conv_geom *g, const float *col, float *x) {
-    i2c_job j = {g, col, x, g->c};
-    const int parts = i2c_parts(e, g, j.units);
-    if (parts <= 1) sega_col2im(g, col, x);
-    else sega_pool_run(sega_engine_pool(e), col2im_task, &j, parts);
 }

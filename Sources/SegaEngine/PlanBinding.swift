@@ -149,19 +149,14 @@ struct PlanProgram {
     @inlinable
     func backward() {
         var z = 0, zEnd = zeroSlot[1]
-        while z < zEnd { zero(z); z += 1 }
+        while z < zEnd { memset(zeroList[z].0, 0, zeroList[z].1); z += 1 }
         var i = 0
         while i < seeds.count { seeds[i].1.update(from: seeds[i].0, count: seeds[i].2); i += 1 }
         i = 0
         while i < backwardOps.count {
             zEnd = zeroSlot[i + 2]
-            while z < zEnd { zero(z); z += 1 }
+            while z < zEnd { memset(zeroList[z].0, 0, zeroList[z].1); z += 1 }
             backwardOps[i].backward(); i += 1
         }
     }
-
-    /// Zero gradient buffer z of `zeroList`. (On the calling thread: split over the pool, the
-    /// many short zeroings cost more in wake-ups than they save; measured with --profile-plan.)
-    @inlinable @inline(__always)
-    func zero(_ z: Int) { memset(zeroList[z].0, 0, zeroList[z].1) }
 }

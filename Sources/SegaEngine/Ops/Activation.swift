@@ -2,7 +2,6 @@
 
 /// y = f(x) elementwise; the backward accumulates dy * f'(x). relu and relu6 keep f'(x) as a
 /// byte mask (saved state, 1/4 of x) when a gradient is wanted; sigmoid reads y, gelu reads x.
-/// relu, relu6 and gelu run on the engine's threads (byte-identical for any thread count).
 public final class Activation: Op {
     public enum Kind: String { case relu, relu6, sigmoid, gelu }
     public let kind: Kind
@@ -37,10 +36,10 @@ public final class Activation: Op {
     // MARK: forward
     public func forward() {
         switch kind {
-        case .relu: sega_act_fwd_mt(engine, n, Int32(SEGA_ACT_RELU.rawValue), x, y, mask)
-        case .relu6: sega_act_fwd_mt(engine, n, Int32(SEGA_ACT_RELU6.rawValue), x, y, mask)
+        case .relu: if let mask { sega_relu_fwd_mask(n, x, y, mask) } else { sega_relu_fwd(n, x, y) }
+        case .relu6: if let mask { sega_relu6_fwd_mask(n, x, y, mask) } else { sega_relu6_fwd(n, x, y) }
         case .sigmoid: sega_sigmoid_fwd(engine, n, x, y)
-        case .gelu: sega_gelu_fwd_mt(engine, n, x, y)
+        case .gelu: sega_gelu_fwd(n, x, y)
         }
     }
 
@@ -59,9 +58,9 @@ public final class Activation: Op {
     public func backward() {
         guard let dx, let dy else { return }
         switch kind {
-        case .relu, .relu6: sega_mask_bwd_mt(engine, n, mask, dy, dx)
+        case .relu, .relu6: sega_mask_bwd(n, mask, dy, dx)
         case .sigmoid: sega_sigmoid_bwd(n, y, dy, dx)
-        case .gelu: sega_gelu_bwd_mt(engine, n, x, dy, dx)
+        case .gelu: sega_gelu_bwd(n, x, dy, dx)
         }
     }
 }

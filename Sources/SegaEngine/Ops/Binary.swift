@@ -5,14 +5,9 @@
 /// (stride 0 on broadcast dims); the backward walks the same loop, so adding into a broadcast
 /// operand's gradient at stride 0 is exactly the reduction over its broadcast dims.
 public final class Binary: Op {
-    public enum Kind: String {
-        case add, sub, mul
-        /// sega_binary_mt's operation code.
-        var code: Int32 { self == .add ? 0 : (self == .sub ? 1 : 2) }
-    }
+    public enum Kind: String { case add, sub, mul }
     public let kind: Kind
     public var name: String { kind.rawValue }
-    private var engine: OpaquePointer!
     private var a: UnsafeMutablePointer<Float>!, b: UnsafeMutablePointer<Float>!, y: UnsafeMutablePointer<Float>!
     private var da: UnsafeMutablePointer<Float>?, db: UnsafeMutablePointer<Float>?, dy: UnsafeMutablePointer<Float>?
     private var loop: StridedLoop!
@@ -25,7 +20,6 @@ public final class Binary: Op {
     }
 
     public func bind(_ bd: OpBinding) throws {
-        engine = bd.engine
         a = bd.inputs[0]; b = bd.inputs[1]; y = bd.output
         da = bd.inputGrads[0]; db = bd.inputGrads[1]; dy = bd.outputGrad
         let s = bd.outputShape
@@ -41,14 +35,16 @@ public final class Binary: Op {
         L.reset()
         for _ in 0..<L.rows {
             let yr = y + oy, ar = a + oa, br = b + ob
-            if sy == 1 && sa <= 1 && sb <= 1 {   // contiguous row, operands contiguous or one value: C, threaded
-                sega_binary_mt(engine, kind.code, n, ar, sa, br, sb, yr)
-            } else {
-                switch kind {
-                case .add: for k in 0..<n { yr[k * sy] = ar[k * sa] + br[k * sb] }
-                case .sub: for k in 0..<n { yr[k * sy] = ar[k * sa] - br[k * sb] }
-                case .mul: for k in 0..<n { yr[k * sy] = ar[k * sa] * br[k * sb] }
-                }
+            switch kind {
+            case .add:
+                if sy == 1 && sa == 1 && sb == 1 { for k in 0..<n { yr[k] = ar[k] + br[k] } }
+                else { for k in 0..<n { yr[k * sy] = ar[k * sa] + br[k * sb] } }
+            case .sub:
+                if sy == 1 && sa == 1 && sb == 1 { for k in 0..<n { yr[k] = ar[k] - br[k] } }
+                else { for k in 0..<n { yr[k * sy] = ar[k * sa] - br[k * sb] } }
+            case .mul:
+                if sy == 1 && sa == 1 && sb == 1 { for k in 0..<n { yr[k] = ar[k] * br[k] } }
+                else { for k in 0..<n { yr[k * sy] = ar[k * sa] * br[k * sb] } }
             }
             L.advance(&oy, &oa, &ob)
         }
@@ -73,16 +69,16 @@ public final class Binary: Op {
             if let da {
                 let dr = da + oa
                 switch kind {
-                case .add, .sub: Binary.accumulate(engine, n, g, sy, nil, 0, 1, dr, sa)
-                case .mul: Binary.accumulate(engine, n, g, sy, b + ob, sb, 1, dr, sa)
+                case .add, .sub: Binary.accumulate(n, g, sy, nil, 0, 1, dr, sa)
+                case .mul: Binary.accumulate(n, g, sy, b + ob, sb, 1, dr, sa)
                 }
             }
             if let db {
                 let dr = db + ob
                 switch kind {
-                case .add: Binary.accumulate(engine, n, g, sy, nil, 0, 1, dr, sb)
-                case .sub: Binary.accumulate(engine, n, g, sy, nil, 0, -1, dr, sb)
-                case .mul: Binary.accumulate(engine, n, g, sy, a + oa, sa, 1, dr, sb)
+                case .add: Binary.accumulate(n, g, sy, nil, 0, 1, dr, sb)
+                case .sub: Binary.accumulate(n, g, sy, nil, 0, -1, dr, sb)
+                case .mul: Binary.accumulate(n, g, sy, a + oa, sa, 1, dr, sb)
                 }
             }
             L.advance(&oy, &oa, &ob)
@@ -91,7 +87,7 @@ public final class Binary: Op {
 
     /// d[k * sd] += sign * g[k * sg] * (w?[k * sw] ?? 1); with sd == 0 the row sums into one element.
     @inline(__always)
-    private static func accumulate(_ e: OpaquePointer, _ n: Int, _ g: UnsafeMutablePointer<Float>, _ sg: Int,
+    private static func accumulate(_ n: Int, _ g: UnsafeMutablePointer<Float>, _ sg: Int,
                                    _ w: UnsafeMutablePointer<Float>?, _ sw: Int, _ sign: Float,
                                    _ d: UnsafeMutablePointer<Float>, _ sd: Int) {
         if sd == 0 {
@@ -102,8 +98,8 @@ public final class Binary: Op {
             // Contiguous row (every same-shape operand, and inner rows of many broadcasts): the
             // same per-element arithmetic as below (sign * g is exact for sign = +-1), vectorised.
             if let w { mulAccumulate(n, g, w, d) }
-            else if sign == 1 { sega_add_inplace_mt(e, n, g, d) }
-            else { sega_axpy_mt(e, n, sign, g, d) }
+            else if sign == 1 { sega_add_inplace(n, g, d) }
+            else { sega_axpy(n, sign, g, d) }
         } else if let w {
             for k in 0..<n { d[k * sd] += sign * g[k * sg] * w[k * sw] }
         } else {

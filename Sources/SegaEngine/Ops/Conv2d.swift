@@ -274,11 +274,11 @@ public final class Conv2d: Op {
         if let bd = band(r0, r1) {
             var g = bd.geom
             if bd.shift == 0 {
-                sega_im2col_mt(engine, &g, xg, ws)
+                sega_im2col(&g, xg, ws)
             } else {   // the kernel's plane stride is h*w: shifted planes go one at a time
                 g.c = 1
                 let taps = Int(geom.kh * geom.kw) * (r1 - r0) * Int(geom.ow)
-                for ci in 0..<cinG { sega_im2col_mt(engine, &g, xg + ci * hw + bd.shift * inW, ws + ci * taps) }
+                for ci in 0..<cinG { sega_im2col(&g, xg + ci * hw + bd.shift * inW, ws + ci * taps) }
             }
         } else {
             ws.update(repeating: 0, count: kdim * (r1 - r0) * Int(geom.ow))
@@ -308,7 +308,7 @@ public final class Conv2d: Op {
                 if let dw { sega_dwconv_bwd_weight(engine, &g, x + i * inImage, dyi, dw) }
                 if let dx {   // the kernel overwrites: go through the workspace, then accumulate
                     sega_dwconv_bwd_input(engine, &g, dyi, w, ws)
-                    sega_add_inplace_mt(engine, inImage, ws, dx + i * inImage)
+                    sega_add_inplace(inImage, ws, dx + i * inImage)
                 }
             }
         case .pointwise:
@@ -383,11 +383,11 @@ public final class Conv2d: Op {
                 opSgemmEx(engine, 1, 0, Int32(kdim), Int32(cols), Int32(coutG), 1,
                           wg, Int32(kdim), dyg + r0 * ow, Int32(ohw), 0, ws, Int32(cols), &ext)
                 if bd.shift == 0 {
-                    sega_col2im_mt(engine, &bg, ws, dx + off)
+                    sega_col2im(&bg, ws, dx + off)
                 } else {   // plane by plane, as in im2colBand
                     bg.c = 1
                     let taps = Int(geom.kh * geom.kw) * cols
-                    for ci in 0..<cinG { sega_col2im_mt(engine, &bg, ws + ci * taps, dx + off + ci * hw + bd.shift * inW) }
+                    for ci in 0..<cinG { sega_col2im(&bg, ws + ci * taps, dx + off + ci * hw + bd.shift * inW) }
                 }
             }
             r1 = r0
