@@ -8,8 +8,9 @@
 #                             scikit-image, pinned in weights/dataset/requirements.txt; about 320 MB,
 #                             from PyPI): the dataset builder (scripts/reproduce_table.sh)
 #   scripts/deps.sh --test    also what only the tests and benchmarks use (scripts/test.sh): the venv,
-#                             pkg-config (the C example links through it) and libopenblas0 (the SGEMM
-#                             benchmark sega-bench dlopens it to compare; nothing links it)
+#                             pkg-config (the C example links through it), libopenblas0 (the SGEMM
+#                             benchmark sega-bench dlopens it to compare; nothing links it) and
+#                             valgrind (callgrind counts the instructions test.sh checks)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 python=0; test=0
@@ -21,7 +22,7 @@ for arg in "$@"; do
   esac
 done
 pkgs=(libpng-dev libjpeg62-turbo-dev)
-if [ "$test" -eq 1 ]; then pkgs+=(pkg-config libopenblas0); fi
+if [ "$test" -eq 1 ]; then pkgs+=(pkg-config libopenblas0 valgrind); fi
 need=()
 for pkg in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || need+=("$pkg")

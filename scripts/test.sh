@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The test command: installs what is missing, runs the whole test suite (best ISA: AVX-512/AVX2),
 # re-runs the kernel regression tests on the portable path, checks that the benchmark package
-# (Benchmarks/) still compiles, runs each fuzzer briefly, a short ASan/UBSan pass
+# (Benchmarks/) still compiles and that no fixture model's call grew in instructions
+# (scripts/bench_instructions.py --check), runs each fuzzer briefly, a short ASan/UBSan pass
 # (scripts/sanitize.sh --quick), the C example (installed, linked by cc via pkg-config, static and
 # shared), the whole suite again in release, the fault tests (scripts/fault/: SIGKILL, full disk,
 # concurrent shards, the C API under TSan), the dataset reproducibility test, the layering check
@@ -43,6 +44,17 @@ if swift build --package-path Benchmarks > "$logs/benchmarks.log" 2>&1; then
   passed=$((passed + 1)); echo "benchmarks-build: ok"
 else
   failed=$((failed + 1)); echo "benchmarks-build: FAILED"; tail -n 30 "$logs/benchmarks.log"
+fi
+# Work guard (issue 25): instructions of one forward + input-gradient call per fixture model under
+# callgrind (1 engine thread, SEGA_ISA=avx2: repeatable whatever else runs), each within 10% of
+# Benchmarks/instructions.tsv, so a change that adds work fails (scripts/bench_instructions.py
+# --update records a gain). Builds the benchmark package's sega-modelbench in release first.
+# Tolerance 10% here (3% is the script's own default for a run on one machine): glibc picks its
+# memset/memcpy by CPU, and CI machines differ from the one that recorded the file.
+if python3 scripts/bench_instructions.py --check --rebuild --tolerance 0.10 > "$logs/instructions.log" 2>&1; then
+  passed=$((passed + 1)); tail -n 1 "$logs/instructions.log"
+else
+  failed=$((failed + 1)); echo "instructions: FAILED"; tail -n 15 "$logs/instructions.log"
 fi
 # Fuzzers: a bounded run each (FUZZ_SECONDS, default 20) on the committed seed corpora.
 for runner in ./fuzz/run.sh ./fuzz/run_swift.sh; do

@@ -27,6 +27,9 @@ typedef enum {
     SEGA_ISA_AVX512 = 2         ///< AVX-512F (Skylake-X, Zen 4 and later)
 } sega_isa;
 
+/// Activations fused into other kernels (SGEMM epilogues, in-place activation passes).
+typedef enum { SEGA_ACT_NONE = 0, SEGA_ACT_RELU = 1, SEGA_ACT_RELU6 = 2 } sega_act;
+
 /// Best ISA the running CPU and OS support (checks CPUID and XGETBV), capped by the environment
 /// variable SEGA_ISA=portable|avx2|avx512 when set. SEGA_ISA_AUTO engines, and kernels called
 /// with a NULL engine, run at this ISA, so SEGA_ISA caps every kernel.

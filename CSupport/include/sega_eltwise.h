@@ -65,6 +65,16 @@ void sega_bilinear_fwd(size_t c, int h, int w, int oh, int ow, int align_corners
 void sega_bilinear_bwd(size_t c, int h, int w, int oh, int ow, int align_corners,
                        const float *dy, float *dx);
 
+/// Threaded in-place kernels: split over the engine's threads in contiguous ranges (e may be
+/// NULL: the calling thread alone), at the engine's ISA; each element's arithmetic does not
+/// depend on the split, so results are byte-identical for any thread count.
+/// y = relu(y) (act SEGA_ACT_RELU) or relu6(y) (SEGA_ACT_RELU6), NaN kept; with mask, the
+/// derivative mask as sega_relu{,6}_fwd_mask writes it.
+void sega_act_fwd_inplace(sega_engine *e, size_t n, int act, float *y, uint8_t *mask);
+/// out = mask ? dy + 0 : +0 (out may be dy): the gradient at a relu's input, with the bytes
+/// sega_mask_bwd gives when it accumulates into a zeroed buffer (-0 becomes +0 there too).
+void sega_mask_copy(sega_engine *e, size_t n, const uint8_t *mask, const float *dy, float *out);
+
 /// Scalar references for the tests.
 void sega_relu_fwd_ref(size_t n, const float *x, float *y);
 void sega_gelu_fwd_ref(size_t n, const float *x, float *y);

@@ -29,6 +29,51 @@ sega_status sega_sgemm_ref(int trans_a, int trans_b, int m, int n, int k, float 
                            const float *a, int lda, const float *b, int ldb,
                            float beta, float *c, int ldc);
 
+/// What sega_sgemm_ex adds to sega_sgemm. A zeroed struct (or NULL) adds nothing.
+///
+/// Column blocks (batch >= 2): the n columns of op(B) and of C are `batch` blocks of n / batch
+/// columns, block q of B at b + q * b_stride and of C at c + q * c_stride (each block read or
+/// written with ldb / ldc, which need only hold n / batch columns), e.g. the images of a batch
+/// of 1x1 convolutions. Needs trans_b == 0 and n % batch == 0.
+///
+/// Epilogues, with exactly the arithmetic of the separate passes they replace:
+/// - row_bias (needs beta == 0): C starts as row_bias[i] broadcast over row i and the product is
+///   accumulated onto it, i.e. the result of filling C with the bias and calling with beta = 1.
+/// - act: relu (max(x, 0)) or relu6 (min(max(x, 0), 6), NaN kept) of the finished C; with
+///   `mask` (bytes, laid out like C: ldc, and c_stride between blocks), 1 where the derivative
+///   is 1 (0 < x, and x < 6 for relu6), as sega_relu{,6}_fwd_mask.
+/// - b_mask (needs trans_b == 0): op(B) element (p, j) counts as 0 where the byte at the same
+///   position of b_mask (laid out like B: ldb, b_stride) is 0; the masked backward of relu.
+/// - a_mask (needs trans_a == 0): the same for A (laid out like A: lda).
+typedef struct sega_gemm_ext {
+    int batch;
+    long b_stride, c_stride;
+    const float *row_bias;
+    int act;
+    uint8_t *mask;
+    const uint8_t *b_mask;
+    const uint8_t *a_mask;
+} sega_gemm_ext;
+
+/// sega_sgemm with column blocks and fused epilogues (ext may be NULL: sega_sgemm). Same
+/// threading and summation order as sega_sgemm: byte-identical for any thread count, and to
+/// the unfused passes. SEGA_ERR_INVALID_ARG also for an inconsistent ext (see above).
+sega_status sega_sgemm_ex(sega_engine *e, int trans_a, int trans_b, int m, int n, int k,
+                          float alpha, const float *a, int lda, const float *b, int ldb,
+                          float beta, float *c, int ldc, const sega_gemm_ext *ext);
+
+/// Naive reference of sega_sgemm_ex (double accumulator; the epilogues in float, as documented).
+sega_status sega_sgemm_ex_ref(int trans_a, int trans_b, int m, int n, int k, float alpha,
+                              const float *a, int lda, const float *b, int ldb, float beta,
+                              float *c, int ldc, const sega_gemm_ext *ext);
+
+/// Testing hook (not thread-safe): which micro-kernel an AVX-512 engine runs. -1 (default): its
+/// own, or the AVX2 6 x 16 kernel for products that kernel pads clearly less, on CPUs where both
+/// run at the same FLOP rate; 0: always its own; 1: the 6 x 16 kernel wherever it pads less,
+/// whatever the CPU. Results are the same under every policy (the kernels share the order of
+/// every C element's sum); the tests check that.
+void sega_gemm_set_kernel_policy(int policy);
+
 /// Name of the micro-kernel the engine's SGEMM dispatches to (e.g. "sgemm_12x32_avx512");
 /// "none" for a NULL engine. Static string.
 const char *sega_gemm_kernel_name(const sega_engine *e);

@@ -22,6 +22,14 @@ int sega_pool_threads(const sega_pool *p);
 /// Not re-entrant: a task must not call sega_pool_run on the same pool.
 void sega_pool_run(sega_pool *p, sega_task_fn fn, void *ctx, int count);
 
+/// Profiling (off by default; for sega-modelbench --profile-plan): when on, the pool adds up,
+/// in nanoseconds of the monotonic clock, the time its workers spend running tasks and the time
+/// the calling thread spends waiting for them after its own share. The cores an op keeps busy
+/// over a wall time W are then (W - caller_wait + worker_busy) / W. Not thread-safe against a
+/// concurrent sega_pool_run; turning it on or off resets both sums.
+void sega_pool_set_profiling(sega_pool *p, int on);
+void sega_pool_profile(const sega_pool *p, uint64_t *worker_busy_ns, uint64_t *caller_wait_ns);
+
 #ifdef __cplusplus
 }
 #endif

@@ -36,13 +36,37 @@ static int sega_cpu_detect(void) {
     if (has_avx512f && (xcr0 & 0xE6) == 0xE6) return SEGA_ISA_AVX512;
     return SEGA_ISA_AVX2;
 }
+
+// AMD family 19h (Zen 3 and Zen 4; only Zen 4 has AVX-512) runs a 512-bit FMA as two 256-bit
+// halves. Family = base family + extended family when the base is 0xF.
+static int sega_cpu_half_rate512(void) {
+    unsigned int a, b, c, d;
+    if (!__get_cpuid(0, &a, &b, &c, &d)) return 0;
+    const int amd = b == 0x68747541u && d == 0x69746e65u && c == 0x444d4163u;   // "AuthenticAMD"
+    if (!amd || !__get_cpuid(1, &a, &b, &c, &d)) return 0;
+    unsigned int family = (a >> 8) & 0xF;
+    if (family == 0xF) family += (a >> 20) & 0xFF;
+    return family == 0x19 && sega_cpu_detect() == SEGA_ISA_AVX512;
+}
 #else
 static int sega_cpu_detect(void) { return SEGA_ISA_PORTABLE; }
+static int sega_cpu_half_rate512(void) { return 0; }
 #endif
 
 // Cached results: every thread computes the same value, stored and read atomically (relaxed),
 // so contexts created on several threads at once do not race (ThreadSanitizer reported the plain
 // volatile int here: scripts/fault/tsan_capi.sh).
+static int g_half_rate = -1;
+
+int sega__cpu_avx512_half_rate(void) {
+    int v = __atomic_load_n(&g_half_rate, __ATOMIC_RELAXED);
+    if (v == -1) {
+        v = sega_cpu_half_rate512();
+        __atomic_store_n(&g_half_rate, v, __ATOMIC_RELAXED);
+    }
+    return v;
+}
+
 static int g_hw_isa = -2;
 static int g_cap_isa = -2;
 

@@ -34,4 +34,9 @@ struct sega_engine;
 /// sega_isa_dispatch_count.
 sega_isa sega__kernel_isa(const struct sega_engine *e, sega_isa best_variant);
 
+/// 1 when the CPU runs 512-bit FMAs at half the rate of 256-bit ones per instruction, i.e. the
+/// same FLOP rate as AVX2 (AMD Zen 4: family 19h with AVX-512), else 0. Only a performance
+/// hint (which SGEMM micro-kernel pads less); never a reason for a different result.
+int sega__cpu_avx512_half_rate(void);
+
 #endif

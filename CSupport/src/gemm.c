@@ -15,6 +15,14 @@
 // Threads split M or N (never K) in whole MR/NR units, and the K blocking depends on k alone, so
 // every element of C goes through the same sequence of floating-point operations whatever the
 // thread count: results are byte-identical for 1..T threads.
+//
+// sega_sgemm_ex adds column blocks (B and C split into images, one product over all of them)
+// and epilogues applied tile by tile while the tile is in L1: the bias a tile starts from (the
+// first K block), relu/relu6 and their mask (after the last K block), and a byte mask on B
+// applied while packing it. Tiles whose columns straddle two blocks go through the private tile
+// like edge tiles. The engine may also pick, per call, a second micro-kernel whose tile fits a
+// narrow product better (sega_gemm_kdesc_alt); all kernels share KC and the order of the FMAs of
+// each C element, so none of this changes a result.
 #include "engine_internal.h"
 #include "sega_gemm.h"
 
@@ -23,10 +31,14 @@
 
 static const sega_gemm_kdesc k_portable = {4, 16, 128, 256, 2048, sega_sgemm_4x16_portable,
                                            sega_pack_a_portable_4x16, sega_pack_b_portable_4x16,
+                                           sega_pack_bx_portable_4x16, sega_pack_ax_portable_4x16,
+                                           sega_gemm_epi_portable_4x16,
                                            "sgemm_4x16_portable"};
 #if SEGA_HAVE_X86_KERNELS
 static const sega_gemm_kdesc k_avx2 = {6, 16, 144, 256, 3072, sega_sgemm_6x16_avx2,
                                        sega_pack_a_avx2_6x16, sega_pack_b_avx2_6x16,
+                                       sega_pack_bx_avx2_6x16, sega_pack_ax_avx2_6x16,
+                                           sega_gemm_epi_avx2_6x16,
                                        "sgemm_6x16_avx2"};
 // AVX-512: 8 x 48 tile (24 zmm accumulators). M is a multiple of 8 for every usual channel
 // count, so no rows are wasted. Blocking for Zen 4/5 class cores (L1d 48K, L2 1M): KC = 256
@@ -35,6 +47,8 @@ static const sega_gemm_kdesc k_avx2 = {6, 16, 144, 256, 3072, sega_sgemm_6x16_av
 // L2-sized panels); NC bounds the general path's B panel (4 MB, L3).
 static const sega_gemm_kdesc k_avx512 = {8, 48, 512, 256, 4032, sega_sgemm_8x48_avx512,
                                          sega_pack_a_avx512_8x48, sega_pack_b_avx512_8x48,
+                                         sega_pack_bx_avx512_8x48, sega_pack_ax_avx512_8x48,
+                                           sega_gemm_epi_avx512_8x48,
                                          "sgemm_8x48_avx512"};
 #endif
 
@@ -46,6 +60,17 @@ const sega_gemm_kdesc *sega_gemm_kdesc_for(sega_isa isa) {
     (void)isa;
 #endif
     return &k_portable;
+}
+
+// On an AVX-512 engine the AVX2 6 x 16 kernel may run products with few columns (NR 16 wastes
+// less than 48 there); its blocking fits inside the AVX-512 descriptor's packing buffers.
+const sega_gemm_kdesc *sega_gemm_kdesc_alt(sega_isa isa) {
+#if SEGA_HAVE_X86_KERNELS
+    if (isa == SEGA_ISA_AVX512) return &k_avx2;
+#else
+    (void)isa;
+#endif
+    return NULL;
 }
 
 size_t sega_gemm_apack_floats(const sega_gemm_kdesc *d) { return (size_t)d->mc * (size_t)d->kc; }
@@ -93,36 +118,7 @@ static inline void pf_step(pf_cursor *pf) {
     }
 }
 
-static void macro_kernel(const sega_gemm_kdesc *d, int mc, int nc, int kc, const float *ap,
-                         const float *bp, float *c, long ldc, float alpha, float beta,
-                         pf_cursor *pf) {
-    const int mr = d->mr, nr = d->nr;
-    const sega_ukernel_fn fn = d->fn;
-    _Alignas(64) float tile[SEGA_MAX_TILE];
-    for (int jr = 0; jr < nc; jr += nr) {
-        const int nv = nc - jr < nr ? nc - jr : nr;
-        const float *bs = bp + (size_t)jr * kc;
-        for (int ir = 0; ir < mc; ir += mr) {
-            const int mv = mc - ir < mr ? mc - ir : mr;
-            const float *as = ap + (size_t)ir * kc;
-            float *ct = c + (size_t)ir * ldc + jr;
-            pf_step(pf);
-            if (mv == mr && nv == nr) {
-                fn(kc, as, bs, ct, ldc, alpha, beta);
-            } else {
-                // Edge tile: run the same kernel on a private tile holding the valid part of C
-                // (same arithmetic as a full tile), then write back only the valid part.
-                if (beta != 0.0f) {
-                    for (int i = 0; i < mv; i++)
-                        for (int j = 0; j < nv; j++) tile[i * nr + j] = ct[(size_t)i * ldc + j];
-                }
-                fn(kc, as, bs, tile, nr, alpha, beta);
-                for (int i = 0; i < mv; i++)
-                    for (int j = 0; j < nv; j++) ct[(size_t)i * ldc + j] = tile[i * nr + j];
-            }
-        }
-    }
-}
+// (macro_kernel and its tile helpers follow the job type below.)
 
 // ---------------------------------------------------------------------------------------------
 // Driver.
@@ -151,7 +147,144 @@ typedef struct gemm_job {
     int split_n;   // 1: threads split columns, 0: rows
     int nparts;    // number of parts (== tasks)
     int unit;      // part boundaries are multiples of this (nr or mr)
+    // sega_gemm_ext: column blocks of `per` columns (per == n: one block), B and C strides
+    // between them; the epilogues (NULL / SEGA_ACT_NONE: none) and B's mask.
+    int per;
+    long bst, cst;
+    const float *bias;
+    int act;
+    uint8_t *mask;
+    const uint8_t *bmask, *amask;
 } gemm_job;
+
+// ---------------------------------------------------------------------------------------------
+// Macro-kernel: all MR x NR tiles of an mc x nc block of C.
+
+// Which K block a macro-kernel call multiplies: the first starts C (from beta * C or the bias),
+// the last finishes it (epilogue).
+typedef struct { int first, last; float beta; } kblock;
+
+// Offset (in floats, also the mask's offset in bytes) of C element (i, col) in the blocked layout.
+SEGA_INLINE size_t c_offset(const gemm_job *j, int i, int col) {
+    if (j->per == j->n) return (size_t)i * j->ldc + (size_t)col;
+    const int q = col / j->per;
+    return (size_t)q * j->cst + (size_t)i * j->ldc + (size_t)(col - q * j->per);
+}
+
+// A tile's rows start as the bias (first K block with a bias).
+static void fill_bias(float *c, long ldc, const float *bias, int rows, int cols) {
+    for (int i = 0; i < rows; i++)
+        for (int jj = 0; jj < cols; jj++) c[(size_t)i * ldc + jj] = bias[i];
+}
+
+// Copies between a private tile (row stride nr) and C rows [i0, i0+mv), columns [c0, c0+nv):
+// to_c 0 reads C into the tile, 1 writes the tile (and its mask tile, when given) to C. A tile
+// inside one column block is a strided block of C; one straddling blocks goes column run by run.
+static void tile_copy(const gemm_job *j, float *restrict tile, const uint8_t *restrict mtile, int nr,
+                      int i0, int c0, int mv, int nv, int to_c) {
+    if (j->per == j->n && !mtile) {   // one block: a plain strided block of C
+        float *restrict ct = j->c + (size_t)i0 * j->ldc + c0;
+        const long ldc = j->ldc;
+        if (to_c) {
+            for (int i = 0; i < mv; i++)
+                for (int t = 0; t < nv; t++) ct[(size_t)i * ldc + t] = tile[i * nr + t];
+        } else {
+            for (int i = 0; i < mv; i++)
+                for (int t = 0; t < nv; t++) tile[i * nr + t] = ct[(size_t)i * ldc + t];
+        }
+        return;
+    }
+    int jj = 0;
+    while (jj < nv) {
+        const int q = (c0 + jj) / j->per, col = c0 + jj - q * j->per;
+        const int run = j->per - col < nv - jj ? j->per - col : nv - jj;
+        const size_t o = (size_t)q * j->cst + (size_t)i0 * j->ldc + (size_t)col;
+        for (int i = 0; i < mv; i++) {
+            float *cr = j->c + o + (size_t)i * j->ldc, *tr = tile + i * nr + jj;
+            if (!to_c) {
+                for (int t = 0; t < run; t++) tr[t] = cr[t];
+                continue;
+            }
+            for (int t = 0; t < run; t++) cr[t] = tr[t];
+            if (mtile) {
+                uint8_t *mr = j->mask + o + (size_t)i * j->ldc;
+                for (int t = 0; t < run; t++) mr[t] = mtile[i * nr + jj + t];
+            }
+        }
+        jj += run;
+    }
+}
+
+// Tile at rows [i0, i0+mv) and columns [c0, c0+nv) of C through a private nr-wide tile: edge
+// tiles and tiles straddling two column blocks. Same arithmetic as a tile of C itself.
+static void tile_private(const gemm_job *j, const float *as, const float *bs, int kc, int i0,
+                         int c0, int mv, int nv, kblock kb) {
+    const sega_gemm_kdesc *d = j->d;
+    const int nr = d->nr;
+    _Alignas(64) float tile[SEGA_MAX_TILE];
+    _Alignas(64) uint8_t mtile[SEGA_MAX_TILE];
+    float beta = kb.beta;
+    if (kb.first && j->bias) {
+        fill_bias(tile, nr, j->bias + i0, mv, nv);
+        beta = 1.0f;
+    } else if (beta != 0.0f) {
+        tile_copy(j, tile, NULL, nr, i0, c0, mv, nv, 0);
+    }
+    d->fn(kc, as, bs, tile, nr, j->alpha, beta);
+    const int epi = kb.last && j->act != SEGA_ACT_NONE;
+    if (epi) d->epi(tile, nr, j->mask ? mtile : NULL, nr, mv, nv, j->act);
+    tile_copy(j, tile, epi && j->mask ? mtile : NULL, nr, i0, c0, mv, nv, 1);
+}
+
+// All tiles of C rows [i0, i0+mc) x columns [c0, c0+nc) for one K block.
+static void macro_kernel(const gemm_job *j, int i0, int c0, int mc, int nc, int kc,
+                         const float *ap, const float *bp, kblock kb, pf_cursor *pf) {
+    const sega_gemm_kdesc *d = j->d;
+    const int mr = d->mr, nr = d->nr;
+    const int epi = kb.last && j->act != SEGA_ACT_NONE, bias = kb.first && j->bias;
+    for (int jr = 0; jr < nc; jr += nr) {
+        const int nv = nc - jr < nr ? nc - jr : nr, col = c0 + jr;
+        // Whole tile inside one column block?
+        const int inside = j->per == j->n || col / j->per == (col + nv - 1) / j->per;
+        const float *bs = bp + (size_t)jr * kc;
+        for (int ir = 0; ir < mc; ir += mr) {
+            const int mv = mc - ir < mr ? mc - ir : mr;
+            const float *as = ap + (size_t)ir * kc;
+            pf_step(pf);
+            if (mv == mr && nv == nr && inside) {
+                const size_t o = c_offset(j, i0 + ir, col);
+                float *ct = j->c + o;
+                if (bias) fill_bias(ct, j->ldc, j->bias + i0 + ir, mr, nr);
+                d->fn(kc, as, bs, ct, j->ldc, j->alpha, bias ? 1.0f : kb.beta);
+                if (epi) d->epi(ct, j->ldc, j->mask ? j->mask + o : NULL, j->ldc, mr, nr, j->act);
+            } else {
+                tile_private(j, as, bs, kc, i0 + ir, col, mv, nv, kb);
+            }
+        }
+    }
+}
+
+// Packs op(B) rows [pc, pc+kc), columns [jc, jc+nc): the plain packer when B is one unmasked
+// block, else the blocked/masked one.
+static void pack_b_of(const gemm_job *j, int pc, int kc, int jc, int nc, float *bp) {
+    if (j->per == j->n && !j->bmask) {
+        j->d->pack_b(j->tb, j->b, j->ldb, pc, kc, jc, nc, bp);
+        return;
+    }
+    const sega_bsrc src = {j->b, j->ldb, j->per, j->bst, j->bmask};
+    j->d->pack_bx(&src, pc, kc, jc, nc, bp);
+}
+
+// Packs op(A) rows [ic, ic+mc), columns [pc, pc+kc): masked when A has a mask.
+static void pack_a_of(const gemm_job *j, int ic, int mc, int pc, int kc, float *ap) {
+    if (j->amask) j->d->pack_ax(j->a, j->amask, j->lda, ic, mc, pc, kc, ap);
+    else j->d->pack_a(j->ta, j->a, j->lda, ic, mc, pc, kc, ap);
+}
+
+SEGA_INLINE kblock kblock_of(const gemm_job *j, int pc, int kc) {
+    kblock kb = {pc == 0, pc + kc >= j->k, pc == 0 ? j->beta : 1.0f};
+    return kb;
+}
 
 // Range [lo, hi) of part `t` of `total` units split into `parts` nearly equal pieces.
 static void part_range(int total_units, int parts, int t, int *lo, int *hi) {
@@ -170,11 +303,14 @@ static void pf_next_panel(pf_cursor *pf, const gemm_job *j, int npc, int njc, in
         return;
     }
     const int nkc = j->k - npc < j->kc_blk ? j->k - npc : j->kc_blk;
-    const int nnc = n1 - njc < ncap ? n1 - njc : ncap;
-    if (!j->tb)
-        pf_init(pf, j->b + (size_t)npc * j->ldb + njc, j->ldb, nkc, nnc, calls);
-    else
+    int nnc = n1 - njc < ncap ? n1 - njc : ncap;
+    if (!j->tb) {   // (column blocks: the part of the panel in njc's block)
+        const int q = njc / j->per, col = njc - q * j->per;
+        if (nnc > j->per - col) nnc = j->per - col;
+        pf_init(pf, j->b + (size_t)q * j->bst + (size_t)npc * j->ldb + col, j->ldb, nkc, nnc, calls);
+    } else {
         pf_init(pf, j->b + (size_t)njc * j->ldb + npc, j->ldb, nnc, nkc, calls);
+    }
 }
 
 // Small-M path: the whole row range [m0, m1) is one A block. Pack it once per K block and
@@ -191,18 +327,17 @@ static void gemm_small_m(const gemm_job *j, float *ap, float *bp, int m0, int m1
     if (ncs > d->nc) ncs = d->nc;
     for (int pc = 0; pc < j->k; pc += kcb) {
         const int kc = j->k - pc < kcb ? j->k - pc : kcb;
-        const float beta = pc == 0 ? j->beta : 1.0f;
-        d->pack_a(j->ta, j->a, j->lda, m0, mrange, pc, kc, ap);
+        const kblock kb = kblock_of(j, pc, kc);
+        pack_a_of(j, m0, mrange, pc, kc, ap);
         for (int jc = n0; jc < n1; jc += ncs) {
             const int nc = n1 - jc < ncs ? n1 - jc : ncs;
-            d->pack_b(j->tb, j->b, j->ldb, pc, kc, jc, nc, bp);
+            pack_b_of(j, pc, kc, jc, nc, bp);
             // Next panel: next column chunk of this K block, else the first of the next.
             const int last = jc + nc >= n1;
             pf_cursor pf;
             pf_next_panel(&pf, j, last ? pc + kc : pc, last ? n0 : jc + nc, n1, ncs,
                           row_tiles * ((nc + d->nr - 1) / d->nr));
-            macro_kernel(d, mrange, nc, kc, ap, bp, j->c + (size_t)m0 * j->ldc + jc, j->ldc,
-                         j->alpha, beta, &pf);
+            macro_kernel(j, m0, jc, mrange, nc, kc, ap, bp, kb, &pf);
         }
     }
 }
@@ -217,8 +352,8 @@ static void gemm_general(const gemm_job *j, float *ap, float *bp, int m0, int m1
         const int nc = n1 - jc < ncb ? n1 - jc : ncb;
         for (int pc = 0; pc < j->k; pc += kcb) {
             const int kc = j->k - pc < kcb ? j->k - pc : kcb;
-            const float beta = pc == 0 ? j->beta : 1.0f;
-            d->pack_b(j->tb, j->b, j->ldb, pc, kc, jc, nc, bp);
+            const kblock kb = kblock_of(j, pc, kc);
+            pack_b_of(j, pc, kc, jc, nc, bp);
             // Where the next B panel comes from (next K block, else first K block of the next
             // column block), to prefetch it during this panel's micro-kernel calls.
             const int last = pc + kc >= j->k;
@@ -227,9 +362,8 @@ static void gemm_general(const gemm_job *j, float *ap, float *bp, int m0, int m1
                           row_tiles * ((nc + d->nr - 1) / d->nr));
             for (int ic = m0; ic < m1; ic += mcb) {
                 const int mc = m1 - ic < mcb ? m1 - ic : mcb;
-                d->pack_a(j->ta, j->a, j->lda, ic, mc, pc, kc, ap);
-                macro_kernel(d, mc, nc, kc, ap, bp, j->c + (size_t)ic * j->ldc + jc, j->ldc,
-                             j->alpha, beta, &pf);
+                pack_a_of(j, ic, mc, pc, kc, ap);
+                macro_kernel(j, ic, jc, mc, nc, kc, ap, bp, kb, &pf);
             }
         }
     }
@@ -270,15 +404,16 @@ static void gemm_task(void *ctx, int index, int count) {
     }
 }
 
-static void scale_c(int m, int n, float beta, float *c, long ldc) {
-    for (int i = 0; i < m; i++) {
-        float *row = c + (size_t)i * ldc;
-        if (beta == 0.0f) {
-            for (int jj = 0; jj < n; jj++) row[jj] = 0.0f;
-        } else if (beta != 1.0f) {
-            for (int jj = 0; jj < n; jj++) row[jj] *= beta;
+// k == 0 or alpha == 0: C = beta * C (or the bias), then the epilogue, element by element.
+static void scale_c(const gemm_job *j) {
+    for (int i = 0; i < j->m; i++)
+        for (int jj = 0; jj < j->n; jj++) {
+            const size_t o = c_offset(j, i, jj);
+            float v = j->bias ? j->bias[i] : (j->beta == 0.0f ? 0.0f : j->c[o]);
+            if (!j->bias && j->beta != 0.0f && j->beta != 1.0f) v *= j->beta;
+            j->c[o] = v;
+            if (j->act != SEGA_ACT_NONE) j->d->epi(j->c + o, 1, j->mask ? j->mask + o : NULL, 1, 1, 1, j->act);
         }
-    }
 }
 
 // Work below this many multiply-adds runs on the calling thread only (waking a worker costs
@@ -287,51 +422,51 @@ static double g_mt_min_work = 96.0 * 96.0 * 96.0;
 
 void sega_gemm_set_mt_min_work(double work) { g_mt_min_work = work < 0 ? 0 : work; }
 
-sega_status sega_sgemm(sega_engine *e, int trans_a, int trans_b, int m, int n, int k, float alpha,
-                       const float *a, int lda, const float *b, int ldb, float beta, float *c,
-                       int ldc) {
-    if (!e || m < 0 || n < 0 || k < 0) return SEGA_ERR_INVALID_ARG;
-    if (lda < (trans_a ? m : k) || ldb < (trans_b ? k : n) || ldc < n)
-        return SEGA_ERR_INVALID_ARG;
+// Argument checks of sega_sgemm_ex (sega_sgemm's, and the extension's own).
+static sega_status check_args(int ta, int tb, int m, int n, int k, const float *a, int lda,
+                              const float *b, int ldb, float beta, const float *c, int ldc,
+                              const sega_gemm_ext *x) {
+    if (m < 0 || n < 0 || k < 0) return SEGA_ERR_INVALID_ARG;
+    const int batch = x && x->batch > 1 ? x->batch : 1;
+    if (batch > 1 && (tb || n % batch != 0 || x->b_stride < 0 || x->c_stride < 0)) return SEGA_ERR_INVALID_ARG;
+    const int per = n / batch;   // the columns each row of a block holds
+    if (lda < (ta ? m : k) || ldb < (tb ? k : per) || ldc < per) return SEGA_ERR_INVALID_ARG;
     if ((m > 0 && k > 0 && !a) || (k > 0 && n > 0 && !b) || (m > 0 && n > 0 && !c))
         return SEGA_ERR_INVALID_ARG;
-    if (m == 0 || n == 0) return SEGA_OK;
-    if (k == 0 || alpha == 0.0f) {
-        scale_c(m, n, beta, c, ldc);
-        return SEGA_OK;
-    }
+    if (!x) return SEGA_OK;
+    if ((x->b_mask && tb) || (x->a_mask && ta)) return SEGA_ERR_INVALID_ARG;
+    if (x->row_bias && beta != 0.0f) return SEGA_ERR_INVALID_ARG;
+    if (x->act < SEGA_ACT_NONE || x->act > SEGA_ACT_RELU6) return SEGA_ERR_INVALID_ARG;
+    if (x->mask && x->act == SEGA_ACT_NONE) return SEGA_ERR_INVALID_ARG;
+    return SEGA_OK;
+}
 
-    const sega_gemm_kdesc *d = e->gemm;
-    gemm_job j;
-    j.d = d;
-    j.e = e;
-    j.ta = trans_a != 0;
-    j.tb = trans_b != 0;
-    j.m = m;
-    j.n = n;
-    j.k = k;
-    j.alpha = alpha;
-    j.beta = beta;
-    j.a = a;
-    j.lda = lda;
-    j.b = b;
-    j.ldb = ldb;
-    j.c = c;
-    j.ldc = ldc;
-    // K blocks of nearly equal size (a function of k alone: thread-count independent).
-    {
-        const int nkb = (k + d->kc - 1) / d->kc;
-        j.kc_blk = (k + nkb - 1) / nkb;
-    }
+// Padded multiply-adds of an m x n product on tiles of a descriptor (what its kernel computes).
+static double padded_work(const sega_gemm_kdesc *d, int m, int n) {
+    return (double)((m + d->mr - 1) / d->mr * d->mr) * (double)((n + d->nr - 1) / d->nr * d->nr);
+}
 
-    int T = e->nthreads;
-    const double work = (double)m * (double)n * (double)k;
-    const int ntiles = (n + d->nr - 1) / d->nr;
-    const int mtiles = (m + d->mr - 1) / d->mr;
-    if (work < g_mt_min_work) T = 1;
-    // Split columns or rows, whichever gives the cheaper slowest thread: its share of the
-    // multiply-adds (whole tiles, so uneven splits count) plus its packing, weighted as
-    // SEGA_GEMM_PACK_COST multiply-adds per packed element (per unit of K, both sides).
+// The engine's micro-kernel, or its alternative when that computes clearly less padding and the
+// CPU runs both at the same FMA rate (AVX-512 at half rate, e.g. Zen 4; elsewhere the 512-bit
+// kernel does twice the work per instruction and stays).
+static int g_kernel_policy = -1;
+
+void sega_gemm_set_kernel_policy(int policy) { g_kernel_policy = policy < 0 ? -1 : (policy > 0); }
+
+static const sega_gemm_kdesc *choose_kdesc(const sega_engine *e, int m, int n) {
+    const sega_gemm_kdesc *d = e->gemm, *alt = sega_gemm_kdesc_alt(e->isa);
+    if (!alt || g_kernel_policy == 0 || (g_kernel_policy == -1 && !sega__cpu_avx512_half_rate())) return d;
+    return padded_work(alt, m, n) < 0.9 * padded_work(d, m, n) ? alt : d;
+}
+
+// Split columns or rows, whichever gives the cheaper slowest thread: its share of the
+// multiply-adds (whole tiles, so uneven splits count) plus its packing, weighted as
+// SEGA_GEMM_PACK_COST multiply-adds per packed element (per unit of K, both sides).
+static void plan_split(gemm_job *j, int T) {
+    const sega_gemm_kdesc *d = j->d;
+    const int m = j->m, n = j->n;
+    const int ntiles = (n + d->nr - 1) / d->nr, mtiles = (m + d->mr - 1) / d->mr;
+    if ((double)m * (double)n * (double)j->k < g_mt_min_work) T = 1;
     int split_n = 1;
     if (T > 1) {
         const int tn = T < ntiles ? T : ntiles, tm = T < mtiles ? T : mtiles;
@@ -342,23 +477,51 @@ sega_status sega_sgemm(sega_engine *e, int trans_a, int trans_b, int m, int n, i
         const double cost_m = rows * (double)n + SEGA_GEMM_PACK_COST * (rows + (double)n);
         split_n = cost_n <= cost_m;
     }
-    if (split_n) {
-        j.split_n = 1;
-        j.unit = d->nr;
-        if (T > ntiles) T = ntiles;
-    } else {
-        j.split_n = 0;
-        j.unit = d->mr;
-        if (T > mtiles) T = mtiles;
+    j->split_n = split_n;
+    j->unit = split_n ? d->nr : d->mr;
+    const int tiles = split_n ? ntiles : mtiles;
+    if (T > tiles) T = tiles;
+    j->nparts = T < 1 ? 1 : T;
+}
+
+sega_status sega_sgemm_ex(sega_engine *e, int trans_a, int trans_b, int m, int n, int k, float alpha,
+                          const float *a, int lda, const float *b, int ldb, float beta, float *c,
+                          int ldc, const sega_gemm_ext *x) {
+    if (!e) return SEGA_ERR_INVALID_ARG;
+    const sega_status st = check_args(trans_a, trans_b, m, n, k, a, lda, b, ldb, beta, c, ldc, x);
+    if (st != SEGA_OK) return st;
+    if (m == 0 || n == 0) return SEGA_OK;
+    const int batch = x && x->batch > 1 ? x->batch : 1;
+    gemm_job j = {0};
+    j.d = choose_kdesc(e, m, n / batch);
+    j.e = e;
+    j.ta = trans_a != 0;
+    j.tb = trans_b != 0;
+    j.m = m; j.n = n; j.k = k;
+    j.alpha = alpha; j.beta = beta;
+    j.a = a; j.lda = lda; j.b = b; j.ldb = ldb; j.c = c; j.ldc = ldc;
+    j.per = n / batch;
+    if (x) {
+        j.bst = x->b_stride; j.cst = x->c_stride;
+        j.bias = x->row_bias; j.act = x->act; j.mask = x->mask; j.bmask = x->b_mask; j.amask = x->a_mask;
     }
-    if (T < 1) T = 1;
-    j.nparts = T;
-    if (T == 1) {
-        gemm_task(&j, 0, 1);
-    } else {
-        sega_pool_run(e->pool, gemm_task, &j, T);
+    if (k == 0 || alpha == 0.0f) {
+        scale_c(&j);
+        return SEGA_OK;
     }
+    // K blocks of nearly equal size (a function of k alone: thread-count independent).
+    const int nkb = (k + j.d->kc - 1) / j.d->kc;
+    j.kc_blk = (k + nkb - 1) / nkb;
+    plan_split(&j, e->nthreads);
+    if (j.nparts == 1) gemm_task(&j, 0, 1);
+    else sega_pool_run(e->pool, gemm_task, &j, j.nparts);
     return SEGA_OK;
+}
+
+sega_status sega_sgemm(sega_engine *e, int trans_a, int trans_b, int m, int n, int k, float alpha,
+                       const float *a, int lda, const float *b, int ldb, float beta, float *c,
+                       int ldc) {
+    return sega_sgemm_ex(e, trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, NULL);
 }
 
 const char *sega_gemm_kernel_name(const sega_engine *e) {

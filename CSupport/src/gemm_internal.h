@@ -3,6 +3,7 @@
 #ifndef SEGA_GEMM_INTERNAL_H
 #define SEGA_GEMM_INTERNAL_H
 #include "cpu_internal.h"
+#include "sega_gemm.h"
 
 /// Micro-kernel: C[mr x nr] = alpha * Ap * Bp + beta * C, where Ap is an mr-tall sliver packed
 /// k-major (kc x mr) and Bp an nr-wide sliver packed k-major (kc x nr), both 64-byte aligned.
@@ -17,17 +18,44 @@ typedef void (*sega_pack_a_fn)(int trans, const float *a, long lda, int i0, int 
 typedef void (*sega_pack_b_fn)(int trans, const float *b, long ldb, int p0, int kc, int j0, int nc,
                                float *bp);
 
+/// Non-transposed B read from column blocks, optionally masked (sega_gemm_ext):
+/// op(B)(p, j) = b[(j / per) * bst + p * ldb + j % per], times (mask[same offset] != 0) if mask.
+typedef struct sega_bsrc {
+    const float *b;
+    long ldb;
+    int per;              ///< columns per block (n when there is one block)
+    long bst;             ///< floats between blocks
+    const uint8_t *mask;  ///< NULL: no mask
+} sega_bsrc;
+
+/// Packs columns [j0, j0+nc) of rows [p0, p0+kc) of a sega_bsrc like sega_pack_b_fn.
+typedef void (*sega_pack_bx_fn)(const sega_bsrc *s, int p0, int kc, int j0, int nc, float *bp);
+/// Packs non-transposed A like sega_pack_a_fn, elements whose byte in `mask` (laid out like A) is 0
+/// as +0.
+typedef void (*sega_pack_ax_fn)(const float *a, const uint8_t *mask, long lda, int i0, int mc, int p0,
+                                int kc, float *ap);
+/// Epilogue on a rows x cols tile of C (row stride ldc): activation `act` (sega_act) in place,
+/// and its derivative mask (row stride ldm) when m is not NULL.
+typedef void (*sega_gemm_epi_fn)(float *c, long ldc, uint8_t *m, long ldm, int rows, int cols, int act);
+
 typedef struct sega_gemm_kdesc {
     int mr, nr;           ///< register tile
     int mc, kc, nc;       ///< cache blocking upper bounds (mc % mr == 0, nc % nr == 0)
     sega_ukernel_fn fn;
     sega_pack_a_fn pack_a;  ///< packers built for the same ISA and tile
     sega_pack_b_fn pack_b;
+    sega_pack_bx_fn pack_bx;
+    sega_pack_ax_fn pack_ax;
+    sega_gemm_epi_fn epi;
     const char *name;
 } sega_gemm_kdesc;
 
 /// Descriptor for an ISA (never NULL for a valid, supported ISA value).
 const sega_gemm_kdesc *sega_gemm_kdesc_for(sega_isa isa);
+/// A second descriptor an engine at `isa` may pick per call for problems its own tile fits badly
+/// (few columns), NULL if none. Every descriptor has the same KC, so the K blocks and the order
+/// of every C element's sum are the same whichever runs: the choice never changes a result.
+const sega_gemm_kdesc *sega_gemm_kdesc_alt(sega_isa isa);
 
 /// Packing-buffer sizes (in floats) a thread needs for this descriptor.
 size_t sega_gemm_apack_floats(const sega_gemm_kdesc *d);
@@ -42,7 +70,12 @@ void sega_gemm_set_mt_min_work(double work);
     void sega_pack_a_##SUFFIX(int trans, const float *a, long lda, int i0, int mc, int p0,      \
                               int kc, float *ap);                                              \
     void sega_pack_b_##SUFFIX(int trans, const float *b, long ldb, int p0, int kc, int j0,      \
-                              int nc, float *bp);
+                              int nc, float *bp);                                              \
+    void sega_pack_bx_##SUFFIX(const sega_bsrc *s, int p0, int kc, int j0, int nc, float *bp); \
+    void sega_pack_ax_##SUFFIX(const float *a, const uint8_t *mask, long lda, int i0, int mc,    \
+                               int p0, int kc, float *ap);                                     \
+    void sega_gemm_epi_##SUFFIX(float *c, long ldc, uint8_t *m, long ldm, int rows, int cols,   \
+                                int act);
 
 void sega_sgemm_4x16_portable(long kc, const float *ap, const float *bp, float *c, long ldc,
                               float alpha, float beta);

@@ -1,9 +1,11 @@
-// gemm_pack_impl.h - packing routines, instantiated once per micro-kernel so that MR and NR are
+// gemm_pack_impl.h - packing routines and the tile epilogue, instantiated once per micro-kernel
+// so that MR and NR are
 // compile-time constants and the copies are compiled for the kernel's ISA (function target
 // attribute, no global flag). Include after defining:
 //   SEGA_PACK_MR, SEGA_PACK_NR   register tile
 //   SEGA_PACK_ATTR               e.g. __attribute__((target("avx512f"))) or empty
-//   SEGA_PACK_SUFFIX             name suffix: defines sega_pack_a_<suffix>, sega_pack_b_<suffix>
+//   SEGA_PACK_SUFFIX             name suffix: defines sega_pack_a_<suffix>, sega_pack_b_<suffix>,
+//                                sega_pack_bx_<suffix>, sega_gemm_epi_<suffix>
 // (no include guard on purpose; the four macros are #undef'd at the end).
 #define SEGA_PACK_CAT2(a, b) a##b
 #define SEGA_PACK_CAT(a, b) SEGA_PACK_CAT2(a, b)
@@ -108,6 +110,107 @@ SEGA_PACK_ATTR void SEGA_PACK_CAT(sega_pack_b_, SEGA_PACK_SUFFIX)(int trans, con
         } else {
             pack_edge_strided(dst, src, ldb, kc, cols, NR);
         }
+    }
+}
+
+#ifndef SEGA_PACK_BX_HELPERS
+#define SEGA_PACK_BX_HELPERS
+// n elements of a row into a sliver, masked (select: the value or +0) or not. Called with a
+// constant n for whole slivers, so those compile to fixed-length vector code.
+SEGA_INLINE void pack_run(float *restrict d, const float *restrict s, const uint8_t *restrict m, int n) {
+    if (m) {
+        for (int t = 0; t < n; t++) {
+            const float v = s[t];   // loaded unconditionally so the select vectorises
+            d[t] = m[t] ? v : 0.0f;
+        }
+    } else {
+        for (int t = 0; t < n; t++) d[t] = s[t];
+    }
+}
+
+// Epilogue of one row of n elements: relu / relu6 in place (NaN kept) and, when mr is not NULL,
+// the derivative mask (as sega_relu{,6}_fwd_mask). Constant n for whole tile rows.
+SEGA_INLINE void epi_row(float *restrict r, uint8_t *restrict mr, int n, int act) {
+    if (act == SEGA_ACT_RELU6) {
+        if (mr)
+            for (int j = 0; j < n; j++) mr[j] = (uint8_t)((r[j] > 0.0f) & (r[j] < 6.0f));
+        for (int j = 0; j < n; j++) {
+            const float v = r[j];
+            r[j] = v < 0.0f ? 0.0f : (v > 6.0f ? 6.0f : v);
+        }
+    } else if (act == SEGA_ACT_RELU) {
+        if (mr)
+            for (int j = 0; j < n; j++) mr[j] = (uint8_t)(r[j] > 0.0f);
+        for (int j = 0; j < n; j++) r[j] = r[j] < 0.0f ? 0.0f : r[j];
+    }
+}
+#endif
+
+// B from column blocks, optionally masked (sega_bsrc; non-transposed): each row is walked front
+// to back, block by block, into the NR-wide slivers (zero past nc). The mask select keeps the
+// value or writes +0, as dx = mask ? dy : 0 does.
+SEGA_PACK_ATTR void SEGA_PACK_CAT(sega_pack_bx_, SEGA_PACK_SUFFIX)(const sega_bsrc *s, int p0,
+                                                                    int kc, int j0, int nc,
+                                                                    float *bp) {
+    enum { NR = SEGA_PACK_NR };
+    const int q0 = j0 / s->per, c0 = j0 - q0 * s->per;
+    for (int p = 0; p < kc; p++) {
+        int q = q0, c = c0;
+        size_t off = (size_t)q * s->bst + (size_t)(p0 + p) * s->ldb;
+        for (int s0 = 0; s0 < nc; s0 += NR) {
+            float *restrict dp = bp + (size_t)s0 * kc + (size_t)p * NR;
+            const int cols = nc - s0 < NR ? nc - s0 : NR;
+            int w = 0;
+            while (w < cols) {
+                if (c == s->per) {   // next block
+                    q++;
+                    c = 0;
+                    off = (size_t)q * s->bst + (size_t)(p0 + p) * s->ldb;
+                }
+                const int run = s->per - c < cols - w ? s->per - c : cols - w;
+                const uint8_t *m = s->mask ? s->mask + off + c : NULL;
+                if (run == NR) pack_run(dp, s->b + off + c, m, NR);   // a whole sliver from one block
+                else pack_run(dp + w, s->b + off + c, m, run);
+                w += run;
+                c += run;
+            }
+            for (; w < NR; w++) dp[w] = 0.0f;
+        }
+    }
+}
+
+// Masked non-transposed A: as the plain packer (MR row streams side by side), elements whose
+// mask byte is 0 packed as +0.
+SEGA_PACK_ATTR void SEGA_PACK_CAT(sega_pack_ax_, SEGA_PACK_SUFFIX)(const float *a, const uint8_t *mask,
+                                                                    long lda, int i0, int mc, int p0,
+                                                                    int kc, float *ap) {
+    enum { MR = SEGA_PACK_MR };
+    for (int s = 0; s < mc; s += MR) {
+        const int rows = mc - s < MR ? mc - s : MR;
+        float *dst = ap + (size_t)s * kc;
+        const size_t base = (size_t)(i0 + s) * lda + p0;
+        for (int p = 0; p < kc; p++) {
+            float *d = dst + (size_t)p * MR;
+            int i = 0;
+            for (; i < rows; i++) {
+                const float v = a[base + (size_t)i * lda + p];
+                d[i] = mask[base + (size_t)i * lda + p] ? v : 0.0f;
+            }
+            for (; i < MR; i++) d[i] = 0.0f;
+        }
+    }
+}
+
+// Tile epilogue: relu / relu6 in place and the derivative mask when m is not NULL.
+SEGA_PACK_ATTR void SEGA_PACK_CAT(sega_gemm_epi_, SEGA_PACK_SUFFIX)(float *c, long ldc, uint8_t *m,
+                                                                     long ldm, int rows, int cols,
+                                                                     int act) {
+    enum { NR = SEGA_PACK_NR };
+    for (int i = 0; i < rows; i++) {
+        float *r = c + (size_t)i * ldc;
+        uint8_t *mr = m ? m + (size_t)i * ldm : NULL;
+        if (cols == NR) epi_row(r, mr, NR, act);
+        else epi_row(r, mr, cols, act);
     }
 }
 

@@ -13,6 +13,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
+#include <time.h>
 #if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
 #define SEGA_CPU_RELAX() _mm_pause()
@@ -45,7 +46,16 @@ struct sega_pool {
     sega_task_fn fn;
     void *ctx;
     int count;
+    // Profiling (sega_pool_set_profiling): task time of the workers, waiting time of the caller.
+    atomic_int profiling;
+    atomic_ullong busy_ns, wait_ns;
 };
+
+static uint64_t pool_now_ns(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
 
 static void sega_pool_do_share(sega_task_fn fn, void *ctx, int count, int tid, int nthreads) {
     for (int i = tid; i < count; i += nthreads) fn(ctx, i, count);
@@ -74,7 +84,10 @@ static void *sega_pool_worker(void *p) {
         }
         if (gen == seen) break;   // shutdown with no new run
         seen = gen;
+        const int prof = atomic_load_explicit(&pool->profiling, memory_order_relaxed);
+        const uint64_t t0 = prof ? pool_now_ns() : 0;
         sega_pool_do_share(pool->fn, pool->ctx, pool->count, tid, pool->nthreads);
+        if (prof) atomic_fetch_add_explicit(&pool->busy_ns, pool_now_ns() - t0, memory_order_relaxed);
         if (atomic_fetch_sub_explicit(&pool->pending, 1, memory_order_acq_rel) == 1) {
             // Last one out: wake the caller if it sleeps. Taking the mutex orders this signal
             // after the caller's check of `pending` under the same mutex.
@@ -165,11 +178,34 @@ void sega_pool_run(sega_pool *p, sega_task_fn fn, void *ctx, int count) {
 
     sega_pool_do_share(fn, ctx, count, 0, p->nthreads);
 
-    for (int spin = 0; spin < SEGA_POOL_SPIN; spin++) {
-        if (atomic_load_explicit(&p->pending, memory_order_acquire) == 0) return;
-        SEGA_CPU_RELAX();
+    const int prof = atomic_load_explicit(&p->profiling, memory_order_relaxed);
+    const uint64_t t0 = prof ? pool_now_ns() : 0;
+    int done = 0;
+    for (int spin = 0; spin < SEGA_POOL_SPIN && !done; spin++) {
+        done = atomic_load_explicit(&p->pending, memory_order_acquire) == 0;
+        if (!done) SEGA_CPU_RELAX();
     }
-    pthread_mutex_lock(&p->mu);
-    while (atomic_load_explicit(&p->pending, memory_order_acquire) > 0) pthread_cond_wait(&p->done, &p->mu);
-    pthread_mutex_unlock(&p->mu);
+    if (!done) {
+        pthread_mutex_lock(&p->mu);
+        while (atomic_load_explicit(&p->pending, memory_order_acquire) > 0) pthread_cond_wait(&p->done, &p->mu);
+        pthread_mutex_unlock(&p->mu);
+    }
+    if (prof) atomic_fetch_add_explicit(&p->wait_ns, pool_now_ns() - t0, memory_order_relaxed);
+}
+
+void sega_pool_set_profiling(sega_pool *p, int on) {
+    if (!p) return;
+    atomic_store_explicit(&p->busy_ns, 0, memory_order_relaxed);
+    atomic_store_explicit(&p->wait_ns, 0, memory_order_relaxed);
+    atomic_store_explicit(&p->profiling, on != 0, memory_order_relaxed);
+}
+
+void sega_pool_profile(const sega_pool *p, uint64_t *worker_busy_ns, uint64_t *caller_wait_ns) {
+    uint64_t b = 0, w = 0;
+    if (p) {
+        b = atomic_load_explicit(&((struct sega_pool *)p)->busy_ns, memory_order_relaxed);
+        w = atomic_load_explicit(&((struct sega_pool *)p)->wait_ns, memory_order_relaxed);
+    }
+    if (worker_busy_ns) *worker_busy_ns = b;
+    if (caller_wait_ns) *caller_wait_ns = w;
 }

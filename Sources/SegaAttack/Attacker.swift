@@ -21,9 +21,11 @@ public struct AttackResult: Sendable {
 ///
 /// All state (clean and current image, ensemble and per-source gradients, momentum, variance,
 /// inner iterate, masks, budget, JND scratch, DI tables, quantile scratch) is allocated once
-/// here; `run` then loops over iterations without allocating: noise is written straight into
-/// each source's plan input, gradients are read from its arena. Every loop here is sequential
-/// and the noise counter-based, so outputs are byte-identical for any engine thread count.
+/// here; `run` then loops over iterations without allocating: a sample's noise is drawn once
+/// and added to x straight into each source's plan input, gradients are read from its arena.
+/// The noise is counter-based and drawn on the engine's threads with the sequential fill's
+/// arithmetic (ParallelNoise); every other loop here is sequential, so outputs are
+/// byte-identical for any engine thread count.
 public final class Attacker {
     public let sources: [PlannedModel]
     /// Settings of the next `run` (validated there); change freely between runs.
@@ -32,10 +34,12 @@ public final class Attacker {
     /// Values per image (3 * H * W) and pixels (H * W).
     public let count: Int, pixels: Int
 
-    let x0, x, g, gk, mom, vtv, maskF, scratch, pos, neg, xin, innerMom: UnsafeMutableBufferPointer<Float>
+    /// `noise` holds one Monte Carlo sample's noise, drawn once and fed to every source.
+    let x0, x, g, noise, mom, vtv, maskF, scratch, pos, neg, xin, innerMom: UnsafeMutableBufferPointer<Float>
     /// Per pixel: the JND map, M^JND, the budget eps_i and the step scale eps_i / eps.
     let jnd, maskJ, radius, scale: UnsafeMutableBufferPointer<Float>
-    /// SVRE: each source's gradient at x (summed over its samples) and its ensemble weight w_k.
+    /// Each source's gradient sum g_k of the last ensembleGradient (over its samples) and its
+    /// ensemble weight w_k (SVRE reads both).
     let sourceGrads: [UnsafeMutableBufferPointer<Float>]
     let sourceWeights: UnsafeMutableBufferPointer<Float>
     var jndMap: JNDMap
@@ -58,7 +62,7 @@ public final class Attacker {
             b.initialize(repeating: 0)
             return b
         }
-        x0 = buf(count); x = buf(count); g = buf(count); gk = buf(count)
+        x0 = buf(count); x = buf(count); g = buf(count); noise = buf(count)
         mom = buf(count); vtv = buf(count); maskF = buf(count); scratch = buf(count)
         pos = buf(count); neg = buf(count); xin = buf(count); innerMom = buf(count)
         jnd = buf(pixels); maskJ = buf(pixels); radius = buf(pixels); scale = buf(pixels)
@@ -69,7 +73,7 @@ public final class Attacker {
     }
 
     /// Bytes an attacker with `k` sources holds for images of h x w: twelve 3HW buffers, k more
-    /// (SVRE's per-source gradients), four HW planes, the JND map and the DI tables. Callers add
+    /// (each source's gradient sum), four HW planes, the JND map and the DI tables. Callers add
     /// it to the plans' memory.
     public static func stateBytes(height h: Int, width w: Int, sources k: Int) -> Int {
         let f = MemoryLayout<Float>.size
@@ -78,7 +82,7 @@ public final class Attacker {
     }
 
     deinit {
-        for b in [x0, x, g, gk, mom, vtv, maskF, scratch, pos, neg, xin, innerMom, jnd, maskJ, radius, scale, sourceWeights] {
+        for b in [x0, x, g, noise, mom, vtv, maskF, scratch, pos, neg, xin, innerMom, jnd, maskJ, radius, scale, sourceWeights] {
             b.deallocate()
         }
         for b in sourceGrads { b.deallocate() }

@@ -61,79 +61,102 @@ extension Attacker {
     }
 
     /// out = (1/K) sum_k w_k * (1/N) sum_n grad f_k(x + noise_n), w_k = 1 / mean|g_k| when
-    /// normalising (g_k the sum over the samples). The same noise samples serve every source
-    /// (counter-based: regenerated). `pos` / `neg` receive how many sources have g_k > 0 / < 0
-    /// per component (M^F's agreement rule). Antithetic: sample n uses stream n / 2, negated when
-    /// n is odd. DI: sample n's input is T_n x and its gradient T_n^T grad f_k(T_n x). `keep`
-    /// stores each g_k in sourceGrads[k] and its weight w_k in sourceWeights[k] (SVRE).
-    func ensembleGradient(into out: UnsafeMutableBufferPointer<Float>, samples: Int, noise: NoiseKind,
-                          antithetic: Bool = false, iteration t: Int, key: UInt64, keep: Bool = false) -> Int {
+    /// normalising (g_k the sum over the samples). The same noise samples serve every source:
+    /// sample n is drawn once (counter-based, on the engine's threads) and fed to each source in
+    /// turn; each source sums its gradients in sample order into sourceGrads[k], then the
+    /// weighting and the sum into `out` run in source order, so the result is the one of drawing
+    /// the noise again per source. g_k and w_k stay in sourceGrads / sourceWeights (SVRE reads
+    /// them). `pos` / `neg` receive how many sources have g_k > 0 / < 0 per component (M^F's
+    /// agreement rule). Antithetic: sample n uses stream n / 2, negated when n is odd. DI: sample
+    /// n's input is T_n x and its gradient T_n^T grad f_k(T_n x).
+    func ensembleGradient(into out: UnsafeMutableBufferPointer<Float>, samples: Int, noise kind: NoiseKind,
+                          antithetic: Bool = false, iteration t: Int, key: UInt64) -> Int {
+        var si = 0
+        while si < sources.count { sourceGrads[si].update(repeating: 0); si += 1 }
+        var calls = 0
+        var n = 0
+        while n < samples {
+            let stream = NoiseStream(seed: config.seed, key, UInt64(t), UInt64(antithetic ? n / 2 : n))
+            drawSample(kind, stream: stream)
+            let negate = antithetic && n % 2 == 1
+            si = 0
+            while si < sources.count {  // index loop: the iterator form allocates in debug builds
+                let s = sources[si], gks = sourceGrads[si]
+                writeInput(s.inputBuffer, noise: kind, negate: negate)
+                let (_, gr) = s.scoreAndGradientOfInput()
+                if case .diverse = kind {
+                    diverse.addAdjoint(gr.baseAddress!, into: gks.baseAddress!)
+                } else {
+                    var i = 0
+                    while i < count { gks[i] += gr[i]; i += 1 }
+                }
+                calls += 1
+                si += 1
+            }
+            n += 1
+        }
+        combineSources(into: out, samples: samples)
+        return calls
+    }
+
+    /// out = sum_k w_k g_k over sourceGrads in source order (w_k into sourceWeights), and the
+    /// sign counts `pos` / `neg`.
+    func combineSources(into out: UnsafeMutableBufferPointer<Float>, samples: Int) {
         out.update(repeating: 0)
         pos.update(repeating: 0)
         neg.update(repeating: 0)
-        var calls = 0
         var si = 0
-        while si < sources.count {  // index loop: the iterator form allocates in debug builds
-            let s = sources[si]
-            gk.update(repeating: 0)
-            var n = 0
-            while n < samples {
-                let stream = NoiseStream(seed: config.seed, key, UInt64(t), UInt64(antithetic ? n / 2 : n))
-                writeInput(s.inputBuffer, noise: noise, stream: stream, negate: antithetic && n % 2 == 1)
-                let (_, gr) = s.scoreAndGradientOfInput()
-                if case .diverse = noise {
-                    diverse.addAdjoint(gr.baseAddress!, into: gk.baseAddress!)
-                } else {
-                    var i = 0
-                    while i < count { gk[i] += gr[i]; i += 1 }
-                }
-                calls += 1
-                n += 1
-            }
-            let wf = sourceWeight(samples: samples)
-            if keep {
-                sourceGrads[si].baseAddress!.update(from: gk.baseAddress!, count: count)
-                sourceWeights[si] = wf
-            }
+        while si < sources.count {
+            let gks = sourceGrads[si], wf = sourceWeight(gks, samples: samples)
+            sourceWeights[si] = wf
             var i = 0
             while i < count {
-                out[i] += wf * gk[i]
-                if gk[i] > 0 { pos[i] += 1 } else if gk[i] < 0 { neg[i] += 1 }
+                out[i] += wf * gks[i]
+                if gks[i] > 0 { pos[i] += 1 } else if gks[i] < 0 { neg[i] += 1 }
                 i += 1
             }
             si += 1
         }
-        return calls
     }
 
-    /// One sample's input: x plus its noise, or DI's transform of x.
-    func writeInput(_ inp: UnsafeMutableBufferPointer<Float>, noise: NoiseKind, stream: NoiseStream, negate: Bool) {
-        switch noise {
+    /// Draw one sample's randomness: the noise into `noise` (Gaussian of unit variance, or uniform
+    /// in [-a, a]) on the engine's threads, byte-identical to NoiseStream's sequential fill; DI's
+    /// transform; nothing for .none.
+    func drawSample(_ kind: NoiseKind, stream: NoiseStream) {
+        let ctx = sources[0].plan.context
+        switch kind {
+        case .none: break
+        case .gaussian: ParallelNoise.fill(stream, noise, kind: .gaussian, context: ctx)
+        case .uniform(let a): ParallelNoise.fill(stream, noise, kind: .uniform, amplitude: a, context: ctx)
+        case .diverse(let p, let rate): diverse.draw(stream, probability: p, resize: rate)
+        }
+    }
+
+    /// One sample's input from the drawn sample: x plus its noise (sigma, negated for an odd
+    /// antithetic sample), or DI's transform of x.
+    func writeInput(_ inp: UnsafeMutableBufferPointer<Float>, noise kind: NoiseKind, negate: Bool) {
+        var i = 0
+        switch kind {
         case .none:
             inp.baseAddress!.update(from: x.baseAddress!, count: count)
         case .gaussian(let sigma):
-            stream.fillGaussian(inp)
             let sg = negate ? -sigma : sigma
-            var i = 0
-            while i < count { inp[i] = x[i] + sg * inp[i]; i += 1 }
-        case .uniform(let a):
-            stream.fillUniform(inp, amplitude: a)
-            var i = 0
-            while i < count { inp[i] = x[i] + inp[i]; i += 1 }
-        case .diverse(let p, let rate):
-            diverse.draw(stream, probability: p, resize: rate)
+            while i < count { inp[i] = x[i] + sg * noise[i]; i += 1 }
+        case .uniform:
+            while i < count { inp[i] = x[i] + noise[i]; i += 1 }
+        case .diverse:
             diverse.apply(x.baseAddress!, into: inp.baseAddress!)
         }
     }
 
-    /// w_k for the gradient sum in `gk` over `samples` samples: 1 / (N K), divided by mean|g_k| / N
+    /// w_k for the gradient sum `gks` over `samples` samples: 1 / (N K), divided by mean|g_k| / N
     /// when normalising (0 for a zero gradient).
-    func sourceWeight(samples: Int) -> Float {
+    func sourceWeight(_ gks: UnsafeMutableBufferPointer<Float>, samples: Int) -> Float {
         var w = 1.0 / Double(samples * sources.count)
         if config.normalizeSources {
             var m = 0.0
             var i = 0
-            while i < count { m += Double(abs(gk[i])); i += 1 }
+            while i < count { m += Double(abs(gks[i])); i += 1 }
             m /= Double(count) * Double(samples)
             w = m > 0 ? w / m : 0
         }

@@ -15,7 +15,7 @@ extension Attacker {
     /// are the same products), and SVRE is MI-FGSM inner steps feeding an outer momentum.
     func svre(iteration t: Int, key: UInt64, sign d: Float) -> Int {
         let c = config, k = sources.count
-        var calls = ensembleGradient(into: g, samples: 1, noise: .none, iteration: t, key: key, keep: true)
+        var calls = ensembleGradient(into: g, samples: 1, noise: .none, iteration: t, key: key)
         xin.baseAddress!.update(from: x.baseAddress!, count: count)
         innerMom.update(repeating: 0)
         let inner = c.svreInner * k

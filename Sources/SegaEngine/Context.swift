@@ -45,3 +45,12 @@ func opSgemm(_ e: OpaquePointer, _ transA: Int32, _ transB: Int32, _ m: Int32, _
     let st = sega_sgemm(e, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
     precondition(st == SEGA_OK, "sega_sgemm(m \(m), n \(n), k \(k)) from an op: \(String(cString: sega_status_message(st)))")
 }
+
+/// `sega_sgemm_ex` from an op (see `opSgemm`: the same reasons make a failure a bug in the op).
+@inline(__always)
+func opSgemmEx(_ e: OpaquePointer, _ transA: Int32, _ transB: Int32, _ m: Int32, _ n: Int32, _ k: Int32,
+               _ alpha: Float, _ a: UnsafePointer<Float>, _ lda: Int32, _ b: UnsafePointer<Float>, _ ldb: Int32,
+               _ beta: Float, _ c: UnsafeMutablePointer<Float>, _ ldc: Int32, _ ext: UnsafePointer<sega_gemm_ext>) {
+    let st = sega_sgemm_ex(e, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, ext)
+    precondition(st == SEGA_OK, "sega_sgemm_ex(m \(m), n \(n), k \(k)) from an op: \(String(cString: sega_status_message(st)))")
+}

@@ -75,6 +75,14 @@ public func now() -> Double {
     return Double(ts.tv_sec) + 1e-9 * Double(ts.tv_nsec)
 }
 
+/// Seconds of CPU time the whole process has used (every thread; CLOCK_PROCESS_CPUTIME_ID). With
+/// one engine thread this is the work of a call, unlike wall time, which grows with the load.
+public func processCPU() -> Double {
+    var ts = timespec()
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts)
+    return Double(ts.tv_sec) + 1e-9 * Double(ts.tv_nsec)
+}
+
 /// printf-style "%.<digits>f" (or "%.<digits>e" with `exponent`).
 public func fmt(_ x: Double, _ digits: Int = 1, exponent: Bool = false) -> String {
     var buf = [CChar](repeating: 0, count: 64)

@@ -2,6 +2,7 @@
 //
 //   swift build -c release --package-path Benchmarks
 //   Benchmarks/.build/release/sega-bench [--quick] [--json]
+//   Benchmarks/.build/release/sega-bench --peak [--seconds S]   (the FMA peak alone, one JSON line)
 //
 // Each row is the best over `rounds` alternating rounds of ours and OpenBLAS, each round the best
 // of several repetitions: on a shared machine this filters out time slices lost to other load.
@@ -25,23 +26,31 @@ import Darwin
 struct Options {
     var quick = false
     var json = false
+    var peakOnly = false
+    var peakProbeSeconds: Double? = nil
     var reps: Int { quick ? 3 : 5 }
     var minSeconds: Double { quick ? 0.05 : 0.2 }   // keep repeating a shape until this much time was spent
     var rounds: Int { quick ? 1 : 3 }               // alternating ours/OpenBLAS rounds per row (best kept)
-    var peakSeconds: Double { quick ? 0.3 : 1.0 }
+    var peakSeconds: Double { peakProbeSeconds ?? (quick ? 0.3 : 1.0) }
 }
 
 func parseOptions() -> Options {
     var args = Arguments(tool: "sega-bench", usage: """
-        usage: sega-bench [--quick] [--json]
+        usage: sega-bench [--quick] [--json] | --peak [--seconds S]
           --quick   fewer repetitions and a shorter peak probe
           --json    one JSON line per row instead of the table
+          --peak    only measure the single-core FMA peak of every ISA this CPU runs (best over
+                    about S seconds each, default 1) and print it as one JSON line
         """)
     var o = Options()
     while let a = args.next() {
         switch a {
         case "--quick": o.quick = true
         case "--json": o.json = true
+        case "--peak": o.peakOnly = true
+        case "--seconds":
+            guard let v = Double(args.value(a)), v > 0 else { args.fail("--seconds must be a positive number") }
+            o.peakProbeSeconds = v
         default: args.unknown(a)
         }
     }
@@ -208,8 +217,27 @@ func printRow(_ o: Options, _ s: Setup, _ shape: (m: Int, n: Int, k: Int, what: 
 
 // MARK: - Run
 
+/// --peak: the single-core FMA peak of each ISA the CPU runs, and the engine's ISA, as JSON
+/// (scripts/bench_attack.py reads it: "% of peak" there is threads x `best_gflops`).
+func printPeak(_ o: Options) {
+    var j = JSONWriter()
+    let isa = sega_cpu_best_isa()
+    j.add("tool", "sega-bench"); j.add("isa", String(cString: sega_isa_name(isa)))
+    var best = 0.0
+    for cand in [SEGA_ISA_AVX2, SEGA_ISA_AVX512] where sega_cpu_supports(cand) != 0 {
+        let g = bench_fma_peak_gflops(cand.rawValue, o.peakSeconds)
+        best = max(best, g)
+        j.add("\(String(cString: sega_isa_name(cand)))_gflops", g, digits: 1)
+    }
+    if best == 0 { best = bench_fma_peak_gflops(SEGA_ISA_PORTABLE.rawValue, o.peakSeconds) }
+    j.add("best_gflops", best, digits: 1)
+    j.add("seconds_per_isa", o.peakSeconds, digits: 2)
+    print(j.text)
+}
+
 func main() {
     let o = parseOptions()
+    if o.peakOnly { printPeak(o); return }
     let isa = sega_cpu_best_isa()
     var engines: [Int: OpaquePointer] = [:]
     for t in [1, 2] {

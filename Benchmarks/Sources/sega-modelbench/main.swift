@@ -37,13 +37,16 @@ struct Options {
     var warmup = 2
     var mode = "both"
     var profileOps = false
+    var profilePlan = false
+    var oneCall = false
     var top = 30
 }
 
 func usage() -> String {
     """
     usage: sega-modelbench --weights FILE [--arch A] --height H --width W [--threads T] [--reps N]
-                           [--warmup W] [--mode forward|grad|both] [--profile-ops [--top K]]
+                           [--warmup W] [--mode forward|grad|both] [--profile-ops | --profile-plan [--top K]]
+                           [--one-call]
       --weights FILE  safetensors written by weights/convert.py (architecture from its metadata)
       --arch A        override / check the architecture (\(ModelZoo.architectures.keys.sorted().joined(separator: ", ")))
       --height H --width W   image size (input [1, 3, H, W])
@@ -53,6 +56,12 @@ func usage() -> String {
                       input; both: forward then grad in this process (default both)
       --profile-ops   instead: time every op of the graph alone (same shapes, same weights, its
                       own one-op plan), print the K slowest (--top, default 30) and totals by kind
+      --profile-plan  instead: time every op where it runs in the model's own plan (best of
+                      --reps forward + backward passes), with the cores it kept busy (process CPU
+                      time / wall time), the K slowest ops and totals by kind
+      --one-call      instead: plan the mode (grad unless --mode forward) and run it once inside
+                      measuredCall(), for `valgrind --tool=callgrind --toggle-collect='*measuredCall*'`
+                      (scripts/bench_instructions.py)
     prints one JSON line per mode
     """
 }
@@ -71,6 +80,8 @@ func parse() -> Options {
         case "--warmup": o.warmup = args.int(a, min: 0)
         case "--mode": o.mode = args.choice(a, ["forward", "grad", "both"])
         case "--profile-ops": o.profileOps = true
+        case "--profile-plan": o.profilePlan = true
+        case "--one-call": o.oneCall = true
         case "--top": o.top = args.int(a, min: 1)
         default: args.unknown(a)
         }
@@ -121,16 +132,23 @@ let context: Context
 do { context = try Context(threads: opt.threads) } catch { fail("\(error)", code: 1) }
 let input = benchInput(count: 3 * opt.height * opt.width)
 
-/// `reps` timings in milliseconds of `body` after `warmup` untimed runs.
+/// CPU milliseconds (whole process) of each timed repetition of the last `timings` call.
+nonisolated(unsafe) var lastCPUTimes: [Double] = []
+
+/// `reps` timings in milliseconds of `body` after `warmup` untimed runs (their process CPU
+/// times go to `lastCPUTimes`).
 func timings(reps: Int, warmup: Int, _ body: () -> Void) -> [Double] {
     for _ in 0..<warmup { body() }
-    var times: [Double] = []
+    var times: [Double] = [], cpu: [Double] = []
     times.reserveCapacity(reps)
+    cpu.reserveCapacity(reps)
     for _ in 0..<reps {
-        let a = now()
+        let a = now(), c = processCPU()
         body()
         times.append((now() - a) * 1000)
+        cpu.append((processCPU() - c) * 1000)
     }
+    lastCPUTimes = cpu
     return times
 }
 
@@ -149,6 +167,9 @@ func resultLine(mode: String, plan: Plan, times: [Double], score: Double, gradAb
     j.add("reps", opt.reps); j.add("warmup", opt.warmup)
     j.add("best_ms", times.min()!, digits: 3); j.add("median_ms", median(times), digits: 3)
     j.add("times_ms", times, digits: 3)
+    // CPU time of the process per repetition: with --threads 1 the measure that the load of a
+    // shared machine does not inflate (wall time does).
+    j.add("best_cpu_ms", lastCPUTimes.min()!, digits: 3); j.add("median_cpu_ms", median(lastCPUTimes), digits: 3)
     j.add("score", score, digits: 9, exponent: true)
     j.add("grad_abs_mean", gradAbsMean, digits: 9, exponent: true)
     j.add("peak_rss_bytes", peakRSSBytes())
@@ -278,7 +299,78 @@ func profileOps(mode: String) throws {
     printProfile(rows, mode: mode, reps: reps)
 }
 
+// MARK: - In-situ profile and the callgrind call
+
+/// Build and plan the model for `mode` (grad: input gradient).
+@MainActor
+func plannedModel(mode: String) throws -> Plan {
+    let g = Graph()
+    let x = try g.input([1, 3, opt.height, opt.width], name: "image")
+    let s = try model.build(g, image: x)
+    let plan = try g.plan(context, outputs: [s], gradientsFor: mode == "grad" ? [x] : [])
+    try plan.setInput(x, input)
+    return plan
+}
+
+/// Every op timed where it runs in the model's plan: the K slowest, then totals by kind, each
+/// with the cores it kept busy (CPU / wall of its best repetition).
+@MainActor
+func profilePlan(mode: String) throws {
+    let plan = try plannedModel(mode: mode)
+    plan.forward()
+    if mode == "grad" { plan.backward() }
+    let (ops, over) = plan.profileOps(reps: max(3, opt.reps))
+    let total = ops.reduce(over.zeroing) { $0 + $1.forward + $1.backward }
+    let flops = ops.reduce(0.0) { $0 + describe($1.op, $1.inputShapes, $1.outputShape).flops }
+    print("# \(archName) \(opt.height)x\(opt.width) \(mode), \(opt.threads) threads, isa \(context.isaName): \(ops.count) ops timed in the plan (best of \(max(3, opt.reps)))")
+    print("# total \(fmt(total * 1000, 2)) ms (forward \(fmt(ops.reduce(0) { $0 + $1.forward } * 1000, 2)), backward \(fmt(ops.reduce(0) { $0 + $1.backward } * 1000, 2)), gradient zeroing \(fmt(over.zeroing * 1000, 2)) ms for \(over.zeroedBytes / 1024) KB); forward conv/linear FLOPs \(fmt(flops / 1e9, 3)) G")
+    func line(_ name: String, _ f: Double, _ fc: Double, _ b: Double, _ bc: Double, _ tail: String) -> String {
+        let cores = { (w: Double, c: Double) in w > 0 ? fmt(c / w, 2) : "-" }
+        return "  \(name)\(pad(fmt(f * 1000, 3), 8)) \(pad(cores(f, fc), 5)) \(pad(fmt(b * 1000, 3), 9)) \(pad(cores(b, bc), 5)) \(pad(fmt(100 * (f + b) / total, 1), 7))%  \(tail)"
+    }
+    print("#   fwd ms cores    bwd ms cores   %total  op")
+    for r in ops.sorted(by: { $0.forward + $0.backward > $1.forward + $1.backward }).prefix(opt.top) {
+        print(line("", r.forward, r.forwardCPU, r.backward, r.backwardCPU, describe(r.op, r.inputShapes, r.outputShape).detail))
+    }
+    var byKind: [String: (Double, Double, Double, Double, Int)] = [:]
+    for r in ops {
+        let k = describe(r.op, r.inputShapes, r.outputShape).kind
+        let e = byKind[k] ?? (0, 0, 0, 0, 0)
+        byKind[k] = (e.0 + r.forward, e.1 + r.forwardCPU, e.2 + r.backward, e.3 + r.backwardCPU, e.4 + 1)
+    }
+    byKind["(zero grads)"] = (0, 0, over.zeroing, over.zeroingCPU, 1)
+    print("# by kind:     fwd ms cores    bwd ms cores   %total  count")
+    for (k, e) in byKind.sorted(by: { $0.value.0 + $0.value.2 > $1.value.0 + $1.value.2 }) {
+        print(line(pad(k, 14, left: true) + " ", e.0, e.1, e.2, e.3, "\(e.4)"))
+    }
+}
+
+/// The call callgrind counts (scripts/bench_instructions.py toggles collection on this symbol).
+@inline(never)
+func measuredCall(_ plan: Plan, grad: Bool) {
+    plan.forward()
+    if grad { plan.backward() }
+}
+
+/// Plan, then run one call inside measuredCall() (with --threads 1 its instruction count is
+/// repeatable: no pool, so no spin-waiting).
+@MainActor
+func oneCall(mode: String) throws {
+    let plan = try plannedModel(mode: mode)
+    measuredCall(plan, grad: mode == "grad")
+    print("{\"tool\":\"sega\",\"arch\":\"\(archName)\",\"mode\":\"\(mode)\",\"one_call\":true,\"score\":\(plan.buffer(plan.outputs[0])[0])}")
+}
+
 do {
+    if opt.oneCall {
+        try oneCall(mode: opt.mode == "forward" ? "forward" : "grad")
+        exit(0)
+    }
+    if opt.profilePlan {
+        if opt.mode == "forward" || opt.mode == "both" { try profilePlan(mode: "forward") }
+        if opt.mode == "grad" || opt.mode == "both" { try profilePlan(mode: "grad") }
+        exit(0)
+    }
     if opt.profileOps {
         if opt.mode == "forward" || opt.mode == "both" { try profileOps(mode: "forward") }
         if opt.mode == "grad" || opt.mode == "both" { try profileOps(mode: "grad") }

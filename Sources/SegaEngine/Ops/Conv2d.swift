@@ -17,7 +17,26 @@
 /// Weight and bias gradients are computed too when asked for (W grad = dy * col^T; with several
 /// bands the sum over pixels is split by band, so dW may differ from the one-band result in the
 /// last bits).
+///
+/// Fused activation (`activation` relu / relu6): y = act(conv(x) + b), with exactly the bytes of
+/// a separate relu op after the conv. The GEMM paths apply it tile by tile in the SGEMM epilogue
+/// (bias too: each tile starts from it), the depthwise path in one threaded pass; the derivative
+/// mask is saved (1 byte per output), and the backward applies it while packing dy for the
+/// SGEMMs (B of the input gradient, A of the weight gradient), in the bias gradient's sums, and,
+/// on the depthwise path, into the workspace image by image; dy itself is never changed. The
+/// pointwise path runs all images of a batch as one SGEMM (column blocks).
 public final class Conv2d: Op {
+    /// An activation applied to the convolution's output inside the op.
+    public enum Activation: Equatable, Sendable {
+        case none, relu, relu6
+        var code: Int32 {
+            switch self {
+            case .none: return Int32(SEGA_ACT_NONE.rawValue)
+            case .relu: return Int32(SEGA_ACT_RELU.rawValue)
+            case .relu6: return Int32(SEGA_ACT_RELU6.rawValue)
+            }
+        }
+    }
     /// How the input is padded.
     public enum Padding: Equatable, Sendable {
         /// PyTorch's `padding=(ph, pw)`: the same amount on both sides.
@@ -32,7 +51,8 @@ public final class Conv2d: Op {
     public let padding: Padding
     public let dilation: (h: Int, w: Int)
     public let groups: Int
-    public var name: String { "conv2d" }
+    public let activation: Activation
+    public var name: String { activation == .none ? "conv2d" : "conv2d+\(activation == .relu ? "relu" : "relu6")" }
 
     private enum Path { case general, pointwise, depthwise }
     private var path = Path.general
@@ -43,6 +63,8 @@ public final class Conv2d: Op {
     private var dx: UnsafeMutablePointer<Float>?, dw: UnsafeMutablePointer<Float>?, db: UnsafeMutablePointer<Float>?
     private var dy: UnsafeMutablePointer<Float>?
     private var ws: UnsafeMutablePointer<Float>!
+    /// Fused activation: its derivative mask (saved; nil when the op has no backward).
+    private var mask: UnsafeMutablePointer<UInt8>?
     // Sizes, all precomputed at bind.
     private var n = 0, cout = 0, cinG = 0, coutG = 0, kdim = 0, hw = 0, ohw = 0
     private var inImage = 0, outImage = 0
@@ -61,12 +83,17 @@ public final class Conv2d: Op {
     }
 
     public init(stride: (Int, Int) = (1, 1), padding: Padding = .symmetric(0, 0),
-                dilation: (Int, Int) = (1, 1), groups: Int = 1) {
+                dilation: (Int, Int) = (1, 1), groups: Int = 1, activation: Activation = .none) {
         self.stride = (stride.0, stride.1)
         self.padding = padding
         self.dilation = (dilation.0, dilation.1)
         self.groups = groups
+        self.activation = activation
     }
+
+    /// The fused activation's mask: one byte per output, written by forward.
+    public func savedBytes(_ inputs: [[Int]], output: [Int]) -> Int { activation == .none ? 0 : product(output) }
+    public var savedFilledAtBind: Bool { false }
 
     // MARK: shapes
 
@@ -111,7 +138,9 @@ public final class Conv2d: Op {
         // The C kernels index with int: the im2col matrix of one group must fit (this bounds
         // every GEMM size too, so opSgemm cannot fail: see Context.swift).
         let colCount = (cin / groups) * wsh[2] * wsh[3] * oh * ow
-        guard colCount <= Int(Int32.max), xs[1] * xs[2] * xs[3] <= Int(Int32.max), co * oh * ow <= Int(Int32.max) else {
+        // The pointwise path's one SGEMM over the batch has n * oh * ow columns.
+        guard colCount <= Int(Int32.max), xs[1] * xs[2] * xs[3] <= Int(Int32.max), co * oh * ow <= Int(Int32.max),
+              xs[0] * oh * ow <= Int(Int32.max) else {
             throw EngineError(.overflow, "conv2d: x \(xs) with weight \(wsh) is too large for 32-bit kernel indexing")
         }
         return [xs[0], co, oh, ow]
@@ -121,7 +150,8 @@ public final class Conv2d: Op {
         let xs = inputs[0], wsh = inputs[1]
         let cin = xs[1]
         if groups == cin && wsh[0] == cin {   // depthwise: one input image for the backward
-            return cin * xs[2] * xs[3] * 4
+            // (+ one masked output image with a fused activation)
+            return (cin * xs[2] * xs[3] + (activation == .none ? 0 : wsh[0] * output[2] * output[3])) * 4
         }
         // Pointwise: x is the im2col matrix already, nothing to stage.
         if wsh[2] == 1, wsh[3] == 1, stride == (1, 1), output[2] == xs[2], output[3] == xs[3],
@@ -162,41 +192,63 @@ public final class Conv2d: Op {
         engine = b.engine
         (x, w, bias, y, dx, dw, db, dy) = xWeightBuffers(b)
         ws = b.workspace.assumingMemoryBound(to: Float.self)
+        mask = activation != .none && dy != nil ? b.saved.bindMemory(to: UInt8.self, capacity: n * outImage) : nil
     }
 
     // MARK: forward
 
     public func forward() {
         var g = geom
-        if path == .depthwise {
+        switch path {
+        case .depthwise:
             for i in 0..<n { sega_dwconv_fwd(engine, &g, x + i * inImage, w, bias, y + i * outImage) }
+            if activation != .none { sega_act_fwd_inplace(engine, n * outImage, activation.code, y, mask) }
+        case .pointwise:
+            pointwiseForward()
+        case .general:
+            for i in 0..<n { for gi in 0..<groups { generalForward(image: i, group: gi) } }
+        }
+    }
+
+    /// The SGEMM extension of one call: the bias a tile starts from, the fused activation and
+    /// its mask (offsets `at` into y's layout), column blocks of `batch` images.
+    @inline(__always)
+    private func epilogue(bias b: UnsafePointer<Float>?, maskAt at: Int, batch: Int = 1) -> sega_gemm_ext {
+        sega_gemm_ext(batch: Int32(batch), b_stride: inImage, c_stride: outImage, row_bias: b,
+                      act: activation.code, mask: mask.map { $0 + at }, b_mask: nil, a_mask: nil)
+    }
+
+    /// y = W x (+ b, act) for 1x1 stride-1 unpadded convolutions: x is the im2col matrix already.
+    /// One group: one SGEMM over every image (column blocks); else one per image and group.
+    private func pointwiseForward() {
+        if groups == 1 {
+            var ext = epilogue(bias: bias, maskAt: 0, batch: n)
+            opSgemmEx(engine, 0, 0, Int32(cout), Int32(n * ohw), Int32(kdim), 1, w, Int32(kdim), x, Int32(ohw),
+                      0, y, Int32(ohw), &ext)
             return
         }
         for i in 0..<n {
-            let yi = y + i * outImage
-            var beta: Float = 0
-            if let bias {   // y starts as the broadcast bias; the GEMMs then accumulate (beta = 1)
-                for c in 0..<cout { (yi + c * ohw).update(repeating: bias[c], count: ohw) }
-                beta = 1
-            }
             for gi in 0..<groups {
-                let xg = x + i * inImage + gi * cinG * hw
-                let wg = w + gi * coutG * kdim, yg = yi + gi * coutG * ohw
-                if path == .pointwise {
-                    opSgemm(engine, 0, 0, Int32(coutG), Int32(ohw), Int32(kdim), 1,
-                            wg, Int32(kdim), xg, Int32(ohw), beta, yg, Int32(ohw))
-                    continue
-                }
-                // y_g[:, band] = W_g [coutG x K] * col_band [K x rows*OW]
-                var r0 = 0
-                while r0 < Int(geom.oh) {
-                    let r1 = min(r0 + bandRows, Int(geom.oh)), cols = (r1 - r0) * Int(geom.ow)
-                    im2colBand(xg, r0, r1)
-                    opSgemm(engine, 0, 0, Int32(coutG), Int32(cols), Int32(kdim), 1,
-                            wg, Int32(kdim), ws, Int32(cols), beta, yg + r0 * Int(geom.ow), Int32(ohw))
-                    r0 = r1
-                }
+                let o = i * outImage + gi * coutG * ohw
+                var ext = epilogue(bias: bias.map { $0 + gi * coutG }, maskAt: o)
+                opSgemmEx(engine, 0, 0, Int32(coutG), Int32(ohw), Int32(kdim), 1, w + gi * coutG * kdim, Int32(kdim),
+                          x + i * inImage + gi * cinG * hw, Int32(ohw), 0, y + o, Int32(ohw), &ext)
             }
+        }
+    }
+
+    /// y_g[:, band] = W_g [coutG x K] * col_band [K x rows*OW] (+ b, act), band by band.
+    private func generalForward(image i: Int, group gi: Int) {
+        let xg = x + i * inImage + gi * cinG * hw
+        let wg = w + gi * coutG * kdim, o = i * outImage + gi * coutG * ohw
+        var r0 = 0
+        while r0 < Int(geom.oh) {
+            let r1 = min(r0 + bandRows, Int(geom.oh)), cols = (r1 - r0) * Int(geom.ow)
+            im2colBand(xg, r0, r1)
+            var ext = epilogue(bias: bias.map { $0 + gi * coutG }, maskAt: o + r0 * Int(geom.ow))
+            opSgemmEx(engine, 0, 0, Int32(coutG), Int32(cols), Int32(kdim), 1,
+                      wg, Int32(kdim), ws, Int32(cols), 0, y + o + r0 * Int(geom.ow), Int32(ohw), &ext)
+            r0 = r1
         }
     }
 
@@ -244,76 +296,116 @@ public final class Conv2d: Op {
     public func backward() {
         guard let dy else { return }
         if let db { addPlaneSums(dy, into: db) }
-        var g = geom
-        if path == .depthwise {
+        switch path {
+        case .depthwise:
+            var g = geom
             for i in 0..<n {
-                let dyi = dy + i * outImage
+                var dyi = dy + i * outImage
+                if let mask {   // the gradient at the pre-activation, into the workspace
+                    sega_mask_copy(engine, outImage, mask + i * outImage, dyi, ws + inImage)
+                    dyi = ws + inImage
+                }
                 if let dw { sega_dwconv_bwd_weight(engine, &g, x + i * inImage, dyi, dw) }
                 if let dx {   // the kernel overwrites: go through the workspace, then accumulate
                     sega_dwconv_bwd_input(engine, &g, dyi, w, ws)
                     sega_add_inplace(inImage, ws, dx + i * inImage)
                 }
             }
+        case .pointwise:
+            pointwiseBackward(dy)
+        case .general:
+            for i in 0..<n { for gi in 0..<groups { generalBackward(dy, image: i, group: gi) } }
+        }
+    }
+
+    /// A GEMM extension that masks A (`a`) or B (`b`) with the fused activation's mask at offset `at`.
+    @inline(__always)
+    private func masked(a at: Int? = nil, b bt: Int? = nil, batch: Int = 1) -> sega_gemm_ext {
+        sega_gemm_ext(batch: Int32(batch), b_stride: outImage, c_stride: inImage, row_bias: nil, act: 0, mask: nil,
+                      b_mask: bt.flatMap { o in mask.map { UnsafePointer($0 + o) } },
+                      a_mask: at.flatMap { o in mask.map { UnsafePointer($0 + o) } })
+    }
+
+    /// 1x1: dW_g += dy_g x_g^T per image; dx += W^T dy (one SGEMM over every image for one group).
+    private func pointwiseBackward(_ dy: UnsafeMutablePointer<Float>) {
+        if let dw {   // dW_g += dy_g [coutG x ohw] * x_g^T [ohw x K]
+            for i in 0..<n {
+                for gi in 0..<groups {
+                    let o = i * outImage + gi * coutG * ohw
+                    var ext = masked(a: o)
+                    opSgemmEx(engine, 0, 1, Int32(coutG), Int32(kdim), Int32(ohw), 1, dy + o, Int32(ohw),
+                              x + i * inImage + gi * cinG * hw, Int32(ohw), 1, dw + gi * coutG * kdim, Int32(kdim), &ext)
+                }
+            }
+        }
+        guard let dx else { return }
+        if groups == 1 {   // dx [K x n*ohw] += W^T [K x cout] * dy [cout x n*ohw], images as column blocks
+            var ext = masked(b: 0, batch: n)
+            opSgemmEx(engine, 1, 0, Int32(kdim), Int32(n * ohw), Int32(cout), 1, w, Int32(kdim), dy, Int32(ohw),
+                      1, dx, Int32(ohw), &ext)
             return
         }
         for i in 0..<n {
-            for gi in 0..<groups {
-                let dyg = dy + i * outImage + gi * coutG * ohw
-                let wg = w + gi * coutG * kdim
-                let off = i * inImage + gi * cinG * hw
-                if path == .pointwise {
-                    if let dw {   // dW_g += dy_g [coutG x ohw] * x_g^T [ohw x K]
-                        opSgemm(engine, 0, 1, Int32(coutG), Int32(kdim), Int32(ohw), 1,
-                                dyg, Int32(ohw), x + off, Int32(ohw), 1, dw + gi * coutG * kdim, Int32(kdim))
-                    }
-                    if let dx {   // dx_g += W_g^T [K x coutG] * dy_g [coutG x ohw]
-                        opSgemm(engine, 1, 0, Int32(kdim), Int32(ohw), Int32(coutG), 1,
-                                wg, Int32(kdim), dyg, Int32(ohw), 1, dx + off, Int32(ohw))
-                    }
-                    continue
-                }
-                let oh = Int(geom.oh), ow = Int(geom.ow)
-                if let dw {   // dW_g += dy_g[:, band] [coutG x rows*OW] * col_band^T, band by band
-                    var r0 = 0
-                    while r0 < oh {
-                        let r1 = min(r0 + bandRows, oh), cols = (r1 - r0) * ow
-                        im2colBand(x + off, r0, r1)
-                        opSgemm(engine, 0, 1, Int32(coutG), Int32(kdim), Int32(cols), 1,
-                                dyg + r0 * ow, Int32(ohw), ws, Int32(cols), 1, dw + gi * coutG * kdim, Int32(kdim))
-                        r0 = r1
-                    }
-                }
-                if let dx {   // dcol_band = W_g^T [K x coutG] * dy_g[:, band]; col2im adds it to dx
-                    // Bottom band first: see the type's comment (bit-identical dx for any band size).
-                    var r1 = oh
-                    while r1 > 0 {
-                        let r0 = (r1 - 1) / bandRows * bandRows, cols = (r1 - r0) * ow
-                        if let bd = band(r0, r1) {
-                            var bg = bd.geom
-                            opSgemm(engine, 1, 0, Int32(kdim), Int32(cols), Int32(coutG), 1,
-                                    wg, Int32(kdim), dyg + r0 * ow, Int32(ohw), 0, ws, Int32(cols))
-                            if bd.shift == 0 {
-                                sega_col2im(&bg, ws, dx + off)
-                            } else {   // plane by plane, as in im2colBand
-                                bg.c = 1
-                                let taps = Int(geom.kh * geom.kw) * cols
-                                for ci in 0..<cinG { sega_col2im(&bg, ws + ci * taps, dx + off + ci * hw + bd.shift * inW) }
-                            }
-                        }
-                        r1 = r0
-                    }
-                }
+            for gi in 0..<groups {   // dx_g += W_g^T [K x coutG] * dy_g [coutG x ohw]
+                let o = i * outImage + gi * coutG * ohw
+                var ext = masked(b: o)
+                opSgemmEx(engine, 1, 0, Int32(kdim), Int32(ohw), Int32(coutG), 1, w + gi * coutG * kdim, Int32(kdim),
+                          dy + o, Int32(ohw), 1, dx + i * inImage + gi * cinG * hw, Int32(ohw), &ext)
             }
         }
     }
 
-    /// db[c] += sum over images and pixels of dy[n, c, :, :].
+    /// im2col path of one image and group: dW by bands; dx by bands, bottom band first (see the
+    /// type's comment: bit-identical dx for any band size), each dcol = W_g^T dy_band into the
+    /// workspace, then col2im into dx.
+    private func generalBackward(_ dy: UnsafeMutablePointer<Float>, image i: Int, group gi: Int) {
+        let o = i * outImage + gi * coutG * ohw, dyg = dy + o
+        let wg = w + gi * coutG * kdim, off = i * inImage + gi * cinG * hw
+        let oh = Int(geom.oh), ow = Int(geom.ow)
+        if let dw {   // dW_g += dy_g[:, band] [coutG x rows*OW] * col_band^T, band by band
+            var r0 = 0
+            while r0 < oh {
+                let r1 = min(r0 + bandRows, oh), cols = (r1 - r0) * ow
+                im2colBand(x + off, r0, r1)
+                var ext = masked(a: o + r0 * ow)
+                opSgemmEx(engine, 0, 1, Int32(coutG), Int32(kdim), Int32(cols), 1,
+                          dyg + r0 * ow, Int32(ohw), ws, Int32(cols), 1, dw + gi * coutG * kdim, Int32(kdim), &ext)
+                r0 = r1
+            }
+        }
+        guard let dx else { return }
+        var r1 = oh
+        while r1 > 0 {
+            let r0 = (r1 - 1) / bandRows * bandRows, cols = (r1 - r0) * ow
+            if let bd = band(r0, r1) {
+                var bg = bd.geom
+                var ext = masked(b: o + r0 * ow)
+                opSgemmEx(engine, 1, 0, Int32(kdim), Int32(cols), Int32(coutG), 1,
+                          wg, Int32(kdim), dyg + r0 * ow, Int32(ohw), 0, ws, Int32(cols), &ext)
+                if bd.shift == 0 {
+                    sega_col2im(&bg, ws, dx + off)
+                } else {   // plane by plane, as in im2colBand
+                    bg.c = 1
+                    let taps = Int(geom.kh * geom.kw) * cols
+                    for ci in 0..<cinG { sega_col2im(&bg, ws + ci * taps, dx + off + ci * hw + bd.shift * inW) }
+                }
+            }
+            r1 = r0
+        }
+    }
+
+    /// db[c] += sum over images and pixels of dy[n, c, :, :] (masked by the fused activation: the
+    /// values its separate backward would pass on, +0 elsewhere).
     private func addPlaneSums(_ dy: UnsafeMutablePointer<Float>, into db: UnsafeMutablePointer<Float>) {
         for c in 0..<cout {
             var s: Double = 0
             for i in 0..<n {
-                let p = dy + i * outImage + c * ohw
-                for k in 0..<ohw { s += Double(p[k]) }
+                let o = i * outImage + c * ohw, p = dy + o
+                if let m = mask.map({ $0 + o }) {
+                    for k in 0..<ohw { s += m[k] != 0 ? Double(p[k] + 0) : 0 }
+                } else {
+                    for k in 0..<ohw { s += Double(p[k]) }
+                }
             }
             db[c] += Float(s)
         }
@@ -323,15 +415,18 @@ public final class Conv2d: Op {
 extension Graph {
     /// PyTorch-style `conv2d` with symmetric padding.
     public func conv2d(_ x: Tensor, weight: Tensor, bias: Tensor? = nil, stride: (Int, Int) = (1, 1),
-                       padding: (Int, Int) = (0, 0), dilation: (Int, Int) = (1, 1), groups: Int = 1) throws -> Tensor {
+                       padding: (Int, Int) = (0, 0), dilation: (Int, Int) = (1, 1), groups: Int = 1,
+                       activation: Conv2d.Activation = .none) throws -> Tensor {
         try conv2d(x, weight: weight, bias: bias, stride: stride, padding: .symmetric(padding.0, padding.1),
-                   dilation: dilation, groups: groups)
+                   dilation: dilation, groups: groups, activation: activation)
     }
 
-    /// `conv2d` with any padding scheme (explicit per side, or TensorFlow SAME).
+    /// `conv2d` with any padding scheme (explicit per side, or TensorFlow SAME), optionally with
+    /// a fused relu / relu6 (the same values as `relu6(conv2d(...))`, one op and buffer fewer).
     public func conv2d(_ x: Tensor, weight: Tensor, bias: Tensor? = nil, stride: (Int, Int) = (1, 1),
-                       padding: Conv2d.Padding, dilation: (Int, Int) = (1, 1), groups: Int = 1) throws -> Tensor {
-        let op = Conv2d(stride: stride, padding: padding, dilation: dilation, groups: groups)
+                       padding: Conv2d.Padding, dilation: (Int, Int) = (1, 1), groups: Int = 1,
+                       activation: Conv2d.Activation = .none) throws -> Tensor {
+        let op = Conv2d(stride: stride, padding: padding, dilation: dilation, groups: groups, activation: activation)
         return try apply(op, bias.map { [x, weight, $0] } ?? [x, weight])
     }
 }

@@ -63,7 +63,7 @@ public final class DBCNN: IQAArchitecture {
         // Two feature branches.
         let x1 = try features1.build(g, x)
         var x2 = x
-        for blk in features2 { x2 = try g.relu(blk.build(g, x2)) }
+        for blk in features2 { x2 = try blk.build(g, x2, activation: .relu) }
         let (c1, h, w) = (x1.shape[1], x1.shape[2], x1.shape[3])
         if x2.shape[2] != h || x2.shape[3] != w {
             x2 = try g.resizeBilinear(x2, size: (h, w), alignCorners: true)

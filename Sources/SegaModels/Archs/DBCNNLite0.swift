@@ -42,8 +42,8 @@ public final class DBCNNLite0: IQAArchitecture {
     public func build(_ g: Graph, image: Tensor) throws -> Tensor {
         try ImageInput.requireRGB(image, Self.name)
         let (feat, taps) = try backbone.build(g, Lite0Support.normalize(g, image), taps: [Self.tap])
-        let x1 = try g.relu(g.conv2d(feat, weight: proj1W.const(g, "proj1.weight"), bias: proj1B.const(g)))
-        var x2 = try g.relu(g.conv2d(taps[Self.tap]!, weight: proj2W.const(g, "proj2.weight"), bias: proj2B.const(g)))
+        let x1 = try g.conv2d(feat, weight: proj1W.const(g, "proj1.weight"), bias: proj1B.const(g), activation: .relu)
+        var x2 = try g.conv2d(taps[Self.tap]!, weight: proj2W.const(g, "proj2.weight"), bias: proj2B.const(g), activation: .relu)
         let (c1, h, w) = (x1.shape[1], x1.shape[2], x1.shape[3]), c2 = x2.shape[1]
         if x2.shape[2] != h || x2.shape[3] != w {
             x2 = try g.resizeBilinear(x2, size: (h, w), alignCorners: true)

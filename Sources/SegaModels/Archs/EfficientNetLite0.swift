@@ -91,17 +91,17 @@ struct Lite0Backbone {
     /// Run on normalised x [N, 3, H, W]; returns the head output (or the last block's when there
     /// is no head) and the outputs of the blocks listed in `taps`.
     func build(_ g: Graph, _ x: Tensor, taps: Set<Int> = []) throws -> (out: Tensor, taps: [Int: Tensor]) {
-        var h = try g.relu6(stem.build(g, x))
+        var h = try stem.build(g, x, activation: .relu6)
         var got: [Int: Tensor] = [:]
         for (i, b) in blocks.enumerated() {
             var y = h
-            if let e = b.expand { y = try g.relu6(e.build(g, y)) }
-            y = try g.relu6(b.depthwise.build(g, y))
+            if let e = b.expand { y = try e.build(g, y, activation: .relu6) }
+            y = try b.depthwise.build(g, y, activation: .relu6)
             y = try b.project.build(g, y)
             h = b.skip ? try g.add(y, h) : y
             if taps.contains(i) { got[i] = h }
         }
-        if let head { h = try g.relu6(head.build(g, h)) }
+        if let head { h = try head.build(g, h, activation: .relu6) }
         return (h, got)
     }
 }

@@ -31,8 +31,10 @@ struct FoldedConvBN {
         self.stride = stride; self.padding = padding; self.groups = groups
     }
 
-    func build(_ g: Graph, _ x: Tensor) throws -> Tensor {
+    /// The folded convolution on x, with an optional fused activation (`relu6(build(g, x))`'s
+    /// values in one op).
+    func build(_ g: Graph, _ x: Tensor, activation: Conv2d.Activation = .none) throws -> Tensor {
         try g.conv2d(x, weight: weight.const(g, "\(name).bnfolded"), bias: bias.const(g, "\(name).bnfolded_bias"),
-                     stride: (stride, stride), padding: padding, groups: groups)
+                     stride: (stride, stride), padding: padding, groups: groups, activation: activation)
     }
 }

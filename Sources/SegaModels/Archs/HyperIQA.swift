@@ -192,7 +192,7 @@ public final class HyperIQA: IQAArchitecture {
 
         // Hyper network: target weights and biases per crop.
         var h = feats[3]
-        for c in hyperConv { h = try g.relu(g.conv2d(h, weight: c.w.const(g), bias: c.b.const(g))) }
+        for c in hyperConv { h = try g.conv2d(h, weight: c.w.const(g), bias: c.b.const(g), activation: .relu) }
         let hp = try g.reshape(g.globalAvgPool(h), [n, h.shape[1]])
         var ws: [Tensor] = []
         for i in 0..<4 {

@@ -110,8 +110,8 @@ public final class HyperIQALite0: IQAArchitecture {
         var x = try g.reshape(g.concat(vecs, axis: 1), [b, 1, targetIn])
 
         // MARK: hyper network
-        var hyp = try g.relu(g.conv2d(feat, weight: hyper0W.const(g), bias: hyper0B.const(g)))
-        hyp = try g.relu(g.conv2d(hyp, weight: hyper2W.const(g), bias: hyper2B.const(g)))
+        var hyp = try g.conv2d(feat, weight: hyper0W.const(g), bias: hyper0B.const(g), activation: .relu)
+        hyp = try g.conv2d(hyp, weight: hyper2W.const(g), bias: hyper2B.const(g), activation: .relu)
         let f2 = hyp.shape[2] * hyp.shape[3]
         let pooled = try g.reshape(g.globalAvgPool(hyp), [b, hyp.shape[1]])
 

@@ -56,7 +56,7 @@ public final class Lite2IQA: IQAArchitecture {
     public func build(_ g: Graph, image: Tensor) throws -> Tensor {
         try ImageInput.requireRGB(image, Self.name)
         let f = try backbone.build(g, Lite0Support.normalize(g, image)).out
-        let h = try g.relu(g.conv2d(f, weight: localW.const(g, "local.weight"), bias: localB.const(g, "local.bias")))
+        let h = try g.conv2d(f, weight: localW.const(g, "local.weight"), bias: localB.const(g, "local.bias"), activation: .relu)
         let n = h.shape[2] * h.shape[3]
         let q = try g.reshape(g.conv2d(h, weight: qualityW.const(g, "quality.weight"), bias: qualityB.const(g)), [1, n])
         let z = try g.reshape(g.conv2d(h, weight: weightW.const(g, "weight.weight"), bias: weightB.const(g)), [1, n])

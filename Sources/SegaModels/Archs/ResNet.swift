@@ -57,8 +57,8 @@ struct ResNetBottleneck {
     var outChannels: Int { c3.outChannels }
 
     func build(_ g: Graph, _ x: Tensor) throws -> Tensor {
-        var y = try g.relu(c1.build(g, x))
-        y = try g.relu(c2.build(g, y))
+        var y = try c1.build(g, x, activation: .relu)
+        y = try c2.build(g, y, activation: .relu)
         y = try c3.build(g, y)
         let shortcut = try down.map { try $0.build(g, x) } ?? x
         return try g.relu(g.add(y, shortcut))
@@ -108,7 +108,7 @@ struct ResNetTrunk {
 
     /// The stage outputs for x [N, 3, H, W] (already normalised).
     func build(_ g: Graph, _ x: Tensor) throws -> [Tensor] {
-        var h = try g.relu(stem.build(g, x))
+        var h = try stem.build(g, x, activation: .relu)
         h = try g.maxPool2d(h, kernel: (3, 3), stride: (2, 2), padding: (1, 1))
         var outs: [Tensor] = []
         for blocks in stages {

@@ -51,8 +51,8 @@ struct VGGStack {
         for layer in layers {
             switch layer {
             case .conv(let w, let b, let name):
-                h = try g.relu(g.conv2d(h, weight: w.const(g, "\(name).weight"), bias: b.const(g, "\(name).bias"),
-                                        padding: (1, 1)))
+                h = try g.conv2d(h, weight: w.const(g, "\(name).weight"), bias: b.const(g, "\(name).bias"),
+                                 padding: (1, 1), activation: .relu)
             case .pool:
                 h = try g.maxPool2d(h, kernel: (2, 2), stride: (2, 2))
             }

@@ -1,0 +1,254 @@
+import XCTest
+import CSupport
+
+/// sega_sgemm_ex (column blocks, bias / relu / relu6 epilogues, masked B) on every ISA, thread
+/// count and micro-kernel policy: within the fp32 error bound of the naive reference
+/// (sega_sgemm_ex_ref), and byte-identical to the unfused passes it replaces (fill C with the
+/// bias, multiply with beta = 1 block by block, mask B by hand, sega_relu{,6}_fwd_mask) and to
+/// itself at every thread count and kernel policy.
+final class GemmExtKernelTests: XCTestCase {
+    struct Case {
+        var m = 1, per = 1, batch = 1, k = 1
+        var ta = 0
+        var bias = false, act = 0, mask = false, bmask = false, amask = false
+        var beta: Float = 0
+        var n: Int { per * batch }
+    }
+
+    struct Data {
+        var a: [Float], b: [Float], c0: [Float], bias: [Float], bm: [UInt8], am: [UInt8]
+        let lda: Int, ldb: Int, ldc: Int, bst: Int, cst: Int
+    }
+
+    /// Operands with padding between the column blocks of B and C (NaN in B's padding: reading it
+    /// would show; a sentinel in C's, which must survive).
+    func data(_ c: Case, seed: UInt64) -> Data {
+        var rng = GemmKernelTests.RNG(seed)
+        let lda = c.ta != 0 ? c.m + 1 : c.k + 2, ldb = c.per + 3, ldc = c.per + 1
+        let bst = c.k * ldb + 5, cst = c.m * ldc + 7
+        var a = [Float](repeating: .nan, count: (c.ta != 0 ? c.k : c.m) * lda)
+        for i in 0..<(c.ta != 0 ? c.k : c.m) { for j in 0..<(c.ta != 0 ? c.m : c.k) { a[i * lda + j] = rng.next() } }
+        var b = [Float](repeating: .nan, count: c.batch * bst), bm = [UInt8](repeating: 7, count: c.batch * bst)
+        var c0 = [Float](repeating: GemmKernelTests.sentinel, count: c.batch * cst)
+        for q in 0..<c.batch {
+            for p in 0..<c.k { for j in 0..<c.per {
+                b[q * bst + p * ldb + j] = rng.next() * 4
+                bm[q * bst + p * ldb + j] = rng.next() > 0 ? 1 : 0
+            } }
+            for i in 0..<c.m { for j in 0..<c.per { c0[q * cst + i * ldc + j] = c.beta == 0 ? .nan : rng.next() } }
+        }
+        let bias = (0..<c.m).map { _ in rng.next() * 3 }
+        let am = a.map { _ in UInt8(rng.next() > -0.3 ? 1 : 0) }
+        return Data(a: a, b: b, c0: c0, bias: bias, bm: bm, am: am, lda: lda, ldb: ldb, ldc: ldc, bst: bst, cst: cst)
+    }
+
+    /// sega_sgemm_ex on engine e: (C, mask).
+    func fused(_ e: OpaquePointer?, _ c: Case, _ d: Data) -> ([Float], [UInt8]) {
+        var out = d.c0, mask = [UInt8](repeating: 9, count: d.c0.count)
+        let st = d.bias.withUnsafeBufferPointer { bias in
+            d.bm.withUnsafeBufferPointer { bm in d.am.withUnsafeBufferPointer { am in
+                mask.withUnsafeMutableBufferPointer { mk in
+                    var x = sega_gemm_ext(batch: Int32(c.batch), b_stride: d.bst, c_stride: d.cst,
+                                          row_bias: c.bias ? bias.baseAddress : nil, act: Int32(c.act),
+                                          mask: c.mask ? mk.baseAddress : nil, b_mask: c.bmask ? bm.baseAddress : nil,
+                                          a_mask: c.amask ? am.baseAddress : nil)
+                    return sega_sgemm_ex(e, Int32(c.ta), 0, Int32(c.m), Int32(c.n), Int32(c.k), 1, d.a, Int32(d.lda),
+                                         d.b, Int32(d.ldb), c.beta, &out, Int32(d.ldc), &x)
+                }
+            } }
+        }
+        XCTAssertEqual(st, SEGA_OK)
+        return (out, mask)
+    }
+
+    /// The passes sega_sgemm_ex replaces: per block, B masked by hand, C filled with the bias and
+    /// multiplied with beta = 1, then the activation with its mask.
+    func unfused(_ e: OpaquePointer?, _ c: Case, _ d: Data) -> ([Float], [UInt8]) {
+        var out = d.c0, mask = [UInt8](repeating: 9, count: d.c0.count)
+        let a = c.amask ? zip(d.a, d.am).map { $1 == 0 ? 0 : $0 } : d.a
+        for q in 0..<c.batch {
+            var bq = [Float](repeating: 0, count: c.k * c.per)
+            for p in 0..<c.k { for j in 0..<c.per {
+                let o = q * d.bst + p * d.ldb + j
+                bq[p * c.per + j] = c.bmask && d.bm[o] == 0 ? 0 : d.b[o]
+            } }
+            var cq = [Float](repeating: 0, count: c.m * c.per)
+            for i in 0..<c.m { for j in 0..<c.per { cq[i * c.per + j] = c.bias ? d.bias[i] : d.c0[q * d.cst + i * d.ldc + j] } }
+            XCTAssertEqual(sega_sgemm(e, Int32(c.ta), 0, Int32(c.m), Int32(c.per), Int32(c.k), 1, a, Int32(d.lda), bq,
+                                      Int32(c.per), c.bias ? 1 : c.beta, &cq, Int32(c.per)), SEGA_OK)
+            var mq = [UInt8](repeating: 0, count: cq.count), yq = cq
+            if c.act == Int(SEGA_ACT_RELU.rawValue) { sega_relu_fwd_mask(cq.count, cq, &yq, &mq) }
+            if c.act == Int(SEGA_ACT_RELU6.rawValue) { sega_relu6_fwd_mask(cq.count, cq, &yq, &mq) }
+            for i in 0..<c.m { for j in 0..<c.per {
+                out[q * d.cst + i * d.ldc + j] = yq[i * c.per + j]
+                if c.mask { mask[q * d.cst + i * d.ldc + j] = mq[i * c.per + j] }
+            } }
+        }
+        return (out, mask)
+    }
+
+    static let cases: [Case] = {
+        var list: [Case] = []
+        var r = GemmKernelTests.RNG(99)
+        for (m, per, batch, k) in [(1, 1, 1, 1), (7, 5, 3, 3), (8, 49, 4, 17), (13, 64, 2, 300), (50, 100, 1, 64),
+                                   (24, 16, 5, 9), (6, 47, 2, 257), (3, 200, 1, 2)] {
+            for variant in 0..<4 {
+                var c = Case(m: m, per: per, batch: batch, k: k)
+                c.ta = variant & 1
+                c.bias = variant >= 2
+                c.act = (variant + m) % 3
+                c.mask = c.act != 0 && r.next() > -0.5
+                c.bmask = variant == 1 || variant == 3
+                c.amask = c.ta == 0 && (variant + per) % 2 == 0
+                c.beta = c.bias ? 0 : (variant == 1 ? 1 : 0)
+                list.append(c)
+            }
+        }
+        return list
+    }()
+
+    func testMatchesReferenceAndUnfusedPassesOnEveryPath() throws {
+        for isa in KernelEngines.supportedISAs {
+            for threads in [1, 2, 3] {
+                var e: OpaquePointer? = nil
+                XCTAssertEqual(sega_engine_create(Int32(threads), isa, &e), SEGA_OK)
+                defer { sega_engine_destroy(e) }
+                for (ci, c) in Self.cases.enumerated() {
+                    let d = data(c, seed: UInt64(ci + 1))
+                    let want = unfused(e, c, d)
+                    for policy: Int32 in [0, 1] {
+                        sega_gemm_set_kernel_policy(policy)
+                        let got = fused(e, c, d)
+                        let tag = "\(String(cString: sega_isa_name(isa)))/\(threads)t policy \(policy) case \(ci) \(c)"
+                        XCTAssertTrue(bitEqual(got.0, want.0), "C differs from the unfused passes: \(tag)")
+                        XCTAssertEqual(got.1, want.1, "mask differs: \(tag)")
+                    }
+                    sega_gemm_set_kernel_policy(-1)
+                    checkReference(c, d, fused(e, c, d), tag: "\(String(cString: sega_isa_name(isa)))/\(threads)t case \(ci)")
+                }
+            }
+        }
+    }
+
+    /// Within 2 (k + 4) u S of the double-accumulating reference (see GemmKernelTests), S from
+    /// |A||B| + |bias| (or |beta C0|); the activation moves no value further from it, and the mask
+    /// may differ from the reference's only where the value is within that bound of a kink.
+    func checkReference(_ c: Case, _ d: Data, _ got: ([Float], [UInt8]), tag: String) {
+        var ref = d.c0, refMask = [UInt8](repeating: 9, count: d.c0.count)
+        var scale = d.c0.map { $0.isNaN || $0 == GemmKernelTests.sentinel ? 0 : abs($0) }
+        d.bias.withUnsafeBufferPointer { bias in
+            d.bm.withUnsafeBufferPointer { bm in d.am.withUnsafeBufferPointer { am in
+                refMask.withUnsafeMutableBufferPointer { mk in
+                    var x = sega_gemm_ext(batch: Int32(c.batch), b_stride: d.bst, c_stride: d.cst,
+                                          row_bias: c.bias ? bias.baseAddress : nil, act: Int32(c.act),
+                                          mask: c.mask ? mk.baseAddress : nil, b_mask: c.bmask ? bm.baseAddress : nil,
+                                          a_mask: c.amask ? am.baseAddress : nil)
+                    XCTAssertEqual(sega_sgemm_ex_ref(Int32(c.ta), 0, Int32(c.m), Int32(c.n), Int32(c.k), 1, d.a, Int32(d.lda),
+                                                     d.b, Int32(d.ldb), c.beta, &ref, Int32(d.ldc), &x), SEGA_OK)
+                    let absBias = bias.map { abs($0) }
+                    var xs = sega_gemm_ext(batch: Int32(c.batch), b_stride: d.bst, c_stride: d.cst,
+                                           row_bias: nil, act: 0, mask: nil, b_mask: c.bmask ? bm.baseAddress : nil,
+                                           a_mask: c.amask ? am.baseAddress : nil)
+                    let absA = d.a.map { $0.isNaN ? 0 : abs($0) }, absB = d.b.map { $0.isNaN ? 0 : abs($0) }
+                    XCTAssertEqual(sega_sgemm_ex_ref(Int32(c.ta), 0, Int32(c.m), Int32(c.n), Int32(c.k), 1, absA, Int32(d.lda),
+                                                     absB, Int32(d.ldb), c.bias ? 0 : abs(c.beta), &scale, Int32(d.ldc), &xs), SEGA_OK)
+                    if c.bias { for q in 0..<c.batch { for i in 0..<c.m { for j in 0..<c.per { scale[q * d.cst + i * d.ldc + j] += absBias[i] } } } }
+                }
+            } }
+        }
+        let u: Float = 1.0 / Float(1 << 24)
+        for q in 0..<c.batch { for i in 0..<c.m { for j in 0..<c.per {
+            let o = q * d.cst + i * d.ldc + j
+            let tol = 2 * Float(c.k + 4) * u * scale[o]
+            if !(abs(got.0[o] - ref[o]) <= tol) { XCTFail("\(tag): C[\(q)][\(i)][\(j)] \(got.0[o]) vs ref \(ref[o]) (tol \(tol))"); return }
+            if c.mask && got.1[o] != refMask[o] && abs(ref[o]) > tol && abs(ref[o] - 6) > tol {
+                XCTFail("\(tag): mask at [\(q)][\(i)][\(j)]"); return
+            }
+        } } }
+        // Padding between the blocks of C is never written.
+        for q in 0..<c.batch { for o in (q * d.cst + c.m * d.ldc)..<min((q + 1) * d.cst, got.0.count) where o < got.0.count {
+            XCTAssertEqual(got.0[o], GemmKernelTests.sentinel, "\(tag): padding of C written at \(o)")
+        } }
+    }
+
+    func testRejectsInconsistentExtensions() {
+        var e: OpaquePointer? = nil
+        XCTAssertEqual(sega_engine_create(1, SEGA_ISA_AUTO, &e), SEGA_OK)
+        defer { sega_engine_destroy(e) }
+        let a = [Float](repeating: 1, count: 64), b = [Float](repeating: 1, count: 64)
+        var c = [Float](repeating: 0, count: 64), mk = [UInt8](repeating: 0, count: 64)
+        func run(_ tb: Int32, n: Int32, beta: Float, _ x: sega_gemm_ext) -> sega_status {
+            var x = x
+            return sega_sgemm_ex(e, 0, tb, 2, n, 2, 1, a, 2, b, 8, beta, &c, 8, &x)
+        }
+        let none = sega_gemm_ext()
+        XCTAssertEqual(run(0, n: 4, beta: 0, none), SEGA_OK)
+        var x = none; x.batch = 2
+        XCTAssertEqual(run(1, n: 4, beta: 0, x), SEGA_ERR_INVALID_ARG, "column blocks need a plain B")
+        XCTAssertEqual(run(0, n: 5, beta: 0, x), SEGA_ERR_INVALID_ARG, "n must split into the blocks")
+        x = none
+        a.withUnsafeBufferPointer { ap in
+            x.row_bias = ap.baseAddress
+            XCTAssertEqual(run(0, n: 4, beta: 1, x), SEGA_ERR_INVALID_ARG, "a bias needs beta 0")
+        }
+        mk.withUnsafeMutableBufferPointer { mp in
+            x = none; x.mask = mp.baseAddress
+            XCTAssertEqual(run(0, n: 4, beta: 0, x), SEGA_ERR_INVALID_ARG, "a mask needs an activation")
+            x = none; x.b_mask = UnsafePointer(mp.baseAddress)
+            XCTAssertEqual(run(1, n: 4, beta: 0, x), SEGA_ERR_INVALID_ARG, "a B mask needs a plain B")
+            x = none; x.a_mask = UnsafePointer(mp.baseAddress)
+            var y = x
+            XCTAssertEqual(sega_sgemm_ex(e, 1, 0, 2, 4, 2, 1, a, 2, b, 8, 0, &c, 8, &y), SEGA_ERR_INVALID_ARG, "an A mask needs a plain A")
+        }
+        x = none; x.act = 3
+        XCTAssertEqual(run(0, n: 4, beta: 0, x), SEGA_ERR_INVALID_ARG, "unknown activation")
+    }
+}
+
+/// The threaded in-place activation and mask kernels: byte-identical to sega_relu{,6}_fwd_mask and
+/// to sega_mask_bwd into a zeroed buffer, for every engine and size around the threading grain.
+final class EltwiseThreadedKernelTests: XCTestCase {
+    func values(_ n: Int, seed: UInt64) -> [Float] {
+        var r = GemmKernelTests.RNG(seed)
+        let specials: [Float] = [.nan, 0, -0.0, 6, -6, 5.999999, 6.000001, .infinity, -.infinity, 1e-40, -1e-40]
+        return (0..<n).map { i in i % 13 == 0 ? specials[(i / 13) % specials.count] : r.next() * 8 }
+    }
+
+    func testActivationInPlaceMatchesTheMaskedForward() {
+        let engines = KernelEngines()
+        for (name, e) in engines.list {
+            for n in [0, 1, 63, 64, 65, 16384, 40000, 100_003] {
+                let x = values(n, seed: UInt64(n + 3))
+                for (act, ref) in [(SEGA_ACT_RELU, sega_relu_fwd_mask), (SEGA_ACT_RELU6, sega_relu6_fwd_mask)] {
+                    var want = [Float](repeating: 0, count: n), wm = [UInt8](repeating: 0, count: n)
+                    ref(n, x, &want, &wm)
+                    var y = x, m = [UInt8](repeating: 9, count: n)
+                    sega_act_fwd_inplace(e, n, Int32(act.rawValue), &y, &m)
+                    XCTAssertTrue(bitEqual(y, want), "\(name) n \(n) act \(act)")
+                    XCTAssertEqual(m, wm, "\(name) n \(n) act \(act) mask")
+                    var y2 = x
+                    sega_act_fwd_inplace(e, n, Int32(act.rawValue), &y2, nil)
+                    XCTAssertTrue(bitEqual(y2, want), "\(name) n \(n) act \(act) without mask")
+                }
+            }
+        }
+    }
+
+    func testMaskCopyMatchesAccumulatingIntoZeros() {
+        let engines = KernelEngines()
+        for (name, e) in engines.list {
+            for n in [0, 1, 63, 64, 65, 16384, 40000, 100_003] {
+                let dy = values(n, seed: UInt64(n + 5))
+                let mask = values(n, seed: UInt64(n + 7)).map { UInt8($0 > 0 ? 1 : 0) }
+                var want = [Float](repeating: 0, count: n)
+                sega_mask_bwd(n, mask, dy, &want)
+                var got = [Float](repeating: .nan, count: n)
+                sega_mask_copy(e, n, mask, dy, &got)
+                XCTAssertTrue(bitEqual(got, want), "\(name) n \(n)")
+                var inPlace = dy
+                inPlace.withUnsafeMutableBufferPointer { p in sega_mask_copy(e, n, mask, p.baseAddress, p.baseAddress) }
+                XCTAssertTrue(bitEqual(inPlace, want), "\(name) n \(n) in place")
+            }
+        }
+    }
+}
