@@ -98,6 +98,26 @@ static void png_row_to_planes(const uint8_t *row, int ch, int sixteen, uint32_t 
     }
 }
 
+/* Read every row (all passes of an interlaced image into `rows`, which then holds the whole
+ * image; else one row at a time through `rows`) into the three planes of `out`. Errors longjmp
+ * to the caller's setjmp. */
+static void png_read_planes(png_structp png, uint8_t *rows, int passes, size_t rowbytes, int ch, int wide,
+                            png_uint_32 w, png_uint_32 h, float *out) {
+    size_t plane = (size_t)w * h;
+    float *R = out, *G = out + plane, *B = out + 2 * plane;
+    if (passes > 1) {
+        for (int p = 0; p < passes; p++)
+            for (png_uint_32 y = 0; y < h; y++) png_read_row(png, rows + (size_t)y * rowbytes, NULL);
+        for (png_uint_32 y = 0; y < h; y++)
+            png_row_to_planes(rows + (size_t)y * rowbytes, ch, wide, w, R + (size_t)y * w, G + (size_t)y * w, B + (size_t)y * w);
+    } else {
+        for (png_uint_32 y = 0; y < h; y++) {
+            png_read_row(png, rows, NULL);
+            png_row_to_planes(rows, ch, wide, w, R + (size_t)y * w, G + (size_t)y * w, B + (size_t)y * w);
+        }
+    }
+}
+
 int sio_png_decode(const uint8_t *data, size_t size, uint64_t max_pixels,
                    float **pixels, int *width, int *height, char *err, size_t errcap) {
     if (!pixels || !width || !height) return SIO_ERR_ARGUMENT;
@@ -158,19 +178,7 @@ int sio_png_decode(const uint8_t *data, size_t size, uint64_t max_pixels,
         set_err(err, errcap, "out of memory decoding a %u x %u PNG", (unsigned)w, (unsigned)h);
         png_longjmp(png, 1);
     }
-    float *R = out, *G = out + plane, *B = out + 2 * plane;
-    if (passes > 1) {
-        for (int p = 0; p < passes; p++)
-            for (png_uint_32 y = 0; y < h; y++) png_read_row(png, rows + (size_t)y * rowbytes, NULL);
-        for (png_uint_32 y = 0; y < h; y++)
-            png_row_to_planes(rows + (size_t)y * rowbytes, ch, odepth == 16, w,
-                              R + (size_t)y * w, G + (size_t)y * w, B + (size_t)y * w);
-    } else {
-        for (png_uint_32 y = 0; y < h; y++) {
-            png_read_row(png, rows, NULL);
-            png_row_to_planes(rows, ch, odepth == 16, w, R + (size_t)y * w, G + (size_t)y * w, B + (size_t)y * w);
-        }
-    }
+    png_read_planes(png, rows, passes, rowbytes, ch, odepth == 16, w, h, out);
     /* Read through IEND: a file cut after the image data is still reported as truncated. */
     png_read_end(png, NULL);
     free(rows);
