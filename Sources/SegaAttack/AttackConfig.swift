@@ -98,8 +98,9 @@ public struct AttackConfig: Sendable, Equatable {
     /// VT: neighbourhood radius beta * eps and its sample count.
     public var vtBeta: Float = 1.5
     public var vtSamples: Int = 4
-    /// Per-pixel budget (every method): uniform eps, or eps_i = min(eps, budgetLambda * JND_i / 255)
-    /// used as both the projection radius and the step scale (alpha eps_i / eps).
+    /// Per-pixel budget (any method): uniform eps, or eps_i = min(eps, budgetLambda * JND_i / 255)
+    /// used as both the projection radius and the step scale (alpha eps_i / eps); auto (the
+    /// default) is jnd for SEGA and uniform for the baselines (`effectiveBudget`).
     public var budget: BudgetShape = .auto
     public var budgetLambda: Float = 1
 
