@@ -40,6 +40,8 @@ public struct ValueRange: Sendable {
     public let hi: Double?, hiOpen: Bool
     /// Whole numbers only (written lo...hi).
     public let integer: Bool
+    /// How the range is written when its bound has a better name than its digits ("in [1/255, 1]").
+    public var label: String? = nil
 
     public static func interval(_ lo: Double, _ hi: Double, loOpen: Bool = false, hiOpen: Bool = false) -> ValueRange {
         ValueRange(lo: lo, loOpen: loOpen, hi: hi, hiOpen: hiOpen, integer: false)
@@ -57,8 +59,9 @@ public struct ValueRange: Sendable {
         return true
     }
 
-    /// "in (0, 1]", "in 1...100000", ">= 0".
+    /// "in (0, 1]", "in 1...100000", ">= 0" (or the label).
     public var text: String {
+        if let label { return label }
         func n(_ v: Double) -> String { v == v.rounded() && abs(v) < 1e15 ? String(Int64(v)) : "\(v)" }
         guard let hi else { return (loOpen ? "> " : ">= ") + n(lo) }
         if integer { return "in \(n(lo))...\(n(hi))" }

@@ -19,6 +19,14 @@ public enum AttackSettings {
     public static let defaultSources = ["linearityiqa_lite0", "hyperiqa_lite0", "vitiqa"]
     public static let defaultTargets = ["dbcnn_lite0", "cnniqa"]
 
+    /// eps is at least one 8-bit step: the attacked image is an 8-bit PNG, and a smaller budget
+    /// cannot change any pixel. The bound is 1/255 as a Float, so `1.0f / 255` from C passes.
+    static let epsRange: ValueRange = {
+        var r = ValueRange.interval(Double(Float(1) / 255), 1)
+        r.label = "in [1/255, 1]"
+        return r
+    }()
+
     static let smoothing: Set<AttackMethod> = [.sega]
     static let stepping: Set<AttackMethod> = [.sega, .ifgsm, .ensIfgsm, .mifgsm, .vt, .svre, .cwa, .diMifgsm]
     static let ensembling: Set<AttackMethod> = [.sega, .ensIfgsm, .mifgsm, .vt, .svre, .cwa, .diMifgsm]
@@ -29,7 +37,7 @@ public enum AttackSettings {
                choices: AttackMethod.allCases.map(\.rawValue), resume: "method", c: "method", example: "mifgsm",
                get: { $0.method.rawValue }, set: { c, v in AttackMethod(rawValue: v).map { c.method = $0 } != nil }),
         float(.eps, "eps", flag: "eps", help: "L-infinity budget: a number or a fraction such as 8/255.", shown: "8/255",
-              range: .interval(0, 1, loOpen: true), resume: "eps",
+              range: epsRange, resume: "eps",
               report: ReportPart(0, "eps", .fixed(2, scale: 255), unit: "/255"), c: "eps", example: 4.0 / 255,
               get: { $0.eps }, set: { $0.eps = $1 }),
         setting(.seed, "seed", flag: "seed", help: "Random seed (noise of SEGA, VT, random; SVRE's source draws; DI's transforms).",
@@ -114,9 +122,9 @@ public enum AttackSettings {
                help: "JND model of M^JND and the JND budget: yang (Yang et al. 2005) or liu (Liu et al. 2010).", shown: "liu",
                choices: JNDModel.allCases.map(\.rawValue), resume: "jndmodel", omitAtDefault: true,
                report: ReportPart(17, "JND model", omitAtDefault: true), c: "jnd_model", example: "yang",
-               // The model in effect: a run that reads no JND map reads as yang (the first
-               // default), so the model it does not use never splits its records.
-               get: { $0.usesJND ? $0.jndModel.rawValue : JNDModel.yang.rawValue },
+               // The model in effect: a run that reads no JND map reads as the first default, so
+               // the model it does not use never splits its records.
+               get: { $0.usesJND ? $0.jndModel.rawValue : firstJNDModel.rawValue },
                set: { c, v in JNDModel(rawValue: v).map { c.jndModel = $0 } != nil }),
     ]
 
@@ -163,8 +171,10 @@ public enum AttackSettings {
     /// the value their resume-key part and settings-line part are still left out at.
     public static let firstDefaults: [AttackSettingID: SettingValue] = [
         .budget: .choice(BudgetShape.uniform.rawValue),
-        .jndModel: .choice(JNDModel.yang.rawValue),
+        .jndModel: .choice(firstJNDModel.rawValue),
     ]
+    /// The JND model's first default (Yang's), also what a run that reads no JND map reports.
+    static let firstJNDModel = JNDModel.yang
 
     /// The entry for `id`.
     public static subscript(_ id: AttackSettingID) -> AttackSetting {

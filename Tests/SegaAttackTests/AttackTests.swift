@@ -235,7 +235,11 @@ final class AttackTests: XCTestCase {
     func testBadSettingsAndImagesAreRefused() throws {
         var c = AttackConfig()
         c.eps = -1
-        XCTAssertThrowsError(try c.validate()) { XCTAssertTrue("\($0)".contains("eps must be in (0, 1]")) }
+        XCTAssertThrowsError(try c.validate()) { XCTAssertTrue("\($0)".contains("eps must be in [1/255, 1]"), "\($0)") }
+        c.eps = 0.9 / 255  // below one 8-bit step: no pixel could change
+        XCTAssertThrowsError(try c.validate()) { XCTAssertTrue("\($0)".contains("eps must be in [1/255, 1], got"), "\($0)") }
+        c.eps = 1.0 / 255
+        XCTAssertNoThrow(try c.validate())
         c.eps = 2
         XCTAssertThrowsError(try c.validate())
         c = AttackConfig(); c.eps = .nan

@@ -133,6 +133,16 @@ final class CAPITests: XCTestCase {
         var out = [Float](repeating: 0, count: x.count)
         XCTAssertEqual(rc(SegaCAPI.sega_attack(ctx, &m, 1, x, Int32(self.h), Int32(self.w), &o, &out, nil, nil)).0,
                        Int32(SEGA_RC_INVALID_ARGUMENT))
+        // Below one 8-bit step the attack could not change a pixel: refused as the CLI refuses it;
+        // exactly 1.0f / 255 is accepted.
+        o.eps = 0.5 / 255
+        let (code, message) = rc(SegaCAPI.sega_attack(ctx, &m, 1, x, Int32(self.h), Int32(self.w), &o, &out, nil, nil))
+        XCTAssertEqual(code, Int32(SEGA_RC_INVALID_ARGUMENT))
+        XCTAssertTrue(message.contains("eps must be in [1/255, 1]"), message)
+        o.eps = 1.0 / 255
+        o.iterations = 1
+        XCTAssertEqual(rc(SegaCAPI.sega_attack(ctx, &m, 1, x, Int32(self.h), Int32(self.w), &o, &out, nil, nil)).0,
+                       Int32(SEGA_RC_OK))
         let small = try XCTUnwrap(SegaCAPI.sega_context_create(4096, 1))
         defer { SegaCAPI.sega_context_destroy(small) }
         XCTAssertEqual(SegaCAPI.sega_model_load(small, fixture, &m), Int32(SEGA_RC_OK))

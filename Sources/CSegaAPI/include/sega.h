@@ -45,7 +45,7 @@ const char *sega_version(void);
  * fields are only ever appended. Fill with sega_attack_options_init, then change what you need. */
 typedef struct sega_attack_options {
     int method;              /* SEGA_METHOD_* */
-    float eps;               /* L-infinity budget in [0, 1] units, (0, 1] */
+    float eps;               /* L-infinity budget in [0, 1] units, in [1/255, 1] (one 8-bit step at least) */
     float alpha;             /* step size; <= 0 means eps / 4 (NaN is refused) */
     int iterations;          /* T */
     int samples;             /* SEGA Monte Carlo samples N */
