@@ -84,9 +84,9 @@ public struct AttackConfig: Sendable, Equatable {
     /// Divide each source's gradient by its mean |g| before averaging (equal say per source).
     public var normalizeSources: Bool = true
     /// M^F, magnitude rule: keep the components whose |g| is at or above this quantile of |g|
-    /// (0 keeps all). Off by default: on the shipped models every mask raised SSIM but lowered
-    /// transfer at a fixed eps (docs/ablation.md).
-    public var maskQuantile: Float = 0.0
+    /// (0 keeps all). 0.3 since 2026-12-06: the best SEGA row at matched SSIM 0.90 over the
+    /// three-target panel on the validation split (docs/tuning.md); it was 0 before.
+    public var maskQuantile: Float = 0.3
     /// M^F, agreement rule: keep the components where at least this fraction of the sources'
     /// smoothed gradients has the sign of the ensemble gradient (0 keeps all; 1: all agree).
     /// Where sources disagree the direction is model-specific and transfers worse.

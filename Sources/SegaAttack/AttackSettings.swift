@@ -67,7 +67,7 @@ public enum AttackSettings {
         float(.maskQuantile, "mask quantile", flag: "mask-quantile",
               help: "SEGA M^F: keep gradient components with |g| at or above this quantile (0 keeps all).",
               range: .interval(0, 1, hiOpen: true), resume: "maskq", methods: smoothing,
-              report: ReportPart(7, "M^F quantile", .fixed(2)), c: "mask_quantile", example: 0.3,
+              report: ReportPart(7, "M^F quantile", .fixed(2)), c: "mask_quantile", example: 0.5,
               get: { $0.maskQuantile }, set: { $0.maskQuantile = $1 }),
         float(.maskAgreement, "mask agreement", flag: "mask-agreement",
               help: "SEGA M^F: keep components where at least this fraction of the sources has the ensemble gradient's sign (0 keeps all).",

@@ -141,7 +141,7 @@ final class AttackTests: XCTestCase {
             grads.append(Array(g))
         }
         var c = AttackConfig()
-        c.iterations = 1; c.samples = 1; c.sigma = 0; c.maskAgreement = 1
+        c.iterations = 1; c.samples = 1; c.sigma = 0; c.maskAgreement = 1; c.maskQuantile = 0  // the agreement rule alone
         let a = try Attacker(sources: srcs, config: c)
         var out = [Float](repeating: 0, count: x.count)
         _ = try x.withUnsafeBufferPointer { xp in try out.withUnsafeMutableBufferPointer { try a.run(image: xp, key: 42, into: $0) } }

@@ -122,9 +122,9 @@ final class AttackCLITests: XCTestCase {
         let json = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: "\(tmp)/rep/report.json"))) as! [String: Any]
         XCTAssertEqual(json["complete"] as? Int, 3)
         XCTAssertTrue(try String(contentsOfFile: "\(tmp)/rep/srocc.svg", encoding: .utf8).hasPrefix("<svg"))
-        // Masks off: clean, attacked, perturbation under a label strip.
+        // The default M^F (quantile 0.3) on, M^JND off: clean, attacked, perturbation, M^F under a label strip.
         let sheet = try ImageFile.read("\(tmp)/rep/sheets/a.png")
-        XCTAssertEqual(sheet.width, 3 * 48 + 8)
+        XCTAssertEqual(sheet.width, 4 * 48 + 12)
         XCTAssertEqual(sheet.height, 40 + 13)
         XCTAssertEqual(files("\(tmp)/rep/records/sega"), ["a.json", "b.json", "c.json"])
         // Other settings are not resumed from these records: --sigma changes SEGA only (3 images

@@ -42,7 +42,9 @@ final class ReportOutputTests: XCTestCase {
         let random = records(n, a: { $0 + ($0.truncatingRemainder(dividingBy: 3) == 0 ? 1.5 : 0) }, b: { $0 }, matched: taus)
         let methods = ["sega", "random"]
         let pts = Report.points(methods: methods, records: [sega, random], targets: targets, taus: taus)
-        let h = Report.Header(sources: ["s1", "s2"], targets: ["a", "b"], config: AttackConfig(), images: n, complete: n, taus: taus)
+        var c = AttackConfig()
+        c.maskQuantile = 0  // both masks off: the page must not list their panels
+        let h = Report.Header(sources: ["s1", "s2"], targets: ["a", "b"], config: c, images: n, complete: n, taus: taus)
         return Report.Document(header: h, points: pts, records: [sega, random], sheets: ["im0"], imageNames: (0..<n).map { "im\($0)" })
     }
 
@@ -213,6 +215,8 @@ final class ReportOutputTests: XCTestCase {
     /// Sheets leave out the masks that are off and label every panel.
     func testSheetPanelsFollowTheMasksAndAreLabelled() {
         var c = AttackConfig()
+        XCTAssertEqual(Report.panels(c), [.clean, .attacked, .perturbation, .maskF], "M^F's quantile rule is on by default")
+        c.maskQuantile = 0
         XCTAssertEqual(Report.panels(c), [.clean, .attacked, .perturbation])
         c.maskQuantile = 0.3
         XCTAssertEqual(Report.panels(c), [.clean, .attacked, .perturbation, .maskF])

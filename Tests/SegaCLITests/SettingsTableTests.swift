@@ -258,9 +258,10 @@ final class SettingsTableTests: XCTestCase {
 
     func testReportSettingsLineIsByteIdenticalToThePreTableLine() throws {
         for c in try configs() { XCTAssertEqual(Report.settings(c), legacyLine(c)) }
-        // SEGA's default budget became the JND budget (auto) with Liu's model after the table: the line says so.
+        // SEGA's default budget became the JND budget (auto) with Liu's model after the table, and its
+        // default M^F quantile 0.3: the line says so.
         XCTAssertEqual(Report.settings(AttackConfig()),
-                       "eps 8.00/255, alpha 2.00/255, T 10, N 12, sigma 0.020, M^F quantile 0.00, M^F agreement 0.00, JND threshold 0.0, normalise true, momentum (MI-FGSM, VT) 1.00, VT samples 4 radius 1.50 eps, seed 0, budget jnd, JND model liu")
+                       "eps 8.00/255, alpha 2.00/255, T 10, N 12, sigma 0.020, M^F quantile 0.30, M^F agreement 0.00, JND threshold 0.0, normalise true, momentum (MI-FGSM, VT) 1.00, VT samples 4 radius 1.50 eps, seed 0, budget jnd, JND model liu")
     }
 
     /// Every setting with a report part shows up in the line when set to its example.
