@@ -21,7 +21,8 @@ their PyTorch definitions through weights/iqa_models.py exactly as weights/evalu
 implement Algorithm SEGA as sega does at its defaults (read from `sega settings --json`): T
 iterations of x <- clip(Proj_eps(x + alpha d sign(g))), g = (1/K) sum_k w_k (1/N) sum_n
 grad f_k(x + sigma u_n), w_k = 1 / mean|g_k| (normalised sources), d from the sources' mean
-centred clean score (auto), the result rounded to the 8-bit grid within eps, with the uniform
+centred clean score (auto), M^F's magnitude rule (|g| below its q-quantile zeroed, q from the
+defaults), the result rounded to the 8-bit grid within eps, with the uniform
 budget (sega runs with --budget uniform too: its default JND budget adds one JND map per image and
 no work per iteration). Model loading is outside the timing on both sides.
 
@@ -70,12 +71,13 @@ def sega_settings(sega):
     eps = frac(s["eps"])
     if s["alpha"] != "eps/4":
         raise SystemExit(f"bench_attack: unexpected alpha default {s['alpha']}")
-    off = {"maskQuantile": "0.0", "maskAgreement": "0.0", "jndThreshold": "0.0", "antithetic": "false",
+    off = {"maskAgreement": "0.0", "jndThreshold": "0.0", "antithetic": "false",
            "segaMomentum": "0.0", "direction": "auto", "normalizeSources": "true", "method": "sega"}
     for k, v in off.items():
         if s.get(k) != v:
             raise SystemExit(f"bench_attack: the PyTorch SEGA implements {k} = {v} only; sega's default is {s.get(k)}")
     return {"eps": eps, "alpha": eps / 4, "iters": int(s["iterations"]), "samples": int(s["samples"]),
+            "mask_quantile": float(s["maskQuantile"]),
             "sigma": float(s["sigma"]), "seed": int(s["seed"]), "sources": d["default_sources"]}
 
 
@@ -145,6 +147,11 @@ def torch_attack(torch, models, x0, cfg, key, batched):
             w = w / mean_abs if mean_abs > 0 else 0.0
             g += w * gk
         with torch.no_grad():
+            q = cfg["mask_quantile"]
+            if q > 0:  # M^F, magnitude rule: keep |g| at or above its q-quantile (sega's quickselect rank)
+                a = g.abs().reshape(-1)
+                kth = min(a.numel() - 1, int(q * a.numel()))
+                g = torch.where(g.abs() >= torch.kthvalue(a, kth + 1).values, g, torch.zeros_like(g))
             x = x + alpha * d * torch.sign(g)
             x = torch.clamp(torch.minimum(torch.maximum(x, x0 - eps), x0 + eps), 0, 1)
     m8 = float(int(eps * 255 + 1e-6))
