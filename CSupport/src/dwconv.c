@@ -12,7 +12,8 @@
 // it, so any thread count gives byte-identical output.
 // The stride-1 input gradient is the forward correlation of dy with the flipped kernel; other
 // strides gather per (row phase, column phase) class from a zero-padded copy of dy (dwgather)
-// into the phase-major scratch and copy the interior out (scatter when dy does not fit).
+// into the phase-major scratch and copy the interior out, in bands of padded rows when the plane
+// does not fit the scratch (scatter, whole planes only, when dy does not fit).
 //
 // Direct path (exotic shapes, very wide rows): border/interior split per output row
 // (dwconv_direct_impl.h). The weight gradient is per channel on the calling thread.
@@ -168,10 +169,15 @@ static dw_interior_fn dw_pick_interior(const dw_kernels *K, const pgeom *p) {
     return K->interior[dw_shape_of(p->KH, p->SW)];
 }
 
-static void dwgather_make(dwgather *G, const dwplan *P) {
+// Gather tables of a plan. A class sums its taps in the order of the list: kernel rows top to
+// bottom, or (`rows_up`) bottom to top, columns left to right within a row. Bottom to top is
+// the order in which the direct path's scatter (oy ascending) adds an input pixel's terms, so a
+// gather in that order gives the scatter's bits; the banded gather (planes larger than the
+// scratch, which went through the scatter before) uses it, whole planes keep top to bottom.
+static void dwgather_make(dwgather *G, const dwplan *P, int rows_up) {
     const pgeom *p = &P->p;
     G->ok = 0;
-    if (!P->ok || P->band < p->OH || p->SH > DW_MAX_SW || p->SW > DW_MAX_SW) return;
+    if (!P->ok || p->SH > DW_MAX_SW || p->SW > DW_MAX_SW) return;
     G->TY = (p->KH - 1) * p->DH / p->SH;
     G->LY = (p->KW - 1) * p->DW / p->SW;
     int kn = 0;
@@ -184,8 +190,9 @@ static void dwgather_make(dwgather *G, const dwplan *P) {
     G->YW = (int)yw; G->YR = (int)yr;
     for (int a = 0; a < p->SH; a++)
         for (int q = 0; q < p->SW; q++) G->n[a][q] = 0;
-    for (int i = 0; i < p->KH; i++)
+    for (int ii = 0; ii < p->KH; ii++)
         for (int j = 0; j < p->KW; j++) {
+            const int i = rows_up ? p->KH - 1 - ii : ii;
             const int a = i * p->DH % p->SH, di = i * p->DH / p->SH;
             const int q = j * p->DW % p->SW, dj = j * p->DW / p->SW;
             const int m = G->n[a][q]++;
@@ -377,19 +384,27 @@ static void bwd_flipped(const bwd_ctx *k, int c0, int c1, float *s) {
     }
 }
 
-// Strided, dy fits the gather buffer: gather each (row phase, column phase) class.
+// Strided, dy fits the gather buffer: gather each (row phase, column phase) class, in bands of
+// as many padded rows as the scratch holds (each row is computed from Y alone, so the band size
+// changes no result).
 static void bwd_gathered(const bwd_ctx *k, int c0, int c1, float *s) {
     const sega_conv_geom *g = k->g;
     const dwplan *P = k->padded.plan;
     const dwgather *G = k->gather;
     const size_t xs = (size_t)g->h * g->w, ys = (size_t)g->oh * g->ow, ws = (size_t)g->kh * g->kw;
     const dw_extract_fn extract = k->k->extract[P->p.SW];
+    const int rows = DW_SCRATCH_FLOATS / P->RS;
     float Y[DW_GATHER_FLOATS] __attribute__((aligned(64)));
     memset(Y, 0, (size_t)G->YR * G->YW * sizeof(float));
     for (int c = c0; c < c1; c++) {
+        float *dx = k->dx + (size_t)c * xs;
         dwg_fill(G, &P->p, k->dy + (size_t)c * ys, Y);
-        k->k->gather(P, G, Y, k->w + (size_t)c * ws, s);
-        extract(P, s, k->dx + (size_t)c * xs);
+        memset(dx, 0, xs * sizeof(float));
+        for (int ra = P->rlo; ra < P->rhi; ra += rows) {
+            const int rb = P->rhi - ra < rows ? P->rhi : ra + rows;
+            k->k->gather(P, G, Y, k->w + (size_t)c * ws, s, ra, rb);
+            extract(P, s, dx, ra, rb);
+        }
     }
 }
 
@@ -401,7 +416,8 @@ static void bwd_scattered(const bwd_ctx *k, int c0, int c1, float *s) {
     for (int c = c0; c < c1; c++) {
         dw_zero(P, s);
         k->k->scatter(P, k->dy + (size_t)c * ys, k->w + (size_t)c * ws, s);
-        k->k->extract[P->p.SW](P, s, k->dx + (size_t)c * xs);
+        memset(k->dx + (size_t)c * xs, 0, xs * sizeof(float));
+        k->k->extract[P->p.SW](P, s + (size_t)P->rlo * P->RS, k->dx + (size_t)c * xs, P->rlo, P->rhi);
     }
 }
 
@@ -425,8 +441,8 @@ void sega_dwconv_bwd_input(sega_engine *e, const sega_conv_geom *g, const float 
     const pgeom p = unit ? pgeom_flipped(g) : pgeom_of(g);
     dwplan_make(&plan, &p);
     if (!unit) {
-        if (plan.band < g->oh) plan.ok = 0;   // the scatter needs the whole plane
-        dwgather_make(&gather, &plan);
+        dwgather_make(&gather, &plan, plan.band < g->oh);
+        if (plan.band < g->oh && !gather.ok) plan.ok = 0;   // the scatter needs the whole plane
     }
     bwd_ctx k = {g, dy, w, dx, K, NULL, dw_padded_of(K, &plan), &gather};
     if (plan.ok) {

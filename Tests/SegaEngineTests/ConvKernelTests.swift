@@ -252,6 +252,13 @@ final class ConvKernelTests: XCTestCase {
             squareGeom(c: 3, h: 13, w: 40, k: 5, s: 1, p: 2, oh: 13, ow: 40),
             // Plane larger than the stack scratch: the padded path in bands of output rows.
             squareGeom(c: 2, h: 150, w: 150, k: 3, s: 1, p: 1, oh: 150, ow: 150),
+            // Strided, plane larger than the scratch, dy small enough to gather: the input
+            // gradient gathers in bands of padded rows (2 and 3 bands; Lite0's first stride-2 layer
+            // at 288 x 384 is the first).
+            squareGeom(c: 3, h: 144, w: 192, k: 3, s: 2, p: 0, oh: 72, ow: 96),
+            squareGeom(c: 2, h: 131, w: 150, k: 3, s: 2, p: 1, oh: 66, ow: 75),
+            squareGeom(c: 2, h: 150, w: 122, k: 5, s: 2, p: 2, oh: 75, ow: 61),
+            squareGeom(c: 2, h: 260, w: 100, k: 3, s: 2, p: 1, oh: 130, ow: 50),
             // The direct (border/interior) path: rows too wide for the scratch (unrolled 5x5 s1,
             // 3x3 s2 and 7x7 s2 interiors; the strided gradient scatters), more than 64 taps,
             // column stride above 4.
