@@ -38,7 +38,8 @@ public final class Binary: Op {
         L.reset()
         for _ in 0..<L.rows {
             let yr = y + oy, ar = a + oa, br = b + ob
-            switch kind {
+            if sy == 1 && sa == 1 && sb == 0 { rowWithScalar(n, yr, ar, br[0]) }   // b broadcast along the row
+            else { switch kind {
             case .add:
                 if sy == 1 && sa == 1 && sb == 1 { for k in 0..<n { yr[k] = ar[k] + br[k] } }
                 else { for k in 0..<n { yr[k * sy] = ar[k * sa] + br[k * sb] } }
@@ -48,8 +49,19 @@ public final class Binary: Op {
             case .mul:
                 if sy == 1 && sa == 1 && sb == 1 { for k in 0..<n { yr[k] = ar[k] * br[k] } }
                 else { for k in 0..<n { yr[k * sy] = ar[k * sa] * br[k * sb] } }
-            }
+            } }
             L.advance(&oy, &oa, &ob)
+        }
+    }
+
+    /// y[k] = a[k] op s: one row with b broadcast along it (a per-channel constant), the strided
+    /// loop's operation per element, in a loop the compiler vectorises.
+    @inline(__always)
+    private func rowWithScalar(_ n: Int, _ yr: UnsafeMutablePointer<Float>, _ ar: UnsafeMutablePointer<Float>, _ s: Float) {
+        switch kind {
+        case .add: for k in 0..<n { yr[k] = ar[k] + s }
+        case .sub: for k in 0..<n { yr[k] = ar[k] - s }
+        case .mul: for k in 0..<n { yr[k] = ar[k] * s }
         }
     }
 
@@ -99,7 +111,11 @@ public final class Binary: Op {
     private static func accumulate(_ n: Int, _ g: UnsafeMutablePointer<Float>, _ sg: Int,
                                    _ w: UnsafeMutablePointer<Float>?, _ sw: Int, _ sign: Float,
                                    _ d: UnsafeMutablePointer<Float>, _ sd: Int, _ set: Bool) {
-        if set {
+        if sd == 1 && sg == 1, let w, sw == 0 {   // w broadcast along the row (d(a) of a * per-channel b)
+            let wv = w[0]
+            if set { for k in 0..<n { d[k] = 0 + sign * g[k] * wv } }
+            else { for k in 0..<n { d[k] += sign * g[k] * wv } }
+        } else if set {
             if sd == 1 && sg == 1 && (w == nil || sw == 1) { setContiguous(n, g, w, sign, d) }
             else if let w { for k in 0..<n { d[k * sd] = 0 + sign * g[k * sg] * w[k * sw] } }
             else { for k in 0..<n { d[k * sd] = 0 + sign * g[k * sg] } }
