@@ -290,6 +290,8 @@ static void dw_run_channels(sega_engine *e, int c, sega_task_fn task, void *ctx)
 // ---------------------------------------------------------------------------------------------
 // Forward
 
+// Planes are numbered over the batch: plane q is channel q % c of image q / c, at x + q * h * w
+// and y + q * oh * ow (images are contiguous).
 typedef struct {
     const sega_conv_geom *g;
     const float *x, *w, *bias;
@@ -297,43 +299,72 @@ typedef struct {
     const dw_kernels *k;
     dw_interior_fn interior;   // direct path
     dw_padded padded;          // padded path
+    int planes;                // n * c
+    int act, act_avx2;         // activation after each plane (sega__act_range)
+    uint8_t *mask;
 } fwd_ctx;
 
-static void fwd_channel(void *vctx, int c, int count) {
+// Planes whose activation runs in one call (small planes are grouped so that the call's cost
+// is spread; a group stays in L1/L2: at most this many floats, or one plane).
+#define DW_ACT_RUN 4096
+
+// The activation (and mask) on planes [qa, qb), right after they are computed.
+static void fwd_act(const fwd_ctx *k, int qa, int qb) {
+    if (k->act == SEGA_ACT_NONE || qa >= qb) return;
+    const size_t ys = (size_t)k->g->oh * k->g->ow, o = (size_t)qa * ys;
+    sega__act_range((size_t)(qb - qa) * ys, k->act, k->y + o, k->mask ? k->mask + o : NULL, k->act_avx2);
+}
+
+static void fwd_channel(void *vctx, int q, int count) {
     (void)count;
     const fwd_ctx *k = (const fwd_ctx *)vctx;
     const sega_conv_geom *g = k->g;
     const pgeom p = pgeom_of(g);
-    k->k->direct_fwd(&p, k->x + (size_t)c * g->h * g->w, k->w + (size_t)c * g->kh * g->kw,
-                     k->bias ? k->bias[c] : 0.0f, k->y + (size_t)c * g->oh * g->ow, k->interior);
+    const int c = q % g->c;
+    k->k->direct_fwd(&p, k->x + (size_t)q * g->h * g->w, k->w + (size_t)c * g->kh * g->kw,
+                     k->bias ? k->bias[c] : 0.0f, k->y + (size_t)q * g->oh * g->ow, k->interior);
+    fwd_act(k, q, q + 1);
 }
 
 static void fwd_block(void *vctx, int idx, int count) {
     const fwd_ctx *k = (const fwd_ctx *)vctx;
     const sega_conv_geom *g = k->g;
-    int c0, c1;
-    dw_block_range(g->c, idx, count, &c0, &c1);
+    int q0, q1;
+    dw_block_range(k->planes, idx, count, &q0, &q1);
     float s[DW_SCRATCH_FLOATS] __attribute__((aligned(64)));
     const size_t xs = (size_t)g->h * g->w, ys = (size_t)g->oh * g->ow, ws = (size_t)g->kh * g->kw;
     dw_zero(k->padded.plan, s);
-    for (int c = c0; c < c1; c++)
-        dw_fwd_one(&k->padded, k->x + (size_t)c * xs, k->w + (size_t)c * ws, k->bias ? k->bias[c] : 0.0f,
-                   k->y + (size_t)c * ys, s);
+    int pending = q0;   // first plane not activated yet
+    for (int q = q0; q < q1; q++) {
+        const int c = q % g->c;
+        dw_fwd_one(&k->padded, k->x + (size_t)q * xs, k->w + (size_t)c * ws, k->bias ? k->bias[c] : 0.0f,
+                   k->y + (size_t)q * ys, s);
+        if ((size_t)(q + 1 - pending) * ys >= DW_ACT_RUN || q + 1 == q1) {
+            fwd_act(k, pending, q + 1);
+            pending = q + 1;
+        }
+    }
 }
 
-void sega_dwconv_fwd(sega_engine *e, const sega_conv_geom *g, const float *x, const float *w,
-                     const float *bias, float *y) {
+void sega_dwconv_fwd_batch(sega_engine *e, const sega_conv_geom *g, int n, const float *x, const float *w,
+                           const float *bias, float *y, int act, uint8_t *mask) {
     const dw_kernels *K = dw_kernels_for(e, SEGA_ISA_AVX512);
     dwplan plan;
     const pgeom p = pgeom_of(g);
     dwplan_make(&plan, &p);
-    fwd_ctx k = {g, x, w, bias, y, K, NULL, dw_padded_of(K, &plan)};
+    const int avx2 = act != SEGA_ACT_NONE && sega__kernel_isa(e, SEGA_ISA_AVX2) == SEGA_ISA_AVX2;
+    fwd_ctx k = {g, x, w, bias, y, K, NULL, dw_padded_of(K, &plan), n * g->c, act, avx2, mask};
     if (plan.ok) {
-        dw_run_blocks(e, g->c, fwd_block, &k);
+        dw_run_blocks(e, k.planes, fwd_block, &k);
         return;
     }
     k.interior = dw_pick_interior(K, &p);
-    dw_run_channels(e, g->c, fwd_channel, &k);
+    dw_run_channels(e, k.planes, fwd_channel, &k);
+}
+
+void sega_dwconv_fwd(sega_engine *e, const sega_conv_geom *g, const float *x, const float *w,
+                     const float *bias, float *y) {
+    sega_dwconv_fwd_batch(e, g, 1, x, w, bias, y, SEGA_ACT_NONE, NULL);
 }
 
 // ---------------------------------------------------------------------------------------------

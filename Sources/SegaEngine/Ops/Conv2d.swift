@@ -20,7 +20,8 @@
 ///
 /// Fused activation (`activation` relu / relu6): y = act(conv(x) + b), with exactly the bytes of
 /// a separate relu op after the conv. The GEMM paths apply it tile by tile in the SGEMM epilogue
-/// (bias too: each tile starts from it), the depthwise path in one threaded pass; the derivative
+/// (bias too: each tile starts from it), the depthwise path to each plane right after computing
+/// it (one dispatch over the batch's planes); the derivative
 /// mask is saved (1 byte per output), and the backward applies it while packing dy for the
 /// SGEMMs (B of the input gradient, A of the weight gradient), in the bias gradient's sums, and,
 /// on the depthwise path, into the workspace image by image; dy itself is never changed. The
@@ -215,8 +216,7 @@ public final class Conv2d: Op {
         var g = geom
         switch path {
         case .depthwise:
-            for i in 0..<n { sega_dwconv_fwd(engine, &g, x + i * inImage, w, bias, y + i * outImage) }
-            if activation != .none { sega_act_fwd_inplace(engine, n * outImage, activation.code, y, mask) }
+            sega_dwconv_fwd_batch(engine, &g, Int32(n), x, w, bias, y, activation.code, mask)
         case .pointwise:
             pointwiseForward()
         case .general:
