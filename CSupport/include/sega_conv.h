@@ -41,6 +41,12 @@ void sega_dwconv_fwd(sega_engine *e, const sega_conv_geom *g, const float *x, co
                      const float *bias, float *y);
 void sega_dwconv_fwd_ref(const sega_conv_geom *g, const float *x, const float *w,
                          const float *bias, float *y);
+/// n images of c channels at once (x and y hold them one after another): one dispatch over the
+/// n * c planes, each plane followed while it is in cache by the activation `act` (sega_act;
+/// SEGA_ACT_NONE: none) and its derivative mask (NULL: none, else n * c * oh * ow bytes). The
+/// bytes of n sega_dwconv_fwd calls followed by sega_act_fwd_inplace on y.
+void sega_dwconv_fwd_batch(sega_engine *e, const sega_conv_geom *g, int n, const float *x, const float *w,
+                           const float *bias, float *y, int act, uint8_t *mask);
 /// Gradient to the input: dx = conv^T(dy, w). dx is overwritten.
 void sega_dwconv_bwd_input(sega_engine *e, const sega_conv_geom *g, const float *dy,
                            const float *w, float *dx);

@@ -39,4 +39,9 @@ sega_isa sega__kernel_isa(const struct sega_engine *e, sega_isa best_variant);
 /// hint (which SGEMM micro-kernel pads less); never a reason for a different result.
 int sega__cpu_avx512_half_rate(void);
 
+/// sega_act_fwd_inplace's activation and mask on [0, n) on the calling thread, with its AVX2 loop
+/// when `avx2` (sega__kernel_isa(e, SEGA_ISA_AVX2) == SEGA_ISA_AVX2, as sega_act_fwd_inplace
+/// decides it), else its portable one: the same bytes (eltwise_mt.c).
+void sega__act_range(size_t n, int act, float *y, uint8_t *mask, int avx2);
+
 #endif

@@ -12,7 +12,8 @@
 // it, so any thread count gives byte-identical output.
 // The stride-1 input gradient is the forward correlation of dy with the flipped kernel; other
 // strides gather per (row phase, column phase) class from a zero-padded copy of dy (dwgather)
-// into the phase-major scratch and copy the interior out (scatter when dy does not fit).
+// into the phase-major scratch and copy the interior out, in bands of padded rows when the plane
+// does not fit the scratch (scatter, whole planes only, when dy does not fit).
 //
 // Direct path (exotic shapes, very wide rows): border/interior split per output row
 // (dwconv_direct_impl.h). The weight gradient is per channel on the calling thread.
@@ -168,10 +169,15 @@ static dw_interior_fn dw_pick_interior(const dw_kernels *K, const pgeom *p) {
     return K->interior[dw_shape_of(p->KH, p->SW)];
 }
 
-static void dwgather_make(dwgather *G, const dwplan *P) {
+// Gather tables of a plan. A class sums its taps in the order of the list: kernel rows top to
+// bottom, or (`rows_up`) bottom to top, columns left to right within a row. Bottom to top is
+// the order in which the direct path's scatter (oy ascending) adds an input pixel's terms, so a
+// gather in that order gives the scatter's bits; the banded gather (planes larger than the
+// scratch, which went through the scatter before) uses it, whole planes keep top to bottom.
+static void dwgather_make(dwgather *G, const dwplan *P, int rows_up) {
     const pgeom *p = &P->p;
     G->ok = 0;
-    if (!P->ok || P->band < p->OH || p->SH > DW_MAX_SW || p->SW > DW_MAX_SW) return;
+    if (!P->ok || p->SH > DW_MAX_SW || p->SW > DW_MAX_SW) return;
     G->TY = (p->KH - 1) * p->DH / p->SH;
     G->LY = (p->KW - 1) * p->DW / p->SW;
     int kn = 0;
@@ -184,8 +190,9 @@ static void dwgather_make(dwgather *G, const dwplan *P) {
     G->YW = (int)yw; G->YR = (int)yr;
     for (int a = 0; a < p->SH; a++)
         for (int q = 0; q < p->SW; q++) G->n[a][q] = 0;
-    for (int i = 0; i < p->KH; i++)
+    for (int ii = 0; ii < p->KH; ii++)
         for (int j = 0; j < p->KW; j++) {
+            const int i = rows_up ? p->KH - 1 - ii : ii;
             const int a = i * p->DH % p->SH, di = i * p->DH / p->SH;
             const int q = j * p->DW % p->SW, dj = j * p->DW / p->SW;
             const int m = G->n[a][q]++;
@@ -283,6 +290,8 @@ static void dw_run_channels(sega_engine *e, int c, sega_task_fn task, void *ctx)
 // ---------------------------------------------------------------------------------------------
 // Forward
 
+// Planes are numbered over the batch: plane q is channel q % c of image q / c, at x + q * h * w
+// and y + q * oh * ow (images are contiguous).
 typedef struct {
     const sega_conv_geom *g;
     const float *x, *w, *bias;
@@ -290,43 +299,72 @@ typedef struct {
     const dw_kernels *k;
     dw_interior_fn interior;   // direct path
     dw_padded padded;          // padded path
+    int planes;                // n * c
+    int act, act_avx2;         // activation after each plane (sega__act_range)
+    uint8_t *mask;
 } fwd_ctx;
 
-static void fwd_channel(void *vctx, int c, int count) {
+// Planes whose activation runs in one call (small planes are grouped so that the call's cost
+// is spread; a group stays in L1/L2: at most this many floats, or one plane).
+#define DW_ACT_RUN 4096
+
+// The activation (and mask) on planes [qa, qb), right after they are computed.
+static void fwd_act(const fwd_ctx *k, int qa, int qb) {
+    if (k->act == SEGA_ACT_NONE || qa >= qb) return;
+    const size_t ys = (size_t)k->g->oh * k->g->ow, o = (size_t)qa * ys;
+    sega__act_range((size_t)(qb - qa) * ys, k->act, k->y + o, k->mask ? k->mask + o : NULL, k->act_avx2);
+}
+
+static void fwd_channel(void *vctx, int q, int count) {
     (void)count;
     const fwd_ctx *k = (const fwd_ctx *)vctx;
     const sega_conv_geom *g = k->g;
     const pgeom p = pgeom_of(g);
-    k->k->direct_fwd(&p, k->x + (size_t)c * g->h * g->w, k->w + (size_t)c * g->kh * g->kw,
-                     k->bias ? k->bias[c] : 0.0f, k->y + (size_t)c * g->oh * g->ow, k->interior);
+    const int c = q % g->c;
+    k->k->direct_fwd(&p, k->x + (size_t)q * g->h * g->w, k->w + (size_t)c * g->kh * g->kw,
+                     k->bias ? k->bias[c] : 0.0f, k->y + (size_t)q * g->oh * g->ow, k->interior);
+    fwd_act(k, q, q + 1);
 }
 
 static void fwd_block(void *vctx, int idx, int count) {
     const fwd_ctx *k = (const fwd_ctx *)vctx;
     const sega_conv_geom *g = k->g;
-    int c0, c1;
-    dw_block_range(g->c, idx, count, &c0, &c1);
+    int q0, q1;
+    dw_block_range(k->planes, idx, count, &q0, &q1);
     float s[DW_SCRATCH_FLOATS] __attribute__((aligned(64)));
     const size_t xs = (size_t)g->h * g->w, ys = (size_t)g->oh * g->ow, ws = (size_t)g->kh * g->kw;
     dw_zero(k->padded.plan, s);
-    for (int c = c0; c < c1; c++)
-        dw_fwd_one(&k->padded, k->x + (size_t)c * xs, k->w + (size_t)c * ws, k->bias ? k->bias[c] : 0.0f,
-                   k->y + (size_t)c * ys, s);
+    int pending = q0;   // first plane not activated yet
+    for (int q = q0; q < q1; q++) {
+        const int c = q % g->c;
+        dw_fwd_one(&k->padded, k->x + (size_t)q * xs, k->w + (size_t)c * ws, k->bias ? k->bias[c] : 0.0f,
+                   k->y + (size_t)q * ys, s);
+        if ((size_t)(q + 1 - pending) * ys >= DW_ACT_RUN || q + 1 == q1) {
+            fwd_act(k, pending, q + 1);
+            pending = q + 1;
+        }
+    }
 }
 
-void sega_dwconv_fwd(sega_engine *e, const sega_conv_geom *g, const float *x, const float *w,
-                     const float *bias, float *y) {
+void sega_dwconv_fwd_batch(sega_engine *e, const sega_conv_geom *g, int n, const float *x, const float *w,
+                           const float *bias, float *y, int act, uint8_t *mask) {
     const dw_kernels *K = dw_kernels_for(e, SEGA_ISA_AVX512);
     dwplan plan;
     const pgeom p = pgeom_of(g);
     dwplan_make(&plan, &p);
-    fwd_ctx k = {g, x, w, bias, y, K, NULL, dw_padded_of(K, &plan)};
+    const int avx2 = act != SEGA_ACT_NONE && sega__kernel_isa(e, SEGA_ISA_AVX2) == SEGA_ISA_AVX2;
+    fwd_ctx k = {g, x, w, bias, y, K, NULL, dw_padded_of(K, &plan), n * g->c, act, avx2, mask};
     if (plan.ok) {
-        dw_run_blocks(e, g->c, fwd_block, &k);
+        dw_run_blocks(e, k.planes, fwd_block, &k);
         return;
     }
     k.interior = dw_pick_interior(K, &p);
-    dw_run_channels(e, g->c, fwd_channel, &k);
+    dw_run_channels(e, k.planes, fwd_channel, &k);
+}
+
+void sega_dwconv_fwd(sega_engine *e, const sega_conv_geom *g, const float *x, const float *w,
+                     const float *bias, float *y) {
+    sega_dwconv_fwd_batch(e, g, 1, x, w, bias, y, SEGA_ACT_NONE, NULL);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -377,19 +415,27 @@ static void bwd_flipped(const bwd_ctx *k, int c0, int c1, float *s) {
     }
 }
 
-// Strided, dy fits the gather buffer: gather each (row phase, column phase) class.
+// Strided, dy fits the gather buffer: gather each (row phase, column phase) class, in bands of
+// as many padded rows as the scratch holds (each row is computed from Y alone, so the band size
+// changes no result).
 static void bwd_gathered(const bwd_ctx *k, int c0, int c1, float *s) {
     const sega_conv_geom *g = k->g;
     const dwplan *P = k->padded.plan;
     const dwgather *G = k->gather;
     const size_t xs = (size_t)g->h * g->w, ys = (size_t)g->oh * g->ow, ws = (size_t)g->kh * g->kw;
     const dw_extract_fn extract = k->k->extract[P->p.SW];
+    const int rows = DW_SCRATCH_FLOATS / P->RS;
     float Y[DW_GATHER_FLOATS] __attribute__((aligned(64)));
     memset(Y, 0, (size_t)G->YR * G->YW * sizeof(float));
     for (int c = c0; c < c1; c++) {
+        float *dx = k->dx + (size_t)c * xs;
         dwg_fill(G, &P->p, k->dy + (size_t)c * ys, Y);
-        k->k->gather(P, G, Y, k->w + (size_t)c * ws, s);
-        extract(P, s, k->dx + (size_t)c * xs);
+        memset(dx, 0, xs * sizeof(float));
+        for (int ra = P->rlo; ra < P->rhi; ra += rows) {
+            const int rb = P->rhi - ra < rows ? P->rhi : ra + rows;
+            k->k->gather(P, G, Y, k->w + (size_t)c * ws, s, ra, rb);
+            extract(P, s, dx, ra, rb);
+        }
     }
 }
 
@@ -401,7 +447,8 @@ static void bwd_scattered(const bwd_ctx *k, int c0, int c1, float *s) {
     for (int c = c0; c < c1; c++) {
         dw_zero(P, s);
         k->k->scatter(P, k->dy + (size_t)c * ys, k->w + (size_t)c * ws, s);
-        k->k->extract[P->p.SW](P, s, k->dx + (size_t)c * xs);
+        memset(k->dx + (size_t)c * xs, 0, xs * sizeof(float));
+        k->k->extract[P->p.SW](P, s + (size_t)P->rlo * P->RS, k->dx + (size_t)c * xs, P->rlo, P->rhi);
     }
 }
 
@@ -425,8 +472,8 @@ void sega_dwconv_bwd_input(sega_engine *e, const sega_conv_geom *g, const float 
     const pgeom p = unit ? pgeom_flipped(g) : pgeom_of(g);
     dwplan_make(&plan, &p);
     if (!unit) {
-        if (plan.band < g->oh) plan.ok = 0;   // the scatter needs the whole plane
-        dwgather_make(&gather, &plan);
+        dwgather_make(&gather, &plan, plan.band < g->oh);
+        if (plan.band < g->oh && !gather.ok) plan.ok = 0;   // the scatter needs the whole plane
     }
     bwd_ctx k = {g, dy, w, dx, K, NULL, dw_padded_of(K, &plan), &gather};
     if (plan.ok) {

@@ -141,14 +141,14 @@ SEGA_TARGET_AVX2 void sega_dwconv_fill_s2_avx2(const dwplan *P, const float *res
 }
 
 // Stride-2 extract (inverse of the stride-2 fill): interleave the two phases back into dx rows.
-SEGA_TARGET_AVX2 void sega_dwconv_extract_s2_avx2(const dwplan *P, const float *restrict s, float *restrict dx) {
+SEGA_TARGET_AVX2 void sega_dwconv_extract_s2_avx2(const dwplan *P, const float *restrict s, float *restrict dx,
+                                                  int ra, int rb) {
     const pgeom *p = &P->p;
-    memset(dx, 0, (size_t)p->H * p->W * sizeof(float));
     const int lo = P->klo[0] > P->klo[1] ? P->klo[0] : P->klo[1];
     const int hi = P->khi[0] < P->khi[1] ? P->khi[0] : P->khi[1];
-    for (int r = P->rlo; r < P->rhi; r++) {
+    for (int r = ra; r < rb; r++) {
         float *dxr = dx + (size_t)(r - p->PT) * p->W;
-        const float *s0 = s + (size_t)r * P->RS, *s1 = s0 + P->LP;
+        const float *s0 = s + (size_t)(r - ra) * P->RS, *s1 = s0 + P->LP;
         float *d0 = dxr - p->PL, *d1 = dxr + 1 - p->PL;
         for (int k = P->klo[0]; k < P->khi[0] && k < lo; k++) d0[2 * k] = s0[k];
         for (int k = P->klo[1]; k < P->khi[1] && k < lo; k++) d1[2 * k] = s1[k];
@@ -214,14 +214,14 @@ SEGA_TARGET_AVX2 SEGA_INLINE void dwg_row(const float *restrict yb, const float 
 }
 
 SEGA_TARGET_AVX2 void sega_dwconv_gather_avx2(const dwplan *P, const dwgather *G, const float *restrict Y,
-                                              const float *restrict w, float *restrict s) {
+                                              const float *restrict w, float *restrict s, int ra, int rb) {
     const pgeom *p = &P->p;
-    for (int r = P->rlo; r < P->rhi; r++) {
+    for (int r = ra; r < rb; r++) {
         const int u = r / p->SH, a = r % p->SH;
         const float *yb = Y + (size_t)u * G->YW;
         for (int q = 0; q < p->SW; q++)
             dwg_row(yb, w, G->t[a][q], G->off[a][q], G->n[a][q], G->KN,
-                    s + (size_t)r * P->RS + (size_t)q * P->LP);
+                    s + (size_t)(r - ra) * P->RS + (size_t)q * P->LP);
     }
 }
 

@@ -73,13 +73,15 @@ typedef void dw_plane_kernel(const dwplan *P, const float *s, const float *w, fl
 typedef dw_plane_kernel *dw_plane_fn;
 /// Padded rows [ra, rb) of plane x into the scratch (row r at scratch row r - r0).
 typedef void (*dw_fill_fn)(const dwplan *P, const float *x, float *s, int ra, int rb, int r0);
-/// dx plane (overwritten) from the interior of the scratch.
-typedef void (*dw_extract_fn)(const dwplan *P, const float *s, float *dx);
+/// dx rows of padded rows [ra, rb) (scratch row r - ra) from the interior of the scratch; dx
+/// outside the interior is left as it is (the caller zeroes the plane first).
+typedef void (*dw_extract_fn)(const dwplan *P, const float *s, float *dx, int ra, int rb);
 /// Scratch (zeroed) += w[t] * dy scattered through the tap offsets.
 typedef void (*dw_scatter_fn)(const dwplan *P, const float *dy, const float *w, float *s);
-/// Scratch rows of the strided input gradient from the zero-padded copy Y of dy.
+/// Padded rows [ra, rb) of the strided input gradient (at scratch row r - ra) from the
+/// zero-padded copy Y of dy.
 typedef void (*dw_gather_fn)(const dwplan *P, const dwgather *G, const float *Y, const float *w,
-                             float *s);
+                             float *s, int ra, int rb);
 /// Direct path: one row's interior [xa, xb), every tap inside the image (K, S of the shape).
 typedef void dw_interior_kernel(const float *xr0, int W, const float *w, float b, float *yr, int xa,
                                 int xb, int off0);
@@ -126,10 +128,10 @@ void sega_dwconv_direct_fwd_portable(const pgeom *p, const float *x, const float
 void sega_dwconv_direct_bwd_portable(const pgeom *p, const float *dy, const float *w, float *dx);
 void sega_dwconv_wgrad_portable(const pgeom *p, const float *x, const float *dy, float *dw);
 void sega_dwconv_fill_portable(const dwplan *P, const float *x, float *s, int ra, int rb, int r0);
-void sega_dwconv_extract_portable(const dwplan *P, const float *s, float *dx);
+void sega_dwconv_extract_portable(const dwplan *P, const float *s, float *dx, int ra, int rb);
 void sega_dwconv_scatter_portable(const dwplan *P, const float *dy, const float *w, float *s);
 void sega_dwconv_gather_portable(const dwplan *P, const dwgather *G, const float *Y, const float *w,
-                                 float *s);
+                                 float *s, int ra, int rb);
 #if SEGA_HAVE_X86_KERNELS
 dw_plane_kernel sega_dwconv_taps_avx2, sega_dwconv_k3s1_avx2, sega_dwconv_k3s2_avx2, sega_dwconv_k5s1_avx2,
     sega_dwconv_k5s2_avx2;
@@ -141,10 +143,10 @@ void sega_dwconv_direct_bwd_avx2(const pgeom *p, const float *dy, const float *w
 void sega_dwconv_wgrad_avx2(const pgeom *p, const float *x, const float *dy, float *dw);
 void sega_dwconv_fill_s1_avx2(const dwplan *P, const float *x, float *s, int ra, int rb, int r0);
 void sega_dwconv_fill_s2_avx2(const dwplan *P, const float *x, float *s, int ra, int rb, int r0);
-void sega_dwconv_extract_s2_avx2(const dwplan *P, const float *s, float *dx);
+void sega_dwconv_extract_s2_avx2(const dwplan *P, const float *s, float *dx, int ra, int rb);
 void sega_dwconv_scatter_avx2(const dwplan *P, const float *dy, const float *w, float *s);
 void sega_dwconv_gather_avx2(const dwplan *P, const dwgather *G, const float *Y, const float *w,
-                             float *s);
+                             float *s, int ra, int rb);
 dw_plane_kernel sega_dwconv_taps_avx512, sega_dwconv_k3s1_avx512, sega_dwconv_k3s2_avx512,
     sega_dwconv_k5s1_avx512, sega_dwconv_k5s2_avx512;
 #endif

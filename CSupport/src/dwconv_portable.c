@@ -77,13 +77,13 @@ void sega_dwconv_fill_portable(const dwplan *P, const float *restrict x, float *
     }
 }
 
-// dx plane (H x W) from the scratch: every input position is overwritten.
-void sega_dwconv_extract_portable(const dwplan *P, const float *restrict s, float *restrict dx) {
+// dx rows of padded rows [ra, rb) from the scratch (scratch row r - ra); the caller zeroes the plane.
+void sega_dwconv_extract_portable(const dwplan *P, const float *restrict s, float *restrict dx, int ra,
+                                  int rb) {
     const pgeom *p = &P->p;
-    memset(dx, 0, (size_t)p->H * p->W * sizeof(float));
-    for (int r = P->rlo; r < P->rhi; r++) {
+    for (int r = ra; r < rb; r++) {
         float *dxr = dx + (size_t)(r - p->PT) * p->W;
-        const float *sr = s + (size_t)r * P->RS;
+        const float *sr = s + (size_t)(r - ra) * P->RS;
         for (int q = 0; q < p->SW; q++) {
             const float *sp = sr + (size_t)q * P->LP;
             float *dq = dxr + q - p->PL;
@@ -115,13 +115,13 @@ void sega_dwconv_scatter_portable(const dwplan *P, const float *restrict dy, con
 }
 
 void sega_dwconv_gather_portable(const dwplan *P, const dwgather *G, const float *restrict Y,
-                                 const float *restrict w, float *restrict s) {
+                                 const float *restrict w, float *restrict s, int ra, int rb) {
     const pgeom *p = &P->p;
-    for (int r = P->rlo; r < P->rhi; r++) {
+    for (int r = ra; r < rb; r++) {
         const int u = r / p->SH, a = r % p->SH;
         const float *yb = Y + (size_t)u * G->YW;
         for (int q = 0; q < p->SW; q++) {
-            float *d = s + (size_t)r * P->RS + (size_t)q * P->LP;
+            float *d = s + (size_t)(r - ra) * P->RS + (size_t)q * P->LP;
             const int n = G->n[a][q];
             for (int k = 0; k < G->KN; k++) {
                 float acc = 0.0f;

@@ -78,6 +78,11 @@ void sega_act_fwd_inplace(sega_engine *e, size_t n, int act, float *y, uint8_t *
     mt_run(e, n, act_range, &c);
 }
 
+void sega__act_range(size_t n, int act, float *y, uint8_t *mask, int avx2) {
+    const act_ctx c = {y, mask, act};
+    act_range(&c, 0, n, avx2);
+}
+
 // ---------------------------------------------------------------------------------------------
 // out = mask ? dy + 0 : 0 (out may be dy)
 

@@ -128,6 +128,28 @@ SEGA_INLINE void pack_run(float *restrict d, const float *restrict s, const uint
     }
 }
 
+// n contiguous source elements s (mask m or NULL) into packed columns [j, j + n) of k step p
+// (column j is lane j % NR of sliver j / NR): the rest of j's sliver, whole slivers with a
+// constant length, then the start of the last one. NR is constant after inlining.
+SEGA_INLINE void pack_span(float *restrict bp, int kc, int p, int j, const float *restrict s,
+                           const uint8_t *restrict m, int n, const int NR) {
+    const int lane = j % NR;
+    float *d = bp + (size_t)(j / NR) * NR * kc + (size_t)p * NR + lane;
+    if (lane) {
+        const int head = NR - lane < n ? NR - lane : n;
+        pack_run(d, s, m, head);
+        n -= head;
+        s += head;
+        if (m) m += head;
+        d += (size_t)NR * kc - lane;
+    }
+    for (; n >= NR; n -= NR, s += NR, d += (size_t)NR * kc) {
+        pack_run(d, s, m, NR);
+        if (m) m += NR;
+    }
+    if (n > 0) pack_run(d, s, m, n);
+}
+
 // Epilogue of one row of n elements: relu / relu6 in place (NaN kept) and, when mr is not NULL,
 // the derivative mask (as sega_relu{,6}_fwd_mask). Constant n for whole tile rows.
 SEGA_INLINE void epi_row(float *restrict r, uint8_t *restrict mr, int n, int act) {
@@ -147,35 +169,25 @@ SEGA_INLINE void epi_row(float *restrict r, uint8_t *restrict mr, int n, int act
 #endif
 
 // B from column blocks, optionally masked (sega_bsrc; non-transposed): each row is walked front
-// to back, block by block, into the NR-wide slivers (zero past nc). The mask select keeps the
-// value or writes +0, as dx = mask ? dy : 0 does.
+// to back, one contiguous run per block, into the NR-wide slivers (zero past nc). The mask
+// select keeps the value or writes +0, as dx = mask ? dy : 0 does.
 SEGA_PACK_ATTR void SEGA_PACK_CAT(sega_pack_bx_, SEGA_PACK_SUFFIX)(const sega_bsrc *s, int p0,
                                                                     int kc, int j0, int nc,
                                                                     float *bp) {
     enum { NR = SEGA_PACK_NR };
     const int q0 = j0 / s->per, c0 = j0 - q0 * s->per;
+    const int padded = (nc + NR - 1) / NR * NR;
     for (int p = 0; p < kc; p++) {
-        int q = q0, c = c0;
-        size_t off = (size_t)q * s->bst + (size_t)(p0 + p) * s->ldb;
-        for (int s0 = 0; s0 < nc; s0 += NR) {
-            float *restrict dp = bp + (size_t)s0 * kc + (size_t)p * NR;
-            const int cols = nc - s0 < NR ? nc - s0 : NR;
-            int w = 0;
-            while (w < cols) {
-                if (c == s->per) {   // next block
-                    q++;
-                    c = 0;
-                    off = (size_t)q * s->bst + (size_t)(p0 + p) * s->ldb;
-                }
-                const int run = s->per - c < cols - w ? s->per - c : cols - w;
-                const uint8_t *m = s->mask ? s->mask + off + c : NULL;
-                if (run == NR) pack_run(dp, s->b + off + c, m, NR);   // a whole sliver from one block
-                else pack_run(dp + w, s->b + off + c, m, run);
-                w += run;
-                c += run;
-            }
-            for (; w < NR; w++) dp[w] = 0.0f;
+        int q = q0, c = c0, j = 0;
+        while (j < nc) {   // the run of block q from column c
+            const size_t off = (size_t)q * s->bst + (size_t)(p0 + p) * s->ldb + (size_t)c;
+            const int run = s->per - c < nc - j ? s->per - c : nc - j;
+            pack_span(bp, kc, p, j, s->b + off, s->mask ? s->mask + off : NULL, run, NR);
+            j += run;
+            q++;
+            c = 0;
         }
+        for (; j < padded; j++) bp[(size_t)(j / NR) * NR * kc + (size_t)p * NR + j % NR] = 0.0f;
     }
 }
 

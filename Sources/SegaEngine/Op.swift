@@ -20,6 +20,11 @@ public struct OpBinding {
     public let saved: UnsafeMutableRawPointer
     /// Whether input i is a constant (weights): its data is fixed after planning.
     public let inputIsConstant: [Bool]
+    /// Input i's gradient buffer is not zeroed before this op's backward (the op is its first
+    /// writer and said it can overwrite it, `overwritesInputGradient`): backward must then
+    /// write every element of `inputGrads[i]` instead of accumulating. False for every input
+    /// of an op that did not say so.
+    public let inputGradOverwrite: [Bool]
 }
 
 /// A node's computation: shape inference, memory needs, forward, and backward-to-input.
@@ -48,6 +53,12 @@ public protocol Op: AnyObject {
     /// its contents for the plan's whole life. If false, forward() fills it and only the op's
     /// backward() reads it afterwards. Default: true (always safe).
     var savedFilledAtBind: Bool { get }
+    /// Whether backward() can overwrite input k's gradient instead of accumulating into it, for
+    /// these shapes: it then writes every element, with the bits an accumulation into a zeroed
+    /// buffer would leave (`+0`, never `-0`, where the contribution is zero). When this op is
+    /// the first writer of that gradient, the plan skips zeroing it and sets
+    /// `OpBinding.inputGradOverwrite[k]`. Default: false (always safe).
+    func overwritesInputGradient(_ k: Int, inputs: [[Int]], output: [Int]) -> Bool
 }
 
 extension Op {
@@ -57,6 +68,7 @@ extension Op {
         ([Bool](repeating: true, count: inputs.count), true)
     }
     public var savedFilledAtBind: Bool { true }
+    public func overwritesInputGradient(_ k: Int, inputs: [[Int]], output: [Int]) -> Bool { false }
 }
 
 /// `backwardReads` answer: nothing but the gradients (and saved state/workspace).

@@ -100,6 +100,7 @@ struct PlanProgram {
     init(_ sc: PlanSchedule, _ b: PlanBinding, _ context: Context) throws {
         let t = sc.timeline
         var fwd = ContiguousArray<Op>(), bwd = ContiguousArray<Op>()
+        let overwritten = Self.overwrittenGradients(sc)
         for i in t.forwardNodes {
             guard case .op(let op, let ins) = t.nodes[i].kind else { continue }
             try op.bind(OpBinding(engine: context.raw, threads: context.threads,
@@ -107,13 +108,14 @@ struct PlanProgram {
                                   output: b.values[i]!, outputShape: t.nodes[i].shape,
                                   inputGrads: ins.map { b.grads[$0] }, outputGrad: b.grads[i],
                                   workspace: b.pointer(sc.liveness.workspace(of: i)), saved: b.pointer(sc.liveness.saved(of: i)),
-                                  inputIsConstant: ins.map { t.nodes[$0].kind.isConstant }))
+                                  inputIsConstant: ins.map { t.nodes[$0].kind.isConstant },
+                                  inputGradOverwrite: ins.indices.map { k in overwritten[ins[k]].map { $0.writer == i && $0.input == k } ?? false }))
             fwd.append(op)
         }
         for i in t.backwardNodes { if case .op(let op, _) = t.nodes[i].kind { bwd.append(op) } }
         forwardOps = fwd
         backwardOps = bwd
-        (zeroList, zeroSlot) = Self.zeroing(sc, b)
+        (zeroList, zeroSlot) = Self.zeroing(sc, b, skip: overwritten)
         var seeds = ContiguousArray<(UnsafeMutablePointer<Float>, UnsafeMutablePointer<Float>, Int)>()
         var seeded = Set<Int>()
         for o in t.outputs where t.hasGrad[o.id] && seeded.insert(o.id).inserted {
@@ -122,12 +124,38 @@ struct PlanProgram {
         self.seeds = seeds
     }
 
-    /// Gradients are zeroed right before their first writer (outputs' are seeded instead).
-    private static func zeroing(_ sc: PlanSchedule, _ b: PlanBinding)
+    /// Whether plans let first writers overwrite gradients (tests turn it off to compare with the
+    /// zero-then-accumulate path).
+    nonisolated(unsafe) static var overwritesGradients = true
+
+    /// The gradients whose first writer overwrites them (`Op.overwritesInputGradient`), each
+    /// with that writer (op node) and the input index it has there: these are not zeroed. A
+    /// gradient the writer receives through two of its inputs is left out (it accumulates twice).
+    private static func overwrittenGradients(_ sc: PlanSchedule) -> [Int: (writer: Int, input: Int)] {
+        let t = sc.timeline
+        if !overwritesGradients { return [:] }
+        var writerAt = [Int: Int]()   // backward step -> op node
+        for i in t.forwardNodes where t.backwardStep[i] >= 0 { writerAt[t.backwardStep[i]] = i }
+        var out = [Int: (writer: Int, input: Int)]()
+        for j in t.nodes.indices where t.hasGrad[j] && !t.isOutput[j] {
+            let w = sc.liveness.firstWrite[j]
+            guard w != Int.max, let i = writerAt[w], case .op(let op, let ins) = t.nodes[i].kind else { continue }
+            let ks = ins.indices.filter { ins[$0] == j }
+            guard ks.count == 1,
+                  op.overwritesInputGradient(ks[0], inputs: ins.map { t.nodes[$0].shape }, output: t.nodes[i].shape)
+            else { continue }
+            out[j] = (i, ks[0])
+        }
+        return out
+    }
+
+    /// Gradients are zeroed right before their first writer (outputs' are seeded instead), except
+    /// those the first writer overwrites (`skip`).
+    private static func zeroing(_ sc: PlanSchedule, _ b: PlanBinding, skip: [Int: (writer: Int, input: Int)])
         -> (ContiguousArray<(UnsafeMutableRawPointer, Int)>, ContiguousArray<Int>) {
         let t = sc.timeline
         var zeroAt = [[Int]](repeating: [], count: t.backwardNodes.count + 1)
-        for i in t.nodes.indices where t.hasGrad[i] && !t.isOutput[i] {
+        for i in t.nodes.indices where t.hasGrad[i] && !t.isOutput[i] && skip[i] == nil {
             let w = sc.liveness.firstWrite[i]
             zeroAt[w == Int.max ? 0 : w - t.seedStep].append(i)
         }

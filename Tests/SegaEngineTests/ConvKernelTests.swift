@@ -252,6 +252,13 @@ final class ConvKernelTests: XCTestCase {
             squareGeom(c: 3, h: 13, w: 40, k: 5, s: 1, p: 2, oh: 13, ow: 40),
             // Plane larger than the stack scratch: the padded path in bands of output rows.
             squareGeom(c: 2, h: 150, w: 150, k: 3, s: 1, p: 1, oh: 150, ow: 150),
+            // Strided, plane larger than the scratch, dy small enough to gather: the input
+            // gradient gathers in bands of padded rows (2 and 3 bands; Lite0's first stride-2 layer
+            // at 288 x 384 is the first).
+            squareGeom(c: 3, h: 144, w: 192, k: 3, s: 2, p: 0, oh: 72, ow: 96),
+            squareGeom(c: 2, h: 131, w: 150, k: 3, s: 2, p: 1, oh: 66, ow: 75),
+            squareGeom(c: 2, h: 150, w: 122, k: 5, s: 2, p: 2, oh: 75, ow: 61),
+            squareGeom(c: 2, h: 260, w: 100, k: 3, s: 2, p: 1, oh: 130, ow: 50),
             // The direct (border/interior) path: rows too wide for the scratch (unrolled 5x5 s1,
             // 3x3 s2 and 7x7 s2 interiors; the strided gradient scatters), more than 64 taps,
             // column stride above 4.
@@ -274,6 +281,42 @@ final class ConvKernelTests: XCTestCase {
                     XCTAssertTrue(bitEqual(dx1, dx), "threads bwd " + name)
                 } else {
                     byIsa[isa] = (y, dx)
+                }
+            }
+        }
+    }
+
+    /// The batched forward with a fused activation: the bytes of one sega_dwconv_fwd per image
+    /// followed by sega_act_fwd_inplace (values and mask), on the padded path (whole planes and
+    /// bands of rows) and the direct path, at every ISA and thread count.
+    func testDwconvBatchWithActivationEqualsPerImageThenActivation() {
+        let engines = KernelEngines()
+        var rng = TestRNG(7)
+        let cases: [sega_conv_geom] = [
+            squareGeom(c: 5, h: 14, w: 14, k: 3, s: 1, p: 1, oh: 14, ow: 14),
+            squareGeom(c: 3, h: 15, w: 16, k: 5, s: 2, p: 2, oh: 8, ow: 8),
+            squareGeom(c: 2, h: 150, w: 150, k: 3, s: 1, p: 1, oh: 150, ow: 150),
+            squareGeom(c: 2, h: 5, w: 5000, k: 3, s: 2, p: 1, oh: 3, ow: 2500),
+        ]
+        for var g in cases {
+            XCTAssertEqual(sega_conv_geom_check(&g), SEGA_OK, describeGeom(g))
+            let n = 3, xs = Int(g.c * g.h * g.w), ys = Int(g.c * g.oh * g.ow)
+            let x = rng.unitSigneds(n * xs).map { $0 * 4 }, w = rng.unitSigneds(Int(g.c * g.kh * g.kw)).map { $0 * 2 }
+            let bias = rng.unitSigneds(Int(g.c))
+            for (name, e) in engines.list {
+                for act in [SEGA_ACT_NONE, SEGA_ACT_RELU, SEGA_ACT_RELU6] {
+                    var want = [Float](repeating: .nan, count: n * ys), wm = [UInt8](repeating: 9, count: n * ys)
+                    want.withUnsafeMutableBufferPointer { yp in
+                        for i in 0..<n { x.withUnsafeBufferPointer { sega_dwconv_fwd(e, &g, $0.baseAddress! + i * xs, w, bias, yp.baseAddress! + i * ys) } }
+                    }
+                    if act != SEGA_ACT_NONE { sega_act_fwd_inplace(e, n * ys, Int32(act.rawValue), &want, &wm) }
+                    var got = [Float](repeating: .nan, count: n * ys), gm = [UInt8](repeating: 9, count: n * ys)
+                    gm.withUnsafeMutableBufferPointer { mp in
+                        sega_dwconv_fwd_batch(e, &g, Int32(n), x, w, bias, &got, Int32(act.rawValue),
+                                              act == SEGA_ACT_NONE ? nil : mp.baseAddress)
+                    }
+                    XCTAssertTrue(bitEqual(got, want), "\(name) act \(act) " + describeGeom(g))
+                    XCTAssertEqual(gm, wm, "\(name) act \(act) mask " + describeGeom(g))
                 }
             }
         }

@@ -203,6 +203,41 @@ final class GemmExtKernelTests: XCTestCase {
         x = none; x.act = 3
         XCTAssertEqual(run(0, n: 4, beta: 0, x), SEGA_ERR_INVALID_ARG, "unknown activation")
     }
+
+    /// The epilogue's vector path (whole groups of 16 columns) and its scalar tail on the values
+    /// where relu / relu6 and their masks are decided: NaN, +-0, 6 and its neighbours, +-inf,
+    /// denormals. C = alpha * (1 * b) with k = 1 is b exactly (alpha -1 on -b gives -0 from +-0),
+    /// then the epilogue must leave the bytes of sega_relu{,6}_fwd_mask on that C.
+    func testEpilogueOnSpecialValuesMatchesTheElementwiseKernels() {
+        let specials: [Float] = [.nan, 0, -0.0, 6, -6, 5.9999995, 6.0000005, .infinity, -.infinity, 1e-40, -1e-40,
+                                 -.nan, 1, -1, 3.5, 1e30]
+        for isa in KernelEngines.supportedISAs {
+            var e: OpaquePointer? = nil
+            XCTAssertEqual(sega_engine_create(1, isa, &e), SEGA_OK)
+            defer { sega_engine_destroy(e) }
+            for n in [16, 37, 45, 48, 93, 96] {   // whole tiles, 16-column groups, scalar tails
+                let v = (0..<n).map { specials[($0 * 7) % specials.count] }
+                for alpha: Float in [1, -1] {
+                    let b = alpha == 1 ? v : v.map { -$0 }
+                    var plain = [Float](repeating: .nan, count: n)
+                    XCTAssertEqual(sega_sgemm(e, 0, 0, 1, Int32(n), 1, alpha, [1], 1, b, Int32(n), 0, &plain, Int32(n)), SEGA_OK)
+                    for (act, ref) in [(SEGA_ACT_RELU, sega_relu_fwd_mask), (SEGA_ACT_RELU6, sega_relu6_fwd_mask)] {
+                        var want = [Float](repeating: 0, count: n), wm = [UInt8](repeating: 0, count: n)
+                        ref(n, plain, &want, &wm)
+                        var got = [Float](repeating: .nan, count: n), gm = [UInt8](repeating: 9, count: n)
+                        gm.withUnsafeMutableBufferPointer { mp in
+                            var x = sega_gemm_ext(batch: 1, b_stride: 0, c_stride: 0, row_bias: nil, act: Int32(act.rawValue),
+                                                  mask: mp.baseAddress, b_mask: nil, a_mask: nil)
+                            XCTAssertEqual(sega_sgemm_ex(e, 0, 0, 1, Int32(n), 1, alpha, [1], 1, b, Int32(n), 0, &got, Int32(n), &x), SEGA_OK)
+                        }
+                        let tag = "\(String(cString: sega_isa_name(isa))) n \(n) alpha \(alpha) act \(act)"
+                        XCTAssertTrue(bitEqual(got, want), tag)
+                        XCTAssertEqual(gm, wm, tag + " mask")
+                    }
+                }
+            }
+        }
+    }
 }
 
 /// The threaded in-place activation and mask kernels: byte-identical to sega_relu{,6}_fwd_mask and

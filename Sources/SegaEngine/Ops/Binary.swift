@@ -11,6 +11,8 @@ public final class Binary: Op {
     private var a: UnsafeMutablePointer<Float>!, b: UnsafeMutablePointer<Float>!, y: UnsafeMutablePointer<Float>!
     private var da: UnsafeMutablePointer<Float>?, db: UnsafeMutablePointer<Float>?, dy: UnsafeMutablePointer<Float>?
     private var loop: StridedLoop!
+    /// The operands' gradients are not zeroed before backward (this op is their first writer).
+    private var overwrite = (a: false, b: false)
 
     public init(_ kind: Kind) { self.kind = kind }
 
@@ -22,6 +24,7 @@ public final class Binary: Op {
     public func bind(_ bd: OpBinding) throws {
         a = bd.inputs[0]; b = bd.inputs[1]; y = bd.output
         da = bd.inputGrads[0]; db = bd.inputGrads[1]; dy = bd.outputGrad
+        overwrite = (bd.inputGradOverwrite[0], bd.inputGradOverwrite[1])
         let s = bd.outputShape
         loop = StridedLoop(shape: s, strides: [TensorView.contiguousStrides(s),
                                                broadcastStrides(bd.inputShapes[0], to: s),
@@ -35,7 +38,8 @@ public final class Binary: Op {
         L.reset()
         for _ in 0..<L.rows {
             let yr = y + oy, ar = a + oa, br = b + ob
-            switch kind {
+            if sy == 1 && sa == 1 && sb == 0 { rowWithScalar(n, yr, ar, br[0]) }   // b broadcast along the row
+            else { switch kind {
             case .add:
                 if sy == 1 && sa == 1 && sb == 1 { for k in 0..<n { yr[k] = ar[k] + br[k] } }
                 else { for k in 0..<n { yr[k * sy] = ar[k * sa] + br[k * sb] } }
@@ -45,8 +49,19 @@ public final class Binary: Op {
             case .mul:
                 if sy == 1 && sa == 1 && sb == 1 { for k in 0..<n { yr[k] = ar[k] * br[k] } }
                 else { for k in 0..<n { yr[k * sy] = ar[k * sa] * br[k * sb] } }
-            }
+            } }
             L.advance(&oy, &oa, &ob)
+        }
+    }
+
+    /// y[k] = a[k] op s: one row with b broadcast along it (a per-channel constant), the strided
+    /// loop's operation per element, in a loop the compiler vectorises.
+    @inline(__always)
+    private func rowWithScalar(_ n: Int, _ yr: UnsafeMutablePointer<Float>, _ ar: UnsafeMutablePointer<Float>, _ s: Float) {
+        switch kind {
+        case .add: for k in 0..<n { yr[k] = ar[k] + s }
+        case .sub: for k in 0..<n { yr[k] = ar[k] - s }
+        case .mul: for k in 0..<n { yr[k] = ar[k] * s }
         }
     }
 
@@ -56,6 +71,10 @@ public final class Binary: Op {
         guard kind == .mul else { return readsNothing(inputs) }
         return ([gradsNeeded[1], gradsNeeded[0]], false)
     }
+
+    /// An operand of the output's shape gets one value per element of y (no sum over broadcast
+    /// dims), so its gradient can be written instead of accumulated.
+    public func overwritesInputGradient(_ k: Int, inputs: [[Int]], output: [Int]) -> Bool { inputs[k] == output }
 
     // MARK: backward
     public func backward() {
@@ -69,16 +88,16 @@ public final class Binary: Op {
             if let da {
                 let dr = da + oa
                 switch kind {
-                case .add, .sub: Binary.accumulate(n, g, sy, nil, 0, 1, dr, sa)
-                case .mul: Binary.accumulate(n, g, sy, b + ob, sb, 1, dr, sa)
+                case .add, .sub: Binary.accumulate(n, g, sy, nil, 0, 1, dr, sa, overwrite.a)
+                case .mul: Binary.accumulate(n, g, sy, b + ob, sb, 1, dr, sa, overwrite.a)
                 }
             }
             if let db {
                 let dr = db + ob
                 switch kind {
-                case .add: Binary.accumulate(n, g, sy, nil, 0, 1, dr, sb)
-                case .sub: Binary.accumulate(n, g, sy, nil, 0, -1, dr, sb)
-                case .mul: Binary.accumulate(n, g, sy, a + oa, sa, 1, dr, sb)
+                case .add: Binary.accumulate(n, g, sy, nil, 0, 1, dr, sb, overwrite.b)
+                case .sub: Binary.accumulate(n, g, sy, nil, 0, -1, dr, sb, overwrite.b)
+                case .mul: Binary.accumulate(n, g, sy, a + oa, sa, 1, dr, sb, overwrite.b)
                 }
             }
             L.advance(&oy, &oa, &ob)
@@ -86,11 +105,21 @@ public final class Binary: Op {
     }
 
     /// d[k * sd] += sign * g[k * sg] * (w?[k * sw] ?? 1); with sd == 0 the row sums into one element.
+    /// `set` (d not zeroed, sd != 0): d[k * sd] = 0 + the same term, the bits the accumulation
+    /// into a zeroed d leaves.
     @inline(__always)
     private static func accumulate(_ n: Int, _ g: UnsafeMutablePointer<Float>, _ sg: Int,
                                    _ w: UnsafeMutablePointer<Float>?, _ sw: Int, _ sign: Float,
-                                   _ d: UnsafeMutablePointer<Float>, _ sd: Int) {
-        if sd == 0 {
+                                   _ d: UnsafeMutablePointer<Float>, _ sd: Int, _ set: Bool) {
+        if sd == 1 && sg == 1, let w, sw == 0 {   // w broadcast along the row (d(a) of a * per-channel b)
+            let wv = w[0]
+            if set { for k in 0..<n { d[k] = 0 + sign * g[k] * wv } }
+            else { for k in 0..<n { d[k] += sign * g[k] * wv } }
+        } else if set {
+            if sd == 1 && sg == 1 && (w == nil || sw == 1) { setContiguous(n, g, w, sign, d) }
+            else if let w { for k in 0..<n { d[k * sd] = 0 + sign * g[k * sg] * w[k * sw] } }
+            else { for k in 0..<n { d[k * sd] = 0 + sign * g[k * sg] } }
+        } else if sd == 0 {
             var s: Float = 0
             if let w { for k in 0..<n { s += g[k * sg] * w[k * sw] } } else { for k in 0..<n { s += g[k * sg] } }
             d[0] += sign * s
@@ -105,6 +134,22 @@ public final class Binary: Op {
         } else {
             for k in 0..<n { d[k * sd] += sign * g[k * sg] }
         }
+    }
+
+    /// d[k] = 0 + sign * g[k] * (w?[k] ?? 1) (the scalar loop's operations), 8 lanes wide.
+    @inline(__always)
+    private static func setContiguous(_ n: Int, _ g: UnsafeMutablePointer<Float>, _ w: UnsafeMutablePointer<Float>?,
+                                      _ sign: Float, _ d: UnsafeMutablePointer<Float>) {
+        let zero = SIMD8<Float>(repeating: 0), sv = SIMD8<Float>(repeating: sign)
+        var k = 0
+        while k + 8 <= n {
+            var v = sv * UnsafeRawPointer(g + k).loadUnaligned(as: SIMD8<Float>.self)
+            if let w { v = v * UnsafeRawPointer(w + k).loadUnaligned(as: SIMD8<Float>.self) }
+            UnsafeMutableRawPointer(d + k).storeBytes(of: zero + v, as: SIMD8<Float>.self)
+            k += 8
+        }
+        if let w { while k < n { d[k] = 0 + sign * g[k] * w[k]; k += 1 } }
+        else { while k < n { d[k] = 0 + sign * g[k]; k += 1 } }
     }
 
     /// d[k] += g[k] * w[k] (rounded product, then rounded sum, as the scalar loop), 8 lanes wide.

@@ -20,7 +20,8 @@
 ///
 /// Fused activation (`activation` relu / relu6): y = act(conv(x) + b), with exactly the bytes of
 /// a separate relu op after the conv. The GEMM paths apply it tile by tile in the SGEMM epilogue
-/// (bias too: each tile starts from it), the depthwise path in one threaded pass; the derivative
+/// (bias too: each tile starts from it), the depthwise path to each plane right after computing
+/// it (one dispatch over the batch's planes); the derivative
 /// mask is saved (1 byte per output), and the backward applies it while packing dy for the
 /// SGEMMs (B of the input gradient, A of the weight gradient), in the bias gradient's sums, and,
 /// on the depthwise path, into the workspace image by image; dy itself is never changed. The
@@ -62,6 +63,8 @@ public final class Conv2d: Op {
     private var bias: UnsafeMutablePointer<Float>?
     private var dx: UnsafeMutablePointer<Float>?, dw: UnsafeMutablePointer<Float>?, db: UnsafeMutablePointer<Float>?
     private var dy: UnsafeMutablePointer<Float>?
+    /// dx is not zeroed before backward (this op is its first writer): overwrite it.
+    private var dxOverwrite = false
     private var ws: UnsafeMutablePointer<Float>!
     /// Fused activation: its derivative mask (saved; nil when the op has no backward).
     private var mask: UnsafeMutablePointer<UInt8>?
@@ -146,18 +149,35 @@ public final class Conv2d: Op {
         return [xs[0], co, oh, ow]
     }
 
-    public func workspaceBytes(_ inputs: [[Int]], output: [Int]) -> Int {
+    /// The path `bind` takes for these shapes.
+    private func pathFor(_ inputs: [[Int]], output: [Int]) -> Path {
         let xs = inputs[0], wsh = inputs[1]
-        let cin = xs[1]
-        if groups == cin && wsh[0] == cin {   // depthwise: one input image for the backward
-            // (+ one masked output image with a fused activation)
-            return (cin * xs[2] * xs[3] + (activation == .none ? 0 : wsh[0] * output[2] * output[3])) * 4
-        }
-        // Pointwise: x is the im2col matrix already, nothing to stage.
+        if groups == xs[1] && wsh[0] == xs[1] { return .depthwise }
         if wsh[2] == 1, wsh[3] == 1, stride == (1, 1), output[2] == xs[2], output[3] == xs[3],
            let ph = try? axis(xs[2], k: 1, s: 1, d: 1, axisIndex: 0), ph.pad == 0,
            let pw = try? axis(xs[3], k: 1, s: 1, d: 1, axisIndex: 1), pw.pad == 0 {
+            return .pointwise
+        }
+        return .general
+    }
+
+    /// The pointwise path's dx is one SGEMM that can start from beta 0, the depthwise path's
+    /// kernel writes every element of dx: both can overwrite x's gradient. (Their sums start from
+    /// +0 and add products, so no element is -0: the bits of an accumulation into zeros.) The
+    /// general path's col2im accumulates.
+    public func overwritesInputGradient(_ k: Int, inputs: [[Int]], output: [Int]) -> Bool {
+        k == 0 && pathFor(inputs, output: output) != .general
+    }
+
+    public func workspaceBytes(_ inputs: [[Int]], output: [Int]) -> Int {
+        let xs = inputs[0], wsh = inputs[1]
+        let cin = xs[1]
+        switch pathFor(inputs, output: output) {
+        case .depthwise:   // one input image for the backward (+ one masked output image with a fused activation)
+            return (cin * xs[2] * xs[3] + (activation == .none ? 0 : wsh[0] * output[2] * output[3])) * 4
+        case .pointwise:   // x is the im2col matrix already, nothing to stage
             return 0
+        case .general: break
         }
         // General: one band of the im2col matrix of one group (K x rows*OW).
         let k = (cin / groups) * wsh[2] * wsh[3]
@@ -180,13 +200,8 @@ public final class Conv2d: Op {
                               sh: Int32(stride.h), sw: Int32(stride.w), pad_t: Int32(pt), pad_l: Int32(pl),
                               dh: Int32(dilation.h), dw: Int32(dilation.w), oh: Int32(oh), ow: Int32(ow))
         try EngineError.check(sega_conv_geom_check(&geom), "conv2d: x \(xs), weight \(wsh)")
-        if groups == cin && cout == cin {
-            path = .depthwise
-        } else if wsh[2] == 1 && wsh[3] == 1 && stride == (1, 1) && pt == 0 && pl == 0 && oh == xs[2] && ow == xs[3] {
-            path = .pointwise
-        } else {
-            path = .general
-        }
+        path = pathFor(b.inputShapes, output: b.outputShape)
+        dxOverwrite = b.inputGradOverwrite[0]
         bandRows = Conv2d.bandRows(kdim: kdim, ow: ow, oh: oh)
         inW = xs[3]
         engine = b.engine
@@ -201,8 +216,7 @@ public final class Conv2d: Op {
         var g = geom
         switch path {
         case .depthwise:
-            for i in 0..<n { sega_dwconv_fwd(engine, &g, x + i * inImage, w, bias, y + i * outImage) }
-            if activation != .none { sega_act_fwd_inplace(engine, n * outImage, activation.code, y, mask) }
+            sega_dwconv_fwd_batch(engine, &g, Int32(n), x, w, bias, y, activation.code, mask)
         case .pointwise:
             pointwiseForward()
         case .general:
@@ -306,7 +320,9 @@ public final class Conv2d: Op {
                     dyi = ws + inImage
                 }
                 if let dw { sega_dwconv_bwd_weight(engine, &g, x + i * inImage, dyi, dw) }
-                if let dx {   // the kernel overwrites: go through the workspace, then accumulate
+                if let dx, dxOverwrite {   // the kernel overwrites dx
+                    sega_dwconv_bwd_input(engine, &g, dyi, w, dx + i * inImage)
+                } else if let dx {   // through the workspace, then accumulate
                     sega_dwconv_bwd_input(engine, &g, dyi, w, ws)
                     sega_add_inplace(inImage, ws, dx + i * inImage)
                 }
@@ -339,10 +355,11 @@ public final class Conv2d: Op {
             }
         }
         guard let dx else { return }
+        let beta: Float = dxOverwrite ? 0 : 1   // overwrite: every element of dx is in one of the products
         if groups == 1 {   // dx [K x n*ohw] += W^T [K x cout] * dy [cout x n*ohw], images as column blocks
             var ext = masked(b: 0, batch: n)
             opSgemmEx(engine, 1, 0, Int32(kdim), Int32(n * ohw), Int32(cout), 1, w, Int32(kdim), dy, Int32(ohw),
-                      1, dx, Int32(ohw), &ext)
+                      beta, dx, Int32(ohw), &ext)
             return
         }
         for i in 0..<n {
@@ -350,7 +367,7 @@ public final class Conv2d: Op {
                 let o = i * outImage + gi * coutG * ohw
                 var ext = masked(b: o)
                 opSgemmEx(engine, 1, 0, Int32(kdim), Int32(ohw), Int32(coutG), 1, w + gi * coutG * kdim, Int32(kdim),
-                          dy + o, Int32(ohw), 1, dx + i * inImage + gi * cinG * hw, Int32(ohw), &ext)
+                          dy + o, Int32(ohw), beta, dx + i * inImage + gi * cinG * hw, Int32(ohw), &ext)
             }
         }
     }
