@@ -5,11 +5,15 @@ public final class Context: @unchecked Sendable {
     public let raw: OpaquePointer
     public let threads: Int
     public let isa: sega_isa
+    /// Whether plans made with this context let a gradient's first writer overwrite it instead
+    /// of zeroing it first (`Op.overwritesInputGradient`); the bytes are the same either way.
+    public let overwritesGradients: Bool
 
     /// - Parameters:
     ///   - threads: total threads (>= 1), the caller included.
     ///   - isa: SEGA_ISA_AUTO, or a specific ISA (tests force the portable path this way).
-    public init(threads: Int = 1, isa: sega_isa = SEGA_ISA_AUTO) throws {
+    ///   - overwritesGradients: false keeps the zero-then-accumulate path (tests compare the two).
+    public init(threads: Int = 1, isa: sega_isa = SEGA_ISA_AUTO, overwritesGradients: Bool = true) throws {
         guard threads >= 1, threads <= 256 else {
             throw EngineError(.invalidArgument, "thread count must be in 1...256, got \(threads)")
         }
@@ -22,6 +26,7 @@ public final class Context: @unchecked Sendable {
         raw = e
         self.threads = threads
         self.isa = sega_engine_isa(e)
+        self.overwritesGradients = overwritesGradients
     }
 
     deinit { sega_engine_destroy(raw) }

@@ -100,7 +100,7 @@ struct PlanProgram {
     init(_ sc: PlanSchedule, _ b: PlanBinding, _ context: Context) throws {
         let t = sc.timeline
         var fwd = ContiguousArray<Op>(), bwd = ContiguousArray<Op>()
-        let overwritten = Self.overwrittenGradients(sc)
+        let overwritten = context.overwritesGradients ? Self.overwrittenGradients(sc) : [:]
         for i in t.forwardNodes {
             guard case .op(let op, let ins) = t.nodes[i].kind else { continue }
             try op.bind(OpBinding(engine: context.raw, threads: context.threads,
@@ -124,16 +124,11 @@ struct PlanProgram {
         self.seeds = seeds
     }
 
-    /// Whether plans let first writers overwrite gradients (tests turn it off to compare with the
-    /// zero-then-accumulate path).
-    nonisolated(unsafe) static var overwritesGradients = true
-
     /// The gradients whose first writer overwrites them (`Op.overwritesInputGradient`), each
     /// with that writer (op node) and the input index it has there: these are not zeroed. A
     /// gradient the writer receives through two of its inputs is left out (it accumulates twice).
     private static func overwrittenGradients(_ sc: PlanSchedule) -> [Int: (writer: Int, input: Int)] {
         let t = sc.timeline
-        if !overwritesGradients { return [:] }
         var writerAt = [Int: Int]()   // backward step -> op node
         for i in t.forwardNodes where t.backwardStep[i] >= 0 { writerAt[t.backwardStep[i]] = i }
         var out = [Int: (writer: Int, input: Int)]()

@@ -33,13 +33,10 @@ final class GradientOverwriteTests: XCTestCase {
 
     /// (gradient of x, bytes zeroed per backward) with overwriting on or off.
     private func run(overwrite: Bool, threads: Int, input: [Float]) throws -> ([Float], Int) {
-        let saved = PlanProgram.overwritesGradients
-        PlanProgram.overwritesGradients = overwrite
-        defer { PlanProgram.overwritesGradients = saved }
         var rng = TestRNG(57)
         let g = Graph()
         let (x, s) = try build(g, &rng)
-        let p = try g.plan(try Context(threads: threads), outputs: [s], gradientsFor: [x])
+        let p = try g.plan(try Context(threads: threads, overwritesGradients: overwrite), outputs: [s], gradientsFor: [x])
         try p.setInput(x, input)
         p.gradient(x)!.update(repeating: .nan)   // overwritten or zeroed: never read
         p.forward(); p.backward()
