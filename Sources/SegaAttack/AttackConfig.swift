@@ -113,6 +113,9 @@ public struct AttackConfig: Sendable, Equatable {
     }
     /// The JND model of M^JND and of the JND budget.
     public var jndModel: JNDModel = .liu
+    /// JND map: luminance adaptation counted up to this many luma levels (0: no cap, the
+    /// published models), so flat dark or bright regions take no more than flat mid-grey ones.
+    public var jndLuminanceCap: Float = 0
     /// SVRE: inner steps per source and outer iteration (M = svreInner * K; the paper's M = 4K).
     public var svreInner: Int = 4
     /// CWA: the sharpness-aware reverse step r, a multiple of eps (the paper's 16/255/15 at eps 16/255).

@@ -126,6 +126,12 @@ public enum AttackSettings {
                // the model it does not use never splits its records.
                get: { $0.usesJND ? $0.jndModel.rawValue : firstJNDModel.rawValue },
                set: { c, v in JNDModel(rawValue: v).map { c.jndModel = $0 } != nil }),
+        float(.jndLuminanceCap, "JND luminance cap", flag: "jnd-la-cap",
+              help: "JND map: luminance adaptation counted up to this many luma levels (0: no cap, the published models; they allow up to 20 on flat black, 6 on flat white, 3 on mid-grey, where pixel noise shows).",
+              range: .interval(0, 255), resume: "jndlacap", omitAtDefault: true,
+              report: ReportPart(25, "LA cap", .fixed(1), omitAtDefault: true), c: "jnd_la_cap", example: 3,
+              // The cap in effect: a run that reads no JND map reads as no cap.
+              get: { $0.usesJND ? $0.jndLuminanceCap : 0 }, set: { $0.jndLuminanceCap = $1 }),
     ]
 
     /// SVRE, CWA and DI-MI-FGSM.

@@ -163,7 +163,7 @@ public final class Attacker {
         maskF.update(repeating: 1)
         maskJ.update(repeating: 1)
         let jndMask = c.method == .sega && c.jndThreshold > 0
-        if c.usesJND { jndMap.compute(UnsafeBufferPointer(x0), model: c.jndModel, into: jnd) }
+        if c.usesJND { jndMap.compute(UnsafeBufferPointer(x0), model: c.jndModel, luminanceCap: c.jndLuminanceCap, into: jnd) }
         if jndMask { JNDMap.mask(jnd: UnsafeBufferPointer(jnd), threshold: c.jndThreshold, into: maskJ) }
         PerceptualBudget.fill(radius: radius, scale: scale, jnd: UnsafeBufferPointer(jnd), config: c)
     }

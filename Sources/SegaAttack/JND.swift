@@ -78,15 +78,24 @@ public struct JNDMap {
     // MARK: - Compute
 
     /// JND of a planar CHW RGB image in [0,1] under `model` into `out` (H*W, luma 0..255 units). No allocation.
-    public mutating func compute(_ image: UnsafeBufferPointer<Float>, model: JNDModel, into out: UnsafeMutableBufferPointer<Float>) {
+    /// `luminanceCap` > 0 counts luminance adaptation up to that many levels (the published models:
+    /// no cap, 0): LA reaches 20 levels on a flat black background and 6 on a flat white one (3 at mid-grey),
+    /// where pixel noise of that size shows although a uniform shift would not.
+    public mutating func compute(_ image: UnsafeBufferPointer<Float>, model: JNDModel, luminanceCap: Float = 0,
+                                 into out: UnsafeMutableBufferPointer<Float>) {
+        let cap = luminanceCap > 0 ? luminanceCap : .infinity
         switch model {
-        case .yang: compute(image, into: out)
-        case .liu: computeLiu(image, into: out)
+        case .yang: compute(image, luminanceCap: cap, into: out)
+        case .liu: computeLiu(image, luminanceCap: cap, into: out)
         }
     }
 
     /// Yang et al. 2005's JND of a planar CHW RGB image in [0,1] into `out` (H*W, luma 0..255 units). No allocation.
     public mutating func compute(_ image: UnsafeBufferPointer<Float>, into out: UnsafeMutableBufferPointer<Float>) {
+        compute(image, luminanceCap: .infinity, into: out)
+    }
+
+    private mutating func compute(_ image: UnsafeBufferPointer<Float>, luminanceCap: Float, into out: UnsafeMutableBufferPointer<Float>) {
         let h = height, w = width, plane = h * w
         precondition(image.count == 3 * plane, "JNDMap: image must be 3 x \(h) x \(w)")
         precondition(out.count == plane, "JNDMap: output must be \(h) x \(w)")
@@ -97,7 +106,7 @@ public struct JNDMap {
             Self.sobelEdges(y, into: a, h, w, ri, ci)
             Self.dilate3x3(a, into: b, h, w, ri, ci)
             Self.gaussian7(b, scratch: a, gauss, h, w, ri, ci)
-            Self.combine(y, smoothedEdges: b, kern, h, w, ri, ci, into: out.baseAddress!)
+            Self.combine(y, smoothedEdges: b, kern, h, w, ri, ci, luminanceCap: luminanceCap, into: out.baseAddress!)
         }
     }
 
@@ -187,7 +196,7 @@ public struct JNDMap {
     /// Background luminance, directional gradients, T_l, T_t and their nonlinear sum, per pixel.
     private static func combine(_ y: UnsafePointer<Float>, smoothedEdges se: UnsafePointer<Float>, _ kern: UnsafePointer<Float>,
                                 _ h: Int, _ w: Int, _ ri: UnsafePointer<Int>, _ ci: UnsafePointer<Int>,
-                                into out: UnsafeMutablePointer<Float>) {
+                                luminanceCap: Float, into out: UnsafeMutablePointer<Float>) {
         for r in 0..<h {
             for c in 0..<w {
                 var bg: Float = 0, g1: Float = 0, g2: Float = 0, g3: Float = 0, g4: Float = 0
@@ -202,11 +211,18 @@ public struct JNDMap {
                 }
                 bg /= 32
                 let mg = max(max(abs(g1), abs(g2)), max(abs(g3), abs(g4))) / 16
-                let tl: Float = bg <= 127 ? 17 * (1 - (bg / 127).squareRoot()) + 3 : 3 / 128 * (bg - 127) + 3
+                let tl = min(luminanceAdaptation(bg), luminanceCap)
                 let tt = textureBeta * mg * (1 - 0.9 * se[r * w + c])
                 out[r * w + c] = tl + tt - overlapC * min(tl, tt)
             }
         }
+    }
+
+    /// Chou & Li's luminance adaptation threshold of background luminance bg (0..255): 17
+    /// (1 - sqrt(bg / 127)) + 3 up to 127, then 3/128 (bg - 127) + 3 (both models share it).
+    @inline(__always)
+    static func luminanceAdaptation(_ bg: Float) -> Float {
+        bg <= 127 ? 17 * (1 - (bg / 127).squareRoot()) + 3 : 3 / 128 * (bg - 127) + 3
     }
 
     // MARK: - Kernels

@@ -26,7 +26,8 @@ extension JNDMap {
     public static let textureMaskingWeight: Float = 3
 
     /// Liu et al.'s JND of a planar CHW RGB image in [0, 1] into `out` (H*W, luma 0..255). No allocation.
-    mutating func computeLiu(_ image: UnsafeBufferPointer<Float>, into out: UnsafeMutableBufferPointer<Float>) {
+    mutating func computeLiu(_ image: UnsafeBufferPointer<Float>, luminanceCap: Float = .infinity,
+                             into out: UnsafeMutableBufferPointer<Float>) {
         let h = height, w = width, plane = h * w
         precondition(image.count == 3 * plane, "JNDMap: image must be 3 x \(h) x \(w)")
         precondition(out.count == plane, "JNDMap: output must be \(h) x \(w)")
@@ -35,7 +36,7 @@ extension JNDMap {
             Self.luma(image, into: y, plane: plane)
             Self.rof(y, into: u, px: px, py: py, h, w, weight: Self.tvWeight, iterations: Self.tvIterations)
             for i in 0..<plane { t[i] = y[i] - u[i] }
-            Self.liuCombine(y, structure: u, texture: t, kern, h, w, ri, ci, into: out.baseAddress!)
+            Self.liuCombine(y, structure: u, texture: t, kern, h, w, ri, ci, luminanceCap: luminanceCap, into: out.baseAddress!)
         }
     }
 
@@ -71,7 +72,7 @@ extension JNDMap {
     /// LA from the background of y, edge masking on the structure, texture masking on the texture.
     static func liuCombine(_ y: UnsafePointer<Float>, structure u: UnsafePointer<Float>, texture t: UnsafePointer<Float>,
                            _ kern: UnsafePointer<Float>, _ h: Int, _ w: Int, _ ri: UnsafePointer<Int>,
-                           _ ci: UnsafePointer<Int>, into out: UnsafeMutablePointer<Float>) {
+                           _ ci: UnsafePointer<Int>, luminanceCap: Float = .infinity, into out: UnsafeMutablePointer<Float>) {
         for r in 0..<h {
             for c in 0..<w {
                 var bg: Float = 0
@@ -80,7 +81,7 @@ extension JNDMap {
                     for dc in 0..<5 { bg += kern[dr * 5 + dc] * y[row + ci[c + dc - 2]] }
                 }
                 bg /= 32
-                let la: Float = bg <= 127 ? 17 * (1 - (bg / 127).squareRoot()) + 3 : 3 / 128 * (bg - 127) + 3
+                let la = min(luminanceAdaptation(bg), luminanceCap)
                 let em = textureBeta * edgeMaskingWeight * maxGradient(u, r, c, kern, w, ri, ci)
                 let tm = textureBeta * textureMaskingWeight * maxGradient(t, r, c, kern, w, ri, ci)
                 let cm = em + tm

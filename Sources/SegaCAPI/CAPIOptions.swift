@@ -59,6 +59,7 @@ enum CAPIOptions {
                write: { o, c in o.di_probability = c.diProbability }),
         CField(name: "di_resize", read: { o, c in c.diResize = o.di_resize }, write: { o, c in o.di_resize = c.diResize }),
         CField(name: "di_samples", read: { o, c in c.diSamples = Int(o.di_samples) }, write: { o, c in o.di_samples = Int32(c.diSamples) }),
+        CField(name: "jnd_la_cap", read: { o, c in c.jndLuminanceCap = o.jnd_la_cap }, write: { o, c in o.jnd_la_cap = c.jndLuminanceCap }),
     ]
 
     /// The case numbered `n` (its place in allCases, as sega.h numbers it), or an invalid-argument error.

@@ -70,6 +70,9 @@ struct AttackFlags: ParsableArguments {
     @Option(name: .long, help: ArgumentHelp(S[.jndModel].help))
     var jndModel: String = S[.jndModel].defaultShown
 
+    @Option(name: .customLong("jnd-la-cap"), help: ArgumentHelp(S[.jndLuminanceCap].help))
+    var jndLuminanceCap: Float = AttackConfig().jndLuminanceCap
+
     @Option(name: .long, help: ArgumentHelp(S[.svreInner].help))
     var svreInner: Int = AttackConfig().svreInner
 
@@ -112,7 +115,7 @@ struct AttackFlags: ParsableArguments {
             (.maskAgreement, .float(maskAgreement)), (.jndThreshold, .float(jndThreshold)), (.antithetic, .bool(antithetic)),
             (.segaMomentum, .float(segaMomentum)), (.momentum, .float(momentum)), (.vtBeta, .float(vtBeta)),
             (.vtSamples, .int(vtSamples)), (.budget, .choice(budget)), (.budgetLambda, .float(budgetLambda)),
-            (.jndModel, .choice(jndModel)), (.svreInner, .int(svreInner)),
+            (.jndModel, .choice(jndModel)), (.jndLuminanceCap, .float(jndLuminanceCap)), (.svreInner, .int(svreInner)),
             (.cwaRadius, .float(try FlagValues.amount(cwaRadius, flag: "--cwa-radius"))), (.cwaInnerStep, .float(cwaInnerStep)),
             (.cwaSweeps, .int(cwaSweeps)), (.diProbability, .float(diProbability)), (.diResize, .float(diResize)),
             (.diSamples, .int(diSamples)),

@@ -293,3 +293,49 @@ final class LiuJNDTests: XCTestCase {
         XCTAssertGreaterThan(out.max()!, out.min()!)
     }
 }
+
+// MARK: - Luminance cap
+
+final class JNDLuminanceCapTests: XCTestCase {
+    private func map(_ image: [Float], _ model: JNDModel, cap: Float, _ h: Int, _ w: Int) -> [Float] {
+        var m = JNDMap(height: h, width: w)
+        var out = [Float](repeating: -1, count: h * w)
+        image.withUnsafeBufferPointer { img in out.withUnsafeMutableBufferPointer { m.compute(img, model: model, luminanceCap: cap, into: $0) } }
+        return out
+    }
+
+    /// On a flat image the JND is luminance adaptation alone (no masking): Chou & Li's 20 levels
+    /// on black, 3 on mid-grey (127), 3 + 3/128 * 128 = 6 on white; the cap clips it there and
+    /// nowhere else.
+    func testCapClipsLuminanceAdaptationOnFlatImages() {
+        let h = 9, w = 11
+        for model in JNDModel.allCases {
+            for (level, la) in [(0, Float(20)), (127, 3), (255, 6)] {
+                let img = flatImage(level, height: h, width: w)
+                let free = map(img, model, cap: 0, h, w)
+                XCTAssertEqual(free[h / 2 * w + w / 2], la, accuracy: 1e-4, "\(model) level \(level)")
+                for cap: Float in [2, 4, 30] {
+                    let capped = map(img, model, cap: cap, h, w)
+                    XCTAssertTrue(capped.allSatisfy { abs($0 - min(la, cap)) < 1e-4 }, "\(model) level \(level) cap \(cap)")
+                }
+            }
+        }
+    }
+
+    /// No cap (0) is the published model bit for bit; a cap never raises the map, and a cap above
+    /// the largest LA (20) changes nothing.
+    func testNoCapIsThePublishedMapAndACapOnlyLowersIt() {
+        let h = 23, w = 31
+        var img = [Float](repeating: 0, count: 3 * h * w)
+        img.withUnsafeMutableBufferPointer { NoiseStream(seed: 91).fillUniform($0, amplitude: 0.5) }
+        img = img.map { $0 + 0.5 }
+        for model in JNDModel.allCases {
+            let published = model == .yang ? jndOf(img, height: h, width: w) : liuOf(img, height: h, width: w)
+            XCTAssertEqual(map(img, model, cap: 0, h, w).map(\.bitPattern), published.map(\.bitPattern), "\(model)")
+            XCTAssertEqual(map(img, model, cap: 21, h, w).map(\.bitPattern), published.map(\.bitPattern), "\(model)")
+            let capped = map(img, model, cap: 3, h, w)
+            XCTAssertTrue(zip(capped, published).allSatisfy { $0 <= $1 }, "\(model)")
+            XCTAssertTrue(zip(capped, published).contains { $0 < $1 }, "\(model): the cap changed nothing on noise")
+        }
+    }
+}

@@ -191,6 +191,7 @@ final class SettingsTableTests: XCTestCase {
         if c.effectiveBudget != .uniform { f.append("budget=\(c.effectiveBudget.rawValue)") }
         if c.budgetLambda != d.budgetLambda { f.append("budgetlambda=\(c.budgetLambda)") }
         if c.usesJND && c.jndModel != .yang { f.append("jndmodel=\(c.jndModel.rawValue)") }
+        if c.usesJND && c.jndLuminanceCap != 0 { f.append("jndlacap=\(c.jndLuminanceCap)") }
         switch c.method {
         case .svre where c.svreInner != d.svreInner: f.append("svreinner=\(c.svreInner)")
         case .cwa:
@@ -222,6 +223,7 @@ final class SettingsTableTests: XCTestCase {
         if c.diProbability != d.diProbability { added += ", DI p \(f(Double(c.diProbability), 2))" }
         if c.diResize != d.diResize { added += ", DI resize \(f(Double(c.diResize), 2))" }
         if c.diSamples != d.diSamples { added += ", DI samples \(c.diSamples)" }
+        if c.usesJND && c.jndLuminanceCap != 0 { added += ", LA cap \(f(Double(c.jndLuminanceCap), 1))" }
         return "eps \(f(Double(c.eps) * 255, 2))/255, alpha \(f(Double(c.stepSize) * 255, 2))/255, T \(c.iterations), N \(c.samples), sigma \(f(Double(c.sigma), 3))\(c.antithetic ? " (antithetic)" : "")\(c.segaMomentum > 0 ? ", SEGA momentum \(f(Double(c.segaMomentum), 2))" : ""), M^F quantile \(f(Double(c.maskQuantile), 2)), M^F agreement \(f(Double(c.maskAgreement), 2)), JND threshold \(f(Double(c.jndThreshold), 1)), normalise \(c.normalizeSources), momentum (MI-FGSM, VT) \(f(Double(c.momentum), 2)), VT samples \(c.vtSamples) radius \(f(Double(c.vtBeta), 2)) eps, seed \(c.seed)" + added
     }
 

@@ -71,6 +71,7 @@ typedef struct sega_attack_options {
     float di_probability;    /* DI: probability of transforming an input copy, [0, 1] */
     float di_resize;         /* DI: content shrunk to between 1/this and 1 of the image, [1, 2] */
     int di_samples;          /* DI: transformed copies per iteration, 1...10000 */
+    float jnd_la_cap;        /* JND map: luminance adaptation counted up to this many luma levels, [0, 255]; 0: no cap */
 } sega_attack_options;
 
 /* A context with a memory budget in bytes for all its plans (0: no limit) and a thread count
