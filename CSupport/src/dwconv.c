@@ -28,6 +28,7 @@
 // on the worker's stack; planes that do not fit go through it in bands of output rows.
 #include "sega_conv.h"
 #include "sega_engine.h"
+#include "sega_eltwise.h"
 #include "sega_threads.h"
 #include "dwconv_internal.h"
 #include <string.h>
@@ -202,13 +203,19 @@ static void dwgather_make(dwgather *G, const dwplan *P, int rows_up) {
     G->ok = 1;
 }
 
-// Y interior = dy (the padding was zeroed once and is never written). Rows and columns of dy
-// beyond what any computed position reads (oy >= YR - TY, ox >= YW - LY) are left out.
-static void dwg_fill(const dwgather *G, const pgeom *p, const float *restrict dy, float *restrict Y) {
+// Y interior = dy, or (m, dy's mask) m ? dy + 0 : +0 (the padding was zeroed once and is never
+// written). Rows and columns of dy beyond what any computed position reads (oy >= YR - TY,
+// ox >= YW - LY) are left out.
+static void dwg_fill(const dwgather *G, const pgeom *p, const float *restrict dy, const uint8_t *m, int avx2,
+                     float *restrict Y) {
     const int nr = p->OH < G->YR - G->TY ? p->OH : G->YR - G->TY;
     const int nc = p->OW < G->YW - G->LY ? p->OW : G->YW - G->LY;
-    for (int oy = 0; oy < nr; oy++)
-        memcpy(Y + (size_t)(oy + G->TY) * G->YW + G->LY, dy + (size_t)oy * p->OW, (size_t)nc * sizeof(float));
+    for (int oy = 0; oy < nr; oy++) {
+        float *row = Y + (size_t)(oy + G->TY) * G->YW + G->LY;
+        const size_t o = (size_t)oy * p->OW;
+        if (m) sega__mask_range((size_t)nc, m + o, dy + o, row, avx2);
+        else memcpy(row, dy + o, (size_t)nc * sizeof(float));
+    }
 }
 
 // Zero the part of the scratch the plan uses.
@@ -234,13 +241,35 @@ static dw_padded dw_padded_of(const dw_kernels *K, const dwplan *P) {
     return d;
 }
 
+// Scratch rows [ra, rb) of a stride-1 plan from mask ? x + 0 : +0 (x, m: the plane and its
+// mask): the bytes of sega_dwconv_fill_* on the masked plane.
+static void dw_fill_masked(const dwplan *P, const float *x, const uint8_t *m, float *s, int ra, int rb, int r0,
+                           int avx2) {
+    const pgeom *p = &P->p;
+    const int lo = P->klo[0], hi = P->khi[0];
+    if (lo >= hi) return;
+    for (int r = ra; r < rb; r++) {
+        const size_t o = (size_t)(r - p->PT) * p->W + (size_t)(lo - p->PL);
+        sega__mask_range((size_t)(hi - lo), m + o, x + o, s + (size_t)(r - r0) * P->RS + lo, avx2);
+    }
+}
+
+// Fill rows [ra, rb) of plane x (m: its mask, NULL: none; masked plans have column stride 1).
+static void dw_fill(const dw_padded *D, const float *x, const uint8_t *m, int avx2, float *s, int ra, int rb,
+                    int r0) {
+    if (m) dw_fill_masked(D->plan, x, m, s, ra, rb, r0, avx2);
+    else D->fill(D->plan, x, s, ra, rb, r0);
+}
+
 // One channel through the scratch s (zeroed by dw_zero before the first channel; the column
 // padding is never written, the row padding is rewritten per band when there are several).
-static void dw_fwd_one(const dw_padded *D, const float *x, const float *w, float b, float *y, float *s) {
+// m: the plane's mask, the kernel then reads m ? x + 0 : +0 (NULL: x).
+static void dw_fwd_one(const dw_padded *D, const float *x, const uint8_t *m, int avx2, const float *w, float b,
+                       float *y, float *s) {
     const dwplan *P = D->plan;
     const pgeom *p = &P->p;
     if (P->band >= p->OH) {
-        D->fill(P, x, s, P->rlo, P->rhi, 0);
+        dw_fill(D, x, m, avx2, s, P->rlo, P->rhi, 0);
         D->plane(P, s, w, b, y);
         return;
     }
@@ -251,7 +280,7 @@ static void dw_fwd_one(const dw_padded *D, const float *x, const float *w, float
         for (int r = r0; r < r1; r++)
             if (r < P->rlo || r >= P->rhi) memset(s + (size_t)(r - r0) * P->RS, 0, (size_t)P->RS * sizeof(float));
         const int ra = r0 > P->rlo ? r0 : P->rlo, rb = r1 < P->rhi ? r1 : P->rhi;
-        if (ra < rb) D->fill(P, x, s, ra, rb, r0);
+        if (ra < rb) dw_fill(D, x, m, avx2, s, ra, rb, r0);
         Q.p.OH = n;
         D->plane(&Q, s, w, b, y + (size_t)oy0 * p->OW);
     }
@@ -271,9 +300,11 @@ static void dw_block_range(int c, int idx, int count, int *c0, int *c1) {
     *c1 = (int)((long long)c * (idx + 1) / count);
 }
 
-// Runs task(ctx, i, n) for the n blocks of c channels: on the pool when there are several.
-static void dw_run_blocks(sega_engine *e, int c, sega_task_fn task, void *ctx) {
-    const int nb = dw_blocks(e, c);
+// Runs task(ctx, i, n) for the n blocks of c channels (at most `cap`): on the pool when there
+// are several.
+static void dw_run_blocks(sega_engine *e, int c, int cap, sega_task_fn task, void *ctx) {
+    int nb = dw_blocks(e, c);
+    if (nb > cap) nb = cap;
     if (e && nb > 1) sega_pool_run(sega_engine_pool(e), task, ctx, nb);
     else task(ctx, 0, 1);
 }
@@ -337,8 +368,8 @@ static void fwd_block(void *vctx, int idx, int count) {
     int pending = q0;   // first plane not activated yet
     for (int q = q0; q < q1; q++) {
         const int c = q % g->c;
-        dw_fwd_one(&k->padded, k->x + (size_t)q * xs, k->w + (size_t)c * ws, k->bias ? k->bias[c] : 0.0f,
-                   k->y + (size_t)q * ys, s);
+        dw_fwd_one(&k->padded, k->x + (size_t)q * xs, NULL, 0, k->w + (size_t)c * ws,
+                   k->bias ? k->bias[c] : 0.0f, k->y + (size_t)q * ys, s);
         if ((size_t)(q + 1 - pending) * ys >= DW_ACT_RUN || q + 1 == q1) {
             fwd_act(k, pending, q + 1);
             pending = q + 1;
@@ -355,7 +386,7 @@ void sega_dwconv_fwd_batch(sega_engine *e, const sega_conv_geom *g, int n, const
     const int avx2 = act != SEGA_ACT_NONE && sega__kernel_isa(e, SEGA_ISA_AVX2) == SEGA_ISA_AVX2;
     fwd_ctx k = {g, x, w, bias, y, K, NULL, dw_padded_of(K, &plan), n * g->c, act, avx2, mask};
     if (plan.ok) {
-        dw_run_blocks(e, k.planes, fwd_block, &k);
+        dw_run_blocks(e, k.planes, k.planes, fwd_block, &k);
         return;
     }
     k.interior = dw_pick_interior(K, &p);
@@ -369,6 +400,13 @@ void sega_dwconv_fwd(sega_engine *e, const sega_conv_geom *g, const float *x, co
 
 // ---------------------------------------------------------------------------------------------
 // Input gradient
+//
+// Planes are numbered over the batch as in the forward (plane q: channel q % c of image q / c).
+// With a mask (a fused relu/relu6 of the forward), the kernels read mask ? dy + 0 : +0 instead of
+// dy (sega__mask_range: sega_mask_copy's bytes): the stride-1 path masks while filling the
+// scratch, the gathered path while copying dy into its buffer, the scatter and the direct path
+// into the block's plane of the workspace. With `acc`, each plane is computed into the block's
+// own plane of the workspace and then added to dx (sega_add_inplace, as the per-image op did).
 
 #define SEGA_DW_FLIP_MAX 256   // largest kh*kw handled through the flipped-kernel forward
 
@@ -380,15 +418,42 @@ typedef struct {
     dw_interior_fn interior;  // direct path, stride 1 (flipped forward)
     dw_padded padded;         // stride 1: the flipped forward; else the scatter/gather plan
     const dwgather *gather;   // strided: gather tables (ok == 0: scatter)
+    int planes;               // n * c
+    const uint8_t *mask;      // NULL: dy as it is
+    int mask_avx2;            // sega__mask_range's loop
+    int acc;                  // dx += the result, else dx = the result
+    float *ws;                // block b: ws + b * h*w (acc), ws + c * h*w + b * oh*ow (masked dy)
 } bwd_ctx;
 
-static void bwd_channel(void *vctx, int c, int count) {
-    (void)count;
-    const bwd_ctx *k = (const bwd_ctx *)vctx;
+static size_t bwd_xs(const bwd_ctx *k) { return (size_t)k->g->h * k->g->w; }
+static size_t bwd_ys(const bwd_ctx *k) { return (size_t)k->g->oh * k->g->ow; }
+
+// Plane q of the mask (NULL: none).
+static const uint8_t *bwd_mask(const bwd_ctx *k, int q) { return k->mask ? k->mask + (size_t)q * bwd_ys(k) : NULL; }
+
+// Plane q of dy as the kernels read it: dy itself, or masked into block b's workspace plane.
+static const float *bwd_dy(const bwd_ctx *k, int q, int b) {
+    const size_t ys = bwd_ys(k);
+    const float *dy = k->dy + (size_t)q * ys;
+    if (!k->mask) return dy;
+    float *t = k->ws + (size_t)k->g->c * bwd_xs(k) + (size_t)b * ys;
+    sega__mask_range(ys, bwd_mask(k, q), dy, t, k->mask_avx2);
+    return t;
+}
+
+// Where plane q's gradient is computed: dx itself, or block b's workspace plane (acc).
+static float *bwd_dst(const bwd_ctx *k, int q, int b) {
+    return k->acc ? k->ws + (size_t)b * bwd_xs(k) : k->dx + (size_t)q * bwd_xs(k);
+}
+
+// Plane q's gradient is in dst: added to dx when accumulating.
+static void bwd_done(const bwd_ctx *k, int q, const float *dst) {
+    if (k->acc) sega_add_inplace(bwd_xs(k), dst, k->dx + (size_t)q * bwd_xs(k));
+}
+
+// Direct path, one plane (stride 1: the flipped forward; else the kernel's own scatter).
+static void bwd_direct_one(const bwd_ctx *k, const float *dy, const float *w, float *dx) {
     const sega_conv_geom *g = k->g;
-    const float *dy = k->dy + (size_t)c * g->oh * g->ow;
-    const float *w = k->w + (size_t)c * g->kh * g->kw;
-    float *dx = k->dx + (size_t)c * g->h * g->w;
     const int taps = g->kh * g->kw;
     if (g->sh == 1 && g->sw == 1 && taps <= SEGA_DW_FLIP_MAX) {
         float wf[SEGA_DW_FLIP_MAX];
@@ -401,69 +466,87 @@ static void bwd_channel(void *vctx, int c, int count) {
     k->k->direct_bwd(&p, dy, w, dx);
 }
 
-// Stride 1: flipped-kernel forward of dy, channel by channel (w flipped per channel).
-static void bwd_flipped(const bwd_ctx *k, int c0, int c1, float *s) {
+static void bwd_direct_block(void *vctx, int idx, int count) {
+    const bwd_ctx *k = (const bwd_ctx *)vctx;
+    int q0, q1;
+    dw_block_range(k->planes, idx, count, &q0, &q1);
+    for (int q = q0; q < q1; q++) {
+        float *dst = bwd_dst(k, q, idx);
+        bwd_direct_one(k, bwd_dy(k, q, idx), k->w + (size_t)(q % k->g->c) * k->g->kh * k->g->kw, dst);
+        bwd_done(k, q, dst);
+    }
+}
+
+// Stride 1: flipped-kernel forward of dy, plane by plane (w flipped per plane). dw_fwd_one's
+// bands, with the masked fill when there is a mask.
+static void bwd_flipped(const bwd_ctx *k, int q0, int q1, int b, float *s) {
     const sega_conv_geom *g = k->g;
-    const size_t xs = (size_t)g->h * g->w, ys = (size_t)g->oh * g->ow, ws = (size_t)g->kh * g->kw;
+    const dwplan *P = k->padded.plan;
+    const size_t ws = (size_t)g->kh * g->kw;
     float wf[DW_MAX_TAPS];
     const int taps = (int)ws;
-    dw_zero(k->padded.plan, s);
-    for (int c = c0; c < c1; c++) {
-        const float *w = k->w + (size_t)c * ws;
+    dw_zero(P, s);
+    for (int q = q0; q < q1; q++) {
+        const float *w = k->w + (size_t)(q % g->c) * ws;
         for (int t = 0; t < taps; t++) wf[t] = w[taps - 1 - t];
-        dw_fwd_one(&k->padded, k->dy + (size_t)c * ys, wf, 0.0f, k->dx + (size_t)c * xs, s);
+        float *dst = bwd_dst(k, q, b);
+        dw_fwd_one(&k->padded, k->dy + (size_t)q * bwd_ys(k), bwd_mask(k, q), k->mask_avx2, wf, 0.0f, dst, s);
+        bwd_done(k, q, dst);
     }
 }
 
 // Strided, dy fits the gather buffer: gather each (row phase, column phase) class, in bands of
 // as many padded rows as the scratch holds (each row is computed from Y alone, so the band size
 // changes no result).
-static void bwd_gathered(const bwd_ctx *k, int c0, int c1, float *s) {
+static void bwd_gathered(const bwd_ctx *k, int q0, int q1, int b, float *s) {
     const sega_conv_geom *g = k->g;
     const dwplan *P = k->padded.plan;
     const dwgather *G = k->gather;
-    const size_t xs = (size_t)g->h * g->w, ys = (size_t)g->oh * g->ow, ws = (size_t)g->kh * g->kw;
+    const size_t xs = bwd_xs(k), ws = (size_t)g->kh * g->kw;
     const dw_extract_fn extract = k->k->extract[P->p.SW];
     const int rows = DW_SCRATCH_FLOATS / P->RS;
     float Y[DW_GATHER_FLOATS] __attribute__((aligned(64)));
     memset(Y, 0, (size_t)G->YR * G->YW * sizeof(float));
-    for (int c = c0; c < c1; c++) {
-        float *dx = k->dx + (size_t)c * xs;
-        dwg_fill(G, &P->p, k->dy + (size_t)c * ys, Y);
+    for (int q = q0; q < q1; q++) {
+        float *dx = bwd_dst(k, q, b);
+        dwg_fill(G, &P->p, k->dy + (size_t)q * bwd_ys(k), bwd_mask(k, q), k->mask_avx2, Y);
         memset(dx, 0, xs * sizeof(float));
         for (int ra = P->rlo; ra < P->rhi; ra += rows) {
             const int rb = P->rhi - ra < rows ? P->rhi : ra + rows;
-            k->k->gather(P, G, Y, k->w + (size_t)c * ws, s, ra, rb);
+            k->k->gather(P, G, Y, k->w + (size_t)(q % g->c) * ws, s, ra, rb);
             extract(P, s, dx, ra, rb);
         }
+        bwd_done(k, q, dx);
     }
 }
 
 // Strided, otherwise: scatter dy into the scratch tap by tap.
-static void bwd_scattered(const bwd_ctx *k, int c0, int c1, float *s) {
+static void bwd_scattered(const bwd_ctx *k, int q0, int q1, int b, float *s) {
     const sega_conv_geom *g = k->g;
     const dwplan *P = k->padded.plan;
-    const size_t xs = (size_t)g->h * g->w, ys = (size_t)g->oh * g->ow, ws = (size_t)g->kh * g->kw;
-    for (int c = c0; c < c1; c++) {
+    const size_t xs = bwd_xs(k), ws = (size_t)g->kh * g->kw;
+    for (int q = q0; q < q1; q++) {
+        float *dx = bwd_dst(k, q, b);
         dw_zero(P, s);
-        k->k->scatter(P, k->dy + (size_t)c * ys, k->w + (size_t)c * ws, s);
-        memset(k->dx + (size_t)c * xs, 0, xs * sizeof(float));
-        k->k->extract[P->p.SW](P, s + (size_t)P->rlo * P->RS, k->dx + (size_t)c * xs, P->rlo, P->rhi);
+        k->k->scatter(P, bwd_dy(k, q, b), k->w + (size_t)(q % g->c) * ws, s);
+        memset(dx, 0, xs * sizeof(float));
+        k->k->extract[P->p.SW](P, s + (size_t)P->rlo * P->RS, dx, P->rlo, P->rhi);
+        bwd_done(k, q, dx);
     }
 }
 
 static void bwd_block(void *vctx, int idx, int count) {
     const bwd_ctx *k = (const bwd_ctx *)vctx;
-    int c0, c1;
-    dw_block_range(k->g->c, idx, count, &c0, &c1);
+    int q0, q1;
+    dw_block_range(k->planes, idx, count, &q0, &q1);
     float s[DW_SCRATCH_FLOATS] __attribute__((aligned(64)));
-    if (k->g->sh == 1 && k->g->sw == 1) bwd_flipped(k, c0, c1, s);
-    else if (k->gather->ok) bwd_gathered(k, c0, c1, s);
-    else bwd_scattered(k, c0, c1, s);
+    if (k->g->sh == 1 && k->g->sw == 1) bwd_flipped(k, q0, q1, idx, s);
+    else if (k->gather->ok) bwd_gathered(k, q0, q1, idx, s);
+    else bwd_scattered(k, q0, q1, idx, s);
 }
 
-void sega_dwconv_bwd_input(sega_engine *e, const sega_conv_geom *g, const float *dy,
-                           const float *w, float *dx) {
+void sega_dwconv_bwd_input_batch(sega_engine *e, const sega_conv_geom *g, int n, const float *dy,
+                                 const uint8_t *mask, const float *w, float *dx, int accumulate, float *ws) {
     const dw_kernels *K = dw_kernels_for(e, SEGA_ISA_AVX512);
     dwplan plan;
     dwgather gather;
@@ -475,13 +558,17 @@ void sega_dwconv_bwd_input(sega_engine *e, const sega_conv_geom *g, const float 
         dwgather_make(&gather, &plan, plan.band < g->oh);
         if (plan.band < g->oh && !gather.ok) plan.ok = 0;   // the scatter needs the whole plane
     }
-    bwd_ctx k = {g, dy, w, dx, K, NULL, dw_padded_of(K, &plan), &gather};
-    if (plan.ok) {
-        dw_run_blocks(e, g->c, bwd_block, &k);
-        return;
-    }
-    if (unit) k.interior = dw_pick_interior(K, &p);
-    dw_run_channels(e, g->c, bwd_channel, &k);
+    const int avx2 = mask && sega__kernel_isa(e, SEGA_ISA_AVX2) == SEGA_ISA_AVX2;
+    bwd_ctx k = {g, dy, w, dx, K, NULL, dw_padded_of(K, &plan), &gather, n * g->c, mask, avx2, accumulate != 0, ws};
+    // Blocks that use the workspace have a plane of it each: at most c blocks.
+    const int cap = accumulate || mask ? g->c : k.planes;
+    if (!plan.ok && unit) k.interior = dw_pick_interior(K, &p);
+    dw_run_blocks(e, k.planes, cap, plan.ok ? bwd_block : bwd_direct_block, &k);
+}
+
+void sega_dwconv_bwd_input(sega_engine *e, const sega_conv_geom *g, const float *dy,
+                           const float *w, float *dx) {
+    sega_dwconv_bwd_input_batch(e, g, 1, dy, NULL, w, dx, 0, NULL);
 }
 
 // ---------------------------------------------------------------------------------------------
