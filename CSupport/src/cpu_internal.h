@@ -43,8 +43,5 @@ int sega__cpu_avx512_half_rate(void);
 /// when `avx2` (sega__kernel_isa(e, SEGA_ISA_AVX2) == SEGA_ISA_AVX2, as sega_act_fwd_inplace
 /// decides it), else its portable one: the same bytes (eltwise_mt.c).
 void sega__act_range(size_t n, int act, float *y, uint8_t *mask, int avx2);
-/// sega_mask_copy's out = mask ? dy + 0 : +0 on [0, n) on the calling thread, with its AVX2 loop
-/// when `avx2` (as sega_mask_copy decides it), else its portable one: the same bytes.
-void sega__mask_range(size_t n, const uint8_t *mask, const float *dy, float *out, int avx2);
 
 #endif

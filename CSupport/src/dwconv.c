@@ -53,6 +53,7 @@ static const dw_kernels k_portable = {
     .direct_fwd = sega_dwconv_direct_fwd_portable,
     .direct_bwd = sega_dwconv_direct_bwd_portable,
     .wgrad = sega_dwconv_wgrad_portable,
+    .mask_row = sega_dwconv_mask_row_portable,
 };
 
 #if SEGA_HAVE_X86_KERNELS
@@ -66,7 +67,7 @@ static const dw_kernels k_portable = {
                  sega_dwconv_direct_k5s1_avx2, sega_dwconv_direct_k5s2_avx2,                     \
                  sega_dwconv_direct_k7s1_avx2, sega_dwconv_direct_k7s2_avx2},                    \
     .direct_fwd = sega_dwconv_direct_fwd_avx2, .direct_bwd = sega_dwconv_direct_bwd_avx2,         \
-    .wgrad = sega_dwconv_wgrad_avx2
+    .wgrad = sega_dwconv_wgrad_avx2, .mask_row = sega_dwconv_mask_row_avx2
 
 static const dw_kernels k_avx2 = {
     .isa = SEGA_ISA_AVX2,
@@ -203,19 +204,13 @@ static void dwgather_make(dwgather *G, const dwplan *P, int rows_up) {
     G->ok = 1;
 }
 
-// Y interior = dy, or (m, dy's mask) m ? dy + 0 : +0 (the padding was zeroed once and is never
-// written). Rows and columns of dy beyond what any computed position reads (oy >= YR - TY,
-// ox >= YW - LY) are left out.
-static void dwg_fill(const dwgather *G, const pgeom *p, const float *restrict dy, const uint8_t *m, int avx2,
-                     float *restrict Y) {
+// Y interior = dy (the padding was zeroed once and is never written). Rows and columns of dy
+// beyond what any computed position reads (oy >= YR - TY, ox >= YW - LY) are left out.
+static void dwg_fill(const dwgather *G, const pgeom *p, const float *restrict dy, float *restrict Y) {
     const int nr = p->OH < G->YR - G->TY ? p->OH : G->YR - G->TY;
     const int nc = p->OW < G->YW - G->LY ? p->OW : G->YW - G->LY;
-    for (int oy = 0; oy < nr; oy++) {
-        float *row = Y + (size_t)(oy + G->TY) * G->YW + G->LY;
-        const size_t o = (size_t)oy * p->OW;
-        if (m) sega__mask_range((size_t)nc, m + o, dy + o, row, avx2);
-        else memcpy(row, dy + o, (size_t)nc * sizeof(float));
-    }
+    for (int oy = 0; oy < nr; oy++)
+        memcpy(Y + (size_t)(oy + G->TY) * G->YW + G->LY, dy + (size_t)oy * p->OW, (size_t)nc * sizeof(float));
 }
 
 // Zero the part of the scratch the plan uses.
@@ -241,35 +236,13 @@ static dw_padded dw_padded_of(const dw_kernels *K, const dwplan *P) {
     return d;
 }
 
-// Scratch rows [ra, rb) of a stride-1 plan from mask ? x + 0 : +0 (x, m: the plane and its
-// mask): the bytes of sega_dwconv_fill_* on the masked plane.
-static void dw_fill_masked(const dwplan *P, const float *x, const uint8_t *m, float *s, int ra, int rb, int r0,
-                           int avx2) {
-    const pgeom *p = &P->p;
-    const int lo = P->klo[0], hi = P->khi[0];
-    if (lo >= hi) return;
-    for (int r = ra; r < rb; r++) {
-        const size_t o = (size_t)(r - p->PT) * p->W + (size_t)(lo - p->PL);
-        sega__mask_range((size_t)(hi - lo), m + o, x + o, s + (size_t)(r - r0) * P->RS + lo, avx2);
-    }
-}
-
-// Fill rows [ra, rb) of plane x (m: its mask, NULL: none; masked plans have column stride 1).
-static void dw_fill(const dw_padded *D, const float *x, const uint8_t *m, int avx2, float *s, int ra, int rb,
-                    int r0) {
-    if (m) dw_fill_masked(D->plan, x, m, s, ra, rb, r0, avx2);
-    else D->fill(D->plan, x, s, ra, rb, r0);
-}
-
 // One channel through the scratch s (zeroed by dw_zero before the first channel; the column
 // padding is never written, the row padding is rewritten per band when there are several).
-// m: the plane's mask, the kernel then reads m ? x + 0 : +0 (NULL: x).
-static void dw_fwd_one(const dw_padded *D, const float *x, const uint8_t *m, int avx2, const float *w, float b,
-                       float *y, float *s) {
+static void dw_fwd_one(const dw_padded *D, const float *x, const float *w, float b, float *y, float *s) {
     const dwplan *P = D->plan;
     const pgeom *p = &P->p;
     if (P->band >= p->OH) {
-        dw_fill(D, x, m, avx2, s, P->rlo, P->rhi, 0);
+        D->fill(P, x, s, P->rlo, P->rhi, 0);
         D->plane(P, s, w, b, y);
         return;
     }
@@ -280,7 +253,7 @@ static void dw_fwd_one(const dw_padded *D, const float *x, const uint8_t *m, int
         for (int r = r0; r < r1; r++)
             if (r < P->rlo || r >= P->rhi) memset(s + (size_t)(r - r0) * P->RS, 0, (size_t)P->RS * sizeof(float));
         const int ra = r0 > P->rlo ? r0 : P->rlo, rb = r1 < P->rhi ? r1 : P->rhi;
-        if (ra < rb) dw_fill(D, x, m, avx2, s, ra, rb, r0);
+        if (ra < rb) D->fill(P, x, s, ra, rb, r0);
         Q.p.OH = n;
         D->plane(&Q, s, w, b, y + (size_t)oy0 * p->OW);
     }
@@ -288,10 +261,11 @@ static void dw_fwd_one(const dw_padded *D, const float *x, const uint8_t *m, int
 
 // Number of channel blocks to dispatch: one per pool thread (the split never changes a result,
 // each channel is computed the same way whoever computes it), so that each task zeroes its
-// scratch once and reuses it for all its channels.
-static int dw_blocks(sega_engine *e, int c) {
+// scratch once and reuses it for all its channels. At most `cap` blocks.
+static int dw_blocks(sega_engine *e, int c, int cap) {
     int n = e ? sega_pool_threads(sega_engine_pool(e)) : 1;
     if (n > c) n = c;
+    if (n > cap) n = cap;
     return n < 1 ? 1 : n;
 }
 
@@ -300,11 +274,8 @@ static void dw_block_range(int c, int idx, int count, int *c0, int *c1) {
     *c1 = (int)((long long)c * (idx + 1) / count);
 }
 
-// Runs task(ctx, i, n) for the n blocks of c channels (at most `cap`): on the pool when there
-// are several.
-static void dw_run_blocks(sega_engine *e, int c, int cap, sega_task_fn task, void *ctx) {
-    int nb = dw_blocks(e, c);
-    if (nb > cap) nb = cap;
+// Runs task(ctx, i, nb) for the nb blocks: on the pool when there are several.
+static void dw_run_blocks(sega_engine *e, int nb, sega_task_fn task, void *ctx) {
     if (e && nb > 1) sega_pool_run(sega_engine_pool(e), task, ctx, nb);
     else task(ctx, 0, 1);
 }
@@ -368,7 +339,7 @@ static void fwd_block(void *vctx, int idx, int count) {
     int pending = q0;   // first plane not activated yet
     for (int q = q0; q < q1; q++) {
         const int c = q % g->c;
-        dw_fwd_one(&k->padded, k->x + (size_t)q * xs, NULL, 0, k->w + (size_t)c * ws,
+        dw_fwd_one(&k->padded, k->x + (size_t)q * xs, k->w + (size_t)c * ws,
                    k->bias ? k->bias[c] : 0.0f, k->y + (size_t)q * ys, s);
         if ((size_t)(q + 1 - pending) * ys >= DW_ACT_RUN || q + 1 == q1) {
             fwd_act(k, pending, q + 1);
@@ -386,7 +357,7 @@ void sega_dwconv_fwd_batch(sega_engine *e, const sega_conv_geom *g, int n, const
     const int avx2 = act != SEGA_ACT_NONE && sega__kernel_isa(e, SEGA_ISA_AVX2) == SEGA_ISA_AVX2;
     fwd_ctx k = {g, x, w, bias, y, K, NULL, dw_padded_of(K, &plan), n * g->c, act, avx2, mask};
     if (plan.ok) {
-        dw_run_blocks(e, k.planes, k.planes, fwd_block, &k);
+        dw_run_blocks(e, dw_blocks(e, k.planes, k.planes), fwd_block, &k);
         return;
     }
     k.interior = dw_pick_interior(K, &p);
@@ -403,10 +374,12 @@ void sega_dwconv_fwd(sega_engine *e, const sega_conv_geom *g, const float *x, co
 //
 // Planes are numbered over the batch as in the forward (plane q: channel q % c of image q / c).
 // With a mask (a fused relu/relu6 of the forward), the kernels read mask ? dy + 0 : +0 instead of
-// dy (sega__mask_range: sega_mask_copy's bytes): the stride-1 path masks while filling the
-// scratch, the gathered path while copying dy into its buffer, the scatter and the direct path
-// into the block's plane of the workspace. With `acc`, each plane is computed into the block's
-// own plane of the workspace and then added to dx (sega_add_inplace, as the per-image op did).
+// dy (the kernels' mask_row: sega_mask_copy's bytes), masked into the thread block's part of the
+// workspace in runs of consecutive planes (up to DW_ACT_RUN floats, or one plane) right before
+// they are computed, so that they are read from cache and small planes share a call (masking
+// row by row as the scratch is filled, or plane by plane, cost more instructions). With
+// `acc`, each plane is computed into the block's own plane of the workspace and then added to
+// dx (sega_add_inplace, as the per-image op did).
 
 #define SEGA_DW_FLIP_MAX 256   // largest kh*kw handled through the flipped-kernel forward
 
@@ -420,35 +393,44 @@ typedef struct {
     const dwgather *gather;   // strided: gather tables (ok == 0: scatter)
     int planes;               // n * c
     const uint8_t *mask;      // NULL: dy as it is
-    int mask_avx2;            // sega__mask_range's loop
     int acc;                  // dx += the result, else dx = the result
-    float *ws;                // block b: ws + b * h*w (acc), ws + c * h*w + b * oh*ow (masked dy)
+    float *ws;                // block b: ws + b * xs (acc), ws + c * xs + b * room * ys (masked dy)
+    size_t xs, ys;            // h * w, oh * ow
+    int room;                 // masked dy planes per block (c / blocks)
 } bwd_ctx;
 
-static size_t bwd_xs(const bwd_ctx *k) { return (size_t)k->g->h * k->g->w; }
-static size_t bwd_ys(const bwd_ctx *k) { return (size_t)k->g->oh * k->g->ow; }
+// A block's masked planes: [qa, qb) of dy at buf.
+typedef struct { int qa, qb, q1; float *buf; } dy_run;
 
-// Plane q of the mask (NULL: none).
-static const uint8_t *bwd_mask(const bwd_ctx *k, int q) { return k->mask ? k->mask + (size_t)q * bwd_ys(k) : NULL; }
+static dy_run bwd_run(const bwd_ctx *k, int b, int q0, int q1) {
+    dy_run r = {q0, q0, q1, k->ws ? k->ws + (size_t)k->g->c * k->xs + (size_t)b * k->room * k->ys : NULL};
+    return r;
+}
 
-// Plane q of dy as the kernels read it: dy itself, or masked into block b's workspace plane.
-static const float *bwd_dy(const bwd_ctx *k, int q, int b) {
-    const size_t ys = bwd_ys(k);
-    const float *dy = k->dy + (size_t)q * ys;
+// Plane q of dy as the kernels read it: dy itself, or masked in the block's run (the next run
+// is masked when q is past the last one).
+static const float *bwd_dy(const bwd_ctx *k, int q, dy_run *r) {
+    const float *dy = k->dy + (size_t)q * k->ys;
     if (!k->mask) return dy;
-    float *t = k->ws + (size_t)k->g->c * bwd_xs(k) + (size_t)b * ys;
-    sega__mask_range(ys, bwd_mask(k, q), dy, t, k->mask_avx2);
-    return t;
+    if (q >= r->qb) {
+        int m = DW_ACT_RUN / (int)(k->ys < DW_ACT_RUN ? k->ys : DW_ACT_RUN);
+        if (m > k->room) m = k->room;
+        if (m > r->q1 - q) m = r->q1 - q;
+        k->k->mask_row((int)(m * k->ys), k->mask + (size_t)q * k->ys, dy, r->buf);
+        r->qa = q;
+        r->qb = q + m;
+    }
+    return r->buf + (size_t)(q - r->qa) * k->ys;
 }
 
 // Where plane q's gradient is computed: dx itself, or block b's workspace plane (acc).
 static float *bwd_dst(const bwd_ctx *k, int q, int b) {
-    return k->acc ? k->ws + (size_t)b * bwd_xs(k) : k->dx + (size_t)q * bwd_xs(k);
+    return k->acc ? k->ws + (size_t)b * k->xs : k->dx + (size_t)q * k->xs;
 }
 
 // Plane q's gradient is in dst: added to dx when accumulating.
 static void bwd_done(const bwd_ctx *k, int q, const float *dst) {
-    if (k->acc) sega_add_inplace(bwd_xs(k), dst, k->dx + (size_t)q * bwd_xs(k));
+    if (k->acc) sega_add_inplace(k->xs, dst, k->dx + (size_t)q * k->xs);
 }
 
 // Direct path, one plane (stride 1: the flipped forward; else the kernel's own scatter).
@@ -470,15 +452,15 @@ static void bwd_direct_block(void *vctx, int idx, int count) {
     const bwd_ctx *k = (const bwd_ctx *)vctx;
     int q0, q1;
     dw_block_range(k->planes, idx, count, &q0, &q1);
+    dy_run r = bwd_run(k, idx, q0, q1);
     for (int q = q0; q < q1; q++) {
         float *dst = bwd_dst(k, q, idx);
-        bwd_direct_one(k, bwd_dy(k, q, idx), k->w + (size_t)(q % k->g->c) * k->g->kh * k->g->kw, dst);
+        bwd_direct_one(k, bwd_dy(k, q, &r), k->w + (size_t)(q % k->g->c) * k->g->kh * k->g->kw, dst);
         bwd_done(k, q, dst);
     }
 }
 
-// Stride 1: flipped-kernel forward of dy, plane by plane (w flipped per plane). dw_fwd_one's
-// bands, with the masked fill when there is a mask.
+// Stride 1: flipped-kernel forward of dy, plane by plane (w flipped per plane).
 static void bwd_flipped(const bwd_ctx *k, int q0, int q1, int b, float *s) {
     const sega_conv_geom *g = k->g;
     const dwplan *P = k->padded.plan;
@@ -486,11 +468,12 @@ static void bwd_flipped(const bwd_ctx *k, int q0, int q1, int b, float *s) {
     float wf[DW_MAX_TAPS];
     const int taps = (int)ws;
     dw_zero(P, s);
+    dy_run r = bwd_run(k, b, q0, q1);
     for (int q = q0; q < q1; q++) {
         const float *w = k->w + (size_t)(q % g->c) * ws;
         for (int t = 0; t < taps; t++) wf[t] = w[taps - 1 - t];
         float *dst = bwd_dst(k, q, b);
-        dw_fwd_one(&k->padded, k->dy + (size_t)q * bwd_ys(k), bwd_mask(k, q), k->mask_avx2, wf, 0.0f, dst, s);
+        dw_fwd_one(&k->padded, bwd_dy(k, q, &r), wf, 0.0f, dst, s);
         bwd_done(k, q, dst);
     }
 }
@@ -502,14 +485,15 @@ static void bwd_gathered(const bwd_ctx *k, int q0, int q1, int b, float *s) {
     const sega_conv_geom *g = k->g;
     const dwplan *P = k->padded.plan;
     const dwgather *G = k->gather;
-    const size_t xs = bwd_xs(k), ws = (size_t)g->kh * g->kw;
+    const size_t xs = k->xs, ws = (size_t)g->kh * g->kw;
     const dw_extract_fn extract = k->k->extract[P->p.SW];
     const int rows = DW_SCRATCH_FLOATS / P->RS;
     float Y[DW_GATHER_FLOATS] __attribute__((aligned(64)));
     memset(Y, 0, (size_t)G->YR * G->YW * sizeof(float));
+    dy_run r = bwd_run(k, b, q0, q1);
     for (int q = q0; q < q1; q++) {
         float *dx = bwd_dst(k, q, b);
-        dwg_fill(G, &P->p, k->dy + (size_t)q * bwd_ys(k), bwd_mask(k, q), k->mask_avx2, Y);
+        dwg_fill(G, &P->p, bwd_dy(k, q, &r), Y);
         memset(dx, 0, xs * sizeof(float));
         for (int ra = P->rlo; ra < P->rhi; ra += rows) {
             const int rb = P->rhi - ra < rows ? P->rhi : ra + rows;
@@ -524,11 +508,12 @@ static void bwd_gathered(const bwd_ctx *k, int q0, int q1, int b, float *s) {
 static void bwd_scattered(const bwd_ctx *k, int q0, int q1, int b, float *s) {
     const sega_conv_geom *g = k->g;
     const dwplan *P = k->padded.plan;
-    const size_t xs = bwd_xs(k), ws = (size_t)g->kh * g->kw;
+    const size_t xs = k->xs, ws = (size_t)g->kh * g->kw;
+    dy_run r = bwd_run(k, b, q0, q1);
     for (int q = q0; q < q1; q++) {
         float *dx = bwd_dst(k, q, b);
         dw_zero(P, s);
-        k->k->scatter(P, bwd_dy(k, q, b), k->w + (size_t)(q % g->c) * ws, s);
+        k->k->scatter(P, bwd_dy(k, q, &r), k->w + (size_t)(q % g->c) * ws, s);
         memset(dx, 0, xs * sizeof(float));
         k->k->extract[P->p.SW](P, s + (size_t)P->rlo * P->RS, dx, P->rlo, P->rhi);
         bwd_done(k, q, dx);
@@ -558,12 +543,13 @@ void sega_dwconv_bwd_input_batch(sega_engine *e, const sega_conv_geom *g, int n,
         dwgather_make(&gather, &plan, plan.band < g->oh);
         if (plan.band < g->oh && !gather.ok) plan.ok = 0;   // the scatter needs the whole plane
     }
-    const int avx2 = mask && sega__kernel_isa(e, SEGA_ISA_AVX2) == SEGA_ISA_AVX2;
-    bwd_ctx k = {g, dy, w, dx, K, NULL, dw_padded_of(K, &plan), &gather, n * g->c, mask, avx2, accumulate != 0, ws};
-    // Blocks that use the workspace have a plane of it each: at most c blocks.
-    const int cap = accumulate || mask ? g->c : k.planes;
+    bwd_ctx k = {g, dy, w, dx, K, NULL, dw_padded_of(K, &plan), &gather, n * g->c, mask, accumulate != 0, ws,
+                 (size_t)g->h * g->w, (size_t)g->oh * g->ow, 0};
+    // Blocks that use the workspace have at least a plane of it each: at most c blocks.
+    const int nb = dw_blocks(e, k.planes, accumulate || mask ? g->c : k.planes);
+    k.room = g->c / nb;
     if (!plan.ok && unit) k.interior = dw_pick_interior(K, &p);
-    dw_run_blocks(e, k.planes, cap, plan.ok ? bwd_block : bwd_direct_block, &k);
+    dw_run_blocks(e, nb, plan.ok ? bwd_block : bwd_direct_block, &k);
 }
 
 void sega_dwconv_bwd_input(sega_engine *e, const sega_conv_geom *g, const float *dy,

@@ -114,8 +114,3 @@ void sega_mask_copy(sega_engine *e, size_t n, const uint8_t *mask, const float *
     const mask_ctx c = {dy, out, mask};
     mt_run(e, n, mask_range, &c);
 }
-
-void sega__mask_range(size_t n, const uint8_t *mask, const float *dy, float *out, int avx2) {
-    const mask_ctx c = {dy, out, mask};
-    mask_range(&c, 0, n, avx2);
-}

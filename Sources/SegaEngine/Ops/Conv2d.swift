@@ -176,7 +176,7 @@ public final class Conv2d: Op {
         let cin = xs[1]
         switch pathFor(inputs, output: output) {
         case .depthwise:   // a plane per thread block for the backward: c input planes (accumulating dx), + c
-            // output planes with a fused activation (masked dy of dW, of the scatter and direct paths)
+            // output planes with a fused activation (dy masked plane by plane; dW's image by image)
             return (cin * xs[2] * xs[3] + (activation == .none ? 0 : wsh[0] * output[2] * output[3])) * 4
         case .pointwise:   // x is the im2col matrix already, nothing to stage
             return 0
