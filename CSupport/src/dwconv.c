@@ -7,9 +7,10 @@
 // into a zero-padded, phase-major scratch (see dwplan) so that every tap reads contiguous
 // memory with no bounds tests; the AVX2+FMA (or AVX-512) kernel computes blocks of rows x 8/16
 // outputs with one broadcast per weight. 3x3 and 5x5 with stride 1 or 2 have fully unrolled
-// kernels, other shapes go through a per-call table of tap offsets. Work is split over channels
-// in contiguous blocks, one per pool thread; a channel's result does not depend on who computes
-// it, so any thread count gives byte-identical output.
+// kernels, other shapes go through a per-call table of tap offsets. Work is split over the
+// batch's planes (n images x c channels, one dispatch per call) in contiguous blocks, one per
+// pool thread; a plane's result does not depend on who computes it, so any thread count gives
+// byte-identical output.
 // The stride-1 input gradient is the forward correlation of dy with the flipped kernel; other
 // strides gather per (row phase, column phase) class from a zero-padded copy of dy (dwgather)
 // into the phase-major scratch and copy the interior out, in bands of padded rows when the plane
@@ -339,8 +340,8 @@ static void fwd_block(void *vctx, int idx, int count) {
     int pending = q0;   // first plane not activated yet
     for (int q = q0; q < q1; q++) {
         const int c = q % g->c;
-        dw_fwd_one(&k->padded, k->x + (size_t)q * xs, k->w + (size_t)c * ws,
-                   k->bias ? k->bias[c] : 0.0f, k->y + (size_t)q * ys, s);
+        dw_fwd_one(&k->padded, k->x + (size_t)q * xs, k->w + (size_t)c * ws, k->bias ? k->bias[c] : 0.0f,
+                   k->y + (size_t)q * ys, s);
         if ((size_t)(q + 1 - pending) * ys >= DW_ACT_RUN || q + 1 == q1) {
             fwd_act(k, pending, q + 1);
             pending = q + 1;
