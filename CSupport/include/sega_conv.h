@@ -50,6 +50,15 @@ void sega_dwconv_fwd_batch(sega_engine *e, const sega_conv_geom *g, int n, const
 /// Gradient to the input: dx = conv^T(dy, w). dx is overwritten.
 void sega_dwconv_bwd_input(sega_engine *e, const sega_conv_geom *g, const float *dy,
                            const float *w, float *dx);
+/// n images of c channels at once (dy and dx hold them one after another): one dispatch over the
+/// n * c planes. With `mask` (n * c * oh * ow bytes, a fused relu/relu6's derivative mask; NULL:
+/// none) the gradient is taken of mask ? dy + 0 : +0, masked as each plane is read (dy is not
+/// changed). `accumulate` 0: dx is overwritten; else the planes' gradients are added to dx. `ws`:
+/// c * h * w floats (used when accumulating) followed by c * oh * ow floats (used with a mask),
+/// NULL when neither. The bytes of, per image, sega_mask_copy of dy, then sega_dwconv_bwd_input
+/// (into a buffer added to dx with sega_add_inplace when accumulating).
+void sega_dwconv_bwd_input_batch(sega_engine *e, const sega_conv_geom *g, int n, const float *dy,
+                                 const uint8_t *mask, const float *w, float *dx, int accumulate, float *ws);
 void sega_dwconv_bwd_input_ref(const sega_conv_geom *g, const float *dy, const float *w, float *dx);
 /// Gradient to the weights: dw[c][i][j] += sum dy * x (accumulated), on the calling thread at
 /// the engine's ISA (e may be NULL).

@@ -7,9 +7,10 @@
 // into a zero-padded, phase-major scratch (see dwplan) so that every tap reads contiguous
 // memory with no bounds tests; the AVX2+FMA (or AVX-512) kernel computes blocks of rows x 8/16
 // outputs with one broadcast per weight. 3x3 and 5x5 with stride 1 or 2 have fully unrolled
-// kernels, other shapes go through a per-call table of tap offsets. Work is split over channels
-// in contiguous blocks, one per pool thread; a channel's result does not depend on who computes
-// it, so any thread count gives byte-identical output.
+// kernels, other shapes go through a per-call table of tap offsets. Work is split over the
+// batch's planes (n images x c channels, one dispatch per call) in contiguous blocks, one per
+// pool thread; a plane's result does not depend on who computes it, so any thread count gives
+// byte-identical output.
 // The stride-1 input gradient is the forward correlation of dy with the flipped kernel; other
 // strides gather per (row phase, column phase) class from a zero-padded copy of dy (dwgather)
 // into the phase-major scratch and copy the interior out, in bands of padded rows when the plane
@@ -28,6 +29,7 @@
 // on the worker's stack; planes that do not fit go through it in bands of output rows.
 #include "sega_conv.h"
 #include "sega_engine.h"
+#include "sega_eltwise.h"
 #include "sega_threads.h"
 #include "dwconv_internal.h"
 #include <string.h>
@@ -52,6 +54,7 @@ static const dw_kernels k_portable = {
     .direct_fwd = sega_dwconv_direct_fwd_portable,
     .direct_bwd = sega_dwconv_direct_bwd_portable,
     .wgrad = sega_dwconv_wgrad_portable,
+    .mask_row = sega_dwconv_mask_row_portable,
 };
 
 #if SEGA_HAVE_X86_KERNELS
@@ -65,7 +68,7 @@ static const dw_kernels k_portable = {
                  sega_dwconv_direct_k5s1_avx2, sega_dwconv_direct_k5s2_avx2,                     \
                  sega_dwconv_direct_k7s1_avx2, sega_dwconv_direct_k7s2_avx2},                    \
     .direct_fwd = sega_dwconv_direct_fwd_avx2, .direct_bwd = sega_dwconv_direct_bwd_avx2,         \
-    .wgrad = sega_dwconv_wgrad_avx2
+    .wgrad = sega_dwconv_wgrad_avx2, .mask_row = sega_dwconv_mask_row_avx2
 
 static const dw_kernels k_avx2 = {
     .isa = SEGA_ISA_AVX2,
@@ -259,10 +262,11 @@ static void dw_fwd_one(const dw_padded *D, const float *x, const float *w, float
 
 // Number of channel blocks to dispatch: one per pool thread (the split never changes a result,
 // each channel is computed the same way whoever computes it), so that each task zeroes its
-// scratch once and reuses it for all its channels.
-static int dw_blocks(sega_engine *e, int c) {
+// scratch once and reuses it for all its channels. At most `cap` blocks.
+static int dw_blocks(sega_engine *e, int c, int cap) {
     int n = e ? sega_pool_threads(sega_engine_pool(e)) : 1;
     if (n > c) n = c;
+    if (n > cap) n = cap;
     return n < 1 ? 1 : n;
 }
 
@@ -271,9 +275,8 @@ static void dw_block_range(int c, int idx, int count, int *c0, int *c1) {
     *c1 = (int)((long long)c * (idx + 1) / count);
 }
 
-// Runs task(ctx, i, n) for the n blocks of c channels: on the pool when there are several.
-static void dw_run_blocks(sega_engine *e, int c, sega_task_fn task, void *ctx) {
-    const int nb = dw_blocks(e, c);
+// Runs task(ctx, i, nb) for the nb blocks: on the pool when there are several.
+static void dw_run_blocks(sega_engine *e, int nb, sega_task_fn task, void *ctx) {
     if (e && nb > 1) sega_pool_run(sega_engine_pool(e), task, ctx, nb);
     else task(ctx, 0, 1);
 }
@@ -355,7 +358,7 @@ void sega_dwconv_fwd_batch(sega_engine *e, const sega_conv_geom *g, int n, const
     const int avx2 = act != SEGA_ACT_NONE && sega__kernel_isa(e, SEGA_ISA_AVX2) == SEGA_ISA_AVX2;
     fwd_ctx k = {g, x, w, bias, y, K, NULL, dw_padded_of(K, &plan), n * g->c, act, avx2, mask};
     if (plan.ok) {
-        dw_run_blocks(e, k.planes, fwd_block, &k);
+        dw_run_blocks(e, dw_blocks(e, k.planes, k.planes), fwd_block, &k);
         return;
     }
     k.interior = dw_pick_interior(K, &p);
@@ -369,6 +372,15 @@ void sega_dwconv_fwd(sega_engine *e, const sega_conv_geom *g, const float *x, co
 
 // ---------------------------------------------------------------------------------------------
 // Input gradient
+//
+// Planes are numbered over the batch as in the forward (plane q: channel q % c of image q / c).
+// With a mask (a fused relu/relu6 of the forward), the kernels read mask ? dy + 0 : +0 instead of
+// dy (the kernels' mask_row: sega_mask_copy's bytes), masked into the thread block's part of the
+// workspace in runs of consecutive planes (up to DW_ACT_RUN floats, or one plane) right before
+// they are computed, so that they are read from cache and small planes share a call (masking
+// row by row as the scratch is filled, or plane by plane, cost more instructions). With
+// `acc`, each plane is computed into the block's own plane of the workspace and then added to
+// dx (sega_add_inplace, as the per-image op did).
 
 #define SEGA_DW_FLIP_MAX 256   // largest kh*kw handled through the flipped-kernel forward
 
@@ -380,15 +392,51 @@ typedef struct {
     dw_interior_fn interior;  // direct path, stride 1 (flipped forward)
     dw_padded padded;         // stride 1: the flipped forward; else the scatter/gather plan
     const dwgather *gather;   // strided: gather tables (ok == 0: scatter)
+    int planes;               // n * c
+    const uint8_t *mask;      // NULL: dy as it is
+    int acc;                  // dx += the result, else dx = the result
+    float *ws;                // block b: ws + b * xs (acc), ws + c * xs + b * room * ys (masked dy)
+    size_t xs, ys;            // h * w, oh * ow
+    int room;                 // masked dy planes per block (c / blocks)
 } bwd_ctx;
 
-static void bwd_channel(void *vctx, int c, int count) {
-    (void)count;
-    const bwd_ctx *k = (const bwd_ctx *)vctx;
+// A block's masked planes: [qa, qb) of dy at buf.
+typedef struct { int qa, qb, q1; float *buf; } dy_run;
+
+static dy_run bwd_run(const bwd_ctx *k, int b, int q0, int q1) {
+    dy_run r = {q0, q0, q1, k->ws ? k->ws + (size_t)k->g->c * k->xs + (size_t)b * k->room * k->ys : NULL};
+    return r;
+}
+
+// Plane q of dy as the kernels read it: dy itself, or masked in the block's run (the next run
+// is masked when q is past the last one).
+static const float *bwd_dy(const bwd_ctx *k, int q, dy_run *r) {
+    const float *dy = k->dy + (size_t)q * k->ys;
+    if (!k->mask) return dy;
+    if (q >= r->qb) {
+        int m = DW_ACT_RUN / (int)(k->ys < DW_ACT_RUN ? k->ys : DW_ACT_RUN);
+        if (m > k->room) m = k->room;
+        if (m > r->q1 - q) m = r->q1 - q;
+        k->k->mask_row((int)(m * k->ys), k->mask + (size_t)q * k->ys, dy, r->buf);
+        r->qa = q;
+        r->qb = q + m;
+    }
+    return r->buf + (size_t)(q - r->qa) * k->ys;
+}
+
+// Where plane q's gradient is computed: dx itself, or block b's workspace plane (acc).
+static float *bwd_dst(const bwd_ctx *k, int q, int b) {
+    return k->acc ? k->ws + (size_t)b * k->xs : k->dx + (size_t)q * k->xs;
+}
+
+// Plane q's gradient is in dst: added to dx when accumulating.
+static void bwd_done(const bwd_ctx *k, int q, const float *dst) {
+    if (k->acc) sega_add_inplace(k->xs, dst, k->dx + (size_t)q * k->xs);
+}
+
+// Direct path, one plane (stride 1: the flipped forward; else the kernel's own scatter).
+static void bwd_direct_one(const bwd_ctx *k, const float *dy, const float *w, float *dx) {
     const sega_conv_geom *g = k->g;
-    const float *dy = k->dy + (size_t)c * g->oh * g->ow;
-    const float *w = k->w + (size_t)c * g->kh * g->kw;
-    float *dx = k->dx + (size_t)c * g->h * g->w;
     const int taps = g->kh * g->kw;
     if (g->sh == 1 && g->sw == 1 && taps <= SEGA_DW_FLIP_MAX) {
         float wf[SEGA_DW_FLIP_MAX];
@@ -401,69 +449,90 @@ static void bwd_channel(void *vctx, int c, int count) {
     k->k->direct_bwd(&p, dy, w, dx);
 }
 
-// Stride 1: flipped-kernel forward of dy, channel by channel (w flipped per channel).
-static void bwd_flipped(const bwd_ctx *k, int c0, int c1, float *s) {
+static void bwd_direct_block(void *vctx, int idx, int count) {
+    const bwd_ctx *k = (const bwd_ctx *)vctx;
+    int q0, q1;
+    dw_block_range(k->planes, idx, count, &q0, &q1);
+    dy_run r = bwd_run(k, idx, q0, q1);
+    for (int q = q0; q < q1; q++) {
+        float *dst = bwd_dst(k, q, idx);
+        bwd_direct_one(k, bwd_dy(k, q, &r), k->w + (size_t)(q % k->g->c) * k->g->kh * k->g->kw, dst);
+        bwd_done(k, q, dst);
+    }
+}
+
+// Stride 1: flipped-kernel forward of dy, plane by plane (w flipped per plane).
+static void bwd_flipped(const bwd_ctx *k, int q0, int q1, int b, float *s) {
     const sega_conv_geom *g = k->g;
-    const size_t xs = (size_t)g->h * g->w, ys = (size_t)g->oh * g->ow, ws = (size_t)g->kh * g->kw;
+    const dwplan *P = k->padded.plan;
+    const size_t ws = (size_t)g->kh * g->kw;
     float wf[DW_MAX_TAPS];
     const int taps = (int)ws;
-    dw_zero(k->padded.plan, s);
-    for (int c = c0; c < c1; c++) {
-        const float *w = k->w + (size_t)c * ws;
+    dw_zero(P, s);
+    dy_run r = bwd_run(k, b, q0, q1);
+    for (int q = q0; q < q1; q++) {
+        const float *w = k->w + (size_t)(q % g->c) * ws;
         for (int t = 0; t < taps; t++) wf[t] = w[taps - 1 - t];
-        dw_fwd_one(&k->padded, k->dy + (size_t)c * ys, wf, 0.0f, k->dx + (size_t)c * xs, s);
+        float *dst = bwd_dst(k, q, b);
+        dw_fwd_one(&k->padded, bwd_dy(k, q, &r), wf, 0.0f, dst, s);
+        bwd_done(k, q, dst);
     }
 }
 
 // Strided, dy fits the gather buffer: gather each (row phase, column phase) class, in bands of
 // as many padded rows as the scratch holds (each row is computed from Y alone, so the band size
 // changes no result).
-static void bwd_gathered(const bwd_ctx *k, int c0, int c1, float *s) {
+static void bwd_gathered(const bwd_ctx *k, int q0, int q1, int b, float *s) {
     const sega_conv_geom *g = k->g;
     const dwplan *P = k->padded.plan;
     const dwgather *G = k->gather;
-    const size_t xs = (size_t)g->h * g->w, ys = (size_t)g->oh * g->ow, ws = (size_t)g->kh * g->kw;
+    const size_t xs = k->xs, ws = (size_t)g->kh * g->kw;
     const dw_extract_fn extract = k->k->extract[P->p.SW];
     const int rows = DW_SCRATCH_FLOATS / P->RS;
     float Y[DW_GATHER_FLOATS] __attribute__((aligned(64)));
     memset(Y, 0, (size_t)G->YR * G->YW * sizeof(float));
-    for (int c = c0; c < c1; c++) {
-        float *dx = k->dx + (size_t)c * xs;
-        dwg_fill(G, &P->p, k->dy + (size_t)c * ys, Y);
+    dy_run r = bwd_run(k, b, q0, q1);
+    for (int q = q0; q < q1; q++) {
+        float *dx = bwd_dst(k, q, b);
+        dwg_fill(G, &P->p, bwd_dy(k, q, &r), Y);
         memset(dx, 0, xs * sizeof(float));
         for (int ra = P->rlo; ra < P->rhi; ra += rows) {
             const int rb = P->rhi - ra < rows ? P->rhi : ra + rows;
-            k->k->gather(P, G, Y, k->w + (size_t)c * ws, s, ra, rb);
+            k->k->gather(P, G, Y, k->w + (size_t)(q % g->c) * ws, s, ra, rb);
             extract(P, s, dx, ra, rb);
         }
+        bwd_done(k, q, dx);
     }
 }
 
 // Strided, otherwise: scatter dy into the scratch tap by tap.
-static void bwd_scattered(const bwd_ctx *k, int c0, int c1, float *s) {
+static void bwd_scattered(const bwd_ctx *k, int q0, int q1, int b, float *s) {
     const sega_conv_geom *g = k->g;
     const dwplan *P = k->padded.plan;
-    const size_t xs = (size_t)g->h * g->w, ys = (size_t)g->oh * g->ow, ws = (size_t)g->kh * g->kw;
-    for (int c = c0; c < c1; c++) {
+    const size_t xs = k->xs, ws = (size_t)g->kh * g->kw;
+    dy_run r = bwd_run(k, b, q0, q1);
+    for (int q = q0; q < q1; q++) {
+        float *dx = bwd_dst(k, q, b);
         dw_zero(P, s);
-        k->k->scatter(P, k->dy + (size_t)c * ys, k->w + (size_t)c * ws, s);
-        memset(k->dx + (size_t)c * xs, 0, xs * sizeof(float));
-        k->k->extract[P->p.SW](P, s + (size_t)P->rlo * P->RS, k->dx + (size_t)c * xs, P->rlo, P->rhi);
+        k->k->scatter(P, bwd_dy(k, q, &r), k->w + (size_t)(q % g->c) * ws, s);
+        memset(dx, 0, xs * sizeof(float));
+        k->k->extract[P->p.SW](P, s + (size_t)P->rlo * P->RS, dx, P->rlo, P->rhi);
+        bwd_done(k, q, dx);
     }
 }
 
 static void bwd_block(void *vctx, int idx, int count) {
     const bwd_ctx *k = (const bwd_ctx *)vctx;
-    int c0, c1;
-    dw_block_range(k->g->c, idx, count, &c0, &c1);
+    int q0, q1;
+    dw_block_range(k->planes, idx, count, &q0, &q1);
     float s[DW_SCRATCH_FLOATS] __attribute__((aligned(64)));
-    if (k->g->sh == 1 && k->g->sw == 1) bwd_flipped(k, c0, c1, s);
-    else if (k->gather->ok) bwd_gathered(k, c0, c1, s);
-    else bwd_scattered(k, c0, c1, s);
+    if (k->g->sh == 1 && k->g->sw == 1) bwd_flipped(k, q0, q1, idx, s);
+    else if (k->gather->ok) bwd_gathered(k, q0, q1, idx, s);
+    else bwd_scattered(k, q0, q1, idx, s);
 }
 
-void sega_dwconv_bwd_input(sega_engine *e, const sega_conv_geom *g, const float *dy,
-                           const float *w, float *dx) {
+void sega_dwconv_bwd_input_batch(sega_engine *e, const sega_conv_geom *g, int n, const float *dy,
+                                 const uint8_t *mask, const float *w, float *dx, int accumulate, float *ws) {
     const dw_kernels *K = dw_kernels_for(e, SEGA_ISA_AVX512);
     dwplan plan;
     dwgather gather;
@@ -475,13 +544,18 @@ void sega_dwconv_bwd_input(sega_engine *e, const sega_conv_geom *g, const float 
         dwgather_make(&gather, &plan, plan.band < g->oh);
         if (plan.band < g->oh && !gather.ok) plan.ok = 0;   // the scatter needs the whole plane
     }
-    bwd_ctx k = {g, dy, w, dx, K, NULL, dw_padded_of(K, &plan), &gather};
-    if (plan.ok) {
-        dw_run_blocks(e, g->c, bwd_block, &k);
-        return;
-    }
-    if (unit) k.interior = dw_pick_interior(K, &p);
-    dw_run_channels(e, g->c, bwd_channel, &k);
+    bwd_ctx k = {g, dy, w, dx, K, NULL, dw_padded_of(K, &plan), &gather, n * g->c, mask, accumulate != 0, ws,
+                 (size_t)g->h * g->w, (size_t)g->oh * g->ow, 0};
+    // Blocks that use the workspace have at least a plane of it each: at most c blocks.
+    const int nb = dw_blocks(e, k.planes, accumulate || mask ? g->c : k.planes);
+    k.room = g->c / nb;
+    if (!plan.ok && unit) k.interior = dw_pick_interior(K, &p);
+    dw_run_blocks(e, nb, plan.ok ? bwd_block : bwd_direct_block, &k);
+}
+
+void sega_dwconv_bwd_input(sega_engine *e, const sega_conv_geom *g, const float *dy,
+                           const float *w, float *dx) {
+    sega_dwconv_bwd_input_batch(e, g, 1, dy, NULL, w, dx, 0, NULL);
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -93,6 +93,9 @@ typedef void (*dw_direct_fwd_fn)(const pgeom *p, const float *x, const float *w,
 typedef void (*dw_direct_bwd_fn)(const pgeom *p, const float *dy, const float *w, float *dx);
 /// Weight gradient of one channel (dw accumulated).
 typedef void (*dw_wgrad_fn)(const pgeom *p, const float *x, const float *dy, float *dw);
+/// out[i] = m[i] ? x[i] + 0 : +0 for i < n (sega_mask_copy's bytes): dy under a fused relu/relu6's
+/// derivative mask, a plane at a time right before the input gradient reads it.
+typedef void (*dw_mask_row_fn)(int n, const uint8_t *m, const float *x, float *out);
 
 /// The kernels of one ISA. An ISA without a variant of some kernel points at the best lower
 /// one (AVX-512 uses AVX2's data movement and direct path).
@@ -109,6 +112,7 @@ typedef struct dw_kernels {
     dw_direct_fwd_fn direct_fwd;
     dw_direct_bwd_fn direct_bwd;
     dw_wgrad_fn wgrad;
+    dw_mask_row_fn mask_row;
 } dw_kernels;
 
 // --- Per-ISA kernels (dwconv_portable.c, dwconv_avx2.c, dwconv_avx512.c) ----------------------
@@ -128,6 +132,7 @@ void sega_dwconv_direct_fwd_portable(const pgeom *p, const float *x, const float
 void sega_dwconv_direct_bwd_portable(const pgeom *p, const float *dy, const float *w, float *dx);
 void sega_dwconv_wgrad_portable(const pgeom *p, const float *x, const float *dy, float *dw);
 void sega_dwconv_fill_portable(const dwplan *P, const float *x, float *s, int ra, int rb, int r0);
+void sega_dwconv_mask_row_portable(int n, const uint8_t *m, const float *x, float *out);
 void sega_dwconv_extract_portable(const dwplan *P, const float *s, float *dx, int ra, int rb);
 void sega_dwconv_scatter_portable(const dwplan *P, const float *dy, const float *w, float *s);
 void sega_dwconv_gather_portable(const dwplan *P, const dwgather *G, const float *Y, const float *w,
@@ -142,6 +147,7 @@ void sega_dwconv_direct_fwd_avx2(const pgeom *p, const float *x, const float *w,
 void sega_dwconv_direct_bwd_avx2(const pgeom *p, const float *dy, const float *w, float *dx);
 void sega_dwconv_wgrad_avx2(const pgeom *p, const float *x, const float *dy, float *dw);
 void sega_dwconv_fill_s1_avx2(const dwplan *P, const float *x, float *s, int ra, int rb, int r0);
+void sega_dwconv_mask_row_avx2(int n, const uint8_t *m, const float *x, float *out);
 void sega_dwconv_fill_s2_avx2(const dwplan *P, const float *x, float *s, int ra, int rb, int r0);
 void sega_dwconv_extract_s2_avx2(const dwplan *P, const float *s, float *dx, int ra, int rb);
 void sega_dwconv_scatter_avx2(const dwplan *P, const float *dy, const float *w, float *s);

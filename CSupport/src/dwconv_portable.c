@@ -77,6 +77,14 @@ void sega_dwconv_fill_portable(const dwplan *P, const float *restrict x, float *
     }
 }
 
+void sega_dwconv_mask_row_portable(int n, const uint8_t *restrict m, const float *restrict x,
+                                   float *restrict out) {
+    for (int i = 0; i < n; i++) {
+        const float v = x[i] + 0.0f;   // loaded unconditionally so the select vectorises
+        out[i] = m[i] ? v : 0.0f;
+    }
+}
+
 // dx rows of padded rows [ra, rb) from the scratch (scratch row r - ra); the caller zeroes the plane.
 void sega_dwconv_extract_portable(const dwplan *P, const float *restrict s, float *restrict dx, int ra,
                                   int rb) {

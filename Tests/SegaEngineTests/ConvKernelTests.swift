@@ -322,6 +322,66 @@ final class ConvKernelTests: XCTestCase {
         }
     }
 
+    /// The batched input gradient: the bytes of, per image, sega_mask_copy of dy (with a mask),
+    /// sega_dwconv_bwd_input, and (accumulating) sega_add_inplace into dx, on every path of the
+    /// input gradient (stride-1 flipped forward on whole planes and in bands, strided gather on
+    /// whole planes and in bands, the scatter, the direct path: stride 1 and 2, more than 64 taps,
+    /// column stride above 4), odd sizes, at every ISA and thread count. dy holds -0s (a mask
+    /// turns them into +0) and the workspace starts as NaN.
+    func testDwconvBatchInputGradientEqualsPerImage() {
+        let engines = KernelEngines()
+        var rng = TestRNG(8)
+        let cases: [sega_conv_geom] = [
+            squareGeom(c: 5, h: 14, w: 14, k: 3, s: 1, p: 1, oh: 14, ow: 14),
+            squareGeom(c: 3, h: 13, w: 11, k: 5, s: 1, p: 2, oh: 13, ow: 11),
+            squareGeom(c: 2, h: 150, w: 150, k: 3, s: 1, p: 1, oh: 150, ow: 150),
+            squareGeom(c: 3, h: 15, w: 16, k: 5, s: 2, p: 2, oh: 8, ow: 8),
+            squareGeom(c: 4, h: 9, w: 11, k: 3, s: 2, p: 1, oh: 5, ow: 6),
+            squareGeom(c: 2, h: 131, w: 150, k: 3, s: 2, p: 1, oh: 66, ow: 75),
+            kernelGeom(c: 3, h: 23, w: 17, kh: 3, kw: 3, sh: 5, sw: 2, pt: 1, pl: 1, oh: 5, ow: 9),
+            squareGeom(c: 2, h: 9, w: 5000, k: 5, s: 1, p: 2, oh: 9, ow: 5000),
+            squareGeom(c: 2, h: 9, w: 9000, k: 3, s: 2, p: 1, oh: 5, ow: 4500),
+            squareGeom(c: 3, h: 20, w: 21, k: 9, s: 1, p: 4, oh: 20, ow: 21),
+            squareGeom(c: 2, h: 23, w: 23, k: 3, s: 5, p: 1, oh: 5, ow: 5),
+        ]
+        for var g in cases {
+            XCTAssertEqual(sega_conv_geom_check(&g), SEGA_OK, describeGeom(g))
+            let n = 3, xs = Int(g.c * g.h * g.w), ys = Int(g.c * g.oh * g.ow)
+            let dy = rng.unitSigneds(n * ys).enumerated().map { $0.offset % 7 == 3 ? -0.0 : $0.element }
+            let w = rng.unitSigneds(Int(g.c * g.kh * g.kw)), dx0 = rng.unitSigneds(n * xs)
+            let mask = (0..<n * ys).map { _ in UInt8(rng.next() % 2) }
+            for (name, e) in engines.list {
+                for masked in [false, true] {
+                    for acc in [false, true] {
+                        let label = "\(name) mask \(masked) acc \(acc) " + describeGeom(g)
+                        var want = acc ? dx0 : [Float](repeating: .nan, count: n * xs)
+                        var dyi = [Float](repeating: 0, count: ys), tmp = [Float](repeating: 0, count: xs)
+                        for i in 0..<n {
+                            dy.withUnsafeBufferPointer { d in
+                                if masked { mask.withUnsafeBufferPointer { sega_mask_copy(e, ys, $0.baseAddress! + i * ys, d.baseAddress! + i * ys, &dyi) } }
+                                else { dyi = Array(d[i * ys..<(i + 1) * ys]) }
+                            }
+                            sega_dwconv_bwd_input(e, &g, dyi, w, &tmp)
+                            want.withUnsafeMutableBufferPointer { wp in
+                                if acc { sega_add_inplace(xs, tmp, wp.baseAddress! + i * xs) }
+                                else { wp.baseAddress!.advanced(by: i * xs).update(from: tmp, count: xs) }
+                            }
+                        }
+                        var got = acc ? dx0 : [Float](repeating: .nan, count: n * xs)
+                        var ws = [Float](repeating: .nan, count: xs + ys)
+                        ws.withUnsafeMutableBufferPointer { wsp in
+                            mask.withUnsafeBufferPointer { mp in
+                                sega_dwconv_bwd_input_batch(e, &g, Int32(n), dy, masked ? mp.baseAddress : nil, w, &got,
+                                                            acc ? 1 : 0, (masked || acc) ? wsp.baseAddress : nil)
+                            }
+                        }
+                        XCTAssertTrue(bitEqual(got, want), label)
+                    }
+                }
+            }
+        }
+    }
+
     func testDwconvForwardAndInputGradientAreAdjoint() {
         var rng = TestRNG(6)
         for var g in ckSweep(channels: 2) {

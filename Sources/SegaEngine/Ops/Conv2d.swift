@@ -24,7 +24,9 @@
 /// it (one dispatch over the batch's planes); the derivative
 /// mask is saved (1 byte per output), and the backward applies it while packing dy for the
 /// SGEMMs (B of the input gradient, A of the weight gradient), in the bias gradient's sums, and,
-/// on the depthwise path, into the workspace image by image; dy itself is never changed. The
+/// on the depthwise path, as each plane of dy is read (the input gradient is one dispatch over
+/// the batch's planes too; the weight gradient masks into the workspace image by image); dy
+/// itself is never changed. The
 /// pointwise path runs all images of a batch as one SGEMM (column blocks).
 public final class Conv2d: Op {
     /// An activation applied to the convolution's output inside the op.
@@ -173,7 +175,8 @@ public final class Conv2d: Op {
         let xs = inputs[0], wsh = inputs[1]
         let cin = xs[1]
         switch pathFor(inputs, output: output) {
-        case .depthwise:   // one input image for the backward (+ one masked output image with a fused activation)
+        case .depthwise:   // a plane per thread block for the backward: c input planes (accumulating dx), + c
+            // output planes with a fused activation (dy masked plane by plane; dW's image by image)
             return (cin * xs[2] * xs[3] + (activation == .none ? 0 : wsh[0] * output[2] * output[3])) * 4
         case .pointwise:   // x is the im2col matrix already, nothing to stage
             return 0
@@ -313,19 +316,19 @@ public final class Conv2d: Op {
         switch path {
         case .depthwise:
             var g = geom
-            for i in 0..<n {
-                var dyi = dy + i * outImage
-                if let mask {   // the gradient at the pre-activation, into the workspace
-                    sega_mask_copy(engine, outImage, mask + i * outImage, dyi, ws + inImage)
-                    dyi = ws + inImage
+            if let dw {   // image by image into dW (the images' order is the sum's)
+                for i in 0..<n {
+                    var dyi = dy + i * outImage
+                    if let mask {   // the gradient at the pre-activation, into the workspace
+                        sega_mask_copy(engine, outImage, mask + i * outImage, dyi, ws + inImage)
+                        dyi = ws + inImage
+                    }
+                    sega_dwconv_bwd_weight(engine, &g, x + i * inImage, dyi, dw)
                 }
-                if let dw { sega_dwconv_bwd_weight(engine, &g, x + i * inImage, dyi, dw) }
-                if let dx, dxOverwrite {   // the kernel overwrites dx
-                    sega_dwconv_bwd_input(engine, &g, dyi, w, dx + i * inImage)
-                } else if let dx {   // through the workspace, then accumulate
-                    sega_dwconv_bwd_input(engine, &g, dyi, w, ws)
-                    sega_add_inplace(inImage, ws, dx + i * inImage)
-                }
+            }
+            if let dx {   // one dispatch over the batch's planes, masked as read; the kernel
+                // overwrites dx, or accumulates through the workspace
+                sega_dwconv_bwd_input_batch(engine, &g, Int32(n), dy, mask, w, dx, dxOverwrite ? 0 : 1, ws)
             }
         case .pointwise:
             pointwiseBackward(dy)
