@@ -139,7 +139,11 @@ def card(name, path, meta, ev, gflops, model, splits):
     size = os.path.getsize(path)
     views = int(training.get("views", 1))
     views_flag = f", --views {views}" if views > 1 else ""
-    views_note = (f": each train and val photo gives its centre crop and {views - 1} zoomed crops at seeded positions, "
+    # val_images (train.py records it): the validation set the epoch was chosen on, when its build had
+    # fewer views than the training rows' (e.g. vitiqa_patch: train rows of a --views 10 build, val of --views 3).
+    val_views = int(training.get("val_images", 300 * views)) // 300
+    views_note = (f": each train photo gives its centre crop and {views - 1} zoomed crops at seeded positions, each val photo "
+                  f"{'its centre crop only' if val_views == 1 else f'its centre crop and {val_views - 1} zoomed crops'}, "
                   "each test photo its centre crop only" if views > 1 else "")
     lines = [f"# {name}: {title}; test SROCC {ev['srocc']:.3f}, PLCC {ev['plcc']:.3f}", "", f"**{title}** (sega architecture `{meta['arch']}`), weights `weights/{name}.safetensors` "
              f"({size / 1e6:.2f} MB, fp16 storage, {ev['parameters'] / 1e6:.2f} M parameters).", "",
@@ -152,7 +156,7 @@ def card(name, path, meta, ev, gflops, model, splits):
              f"Initialisation: {init}. Data: sega's local dataset (`weights/dataset/build.py`, seed 0{views_flag}): 32 pristine photos "
              "(Debian mate-backgrounds nature/, lomiri-wallpapers, scikit-image) x 12 synthetic distortions x 5 levels, "
              f"288x384, pseudo-MOS from MS-SSIM, VIFp and GMSD; split by photo 20/5/7 (train {1200 * views} / val "
-             f"{300 * views} / test 420 images{views_note}). "
+             f"{300 * val_views} / test 420 images{views_note}). "
              f"Recipe: `{recipe(name, meta['arch'], training, meta.get('lcn_c'))}` "
              f"({training.get('epochs', '?')} epochs, batch {training.get('batch', '?')}, AdamW lr {training.get('lr', '?')}, "
              f"auxiliary distortion type/level loss weight {training.get('aux', 0)}, "

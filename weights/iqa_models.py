@@ -55,7 +55,7 @@ IMAGENET_LICENCE = {
 
 # The weights sega ships in weights/ (cards, parity lines), in the order of the cards and of
 # Tests/Fixtures/trained/expect.tsv.
-SHIPPED = ["cnniqa", "hyperiqa_lite0", "linearityiqa_lite0", "dbcnn_lite0", "vitiqa", "lite2iqa"]
+SHIPPED = ["cnniqa", "hyperiqa_lite0", "linearityiqa_lite0", "dbcnn_lite0", "vitiqa", "lite2iqa", "vitiqa_patch"]
 
 
 # MARK: - from-scratch models

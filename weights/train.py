@@ -377,7 +377,7 @@ def main(argv=None):
     views = max(len(v) for v in names.values())
     extra = {k: v for k, v, d in (("group", a.group, 0), ("rank", a.rank, 0.0), ("wd", a.wd, 1e-4),
                                   ("tuned_on", a.tuned_on, None)) if v != d}
-    export(model, a, a.out, {"views": views, "train_images": len(xtr), **extra,
+    export(model, a, a.out, {"views": views, "train_images": len(xtr), **({"val_images": len(vrows)} if held_out else {}), **extra,
                              "crop": list(crop) if crop else None,
                              "epochs": epochs, "batch": batch, "lr": lr, "best_val_srocc": best if held_out else None,
                              "kept": chosen, "log": log, "seconds": round(time.time() - t0, 1)})

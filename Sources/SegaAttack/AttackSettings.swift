@@ -17,7 +17,7 @@ public enum AttackSettings {
     /// Sources of `sega attack` and `sega eval`, and targets of `sega eval`, when none are given:
     /// the shipped models, disjoint in weights and in architecture family.
     public static let defaultSources = ["linearityiqa_lite0", "hyperiqa_lite0", "vitiqa"]
-    public static let defaultTargets = ["dbcnn_lite0", "cnniqa", "lite2iqa"]
+    public static let defaultTargets = ["dbcnn_lite0", "cnniqa", "lite2iqa", "vitiqa_patch"]
 
     /// eps is at least one 8-bit step: the attacked image is an 8-bit PNG, and a smaller budget
     /// cannot change any pixel. The bound is 1/255 as a Float, so `1.0f / 255` from C passes.

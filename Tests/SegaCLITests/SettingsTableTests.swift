@@ -155,10 +155,10 @@ final class SettingsTableTests: XCTestCase {
     func testDefaultSourcesAndTargets() throws {
         let eval = try EvalCommand.parse(["--images", "/tmp/x", "-o", "/tmp/y"]).options()
         XCTAssertEqual(eval.sources, ["linearityiqa_lite0", "hyperiqa_lite0", "vitiqa"])
-        XCTAssertEqual(eval.targets, ["dbcnn_lite0", "cnniqa", "lite2iqa"])
+        XCTAssertEqual(eval.targets, ["dbcnn_lite0", "cnniqa", "lite2iqa", "vitiqa_patch"])
         XCTAssertEqual(try AttackCommand.parse(["-o", "/tmp/x"]).flags.sourceList, AttackSettings.defaultSources)
         XCTAssertTrue(EvalCommand.helpMessage().contains("linearityiqa_lite0,hyperiqa_lite0,vitiqa"))
-        XCTAssertTrue(EvalCommand.helpMessage().contains("dbcnn_lite0,cnniqa,lite2iqa"))
+        XCTAssertTrue(EvalCommand.helpMessage().contains("dbcnn_lite0,cnniqa,lite2iqa,vitiqa_patch"))
     }
 
     // MARK: the resume key and the report line, as before the table
