@@ -18,6 +18,23 @@ typedef struct sega_tile_epi {
     long ldm;
 } sega_tile_epi;
 
+/// How a micro-kernel finishes its tile, decided once per tile from alpha, beta and the epilogue:
+/// scale: alpha != 1 (alpha 1 needs no multiply: exact); bias (NULL: beta * C when beta != 0);
+/// the activation and its mask (NULL: none).
+typedef struct sega_tile_finish {
+    int scale, act;
+    float alpha, beta;
+    const float *bias;
+    uint8_t *mask;
+    long ldm;
+} sega_tile_finish;
+
+SEGA_INLINE sega_tile_finish sega_tile_finish_of(float alpha, float beta, const sega_tile_epi *ep) {
+    const sega_tile_finish f = {alpha != 1.0f, ep ? ep->act : SEGA_ACT_NONE, alpha, beta,
+                                ep ? ep->bias : NULL, ep ? ep->mask : NULL, ep ? ep->ldm : 0};
+    return f;
+}
+
 /// Micro-kernel: C[mr x nr] = alpha * Ap * Bp + beta * C, where Ap is an mr-tall sliver packed
 /// k-major (kc x mr) and Bp an nr-wide sliver packed k-major (kc x nr), both 64-byte aligned.
 /// beta == 0: C is written without being read. kc >= 1. ep: the fused epilogue (NULL: none).

@@ -51,18 +51,9 @@ SEGA_AVX2 static inline void act_row16(__m256 *x0, __m256 *x1, int act, uint8_t 
     }
 }
 
-// How a tile's values are finished before they are stored (from alpha, beta and the fused
-// epilogue, decided once per tile).
-typedef struct {
-    int scale, act;        // alpha != 1 (alpha 1 is exact: no multiply); the activation
-    float alpha, beta;
-    const float *bias;     // NULL: beta * C (beta != 0) or nothing
-    uint8_t *mask;         // NULL: no mask
-    long ldm;
-} finish6;
-
 // Row i of the tile: alpha * acc, then the bias, or beta * C, then the fused activation; stored.
-SEGA_AVX2 static inline void store_row16(float *c, __m256 x0, __m256 x1, const finish6 *f, int i) {
+SEGA_AVX2 static inline void store_row16(float *c, __m256 x0, __m256 x1, const sega_tile_finish *f,
+                                         int i) {
     if (f->scale) {
         const __m256 va = _mm256_set1_ps(f->alpha);
         x0 = _mm256_mul_ps(va, x0);
@@ -123,8 +114,7 @@ SEGA_AVX2 void sega_sgemm_6x16_avx2(long kc, const float *ap, const float *bp, f
         K6X16_STORE(K6X16_PLAIN);
         return;
     }
-    const finish6 f = {alpha != 1.0f, ep ? ep->act : SEGA_ACT_NONE, alpha, beta, ep ? ep->bias : NULL,
-                       ep ? ep->mask : NULL, ep ? ep->ldm : 0};
+    const sega_tile_finish f = sega_tile_finish_of(alpha, beta, ep);
     K6X16_STORE(K6X16_FINISH);
 }
 

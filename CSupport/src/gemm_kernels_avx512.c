@@ -40,19 +40,9 @@ SEGA_AVX512 static inline __m512 act16(__m512 x, int act, uint8_t *m) {
     return act == SEGA_ACT_RELU6 ? _mm512_min_ps(six, x) : x;
 }
 
-// How a tile's values are finished before they are stored (from alpha, beta and the fused
-// epilogue, decided once per tile).
-typedef struct {
-    int scale, act;        // alpha != 1 (alpha 1 is exact: no multiply); the activation
-    float alpha, beta;
-    const float *bias;     // NULL: beta * C (beta != 0) or nothing
-    uint8_t *mask;         // NULL: no mask
-    long ldm;
-} finish8;
-
 // 16 columns of C row i (v: which 16): alpha * acc, then the bias (fma(1, bias, x) == bias + x)
 // or beta * C, then the fused activation; stored.
-SEGA_AVX512 static inline void st1(float *cp, __m512 x, const finish8 *f, int i, int v) {
+SEGA_AVX512 static inline void st1(float *cp, __m512 x, const sega_tile_finish *f, int i, int v) {
     if (f->scale) x = _mm512_mul_ps(_mm512_set1_ps(f->alpha), x);
     if (f->bias) x = _mm512_add_ps(_mm512_set1_ps(f->bias[i]), x);
     else if (f->beta != 0.0f) x = _mm512_fmadd_ps(_mm512_set1_ps(f->beta), _mm512_loadu_ps(cp), x);
@@ -105,8 +95,7 @@ SEGA_AVX512 void sega_sgemm_8x48_avx512(long kc, const float *ap, const float *b
         ap += 8;
         bp += 48;
     }
-    const finish8 f = {alpha != 1.0f, ep ? ep->act : SEGA_ACT_NONE, alpha, beta, ep ? ep->bias : NULL,
-                       ep ? ep->mask : NULL, ep ? ep->ldm : 0};
+    const sega_tile_finish f = sega_tile_finish_of(alpha, beta, ep);
     if (!ep && alpha == 1.0f && beta == 0.0f) {   // nothing to finish
         ST3(0, 1); ST3(1, 1); ST3(2, 1); ST3(3, 1); ST3(4, 1); ST3(5, 1); ST3(6, 1); ST3(7, 1);
         return;
