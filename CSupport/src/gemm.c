@@ -17,9 +17,9 @@
 // thread count: results are byte-identical for 1..T threads.
 //
 // sega_sgemm_ex adds column blocks (B and C split into images, one product over all of them)
-// and epilogues applied tile by tile while the tile is in L1: the bias a tile starts from (the
-// first K block), relu/relu6 and their mask (after the last K block), and a byte mask on B
-// applied while packing it. Tiles whose columns straddle two blocks go through the private tile
+// and epilogues applied by the micro-kernel to the tile's values in registers before it stores
+// them (sega_tile_epi): the bias a tile starts from (the first K block), relu/relu6 and their
+// mask (after the last K block); and a byte mask on B applied while packing it. Tiles whose columns straddle two blocks go through the private tile
 // like edge tiles. The engine may also pick, per call, a second micro-kernel whose tile fits a
 // narrow product better (sega_gemm_kdesc_alt); all kernels share KC and the order of the FMAs of
 // each C element, so none of this changes a result.
@@ -80,6 +80,7 @@ size_t sega_gemm_bpack_floats(const sega_gemm_kdesc *d) { return (size_t)d->nc *
 // Macro-kernel: all MR x NR tiles of an mc x nc block of C.
 
 #define SEGA_MAX_TILE (16 * 64)
+#define SEGA_MAX_MR 16
 
 // Software prefetch of the *next* B panel's source while the current one is being multiplied,
 // so that packing it later reads from cache instead of waiting on DRAM. The region is `rows`
@@ -171,12 +172,6 @@ SEGA_INLINE size_t c_offset(const gemm_job *j, int i, int col) {
     return (size_t)q * j->cst + (size_t)i * j->ldc + (size_t)(col - q * j->per);
 }
 
-// A tile's rows start as the bias (first K block with a bias).
-static void fill_bias(float *c, long ldc, const float *bias, int rows, int cols) {
-    for (int i = 0; i < rows; i++)
-        for (int jj = 0; jj < cols; jj++) c[(size_t)i * ldc + jj] = bias[i];
-}
-
 // Copies between a private tile (row stride nr) and C rows [i0, i0+mv), columns [c0, c0+nv):
 // to_c 0 reads C into the tile, 1 writes the tile (and its mask tile, when given) to C. A tile
 // inside one column block is a strided block of C; one straddling blocks goes column run by run.
@@ -215,25 +210,37 @@ static void tile_copy(const gemm_job *j, float *restrict tile, const uint8_t *re
     }
 }
 
+// The fused epilogue of the tile at rows from i0 for one K block: the bias it starts from (first
+// K block), the activation and its mask at `mask` (row stride ldm) after the last K block.
+SEGA_INLINE sega_tile_epi tile_epi(const gemm_job *j, kblock kb, int i0, uint8_t *mask, long ldm) {
+    sega_tile_epi ep = {NULL, SEGA_ACT_NONE, NULL, ldm};
+    if (kb.first && j->bias) ep.bias = j->bias + i0;
+    if (kb.last && j->act != SEGA_ACT_NONE) {
+        ep.act = j->act;
+        ep.mask = j->mask ? mask : NULL;
+    }
+    return ep;
+}
+
 // Tile at rows [i0, i0+mv) and columns [c0, c0+nv) of C through a private nr-wide tile: edge
-// tiles and tiles straddling two column blocks. Same arithmetic as a tile of C itself.
+// tiles and tiles straddling two column blocks. Same arithmetic as a tile of C itself (the
+// kernel's epilogue on the whole tile; rows and columns past the edge are not copied out).
 static void tile_private(const gemm_job *j, const float *as, const float *bs, int kc, int i0,
                          int c0, int mv, int nv, kblock kb) {
     const sega_gemm_kdesc *d = j->d;
     const int nr = d->nr;
     _Alignas(64) float tile[SEGA_MAX_TILE];
     _Alignas(64) uint8_t mtile[SEGA_MAX_TILE];
-    float beta = kb.beta;
-    if (kb.first && j->bias) {
-        fill_bias(tile, nr, j->bias + i0, mv, nv);
-        beta = 1.0f;
-    } else if (beta != 0.0f) {
+    _Alignas(64) float btile[SEGA_MAX_MR];
+    sega_tile_epi ep = tile_epi(j, kb, i0, mtile, nr);
+    if (ep.bias) {   // the rows past the edge start from +0 (their results are not copied out)
+        for (int i = 0; i < d->mr; i++) btile[i] = i < mv ? ep.bias[i] : 0.0f;
+        ep.bias = btile;
+    } else if (kb.beta != 0.0f) {
         tile_copy(j, tile, NULL, nr, i0, c0, mv, nv, 0);
     }
-    d->fn(kc, as, bs, tile, nr, j->alpha, beta);
-    const int epi = kb.last && j->act != SEGA_ACT_NONE;
-    if (epi) d->epi(tile, nr, j->mask ? mtile : NULL, nr, mv, nv, j->act);
-    tile_copy(j, tile, epi && j->mask ? mtile : NULL, nr, i0, c0, mv, nv, 1);
+    d->fn(kc, as, bs, tile, nr, j->alpha, kb.beta, &ep);
+    tile_copy(j, tile, ep.mask, nr, i0, c0, mv, nv, 1);
 }
 
 // All tiles of C rows [i0, i0+mc) x columns [c0, c0+nc) for one K block.
@@ -241,7 +248,7 @@ static void macro_kernel(const gemm_job *j, int i0, int c0, int mc, int nc, int 
                          const float *ap, const float *bp, kblock kb, pf_cursor *pf) {
     const sega_gemm_kdesc *d = j->d;
     const int mr = d->mr, nr = d->nr;
-    const int epi = kb.last && j->act != SEGA_ACT_NONE, bias = kb.first && j->bias;
+    const int fused = (kb.first && j->bias) || (kb.last && j->act != SEGA_ACT_NONE);
     for (int jr = 0; jr < nc; jr += nr) {
         const int nv = nc - jr < nr ? nc - jr : nr, col = c0 + jr;
         // Whole tile inside one column block?
@@ -253,10 +260,8 @@ static void macro_kernel(const gemm_job *j, int i0, int c0, int mc, int nc, int 
             pf_step(pf);
             if (mv == mr && nv == nr && inside) {
                 const size_t o = c_offset(j, i0 + ir, col);
-                float *ct = j->c + o;
-                if (bias) fill_bias(ct, j->ldc, j->bias + i0 + ir, mr, nr);
-                d->fn(kc, as, bs, ct, j->ldc, j->alpha, bias ? 1.0f : kb.beta);
-                if (epi) d->epi(ct, j->ldc, j->mask ? j->mask + o : NULL, j->ldc, mr, nr, j->act);
+                const sega_tile_epi ep = tile_epi(j, kb, i0 + ir, j->mask ? j->mask + o : NULL, j->ldc);
+                d->fn(kc, as, bs, j->c + o, j->ldc, j->alpha, kb.beta, fused ? &ep : NULL);
             } else {
                 tile_private(j, as, bs, kc, i0 + ir, col, mv, nv, kb);
             }

@@ -5,11 +5,41 @@
 #include "cpu_internal.h"
 #include "sega_gemm.h"
 
+/// What a micro-kernel does to its tile's values in registers before storing them (the fused
+/// epilogue; NULL: nothing), with the arithmetic of the separate passes it replaces:
+/// - bias (NULL: none): the tile's mr row values; C = alpha * Ap * Bp + bias[i], C not read (the
+///   bits of C filled with the bias and beta = 1, since fma(1, bias, x) == bias + x);
+/// - act: relu / relu6 of the finished value (NaN and -0 kept, as sega_gemm_epi_fn), and with
+///   mask (row stride ldm) its derivative mask bytes (0 < x, and x < 6 for relu6).
+typedef struct sega_tile_epi {
+    const float *bias;
+    int act;
+    uint8_t *mask;
+    long ldm;
+} sega_tile_epi;
+
+/// How a micro-kernel finishes its tile, decided once per tile from alpha, beta and the epilogue:
+/// scale: alpha != 1 (alpha 1 needs no multiply: exact); bias (NULL: beta * C when beta != 0);
+/// the activation and its mask (NULL: none).
+typedef struct sega_tile_finish {
+    int scale, act;
+    float alpha, beta;
+    const float *bias;
+    uint8_t *mask;
+    long ldm;
+} sega_tile_finish;
+
+SEGA_INLINE sega_tile_finish sega_tile_finish_of(float alpha, float beta, const sega_tile_epi *ep) {
+    const sega_tile_finish f = {alpha != 1.0f, ep ? ep->act : SEGA_ACT_NONE, alpha, beta,
+                                ep ? ep->bias : NULL, ep ? ep->mask : NULL, ep ? ep->ldm : 0};
+    return f;
+}
+
 /// Micro-kernel: C[mr x nr] = alpha * Ap * Bp + beta * C, where Ap is an mr-tall sliver packed
 /// k-major (kc x mr) and Bp an nr-wide sliver packed k-major (kc x nr), both 64-byte aligned.
-/// beta == 0: C is written without being read. kc >= 1.
+/// beta == 0: C is written without being read. kc >= 1. ep: the fused epilogue (NULL: none).
 typedef void (*sega_ukernel_fn)(long kc, const float *ap, const float *bp, float *c, long ldc,
-                                float alpha, float beta);
+                                float alpha, float beta, const sega_tile_epi *ep);
 
 /// Packs op(A)[i0:i0+mc, p0:p0+kc] into MR-tall k-major slivers (rows past mc zero-filled).
 typedef void (*sega_pack_a_fn)(int trans, const float *a, long lda, int i0, int mc, int p0, int kc,
@@ -78,14 +108,14 @@ void sega_gemm_set_mt_min_work(double work);
                                 int act);
 
 void sega_sgemm_4x16_portable(long kc, const float *ap, const float *bp, float *c, long ldc,
-                              float alpha, float beta);
+                              float alpha, float beta, const sega_tile_epi *ep);
 SEGA_DECLARE_PACKERS(portable_4x16)
 #if SEGA_HAVE_X86_KERNELS
 void sega_sgemm_6x16_avx2(long kc, const float *ap, const float *bp, float *c, long ldc,
-                          float alpha, float beta);
+                          float alpha, float beta, const sega_tile_epi *ep);
 SEGA_DECLARE_PACKERS(avx2_6x16)
 void sega_sgemm_8x48_avx512(long kc, const float *ap, const float *bp, float *c, long ldc,
-                            float alpha, float beta);
+                            float alpha, float beta, const sega_tile_epi *ep);
 SEGA_DECLARE_PACKERS(avx512_8x48)
 #endif
 

@@ -27,21 +27,37 @@
         c##i##_1 = _mm512_fmadd_ps(av_, b1, c##i##_1);                                         \
         c##i##_2 = _mm512_fmadd_ps(av_, b2, c##i##_2);                                         \
     } while (0)
-// C row i = alpha * acc (+ beta * C row i when beta != 0).
-SEGA_AVX512 static inline void st1(float *cp, __m512 x, __m512 va, __m512 vb, int ub) {
-    x = _mm512_mul_ps(va, x);
-    if (ub) x = _mm512_fmadd_ps(vb, _mm512_loadu_ps(cp), x);
+// The fused activation of 16 finished values (see gemm_kernels_avx2.c's act_row16): mask bytes
+// from the compare masks (vpmovdb of 0 / 1 lanes), then max(0, x), min(6, x), NaN and -0 kept.
+SEGA_AVX512 static inline __m512 act16(__m512 x, int act, uint8_t *m) {
+    const __m512 zero = _mm512_setzero_ps(), six = _mm512_set1_ps(6.0f);
+    if (m) {
+        __mmask16 k = _mm512_cmp_ps_mask(x, zero, _CMP_GT_OQ);
+        if (act == SEGA_ACT_RELU6) k &= _mm512_cmp_ps_mask(x, six, _CMP_LT_OQ);
+        _mm_storeu_si128((__m128i *)m, _mm512_cvtepi32_epi8(_mm512_maskz_mov_epi32(k, _mm512_set1_epi32(1))));
+    }
+    x = _mm512_max_ps(zero, x);
+    return act == SEGA_ACT_RELU6 ? _mm512_min_ps(six, x) : x;
+}
+
+// 16 columns of C row i (v: which 16): alpha * acc, then the bias (fma(1, bias, x) == bias + x)
+// or beta * C, then the fused activation; stored.
+SEGA_AVX512 static inline void st1(float *cp, __m512 x, const sega_tile_finish *f, int i, int v) {
+    if (f->scale) x = _mm512_mul_ps(_mm512_set1_ps(f->alpha), x);
+    if (f->bias) x = _mm512_add_ps(_mm512_set1_ps(f->bias[i]), x);
+    else if (f->beta != 0.0f) x = _mm512_fmadd_ps(_mm512_set1_ps(f->beta), _mm512_loadu_ps(cp), x);
+    if (f->act != SEGA_ACT_NONE) x = act16(x, f->act, f->mask ? f->mask + (size_t)i * f->ldm + v * 16 : NULL);
     _mm512_storeu_ps(cp, x);
 }
-#define ST2(i)                                                                                 \
+// Row i's three vectors: plain stores (P 1: nothing to finish) or through st1.
+#define ST1(i, v, P)                                                                           \
     do {                                                                                       \
-        st1(c + (i) * ldc, c##i##_0, va, vb, ub);                                              \
-        st1(c + (i) * ldc + 16, c##i##_1, va, vb, ub);                                         \
+        if (P) _mm512_storeu_ps(c + (i) * ldc + (v) * 16, c##i##_##v);                         \
+        else st1(c + (i) * ldc + (v) * 16, c##i##_##v, &f, i, v);                              \
     } while (0)
-#define ST3(i)                                                                                 \
+#define ST3(i, P)                                                                              \
     do {                                                                                       \
-        ST2(i);                                                                                \
-        st1(c + (i) * ldc + 32, c##i##_2, va, vb, ub);                                         \
+        ST1(i, 0, P); ST1(i, 1, P); ST1(i, 2, P);                                              \
     } while (0)
 #define PREFETCH_C(MR, NV)                                                                     \
     for (int i_ = 0; i_ < (MR); i_++)                                                          \
@@ -60,7 +76,7 @@ SEGA_AVX512 static inline void st1(float *cp, __m512 x, __m512 va, __m512 vb, in
     } while (0)
 
 SEGA_AVX512 void sega_sgemm_8x48_avx512(long kc, const float *ap, const float *bp, float *c,
-                                        long ldc, float alpha, float beta) {
+                                        long ldc, float alpha, float beta, const sega_tile_epi *ep) {
     DECL3(0); DECL3(1); DECL3(2); DECL3(3); DECL3(4); DECL3(5); DECL3(6); DECL3(7);
     PREFETCH_C(8, 3);
     long p = 0;
@@ -79,9 +95,12 @@ SEGA_AVX512 void sega_sgemm_8x48_avx512(long kc, const float *ap, const float *b
         ap += 8;
         bp += 48;
     }
-    const __m512 va = _mm512_set1_ps(alpha), vb = _mm512_set1_ps(beta);
-    const int ub = beta != 0.0f;
-    ST3(0); ST3(1); ST3(2); ST3(3); ST3(4); ST3(5); ST3(6); ST3(7);
+    const sega_tile_finish f = sega_tile_finish_of(alpha, beta, ep);
+    if (!ep && alpha == 1.0f && beta == 0.0f) {   // nothing to finish
+        ST3(0, 1); ST3(1, 1); ST3(2, 1); ST3(3, 1); ST3(4, 1); ST3(5, 1); ST3(6, 1); ST3(7, 1);
+        return;
+    }
+    ST3(0, 0); ST3(1, 0); ST3(2, 0); ST3(3, 0); ST3(4, 0); ST3(5, 0); ST3(6, 0); ST3(7, 0);
 }
 
 // Packers for the 8 x 48 tile, compiled for AVX-512F.

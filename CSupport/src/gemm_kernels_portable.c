@@ -5,7 +5,7 @@
 #define PNR 16
 
 void sega_sgemm_4x16_portable(long kc, const float *ap, const float *bp, float *c, long ldc,
-                              float alpha, float beta) {
+                              float alpha, float beta, const sega_tile_epi *ep) {
     float acc[PMR][PNR];
     for (int i = 0; i < PMR; i++)
         for (int j = 0; j < PNR; j++) acc[i][j] = 0.0f;
@@ -17,13 +17,18 @@ void sega_sgemm_4x16_portable(long kc, const float *ap, const float *bp, float *
             for (int j = 0; j < PNR; j++) acc[i][j] += ai * b[j];
         }
     }
-    if (beta == 0.0f) {
+    const float *bias = ep ? ep->bias : NULL;
+    if (bias) {   // C filled with the bias, beta 1
+        for (int i = 0; i < PMR; i++)
+            for (int j = 0; j < PNR; j++) c[i * ldc + j] = alpha * acc[i][j] + bias[i];
+    } else if (beta == 0.0f) {
         for (int i = 0; i < PMR; i++)
             for (int j = 0; j < PNR; j++) c[i * ldc + j] = alpha * acc[i][j];
     } else {
         for (int i = 0; i < PMR; i++)
             for (int j = 0; j < PNR; j++) c[i * ldc + j] = alpha * acc[i][j] + beta * c[i * ldc + j];
     }
+    if (ep && ep->act != SEGA_ACT_NONE) sega_gemm_epi_portable_4x16(c, ldc, ep->mask, ep->ldm, PMR, PNR, ep->act);
 }
 
 #define SEGA_PACK_MR PMR

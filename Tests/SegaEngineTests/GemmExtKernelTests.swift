@@ -240,6 +240,67 @@ final class GemmExtKernelTests: XCTestCase {
     }
 }
 
+extension GemmExtKernelTests {
+    /// The epilogue fused into the micro-kernels (bias, relu / relu6 and the mask applied to the
+    /// tile in registers) on whole tiles as well as edge and straddling tiles: m = 26 and 100
+    /// columns per block are multiples of no tile (4 x 16, 6 x 16, 8 x 48), one or two column
+    /// blocks, k = 2 (one K block) and 300 (two: the bias on the first, the activation after the
+    /// last), C values on the kinks (NaN, +-0, 6 and its neighbours, +-inf, denormals) with alpha
+    /// 1 and -1, with and without a bias. Byte-identical to C filled with the bias, a plain SGEMM
+    /// with beta 1 per block, then sega_relu{,6}_fwd_mask; at every ISA, 1 and 2 threads (k = 300
+    /// is large enough to be split), and both kernel policies.
+    func testFusedEpilogueOnWholeAndEdgeTilesMatchesThePlainPasses() {
+        let specials: [Float] = [.nan, 0, -0.0, 6, -6, 5.9999995, 6.0000005, .infinity, -.infinity, 1e-40, -1e-40,
+                                 -.nan, 1, -1, 3.5, 1e30, 0.5, 7]
+        let m = 26, per = 100
+        for isa in KernelEngines.supportedISAs { for threads in [1, 2] {
+            var e: OpaquePointer? = nil
+            XCTAssertEqual(sega_engine_create(Int32(threads), isa, &e), SEGA_OK)
+            defer { sega_engine_destroy(e) }
+            for batch in [1, 2] { for k in [2, 300] {
+                // A: row i is (1, 0, 0, ...) on most rows (C = alpha * B's first row, a special
+                // value exactly), small values elsewhere; B's first row cycles through the specials.
+                var rng = GemmKernelTests.RNG(UInt64(batch * 1000 + k))
+                let a = (0..<(m * k)).map { idx -> Float in
+                    let i = idx / k, p = idx % k
+                    return i % 5 == 4 ? rng.next() : (p == 0 ? 1 : 0) }
+                var b = [Float](repeating: 0, count: batch * k * per)
+                for q in 0..<batch { for p in 0..<k { for j in 0..<per {
+                    b[q * k * per + p * per + j] = p == 0 ? specials[(j * 7 + q * 3) % specials.count] : rng.next()
+                } } }
+                let bias = (0..<m).map { i in i % 3 == 0 ? specials[(i * 5) % specials.count] : rng.next() * 6 }
+                for alpha: Float in [1, -1] { for withBias in [false, true] {
+                    for act in [SEGA_ACT_RELU, SEGA_ACT_RELU6] { for policy: Int32 in [0, 1] {
+                        sega_gemm_set_kernel_policy(policy)
+                        defer { sega_gemm_set_kernel_policy(-1) }
+                        let tag = "\(String(cString: sega_isa_name(isa)))/\(threads)t batch \(batch) k \(k) alpha \(alpha) bias \(withBias) act \(act) policy \(policy)"
+                        var want = [Float](repeating: 0, count: batch * m * per), wm = [UInt8](repeating: 0, count: want.count)
+                        for q in 0..<batch {
+                            var cq = (0..<(m * per)).map { withBias ? bias[$0 / per] : Float.nan }
+                            XCTAssertEqual(sega_sgemm(e, 0, 0, Int32(m), Int32(per), Int32(k), alpha, a, Int32(k),
+                                                      Array(b[(q * k * per)...]), Int32(per), withBias ? 1 : 0, &cq, Int32(per)), SEGA_OK)
+                            var yq = cq, mq = [UInt8](repeating: 0, count: cq.count)
+                            (act == SEGA_ACT_RELU ? sega_relu_fwd_mask : sega_relu6_fwd_mask)(cq.count, cq, &yq, &mq)
+                            for o in 0..<(m * per) { want[q * m * per + o] = yq[o]; wm[q * m * per + o] = mq[o] }
+                        }
+                        var got = [Float](repeating: .nan, count: want.count), gm = [UInt8](repeating: 9, count: want.count)
+                        let st = bias.withUnsafeBufferPointer { bp in gm.withUnsafeMutableBufferPointer { mp in
+                            var x = sega_gemm_ext(batch: Int32(batch), b_stride: k * per, c_stride: m * per,
+                                                  row_bias: withBias ? bp.baseAddress : nil, act: Int32(act.rawValue),
+                                                  mask: mp.baseAddress, b_mask: nil, a_mask: nil)
+                            return sega_sgemm_ex(e, 0, 0, Int32(m), Int32(batch * per), Int32(k), alpha, a, Int32(k),
+                                                 b, Int32(per), 0, &got, Int32(per), &x)
+                        } }
+                        XCTAssertEqual(st, SEGA_OK, tag)
+                        XCTAssertTrue(bitEqual(got, want), "C: " + tag)
+                        XCTAssertEqual(gm, wm, "mask: " + tag)
+                    } }
+                } }
+            } }
+        } }
+    }
+}
+
 /// The threaded in-place activation and mask kernels: byte-identical to sega_relu{,6}_fwd_mask and
 /// to sega_mask_bwd into a zeroed buffer, for every engine and size around the threading grain.
 final class EltwiseThreadedKernelTests: XCTestCase {
