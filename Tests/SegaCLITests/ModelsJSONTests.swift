@@ -62,6 +62,12 @@ final class ModelsJSONTests: XCTestCase {
                 XCTAssertEqual(g * g, pos[1] - 1)
                 XCTAssertEqual(input["kind"] as? String, "resize")
                 XCTAssertEqual([input["height"] as? Int, input["width"] as? Int], [16 * g, 16 * g])
+            case "vitiqa_patch":
+                // Resized to p gh x p gw: the grid from pos_embed [1, gh, gw, D], p from patch_embed [D, 3, p, p].
+                let pos = try XCTUnwrap((h["pos_embed"] as? [String: Any])?["shape"] as? [Int])
+                let p = try XCTUnwrap(((h["patch_embed.weight"] as? [String: Any])?["shape"] as? [Int])?.last)
+                XCTAssertEqual(input["kind"] as? String, "resize", name)
+                XCTAssertEqual([input["height"] as? Int, input["width"] as? Int], [p * pos[1], p * pos[2]], name)
             default:
                 XCTAssertEqual(input["kind"] as? String, "whole", name)
             }
