@@ -101,7 +101,7 @@ public enum AttackSettings {
             range: .integers(1, 10_000), invalid: "VT beta must be >= 0 and samples in 1...10000", resume: "vtsamples",
             methods: [.vt], report: ReportPart(12, "VT samples"), c: "vt_samples", example: 2,
             get: { $0.vtSamples }, set: { $0.vtSamples = $1 }),
-    ] + budgetSettings + methodSettings
+    ] + budgetSettings + methodSettings + spendingSettings
 
     /// The perceptual budget and the JND model (every method).
     static let budgetSettings: [AttackSetting] = [
@@ -171,6 +171,21 @@ public enum AttackSettings {
             range: .integers(1, 10_000), resume: "disamples", methods: [.diMifgsm], omitAtDefault: true,
             report: ReportPart(24, "DI samples", omitAtDefault: true), c: "di_samples", example: 4,
             get: { $0.diSamples }, set: { $0.diSamples = $1 }),
+    ]
+
+    /// How an attack spends its budget: up to a similarity (every method), and what the
+    /// components SEGA's M^F drops do.
+    static let spendingSettings: [AttackSetting] = [
+        float(.targetSSIM, "target SSIM", flag: "target-ssim",
+              help: "Spend the budget up to this SSIM: the final perturbation scaled up by the largest c <= 8 that keeps SSIM >= this, each pixel's radius c eps_i up to eps (0: off; an attack already below it is kept).",
+              range: .interval(0, 1, hiOpen: true), resume: "tssim", omitAtDefault: true,
+              report: ReportPart(26, "target SSIM", .fixed(3), omitAtDefault: true), c: "target_ssim", example: 0.9,
+              get: { $0.targetSSIM }, set: { $0.targetSSIM = $1 }),
+        float(.maskFill, "M^F fill", flag: "mask-fill",
+              help: "SEGA: components M^F drops step along a fixed random sign pattern (one per image) at this fraction of the step (0: they stay).",
+              range: .interval(0, 1), resume: "maskfill", methods: smoothing, omitAtDefault: true,
+              report: ReportPart(27, "M^F fill", .fixed(2), omitAtDefault: true), c: "mask_fill", example: 0.5,
+              get: { $0.maskFill }, set: { $0.maskFill = $1 }),
     ]
 
     /// Settings whose default changed after they were added, with the default they had then:

@@ -13,6 +13,10 @@ public struct AttackResult: Sendable {
     /// Fraction of components M^F kept at the last iteration, and of pixels M^JND kept.
     public var maskFKept: Double
     public var maskJNDKept: Double
+    /// The JND budget's lambda; nil for the uniform budget.
+    public var budgetLambda: Double? = nil
+    /// --target-ssim's scale c of the final perturbation (1 when off or already below the target).
+    public var spent: Double = 1
 }
 
 // MARK: - Attacker
@@ -36,6 +40,8 @@ public final class Attacker {
 
     /// `noise` holds one Monte Carlo sample's noise, drawn once and fed to every source.
     let x0, x, g, noise, mom, vtv, maskF, scratch, pos, neg, xin, innerMom: UnsafeMutableBufferPointer<Float>
+    /// --mask-fill's sign pattern, drawn once per image.
+    let fill: UnsafeMutableBufferPointer<Float>
     /// Per pixel: the JND map, M^JND, the budget eps_i and the step scale eps_i / eps.
     let jnd, maskJ, radius, scale: UnsafeMutableBufferPointer<Float>
     /// Each source's gradient sum g_k of the last ensembleGradient (over its samples) and its
@@ -44,6 +50,8 @@ public final class Attacker {
     let sourceWeights: UnsafeMutableBufferPointer<Float>
     var jndMap: JNDMap
     let diverse: DiverseInput
+    /// --target-ssim's SSIM scratch.
+    var ssimWork: SSIMWorkspace
 
     public init(sources: [PlannedModel], config: AttackConfig) throws {
         try config.validate()
@@ -64,25 +72,26 @@ public final class Attacker {
         }
         x0 = buf(count); x = buf(count); g = buf(count); noise = buf(count)
         mom = buf(count); vtv = buf(count); maskF = buf(count); scratch = buf(count)
-        pos = buf(count); neg = buf(count); xin = buf(count); innerMom = buf(count)
+        pos = buf(count); neg = buf(count); xin = buf(count); innerMom = buf(count); fill = buf(count)
         jnd = buf(pixels); maskJ = buf(pixels); radius = buf(pixels); scale = buf(pixels)
         sourceGrads = sources.map { _ in buf(3 * first.height * first.width) }
         sourceWeights = buf(sources.count)
         jndMap = JNDMap(height: height, width: width)
         diverse = DiverseInput(height: height, width: width)
+        ssimWork = SSIMWorkspace(height: height, width: width)
     }
 
-    /// Bytes an attacker with `k` sources holds for images of h x w: twelve 3HW buffers, k more
-    /// (each source's gradient sum), four HW planes, the JND map and the DI tables. Callers add
-    /// it to the plans' memory.
+    /// Bytes an attacker with `k` sources holds for images of h x w: thirteen 3HW buffers, k more
+    /// (each source's gradient sum), four HW planes, the JND map, the DI tables and the SSIM
+    /// workspace. Callers add it to the plans' memory.
     public static func stateBytes(height h: Int, width w: Int, sources k: Int) -> Int {
         let f = MemoryLayout<Float>.size
-        return ((12 + k) * 3 * h * w + 4 * h * w + k) * f + JNDMap.bytes(height: h, width: w)
-            + DiverseInput.bytes(height: h, width: w)
+        return ((13 + k) * 3 * h * w + 4 * h * w + k) * f + JNDMap.bytes(height: h, width: w)
+            + DiverseInput.bytes(height: h, width: w) + SSIMWorkspace.bytes(height: h, width: w)
     }
 
     deinit {
-        for b in [x0, x, g, noise, mom, vtv, maskF, scratch, pos, neg, xin, innerMom, jnd, maskJ, radius, scale, sourceWeights] {
+        for b in [x0, x, g, noise, mom, vtv, maskF, scratch, pos, neg, xin, innerMom, fill, jnd, maskJ, radius, scale, sourceWeights] {
             b.deallocate()
         }
         for b in sourceGrads { b.deallocate() }
@@ -130,6 +139,7 @@ public final class Attacker {
         case .auto: d = centred > 0 ? -1 : 1
         }
         prepareMasksAndBudget()
+        if c.method == .sega && c.maskFill > 0 { NoiseStream(seed: c.seed, key, 0xF1).fillSigns(fill, amplitude: 1) }
         mom.update(repeating: 0)
         vtv.update(repeating: 0)
         innerMom.update(repeating: 0)
@@ -149,11 +159,13 @@ public final class Attacker {
                 t += 1
             }
         }
+        let spent = c.targetSSIM > 0 ? spendToSSIM() : 1
         quantize(into: out)
         var after = [Float](repeating: 0, count: sources.count)
         for (k, s) in sources.enumerated() { after[k] = s.score(UnsafeBufferPointer(out)) }
         return AttackResult(scoresBefore: before, scoresAfter: after, direction: Int(d), gradientCalls: calls,
-                            maskFKept: fraction(maskF), maskJNDKept: fraction(maskJ))
+                            maskFKept: fraction(maskF), maskJNDKept: fraction(maskJ),
+                            budgetLambda: c.effectiveBudget == .jnd ? Double(c.budgetLambda) : nil, spent: Double(spent))
     }
 
     /// M^F starts as all-ones; M^JND (SEGA) and the budget from the clean image's JND map,
@@ -191,8 +203,19 @@ public final class Attacker {
         }
     }
 
-    /// x <- clip01(Proj_eps_i(x + alpha d M^F M^JND (eps_i / eps) sign(g))).
-    func step(_ d: Float) { budgetStep(x, along: g, size: config.stepSize * d, signed: true) }
+    /// x <- clip01(Proj_eps_i(x + alpha d M^F M^JND (eps_i / eps) sign(g))); with --mask-fill f,
+    /// the components M^F drops take alpha f M^JND (eps_i / eps) r, r the image's sign pattern.
+    func step(_ d: Float) {
+        let c = config
+        guard c.method == .sega && c.maskFill > 0 else { return budgetStep(x, along: g, size: c.stepSize * d, signed: true) }
+        let a = c.stepSize, f = c.maskFill
+        forEachValue { i, p in
+            let gi = g[i]
+            let s: Float = maskF[i] != 0 ? (gi > 0 ? d : (gi < 0 ? -d : 0)) : f * fill[i]
+            x[i] += a * maskJ[p] * scale[p] * s
+        }
+        project(x)
+    }
 
     /// v <- clip01(Proj_eps_i(v + size M^F M^JND (eps_i / eps) s(dir))), s = sign when `signed`,
     /// else the identity: every step of every method is scaled by the budget the same way.

@@ -46,6 +46,13 @@ public struct SSIMWorkspace {
         for k in 0..<t { storage[k] /= sum }
     }
 
+    /// Bytes a workspace for h x w holds.
+    public static func bytes(height h: Int, width w: Int) -> Int {
+        let t = SSIM.taps
+        guard h >= t, w >= t else { return 0 }
+        return (t + 2 * h * w + 5 * h * (w - t + 1)) * MemoryLayout<Double>.size
+    }
+
     // MARK: - SSIM
 
     /// SSIM of two planar CHW RGB images in [0,1] of this workspace's size; .nan if smaller than 11x11.

@@ -18,6 +18,7 @@ extension JSONWriter {
         add("gradient_calls", r.gradientCalls)
         add("mask_f_kept", r.maskFKept)
         add("mask_jnd_kept", r.maskJNDKept)
+        if r.spent != 1 { add("spent", r.spent) }
         add("seconds", (seconds * 1000).rounded() / 1000)
     }
 }

@@ -94,6 +94,12 @@ struct AttackFlags: ParsableArguments {
     @Option(name: .long, help: ArgumentHelp(S[.diSamples].help))
     var diSamples: Int = AttackConfig().diSamples
 
+    @Option(name: .customLong("target-ssim"), help: ArgumentHelp(S[.targetSSIM].help))
+    var targetSSIM: Float = AttackConfig().targetSSIM
+
+    @Option(name: .long, help: ArgumentHelp(S[.maskFill].help))
+    var maskFill: Float = AttackConfig().maskFill
+
     @Option(name: .long, help: "Threads (default: the number of online CPUs).")
     var threads: Int?
 
@@ -118,7 +124,7 @@ struct AttackFlags: ParsableArguments {
             (.jndModel, .choice(jndModel)), (.jndLuminanceCap, .float(jndLuminanceCap)), (.svreInner, .int(svreInner)),
             (.cwaRadius, .float(try FlagValues.amount(cwaRadius, flag: "--cwa-radius"))), (.cwaInnerStep, .float(cwaInnerStep)),
             (.cwaSweeps, .int(cwaSweeps)), (.diProbability, .float(diProbability)), (.diResize, .float(diResize)),
-            (.diSamples, .int(diSamples)),
+            (.diSamples, .int(diSamples)), (.targetSSIM, .float(targetSSIM)), (.maskFill, .float(maskFill)),
         ] + (try alpha.map { [(.alpha, .float(try FlagValues.amount($0, flag: "--alpha")))] } ?? [])
         var c = AttackConfig()
         for (id, v) in given { try S[id].set(&c, v) }

@@ -204,6 +204,8 @@ final class SettingsTableTests: XCTestCase {
             if c.diSamples != d.diSamples { f.append("disamples=\(c.diSamples)") }
         default: break
         }
+        if c.targetSSIM != 0 { f.append("tssim=\(c.targetSSIM)") }
+        if c.method == .sega && c.maskFill != 0 { f.append("maskfill=\(c.maskFill)") }
         return f.joined(separator: ";")
     }
 
@@ -224,6 +226,8 @@ final class SettingsTableTests: XCTestCase {
         if c.diResize != d.diResize { added += ", DI resize \(f(Double(c.diResize), 2))" }
         if c.diSamples != d.diSamples { added += ", DI samples \(c.diSamples)" }
         if c.usesJND && c.jndLuminanceCap != 0 { added += ", LA cap \(f(Double(c.jndLuminanceCap), 1))" }
+        if c.targetSSIM != 0 { added += ", target SSIM \(f(Double(c.targetSSIM), 3))" }
+        if c.maskFill != 0 { added += ", M^F fill \(f(Double(c.maskFill), 2))" }
         return "eps \(f(Double(c.eps) * 255, 2))/255, alpha \(f(Double(c.stepSize) * 255, 2))/255, T \(c.iterations), N \(c.samples), sigma \(f(Double(c.sigma), 3))\(c.antithetic ? " (antithetic)" : "")\(c.segaMomentum > 0 ? ", SEGA momentum \(f(Double(c.segaMomentum), 2))" : ""), M^F quantile \(f(Double(c.maskQuantile), 2)), M^F agreement \(f(Double(c.maskAgreement), 2)), JND threshold \(f(Double(c.jndThreshold), 1)), normalise \(c.normalizeSources), momentum (MI-FGSM, VT) \(f(Double(c.momentum), 2)), VT samples \(c.vtSamples) radius \(f(Double(c.vtBeta), 2)) eps, seed \(c.seed)" + added
     }
 

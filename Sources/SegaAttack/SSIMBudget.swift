@@ -1,0 +1,51 @@
+// MARK: - Spending the budget up to a similarity (--target-ssim)
+
+extension Attacker {
+    /// --target-ssim tau, after the last iteration: scale the perturbation up by the largest
+    /// c in [1, cMax] (bisection, to cMax / 2^16) whose 8-bit image keeps SSIM >= tau to the
+    /// clean one, each pixel's radius growing with it up to eps (min(eps, c eps_i)); then x and
+    /// the radius hold the scaled attack, which `quantize` writes. An attack already below tau
+    /// is left as it is (c = 1). Returns c. Runs once per image, in buffers allocated at init.
+    func spendToSSIM() -> Float {
+        let tau = Double(config.targetSSIM)
+        guard scaledSSIM(Attacker.spendMax) < tau else { return applySpend(Attacker.spendMax) }
+        guard scaledSSIM(1) >= tau else { return 1 }
+        var lo: Float = 1, hi = Attacker.spendMax
+        var k = 0
+        while k < 16 {
+            let mid = (lo + hi) / 2
+            if scaledSSIM(mid) >= tau { lo = mid } else { hi = mid }
+            k += 1
+        }
+        return applySpend(lo)
+    }
+
+    /// The largest scale --target-ssim tries: with it any component one 8-bit step from x0
+    /// reaches 8 steps, eps 8/255.
+    static let spendMax: Float = 8
+
+    /// SSIM of x0 and the 8-bit image of x0 + c (x - x0) within min(eps, c eps_i) (in `scratch`).
+    func scaledSSIM(_ c: Float) -> Double {
+        let eps = config.eps
+        forEachValue { i, p in
+            let r = min(eps, c * radius[p])
+            let v = min(max(x0[i] + c * (x[i] - x0[i]), x0[i] - r, 0), min(x0[i] + r, 1))
+            let m = Float(Int((r * 255).nextUp.rounded(.down)))
+            let k0 = (x0[i] * 255).rounded()
+            scratch[i] = min(max((v * 255).rounded(), k0 - m, 0), min(k0 + m, 255)) / 255
+        }
+        return ssimWork.ssim(UnsafeBufferPointer(x0), UnsafeBufferPointer(scratch))
+    }
+
+    /// x <- x0 + c (x - x0) within the radius min(eps, c eps_i), which becomes the radius.
+    func applySpend(_ c: Float) -> Float {
+        let eps = config.eps
+        var p = 0
+        while p < pixels { radius[p] = min(eps, c * radius[p]); p += 1 }
+        forEachValue { i, p in
+            let r = radius[p]
+            x[i] = min(max(x0[i] + c * (x[i] - x0[i]), x0[i] - r, 0), min(x0[i] + r, 1))
+        }
+        return c
+    }
+}
