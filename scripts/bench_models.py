@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """sega vs PyTorch, side by side in one run: forward time, forward + input-gradient time and
-peak RSS of four full-size models on the same input and thread count.
+peak RSS of full-size models on the same input and thread count: four architectures with seeded
+random weights and the six shipped Lite/ViT models with their shipped weights.
 
     /work/venv/bin/python scripts/bench_models.py [--reps N] [--models cnniqa,dbcnn,...] [--quick]
                                                   [--threads 2] [--rounds R] [--sega-bin PATH] [--json OUT]
@@ -14,10 +15,22 @@ use; nothing is duplicated here):
   dbcnn     weights/fixtures/dbcnn.py DBCNNRestated(div=1) (= pyiqa's DBCNN)  image 384x512
   lite0     weights/models_lite0.py Lite0Classifier (EfficientNet-Lite0, 1000 classes) 224x224
 
-For each model the weights are converted once (weights/convert.py write_safetensors, F32) to
-/tmp/sega-bench-weights/<model>.safetensors. Then for each mode (forward, grad) PyTorch and
-sega-modelbench each run in their OWN subprocess, so each peak RSS belongs to one engine and one
-mode. PyTorch: torch.set_num_threads(T) (and OMP/MKL_NUM_THREADS), parameters frozen
+For each of these the weights are converted once (weights/convert.py write_safetensors, F32) to
+/tmp/sega-bench-weights/<model>.safetensors.
+
+Shipped weights (marked * in the table; goal <= 0.8x PyTorch, issue 25): hyperiqa_lite0,
+linearityiqa_lite0, dbcnn_lite0, lite2iqa, vitiqa, vitiqa_patch. Both sides read the same file,
+weights/NAME.safetensors (fp16, widened to F32 on load): sega-modelbench through ModelZoo.load,
+PyTorch through weights/iqa_models.py load_file, the loader weights/evaluate.py and
+scripts/bench_attack.py use. The image is the dataset's 288x384 (H x W), the size `sega attack`
+plans its sources for on the dataset's images (one plan per source at the image's own size);
+each model then takes the image by its own input protocol inside the graph, as in PyTorch's
+forward (weights/*.md cards, `sega models`): hyperiqa_lite0 num_crop (4, from the metadata)
+crops of 224x224; vitiqa resized to 256x256; vitiqa_patch resized to its patch grid, 18x24
+patches of 16 = 288x384, i.e. no resize; the others the whole image.
+
+For every row and each mode (forward, grad), PyTorch and sega-modelbench each run in their OWN
+subprocess, so each peak RSS belongs to one engine and one mode. PyTorch: torch.set_num_threads(T) (and OMP/MKL_NUM_THREADS), parameters frozen
 (requires_grad False: only the input gradient is wanted, as in an attack), forward under
 torch.no_grad(); grad = forward + torch.autograd.grad of the score w.r.t. the input. Both sides
 warm up, then time N repetitions with a monotonic clock; the table shows medians (and the ratio
@@ -52,6 +65,12 @@ MODELS = {
     "dbcnn": ("DBCNN", 384, 512, "dbcnn", {}, 1.0),
     "lite0": ("Lite0", 224, 224, "lite0", {}, 0.5),
 }
+# The shipped weights: name -> the same fields, arch = name, metadata None (the file is used as
+# shipped, not converted). Size: the dataset's images (weights/dataset/build.py --size).
+SHIPPED = ["hyperiqa_lite0", "linearityiqa_lite0", "dbcnn_lite0", "lite2iqa", "vitiqa", "vitiqa_patch"]
+DATASET_HW = (288, 384)
+SHIPPED_GOAL = 0.8
+MODELS.update({n: (n + "*", *DATASET_HW, n, None, SHIPPED_GOAL) for n in SHIPPED})
 RSS_GOAL = 0.2
 
 
@@ -61,12 +80,20 @@ def _paths():
             sys.path.insert(0, p)
 
 
+def shipped_path(name):
+    return os.path.join(WEIGHTS_DIR, f"{name}.safetensors")
+
+
 def build_model(name):
     """The full-size PyTorch model with its seeded random weights (deterministic: the same
-    in the parent, which converts it, and in the child, which times it)."""
+    in the parent, which converts it, and in the child, which times it), or a shipped model
+    loaded from its weights file as weights/evaluate.py loads it."""
     _paths()
     import common  # weights/fixtures/common.py
-    if name == "cnniqa":
+    if name in SHIPPED:
+        import iqa_models
+        model, _ = iqa_models.load_file(shipped_path(name), "bench_models")
+    elif name == "cnniqa":
         from pyiqa.archs.cnniqa_arch import CNNIQA
         model = common.randomize_(CNNIQA(pretrained=None), seed=1)
     elif name == "hyperiqa":
@@ -111,7 +138,10 @@ def torch_child(a):
     torch.set_num_threads(a.threads)
     _paths()
     import common  # noqa: F401  (the imports the model needs, before the baseline is taken)
-    if a.model == "cnniqa":
+    if a.model in SHIPPED:
+        import iqa_models  # noqa: F401
+        import safetensors.torch  # noqa: F401
+    elif a.model == "cnniqa":
         import pyiqa.archs.cnniqa_arch  # noqa: F401
     elif a.model == "hyperiqa":
         import hyperiqa  # noqa: F401
@@ -161,6 +191,8 @@ def convert(name):
     from convert import extract_state_dict, write_safetensors
     _, _, _, arch, meta, _ = MODELS[name]
     model = build_model(name)
+    if name in SHIPPED:  # timed as shipped: both sides read weights/NAME.safetensors
+        return shipped_path(name), sum(t.numel() for t in model.state_dict().values())
     os.makedirs(OUT_DIR, exist_ok=True)
     path = os.path.join(OUT_DIR, f"{name}.safetensors")
     md = {"arch": arch, "source": "scripts/bench_models.py (seeded random weights)"}
@@ -244,7 +276,8 @@ def main(argv=None):
     for name in models:
         title, h, w, _, _, goal = MODELS[name]
         path, nparams = convert(name)
-        print(f"  {name}: {nparams / 1e6:.2f}M weights -> {path}", flush=True)
+        kind = " (shipped, fp16 -> F32 on both sides)" if name in SHIPPED else ""
+        print(f"  {name}: {nparams / 1e6:.2f}M weights -> {path}{kind}", flush=True)
         for mode in modes:
             t = s = None
             for _ in range(a.rounds):   # alternate the engines; keep each one's fastest round
@@ -290,8 +323,12 @@ def main(argv=None):
         print(f"{title:<19} {f'{h}x{w}':>7} {mode:<7} {t['median_ms']:9.1f} {s['median_ms']:9.1f} {r:10.2f} {rb:6.2f} "
               f"{t['peak_rss_bytes'] / mb:8.0f} {s['peak_rss_bytes'] / mb:8.0f} {rr:10.3f} "
               f"{t['base_rss_bytes'] / mb:10.0f} {(t['peak_rss_bytes'] - t['base_rss_bytes']) / mb:10.0f}  {goals}")
-    print(f"goals: sega/torch time <= 1.0 (<= 0.5 for CNNIQA and Lite0), peak RSS <= {RSS_GOAL:g} x PyTorch's. "
-          f"HyperIQA runs num_crop = 1 (one 224 crop, one ResNet-50 pass) on both sides.")
+    print(f"goals: sega/torch time <= 1.0 (<= 0.5 for CNNIQA and Lite0, <= {SHIPPED_GOAL:g} for the shipped rows), "
+          f"peak RSS <= {RSS_GOAL:g} x PyTorch's. HyperIQA R50 runs num_crop = 1 (one 224 crop, one ResNet-50 pass) on both sides.")
+    if any(r[0] in SHIPPED for r in rows):
+        print(f"* shipped weights (weights/NAME.safetensors, fp16 read as F32 by both), seeded random weights otherwise; "
+              f"the shipped rows run on the dataset's {DATASET_HW[0]}x{DATASET_HW[1]} image as `sega attack` plans them, "
+              f"each model resizing or cropping inside by its input protocol.")
     if a.json:
         with open(a.json, "w") as f:
             json.dump({"threads": a.threads, "reps": a.reps, "rounds": a.rounds, "warmup": a.warmup, "results": results}, f, indent=1)
