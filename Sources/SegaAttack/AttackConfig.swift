@@ -130,11 +130,15 @@ public struct AttackConfig: Sendable, Equatable {
     public var diProbability: Float = 0.5
     public var diResize: Float = 1.1
     public var diSamples: Int = 1
-    /// Spend the budget up to this SSIM (0: off, any method): after the last iteration the
+    /// Spend the budget up to this SSIM (0: off; any method): after the last iteration the
     /// perturbation is scaled up by the largest c in [1, 8] whose 8-bit image keeps SSIM >= this
     /// to the clean image, each pixel's radius growing to min(eps, c eps_i). An attack already
-    /// below it is kept as it is. Still within eps in L-infinity.
-    public var targetSSIM: Float = 0
+    /// below it is kept as it is. Still within eps in L-infinity. nil (the default) is auto:
+    /// 0.90 for SEGA since 2026-12-07 (the best row on the validation split, docs/tuning.md),
+    /// off for the baselines (their published form); `effectiveTargetSSIM`.
+    public var targetSSIM: Float? = nil
+    /// The target in effect for `method` (auto resolved).
+    public var effectiveTargetSSIM: Float { targetSSIM ?? (method == .sega ? 0.9 : 0) }
     /// SEGA: the components M^F drops step along a fixed random sign pattern (drawn once per
     /// image from the seed) at this fraction of the step, instead of staying (0, the default).
     public var maskFill: Float = 0

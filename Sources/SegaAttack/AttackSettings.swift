@@ -177,10 +177,11 @@ public enum AttackSettings {
     /// components SEGA's M^F drops do.
     static let spendingSettings: [AttackSetting] = [
         float(.targetSSIM, "target SSIM", flag: "target-ssim",
-              help: "Spend the budget up to this SSIM: the final perturbation scaled up by the largest c <= 8 that keeps SSIM >= this, each pixel's radius c eps_i up to eps (0: off; an attack already below it is kept).",
-              range: .interval(0, 1, hiOpen: true), resume: "tssim", omitAtDefault: true,
-              report: ReportPart(26, "target SSIM", .fixed(3), omitAtDefault: true), c: "target_ssim", example: 0.9,
-              get: { $0.targetSSIM }, set: { $0.targetSSIM = $1 }),
+              help: "Spend the budget up to this SSIM: the final perturbation scaled up by the largest c <= 8 that keeps SSIM >= this, each pixel's radius c eps_i up to eps (0: off; an attack already below it is kept). Default 0.9 for sega, 0 for the baselines.",
+              shown: "auto", range: .interval(0, 1, hiOpen: true), resume: "tssim", omitAtDefault: true,
+              report: ReportPart(26, "target SSIM", .fixed(3), omitAtDefault: true), c: "target_ssim", example: 0.8,
+              // The target in effect (auto resolved by method), as the budget's entry reads.
+              get: { $0.effectiveTargetSSIM }, set: { $0.targetSSIM = $1 }),
         float(.maskFill, "M^F fill", flag: "mask-fill",
               help: "SEGA: components M^F drops step along a fixed random sign pattern (one per image) at this fraction of the step (0: they stay).",
               range: .interval(0, 1), resume: "maskfill", methods: smoothing, omitAtDefault: true,
@@ -193,6 +194,7 @@ public enum AttackSettings {
     public static let firstDefaults: [AttackSettingID: SettingValue] = [
         .budget: .choice(BudgetShape.uniform.rawValue),
         .jndModel: .choice(firstJNDModel.rawValue),
+        .targetSSIM: .float(0),
     ]
     /// The JND model's first default (Yang's), also what a run that reads no JND map reports.
     static let firstJNDModel = JNDModel.yang

@@ -159,7 +159,7 @@ public final class Attacker {
                 t += 1
             }
         }
-        let spent = c.targetSSIM > 0 ? spendToSSIM() : 1
+        let spent = c.effectiveTargetSSIM > 0 ? spendToSSIM() : 1
         quantize(into: out)
         var after = [Float](repeating: 0, count: sources.count)
         for (k, s) in sources.enumerated() { after[k] = s.score(UnsafeBufferPointer(out)) }

@@ -7,7 +7,7 @@ extension Attacker {
     /// the radius hold the scaled attack, which `quantize` writes. An attack already below tau
     /// is left as it is (c = 1). Returns c. Runs once per image, in buffers allocated at init.
     func spendToSSIM() -> Float {
-        let tau = Double(config.targetSSIM)
+        let tau = Double(config.effectiveTargetSSIM)
         guard scaledSSIM(Attacker.spendMax) < tau else { return applySpend(Attacker.spendMax) }
         guard scaledSSIM(1) >= tau else { return 1 }
         var lo: Float = 1, hi = Attacker.spendMax

@@ -60,7 +60,10 @@ enum CAPIOptions {
         CField(name: "di_resize", read: { o, c in c.diResize = o.di_resize }, write: { o, c in o.di_resize = c.diResize }),
         CField(name: "di_samples", read: { o, c in c.diSamples = Int(o.di_samples) }, write: { o, c in o.di_samples = Int32(c.diSamples) }),
         CField(name: "jnd_la_cap", read: { o, c in c.jndLuminanceCap = o.jnd_la_cap }, write: { o, c in o.jnd_la_cap = c.jndLuminanceCap }),
-        CField(name: "target_ssim", read: { o, c in c.targetSSIM = o.target_ssim }, write: { o, c in o.target_ssim = c.targetSSIM }),
+        CField(name: "target_ssim", read: { o, c in
+            guard !o.target_ssim.isNaN else { throw invalid("target SSIM is NaN (< 0 means auto)") }
+            c.targetSSIM = o.target_ssim < 0 ? nil : o.target_ssim
+        }, write: { o, c in o.target_ssim = c.targetSSIM ?? -1 }),
         CField(name: "mask_fill", read: { o, c in c.maskFill = o.mask_fill }, write: { o, c in o.mask_fill = c.maskFill }),
     ]
 

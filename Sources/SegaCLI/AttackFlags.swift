@@ -95,7 +95,7 @@ struct AttackFlags: ParsableArguments {
     var diSamples: Int = AttackConfig().diSamples
 
     @Option(name: .customLong("target-ssim"), help: ArgumentHelp(S[.targetSSIM].help))
-    var targetSSIM: Float = AttackConfig().targetSSIM
+    var targetSSIM: String = S[.targetSSIM].defaultShown
 
     @Option(name: .long, help: ArgumentHelp(S[.maskFill].help))
     var maskFill: Float = AttackConfig().maskFill
@@ -124,8 +124,9 @@ struct AttackFlags: ParsableArguments {
             (.jndModel, .choice(jndModel)), (.jndLuminanceCap, .float(jndLuminanceCap)), (.svreInner, .int(svreInner)),
             (.cwaRadius, .float(try FlagValues.amount(cwaRadius, flag: "--cwa-radius"))), (.cwaInnerStep, .float(cwaInnerStep)),
             (.cwaSweeps, .int(cwaSweeps)), (.diProbability, .float(diProbability)), (.diResize, .float(diResize)),
-            (.diSamples, .int(diSamples)), (.targetSSIM, .float(targetSSIM)), (.maskFill, .float(maskFill)),
+            (.diSamples, .int(diSamples)), (.maskFill, .float(maskFill)),
         ] + (try alpha.map { [(.alpha, .float(try FlagValues.amount($0, flag: "--alpha")))] } ?? [])
+            + (try FlagValues.auto(targetSSIM, flag: "--target-ssim").map { [(.targetSSIM, .float($0))] } ?? [])
         var c = AttackConfig()
         for (id, v) in given { try S[id].set(&c, v) }
         try c.validate()

@@ -21,6 +21,14 @@ enum FlagValues {
         return v
     }
 
+    /// "auto" (nil: the setting's default in effect) or a number.
+    static func auto(_ s: String, flag: String) throws -> Float? {
+        let t = s.trimmingSpaces
+        if t == "auto" { return nil }
+        guard let v = Float(t) else { throw SegaError(.invalidArgument, "\(flag) '\(s)' is neither a number nor auto") }
+        return v
+    }
+
     /// --eps: in (0, 1] and at least one 8-bit step (1/255), since the attacked image is an
     /// 8-bit PNG and a smaller budget cannot change a pixel. Messages show the value as given.
     static func eps(_ s: String) throws -> Float {

@@ -31,6 +31,7 @@ final class MethodTests: XCTestCase {
     func small(_ m: AttackMethod) -> AttackConfig {
         var c = AttackConfig()
         c.method = m; c.iterations = 2; c.svreInner = 2; c.cwaSweeps = 2; c.diSamples = 3; c.diProbability = 0.7
+        c.targetSSIM = 0  // the budget as the iterations leave it (SpendTests checks the spend)
         return c
     }
 

@@ -26,7 +26,7 @@ final class SpendTests: XCTestCase {
 
     func small(_ m: AttackMethod = .sega) -> AttackConfig {
         var c = AttackConfig()
-        c.method = m; c.iterations = 2; c.samples = 2
+        c.method = m; c.iterations = 2; c.samples = 2; c.targetSSIM = 0
         return c
     }
 
@@ -88,6 +88,28 @@ final class SpendTests: XCTestCase {
         let (out, r) = try run(a, x)
         XCTAssertEqual(r.spent, 1)
         XCTAssertEqual(out, plain)
+    }
+
+    /// The default is auto: 0.9 for SEGA, off for every baseline (their published form); naming
+    /// the value gives the same bytes as the default.
+    func testTargetSSIMIsAutoPoint9ForSEGAAndOffForTheBaselines() throws {
+        XCTAssertNil(AttackConfig().targetSSIM)
+        for m in AttackMethod.allCases {
+            var c = AttackConfig()
+            c.method = m
+            XCTAssertEqual(c.effectiveTargetSSIM, m == .sega ? 0.9 : 0, "\(m)")
+        }
+        let x = testImage(height: h, width: w, seed: 4)
+        let a = try Attacker(sources: try sources(), config: AttackConfig())
+        for (m, named) in [(AttackMethod.sega, Float(0.9)), (.mifgsm, 0)] {
+            var c = small(m)
+            c.targetSSIM = nil
+            a.config = c
+            let (auto, _) = try run(a, x)
+            c.targetSSIM = named
+            a.config = c
+            XCTAssertEqual(try run(a, x).0, auto, "\(m): auto is not \(named)")
+        }
     }
 
     // MARK: --mask-fill

@@ -38,7 +38,7 @@ final class SettingsTableTests: XCTestCase {
             XCTAssertNoThrow(try c.validate(), "\(s.id): example \(s.example) is refused")
             // eps sets the default alpha (eps / 4); the method resolves the auto budget.
             // Whether a JND map is read (method, budget) decides the JND model in effect.
-            let resolves: [AttackSettingID: Set<AttackSettingID>] = [.eps: [.alpha], .method: [.budget, .jndModel], .budget: [.jndModel]]
+            let resolves: [AttackSettingID: Set<AttackSettingID>] = [.eps: [.alpha], .method: [.budget, .jndModel, .targetSSIM], .budget: [.jndModel]]
             for other in table where other.id != s.id && !(resolves[s.id]?.contains(other.id) ?? false) {
                 XCTAssertEqual(other.value(c), other.defaultValue, "setting \(s.id) changed \(other.id)")
             }
@@ -204,7 +204,7 @@ final class SettingsTableTests: XCTestCase {
             if c.diSamples != d.diSamples { f.append("disamples=\(c.diSamples)") }
         default: break
         }
-        if c.targetSSIM != 0 { f.append("tssim=\(c.targetSSIM)") }
+        if c.effectiveTargetSSIM != 0 { f.append("tssim=\(c.effectiveTargetSSIM)") }
         if c.method == .sega && c.maskFill != 0 { f.append("maskfill=\(c.maskFill)") }
         return f.joined(separator: ";")
     }
@@ -226,7 +226,7 @@ final class SettingsTableTests: XCTestCase {
         if c.diResize != d.diResize { added += ", DI resize \(f(Double(c.diResize), 2))" }
         if c.diSamples != d.diSamples { added += ", DI samples \(c.diSamples)" }
         if c.usesJND && c.jndLuminanceCap != 0 { added += ", LA cap \(f(Double(c.jndLuminanceCap), 1))" }
-        if c.targetSSIM != 0 { added += ", target SSIM \(f(Double(c.targetSSIM), 3))" }
+        if c.effectiveTargetSSIM != 0 { added += ", target SSIM \(f(Double(c.effectiveTargetSSIM), 3))" }
         if c.maskFill != 0 { added += ", M^F fill \(f(Double(c.maskFill), 2))" }
         return "eps \(f(Double(c.eps) * 255, 2))/255, alpha \(f(Double(c.stepSize) * 255, 2))/255, T \(c.iterations), N \(c.samples), sigma \(f(Double(c.sigma), 3))\(c.antithetic ? " (antithetic)" : "")\(c.segaMomentum > 0 ? ", SEGA momentum \(f(Double(c.segaMomentum), 2))" : ""), M^F quantile \(f(Double(c.maskQuantile), 2)), M^F agreement \(f(Double(c.maskAgreement), 2)), JND threshold \(f(Double(c.jndThreshold), 1)), normalise \(c.normalizeSources), momentum (MI-FGSM, VT) \(f(Double(c.momentum), 2)), VT samples \(c.vtSamples) radius \(f(Double(c.vtBeta), 2)) eps, seed \(c.seed)" + added
     }
@@ -265,9 +265,9 @@ final class SettingsTableTests: XCTestCase {
     func testReportSettingsLineIsByteIdenticalToThePreTableLine() throws {
         for c in try configs() { XCTAssertEqual(Report.settings(c), legacyLine(c)) }
         // SEGA's default budget became the JND budget (auto) with Liu's model after the table, and its
-        // default M^F quantile 0.3: the line says so.
+        // default M^F quantile 0.3, and its target SSIM 0.9: the line says so.
         XCTAssertEqual(Report.settings(AttackConfig()),
-                       "eps 8.00/255, alpha 2.00/255, T 10, N 12, sigma 0.020, M^F quantile 0.30, M^F agreement 0.00, JND threshold 0.0, normalise true, momentum (MI-FGSM, VT) 1.00, VT samples 4 radius 1.50 eps, seed 0, budget jnd, JND model liu")
+                       "eps 8.00/255, alpha 2.00/255, T 10, N 12, sigma 0.020, M^F quantile 0.30, M^F agreement 0.00, JND threshold 0.0, normalise true, momentum (MI-FGSM, VT) 1.00, VT samples 4 radius 1.50 eps, seed 0, budget jnd, JND model liu, target SSIM 0.900")
     }
 
     /// Every setting with a report part shows up in the line when set to its example.
