@@ -24,7 +24,7 @@ grad f_k(x + sigma u_n), w_k = 1 / mean|g_k| (normalised sources), d from the so
 centred clean score (auto), M^F's magnitude rule (|g| below its q-quantile zeroed, q from the
 defaults), the result rounded to the 8-bit grid within eps, with the uniform
 budget (sega runs with --budget uniform too: its default JND budget adds one JND map per image and
-no work per iteration). Model loading is outside the timing on both sides.
+no work per iteration) and no spending up to a target SSIM (sega runs with --target-ssim 0). Model loading is outside the timing on both sides.
 
 Each form runs in its own process per round, so its peak RSS (ru_maxrss from wait4) is its own;
 rounds alternate the forms and each keeps its fastest round (the machine is shared). Printed:
@@ -240,6 +240,11 @@ def run_sega(binary, images, cfg, a, env):
                # JND map per image (about 0.1 s, docs/methods.md) and nothing per iteration, so both
                # sides run the uniform one to compare the same work.
                "--budget", "uniform"]
+        # Nor does it spend the budget up to a target SSIM (sega's default since 2026-12-07: about
+        # 18 SSIM evaluations per image after the last iteration, no gradient call): turned off
+        # where the binary has the flag, so both sides do the same work.
+        if "--target-ssim" in subprocess.run([binary, "attack", "--help"], capture_output=True, text=True).stdout:
+            cmd += ["--target-ssim", "0"]
         out, rss = run_child(cmd + images, env)
     rows = json_lines(out)
     if len(rows) != len(images):
