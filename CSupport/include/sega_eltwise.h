@@ -76,7 +76,8 @@ void sega_act_fwd_inplace(sega_engine *e, size_t n, int act, float *y, uint8_t *
 void sega_mask_copy(sega_engine *e, size_t n, const uint8_t *mask, const float *dy, float *out);
 
 /// GELU and softmax split over the engine's threads (e may be NULL: the calling thread alone):
-/// GELU in ranges of whole 64-element chunks, softmax in ranges of whole rows, each range run by
+/// GELU in ranges of whole 64-element chunks, softmax in ranges of whole rows (claimed by whichever
+/// thread is free: a descheduled worker does not hold the caller up), each range run by
 /// the single-thread kernel above, so the bytes are those of sega_gelu_fwd / sega_gelu_bwd /
 /// sega_softmax_fwd / sega_softmax_bwd for any thread count. Small arrays stay on one thread.
 void sega_gelu_fwd_mt(sega_engine *e, size_t n, const float *x, float *y);

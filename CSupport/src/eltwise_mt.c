@@ -1,17 +1,16 @@
-// eltwise_mt.c - elementwise and row-wise kernels split over the engine's threads: contiguous
-// ranges of whole units (64-element chunks for elementwise kernels, whole rows for row kernels),
-// one per thread. relu/relu6 and the mask copy run at the engine's ISA (a portable loop and the
-// same loop compiled for AVX2); GELU and softmax call their single-thread kernels on each range.
-// An element's (a row's) arithmetic never depends on the split.
+// eltwise_mt.c - elementwise and row-wise kernels split over the engine's threads. relu/relu6
+// and the mask copy: contiguous ranges (whole 64-element chunks), one per thread, each run at the
+// engine's ISA (a portable loop and the same loop compiled for AVX2). GELU and softmax: ranges of
+// whole 64-element chunks or whole rows claimed from a counter, each run by the single-thread
+// kernel. An element's (a row's) arithmetic never depends on the split.
 #include "sega_eltwise.h"
 #include "sega_threads.h"
 #include "cpu_internal.h"
+#include <stdatomic.h>
 
-// Ranges below this many elements per thread are not worth waking a worker for (cheap kernels:
-// relu, the mask copy).
+// Ranges below this many elements per thread are not worth waking a worker for.
 #define SEGA_MT_GRAIN 16384
-// The same for GELU and softmax (several ns per element: erff/expf, exp per element): about
-// 10 us of work per thread (measured: below it the split is not faster).
+// The same for GELU and softmax (several ns per element: erff/expf, exp per element).
 #define SEGA_MT_GRAIN_HEAVY 2048
 
 typedef void (*range_fn)(const void *ctx, size_t lo, size_t hi, int avx2);
@@ -19,40 +18,30 @@ typedef void (*range_fn)(const void *ctx, size_t lo, size_t hi, int avx2);
 typedef struct {
     range_fn fn;
     const void *ctx;
-    size_t n;      // items (elements or rows)
-    size_t unit;   // items per indivisible unit (64 elements, 1 row)
+    size_t n;
     int avx2;
 } mt_job;
 
 static void mt_task(void *vjob, int index, int count) {
     const mt_job *j = (const mt_job *)vjob;
-    const size_t units = (j->n + j->unit - 1) / j->unit;
-    size_t lo = units * (size_t)index / (size_t)count * j->unit;
-    size_t hi = units * (size_t)(index + 1) / (size_t)count * j->unit;
+    const size_t chunks = (j->n + 63) / 64;
+    size_t lo = chunks * (size_t)index / (size_t)count * 64, hi = chunks * (size_t)(index + 1) / (size_t)count * 64;
     if (hi > j->n) hi = j->n;
     if (lo < hi) j->fn(j->ctx, lo, hi, j->avx2);
 }
 
-// Runs fn over [0, n) items in ranges of whole units, on the engine's pool when the work
-// (`elems` elements in all) gives each thread at least `grain` elements.
-static void mt_run_units(sega_engine *e, size_t n, size_t unit, size_t elems, size_t grain,
-                         range_fn fn, const void *ctx) {
+// Runs fn over [0, n) in ranges, on the engine's pool when n is large enough.
+static void mt_run(sega_engine *e, size_t n, range_fn fn, const void *ctx) {
     if (n == 0) return;
     const sega_isa isa = sega__kernel_isa(e, SEGA_ISA_AVX2);
-    mt_job j = {fn, ctx, n, unit, isa == SEGA_ISA_AVX2};
+    mt_job j = {fn, ctx, n, isa == SEGA_ISA_AVX2};
     int parts = e ? sega_engine_threads(e) : 1;
-    if ((size_t)parts > elems / grain) parts = (int)(elems / grain);
-    if ((size_t)parts > (n + unit - 1) / unit) parts = (int)((n + unit - 1) / unit);
+    if ((size_t)parts > n / SEGA_MT_GRAIN) parts = (int)(n / SEGA_MT_GRAIN);
     if (parts <= 1) {
         fn(ctx, 0, n, j.avx2);
         return;
     }
     sega_pool_run(sega_engine_pool(e), mt_task, &j, parts);
-}
-
-// Elementwise: 64-element chunks, the cheap kernels' grain.
-static void mt_run(sega_engine *e, size_t n, range_fn fn, const void *ctx) {
-    mt_run_units(e, n, 64, n, SEGA_MT_GRAIN, fn, ctx);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -132,8 +121,49 @@ void sega_mask_copy(sega_engine *e, size_t n, const uint8_t *mask, const float *
 }
 
 // ---------------------------------------------------------------------------------------------
-// GELU forward / backward and softmax forward / backward: the single-thread kernels on ranges
+// Heavy kernels (GELU, softmax): ranges claimed one at a time from a shared counter, so a thread
+// the OS has descheduled (a shared machine) leaves its work to the others instead of making the
+// caller wait for it. Which thread computes a range never changes its bytes: the ranges are fixed
+// (whole units, `chunk` items each) and each is computed by the same single-thread kernel.
 
+// Items per claimed range: about this many elements (a few microseconds of GELU or softmax).
+#define SEGA_MT_CLAIM 4096
+
+typedef struct {
+    range_fn fn;
+    const void *ctx;
+    size_t n, chunk;       // items; items per claimed range (whole units)
+    atomic_size_t next;    // next range to claim
+} claim_job;
+
+static void claim_task(void *vjob, int index, int count) {
+    claim_job *j = (claim_job *)vjob;
+    (void)index; (void)count;
+    for (;;) {
+        const size_t c = atomic_fetch_add_explicit(&j->next, 1, memory_order_relaxed);
+        if (c >= (j->n + j->chunk - 1) / j->chunk) return;
+        const size_t lo = c * j->chunk, hi = lo + j->chunk < j->n ? lo + j->chunk : j->n;
+        j->fn(j->ctx, lo, hi, 0);
+    }
+}
+
+// Runs fn over [0, n) items (`unit_elems` elements each) in claimed ranges of whole `unit`s,
+// on the engine's pool when there are at least SEGA_MT_GRAIN_HEAVY elements per thread.
+static void mt_run_claimed(sega_engine *e, size_t n, size_t unit, size_t unit_elems, range_fn fn,
+                           const void *ctx) {
+    if (n == 0) return;
+    int parts = e ? sega_engine_threads(e) : 1;
+    if ((size_t)parts > n * unit_elems / SEGA_MT_GRAIN_HEAVY) parts = (int)(n * unit_elems / SEGA_MT_GRAIN_HEAVY);
+    if (parts <= 1) {
+        fn(ctx, 0, n, 0);
+        return;
+    }
+    size_t units = SEGA_MT_CLAIM / (unit * unit_elems);
+    claim_job j = {fn, ctx, n, (units ? units : 1) * unit, 0};
+    sega_pool_run(sega_engine_pool(e), claim_task, &j, parts);
+}
+
+// GELU forward / backward and softmax forward / backward: the single-thread kernels on ranges.
 typedef struct { const float *a, *b; float *out; size_t len; sega_engine *e; } heavy_ctx;
 
 static void gelu_fwd_range(const void *ctx, size_t lo, size_t hi, int avx2) {
@@ -162,21 +192,21 @@ static void softmax_bwd_range(const void *ctx, size_t lo, size_t hi, int avx2) {
 
 void sega_gelu_fwd_mt(sega_engine *e, size_t n, const float *x, float *y) {
     const heavy_ctx c = {x, NULL, y, 0, e};
-    mt_run_units(e, n, 64, n, SEGA_MT_GRAIN_HEAVY, gelu_fwd_range, &c);
+    mt_run_claimed(e, n, 64, 1, gelu_fwd_range, &c);
 }
 
 void sega_gelu_bwd_mt(sega_engine *e, size_t n, const float *x, const float *dy, float *dx) {
     const heavy_ctx c = {x, dy, dx, 0, e};
-    mt_run_units(e, n, 64, n, SEGA_MT_GRAIN_HEAVY, gelu_bwd_range, &c);
+    mt_run_claimed(e, n, 64, 1, gelu_bwd_range, &c);
 }
 
 void sega_softmax_fwd_mt(sega_engine *e, size_t rows, size_t len, const float *x, float *y) {
     const heavy_ctx c = {x, NULL, y, len, e};
-    mt_run_units(e, rows, 1, rows * len, SEGA_MT_GRAIN_HEAVY, softmax_fwd_range, &c);
+    mt_run_claimed(e, rows, 1, len, softmax_fwd_range, &c);
 }
 
 void sega_softmax_bwd_mt(sega_engine *e, size_t rows, size_t len, const float *y, const float *dy,
                          float *dx) {
     const heavy_ctx c = {y, dy, dx, len, e};
-    mt_run_units(e, rows, 1, rows * len, SEGA_MT_GRAIN_HEAVY, softmax_bwd_range, &c);
+    mt_run_claimed(e, rows, 1, len, softmax_bwd_range, &c);
 }
