@@ -1,8 +1,8 @@
 // eltwise_mt.c - elementwise and row-wise kernels split over the engine's threads. relu/relu6
 // and the mask copy: contiguous ranges (whole 64-element chunks), one per thread, each run at the
-// engine's ISA (a portable loop and the same loop compiled for AVX2). GELU and softmax: ranges of
-// whole 64-element chunks or whole rows claimed from a counter, each run by the single-thread
-// kernel. An element's (a row's) arithmetic never depends on the split.
+// engine's ISA (a portable loop and the same loop compiled for AVX2). GELU and softmax forward:
+// ranges of whole 64-element chunks or whole rows claimed from a counter, each run by the
+// single-thread kernel (the softmax backward, ~0.3 ns per element, stays on one thread). An element's (a row's) arithmetic never depends on the split.
 #include "sega_eltwise.h"
 #include "sega_threads.h"
 #include "cpu_internal.h"
@@ -10,8 +10,10 @@
 
 // Ranges below this many elements per thread are not worth waking a worker for.
 #define SEGA_MT_GRAIN 16384
-// The same for GELU and softmax (several ns per element: erff/expf, exp per element).
-#define SEGA_MT_GRAIN_HEAVY 2048
+// The same for GELU and the softmax forward (1-8 ns per element: erff/expf, exp): on the shared
+// 2-core machine waking a worker cost about 100 us whenever other processes held both cores
+// (measured), so a thread gets at least ~70 us of GELU.
+#define SEGA_MT_GRAIN_HEAVY 16384
 
 typedef void (*range_fn)(const void *ctx, size_t lo, size_t hi, int avx2);
 
@@ -163,7 +165,7 @@ static void mt_run_claimed(sega_engine *e, size_t n, size_t unit, size_t unit_el
     sega_pool_run(sega_engine_pool(e), claim_task, &j, parts);
 }
 
-// GELU forward / backward and softmax forward / backward: the single-thread kernels on ranges.
+// GELU forward / backward and softmax forward: the single-thread kernels on ranges.
 typedef struct { const float *a, *b; float *out; size_t len; sega_engine *e; } heavy_ctx;
 
 static void gelu_fwd_range(const void *ctx, size_t lo, size_t hi, int avx2) {
@@ -184,12 +186,6 @@ static void softmax_fwd_range(const void *ctx, size_t lo, size_t hi, int avx2) {
     sega_softmax_fwd(c->e, hi - lo, c->len, c->a + lo * c->len, c->out + lo * c->len);
 }
 
-static void softmax_bwd_range(const void *ctx, size_t lo, size_t hi, int avx2) {
-    const heavy_ctx *c = (const heavy_ctx *)ctx;
-    (void)avx2;
-    sega_softmax_bwd(hi - lo, c->len, c->a + lo * c->len, c->b + lo * c->len, c->out + lo * c->len);
-}
-
 void sega_gelu_fwd_mt(sega_engine *e, size_t n, const float *x, float *y) {
     const heavy_ctx c = {x, NULL, y, 0, e};
     mt_run_claimed(e, n, 64, 1, gelu_fwd_range, &c);
@@ -203,10 +199,4 @@ void sega_gelu_bwd_mt(sega_engine *e, size_t n, const float *x, const float *dy,
 void sega_softmax_fwd_mt(sega_engine *e, size_t rows, size_t len, const float *x, float *y) {
     const heavy_ctx c = {x, NULL, y, len, e};
     mt_run_claimed(e, rows, 1, len, softmax_fwd_range, &c);
-}
-
-void sega_softmax_bwd_mt(sega_engine *e, size_t rows, size_t len, const float *y, const float *dy,
-                         float *dx) {
-    const heavy_ctx c = {y, dy, dx, len, e};
-    mt_run_claimed(e, rows, 1, len, softmax_bwd_range, &c);
 }

@@ -55,7 +55,7 @@ public final class Softmax: Op {
     // MARK: backward
     public func backward() {
         guard let dx, let dy else { return }
-        if inner == 1 { sega_softmax_bwd_mt(engine, outer, len, y, dy, dx); return }
+        if inner == 1 { sega_softmax_bwd(outer, len, y, dy, dx); return }
         for o in 0..<outer {
             for j in 0..<inner {
                 let base = o * len * inner + j
