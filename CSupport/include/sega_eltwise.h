@@ -75,6 +75,16 @@ void sega_act_fwd_inplace(sega_engine *e, size_t n, int act, float *y, uint8_t *
 /// sega_mask_bwd gives when it accumulates into a zeroed buffer (-0 becomes +0 there too).
 void sega_mask_copy(sega_engine *e, size_t n, const uint8_t *mask, const float *dy, float *out);
 
+/// GELU and the softmax forward split over the engine's threads (e may be NULL: the calling thread alone):
+/// GELU in ranges of whole 64-element chunks, softmax in ranges of whole rows (claimed by whichever
+/// thread is free: a descheduled worker does not hold the caller up), each range run by
+/// the single-thread kernel above, so the bytes are those of sega_gelu_fwd / sega_gelu_bwd /
+/// sega_softmax_fwd for any thread count. Small arrays stay on one thread. (The softmax backward,
+/// a dot and an axpy per row, is as cheap as add/mul and was slower split: measured.)
+void sega_gelu_fwd_mt(sega_engine *e, size_t n, const float *x, float *y);
+void sega_gelu_bwd_mt(sega_engine *e, size_t n, const float *x, const float *dy, float *dx);
+void sega_softmax_fwd_mt(sega_engine *e, size_t rows, size_t len, const float *x, float *y);
+
 /// Scalar references for the tests.
 void sega_relu_fwd_ref(size_t n, const float *x, float *y);
 void sega_gelu_fwd_ref(size_t n, const float *x, float *y);

@@ -1,12 +1,19 @@
-// eltwise_mt.c - elementwise kernels split over the engine's threads: contiguous ranges (whole
-// 64-element chunks), one per thread, each run at the engine's ISA (a portable loop and the
-// same loop compiled for AVX2). An element's arithmetic never depends on the split.
+// eltwise_mt.c - elementwise and row-wise kernels split over the engine's threads. relu/relu6
+// and the mask copy: contiguous ranges (whole 64-element chunks), one per thread, each run at the
+// engine's ISA (a portable loop and the same loop compiled for AVX2). GELU and softmax forward:
+// ranges of whole 64-element chunks or whole rows claimed from a counter, each run by the
+// single-thread kernel (the softmax backward, ~0.3 ns per element, stays on one thread). An element's (a row's) arithmetic never depends on the split.
 #include "sega_eltwise.h"
 #include "sega_threads.h"
 #include "cpu_internal.h"
+#include <stdatomic.h>
 
 // Ranges below this many elements per thread are not worth waking a worker for.
 #define SEGA_MT_GRAIN 16384
+// The same for GELU and the softmax forward (1-8 ns per element: erff/expf, exp): on the shared
+// 2-core machine waking a worker cost about 100 us whenever other processes held both cores
+// (measured), so a thread gets at least ~70 us of GELU.
+#define SEGA_MT_GRAIN_HEAVY 16384
 
 typedef void (*range_fn)(const void *ctx, size_t lo, size_t hi, int avx2);
 
@@ -113,4 +120,83 @@ static void mask_range(const void *ctx, size_t lo, size_t hi, int avx2) {
 void sega_mask_copy(sega_engine *e, size_t n, const uint8_t *mask, const float *dy, float *out) {
     const mask_ctx c = {dy, out, mask};
     mt_run(e, n, mask_range, &c);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Heavy kernels (GELU, softmax): ranges claimed one at a time from a shared counter, so a thread
+// the OS has descheduled (a shared machine) leaves its work to the others instead of making the
+// caller wait for it. Which thread computes a range never changes its bytes: the ranges are fixed
+// (whole units, `chunk` items each) and each is computed by the same single-thread kernel.
+
+// Items per claimed range: about this many elements (a few microseconds of GELU or softmax).
+#define SEGA_MT_CLAIM 4096
+
+typedef struct {
+    range_fn fn;
+    const void *ctx;
+    size_t n, chunk;       // items; items per claimed range (whole units)
+    atomic_size_t next;    // next range to claim
+} claim_job;
+
+static void claim_task(void *vjob, int index, int count) {
+    claim_job *j = (claim_job *)vjob;
+    (void)index; (void)count;
+    for (;;) {
+        const size_t c = atomic_fetch_add_explicit(&j->next, 1, memory_order_relaxed);
+        if (c >= (j->n + j->chunk - 1) / j->chunk) return;
+        const size_t lo = c * j->chunk, hi = lo + j->chunk < j->n ? lo + j->chunk : j->n;
+        j->fn(j->ctx, lo, hi, 0);
+    }
+}
+
+// Runs fn over [0, n) items (`unit_elems` elements each) in claimed ranges of whole `unit`s,
+// on the engine's pool when there are at least SEGA_MT_GRAIN_HEAVY elements per thread.
+static void mt_run_claimed(sega_engine *e, size_t n, size_t unit, size_t unit_elems, range_fn fn,
+                           const void *ctx) {
+    if (n == 0) return;
+    int parts = e ? sega_engine_threads(e) : 1;
+    if ((size_t)parts > n * unit_elems / SEGA_MT_GRAIN_HEAVY) parts = (int)(n * unit_elems / SEGA_MT_GRAIN_HEAVY);
+    if (parts <= 1) {
+        fn(ctx, 0, n, 0);
+        return;
+    }
+    size_t units = SEGA_MT_CLAIM / (unit * unit_elems);
+    claim_job j = {fn, ctx, n, (units ? units : 1) * unit, 0};
+    sega_pool_run(sega_engine_pool(e), claim_task, &j, parts);
+}
+
+// GELU forward / backward and softmax forward: the single-thread kernels on ranges.
+typedef struct { const float *a, *b; float *out; size_t len; sega_engine *e; } heavy_ctx;
+
+static void gelu_fwd_range(const void *ctx, size_t lo, size_t hi, int avx2) {
+    const heavy_ctx *c = (const heavy_ctx *)ctx;
+    (void)avx2;
+    sega_gelu_fwd(hi - lo, c->a + lo, c->out + lo);
+}
+
+static void gelu_bwd_range(const void *ctx, size_t lo, size_t hi, int avx2) {
+    const heavy_ctx *c = (const heavy_ctx *)ctx;
+    (void)avx2;
+    sega_gelu_bwd(hi - lo, c->a + lo, c->b + lo, c->out + lo);
+}
+
+static void softmax_fwd_range(const void *ctx, size_t lo, size_t hi, int avx2) {
+    const heavy_ctx *c = (const heavy_ctx *)ctx;
+    (void)avx2;
+    sega_softmax_fwd(c->e, hi - lo, c->len, c->a + lo * c->len, c->out + lo * c->len);
+}
+
+void sega_gelu_fwd_mt(sega_engine *e, size_t n, const float *x, float *y) {
+    const heavy_ctx c = {x, NULL, y, 0, e};
+    mt_run_claimed(e, n, 64, 1, gelu_fwd_range, &c);
+}
+
+void sega_gelu_bwd_mt(sega_engine *e, size_t n, const float *x, const float *dy, float *dx) {
+    const heavy_ctx c = {x, dy, dx, 0, e};
+    mt_run_claimed(e, n, 64, 1, gelu_bwd_range, &c);
+}
+
+void sega_softmax_fwd_mt(sega_engine *e, size_t rows, size_t len, const float *x, float *y) {
+    const heavy_ctx c = {x, NULL, y, len, e};
+    mt_run_claimed(e, rows, 1, len, softmax_fwd_range, &c);
 }

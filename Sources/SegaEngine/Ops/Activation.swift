@@ -39,7 +39,7 @@ public final class Activation: Op {
         case .relu: if let mask { sega_relu_fwd_mask(n, x, y, mask) } else { sega_relu_fwd(n, x, y) }
         case .relu6: if let mask { sega_relu6_fwd_mask(n, x, y, mask) } else { sega_relu6_fwd(n, x, y) }
         case .sigmoid: sega_sigmoid_fwd(engine, n, x, y)
-        case .gelu: sega_gelu_fwd(n, x, y)
+        case .gelu: sega_gelu_fwd_mt(engine, n, x, y)
         }
     }
 
@@ -60,7 +60,7 @@ public final class Activation: Op {
         switch kind {
         case .relu, .relu6: sega_mask_bwd(n, mask, dy, dx)
         case .sigmoid: sega_sigmoid_bwd(n, y, dy, dx)
-        case .gelu: sega_gelu_bwd(n, x, dy, dx)
+        case .gelu: sega_gelu_bwd_mt(engine, n, x, dy, dx)
         }
     }
 }

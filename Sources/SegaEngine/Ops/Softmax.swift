@@ -32,7 +32,7 @@ public final class Softmax: Op {
 
     // MARK: forward
     public func forward() {
-        if inner == 1 { sega_softmax_fwd(engine, outer, len, x, y); return }
+        if inner == 1 { sega_softmax_fwd_mt(engine, outer, len, x, y); return }
         for o in 0..<outer {
             for j in 0..<inner {
                 let xs = x + o * len * inner + j, ys = y + o * len * inner + j
