@@ -1,9 +1,9 @@
-// GeluSoftmaxThreadedTests.swift - GELU and softmax split over the engine's threads
+// GeluSoftmaxThreadedKernelTests.swift - GELU and softmax split over the engine's threads
 // (sega_gelu_{fwd,bwd}_mt, sega_softmax_fwd_mt) give the single-thread kernels' bytes.
 import XCTest
 import CSupport
 
-final class GeluSoftmaxThreadedTests: XCTestCase {
+final class GeluSoftmaxThreadedKernelTests: XCTestCase {
     /// The usual engines plus 3-thread ones (ranges that do not split evenly).
     private static func engines() -> (KernelEngines, [(name: String, engine: OpaquePointer?)]) {
         let k = KernelEngines()
