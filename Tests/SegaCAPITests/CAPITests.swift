@@ -177,6 +177,9 @@ final class CAPITests: XCTestCase {
         XCTAssertTrue(dm.contains("direction 77"), dm)
         let (n, nm) = try cAttack { $0.direction = -1 }
         XCTAssertNil(n, nm)
+        let (t, tm) = try cAttack { $0.target_ssim = .nan }
+        XCTAssertNil(t, "target SSIM NaN was accepted")
+        XCTAssertTrue(tm.contains("target SSIM is NaN"), tm)
     }
 
     /// An image below a model's minimum size is the caller's argument, not an internal error:
