@@ -43,7 +43,7 @@ public final class Attacker {
     /// --mask-fill's sign pattern, drawn once per image.
     let fill: UnsafeMutableBufferPointer<Float>
     /// Per pixel: the JND map, M^JND, each channel's radius (eps_i; min(eps, eps_i + rho) with
-    /// the chroma budget), the step scale radius / eps and the luma radius eps_i.
+    /// the chroma budget), the step scale eps_i / eps and the luma radius eps_i.
     let jnd, maskJ, radius, scale, lumaRadius: UnsafeMutableBufferPointer<Float>
     /// Each source's gradient sum g_k of the last ensembleGradient (over its samples) and its
     /// ensemble weight w_k (SVRE reads both).
@@ -208,6 +208,7 @@ public final class Attacker {
     /// the components M^F drops take alpha f M^JND (eps_i / eps) r, r the image's sign pattern.
     func step(_ d: Float) {
         let c = config
+        if c.usesChroma { return chromaStep(d) }
         guard c.method == .sega && c.maskFill > 0 else { return budgetStep(x, along: g, size: c.stepSize * d, signed: true) }
         let a = c.stepSize, f = c.maskFill
         forEachValue { i, p in

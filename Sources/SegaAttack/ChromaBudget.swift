@@ -10,6 +10,31 @@ extension Attacker {
     /// Luma weights (Rec. 601, as SSIM and the JND maps read luma).
     static let lumaWeights: (Float, Float, Float) = (0.299, 0.587, 0.114)
 
+    /// SEGA's step with the chroma budget: each pixel's signed step s (per channel d sign(g) where
+    /// M^F keeps it, else --mask-fill's f r) splits into its luma y_s and rest s - y_s; the luma
+    /// moves by alpha M^JND (eps_i / eps) y_s, as without the chroma budget, the rest by
+    /// alpha M^JND (max(eps_i, rho) / eps) (s - y_s); then the projection.
+    func chromaStep(_ d: Float) {
+        let c = config, a = c.stepSize, rho = c.chroma * c.eps, f = c.maskFill
+        let (wr, wg, wb) = Attacker.lumaWeights
+        @inline(__always) func sgn(_ i: Int) -> Float {
+            let gi = g[i]
+            return maskF[i] != 0 ? (gi > 0 ? d : (gi < 0 ? -d : 0)) : f * fill[i]
+        }
+        var p = 0
+        while p < pixels {
+            let i0 = p, i1 = p + pixels, i2 = p + 2 * pixels
+            let s0 = sgn(i0), s1 = sgn(i1), s2 = sgn(i2)
+            let y = wr * s0 + wg * s1 + wb * s2
+            let kl = a * maskJ[p] * lumaRadius[p] / c.eps, kc = a * maskJ[p] * max(lumaRadius[p], rho) / c.eps
+            x[i0] += kl * y + kc * (s0 - y)
+            x[i1] += kl * y + kc * (s1 - y)
+            x[i2] += kl * y + kc * (s2 - y)
+            p += 1
+        }
+        projectChroma(x)
+    }
+
     /// v <- clip01(x0 + clamp(y, eps_i) + r'), r' the rest scaled (as a whole, so it stays
     /// isoluminant) into min(rho, eps - |y|).
     func projectChroma(_ v: UnsafeMutableBufferPointer<Float>) {

@@ -13,7 +13,7 @@ enum PerceptualBudget {
     /// radius[p] = eps_i and scale[p] = eps_i / eps (eps and 1 everywhere for the uniform budget;
     /// `jnd` is read only for the JND budget).
     /// With the chroma budget rho = chroma * eps (ChromaBudget.swift), luma[p] = eps_i and each
-    /// channel's radius and step scale grow to min(eps, eps_i + rho); without it luma = radius.
+    /// channel's radius grows to min(eps, eps_i + rho); without it luma = radius.
     static func fill(radius: UnsafeMutableBufferPointer<Float>, scale: UnsafeMutableBufferPointer<Float>,
                      luma: UnsafeMutableBufferPointer<Float>, jnd: UnsafeBufferPointer<Float>, config c: AttackConfig) {
         switch c.effectiveBudget {
@@ -28,7 +28,7 @@ enum PerceptualBudget {
                 let e = min(c.eps, c.budgetLambda * jnd[p] / 255)
                 luma[p] = e
                 radius[p] = rho > 0 ? min(c.eps, e + rho) : e
-                scale[p] = radius[p] / c.eps
+                scale[p] = e / c.eps
                 p += 1
             }
         }
