@@ -495,7 +495,7 @@ _ARCHS = [
              depth=1 + max(int(k.split(".")[1]) for k in sd if k.startswith("blocks.")),
              mlp_ratio=sd["blocks.0.mlp.fc1.weight"].shape[0] // sd["patch_embed.weight"].shape[0],
              grid=tuple(sd["pos_embed"].shape[1:3])),
-         new=lambda o: ViTPatchIQA(),
+         new=lambda o: ViTPatchIQA(depth=getattr(o, "vit_depth", 6)),
          defaults=(30, 16, 5e-4, 1.0),
          train_crop=lambda m: m.input_size,  # the whole image; --crop takes a window of whole patches
          crop_step=16,

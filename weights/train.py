@@ -235,6 +235,7 @@ def main(argv=None):
     ap.add_argument("--rank", type=float, default=0.0,
                     help="weight of a within-photo pairwise ranking loss (RankNet, temperature 0.05; needs --group)")
     ap.add_argument("--wd", type=float, default=1e-4, help="AdamW weight decay")
+    ap.add_argument("--vit-depth", type=int, default=6, help="vitiqa_patch: transformer blocks")
     ap.add_argument("--tuned-on", choices=("val",),
                     help="record (for the card) that this recipe was chosen on the val split only")
     a = ap.parse_args(argv)

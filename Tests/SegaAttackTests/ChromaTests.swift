@@ -84,6 +84,38 @@ final class ChromaTests: XCTestCase {
         return beyond
     }
 
+    /// One step on set buffers, away from every bound: each pixel moves by alpha (eps_i / eps) y_s
+    /// in luma and alpha (max(eps_i, rho) / eps) (s - y_s) in its rest, s = d sign(g) where M^F
+    /// keeps a component and 0 where it drops it (checked in Double against the formula).
+    func testStepSplitsLumaAndRest() throws {
+        var c = config(chroma: 0.5)
+        c.alpha = nil  // eps / 4
+        let a = try Attacker(sources: try sources(), config: c)
+        let n = h * w
+        var rng = SystemRandomNumberGenerator()
+        for i in 0..<(3 * n) {
+            a.x0[i] = Float(100 + i % 50) / 255; a.x[i] = a.x0[i]
+            a.g[i] = Float.random(in: -1...1, using: &rng)
+            a.maskF[i] = i % 7 == 0 ? 0 : 1
+        }
+        for p in 0..<n { a.maskJ[p] = 1; a.lumaRadius[p] = Float(1 + p % 8) / 255; a.radius[p] = min(c.eps, a.lumaRadius[p] + c.chroma * c.eps) }
+        a.chromaStep(-1)
+        let wts = [0.299, 0.587, 0.114], eps = Double(c.eps), rho = Double(c.chroma * c.eps), alpha = eps / 4
+        for p in 0..<n {
+            let s = (0..<3).map { ch -> Double in
+                let i = ch * n + p
+                return a.maskF[i] == 0 ? 0 : (a.g[i] > 0 ? -1 : (a.g[i] < 0 ? 1 : 0))
+            }
+            let ys = zip(wts, s).map { $0 * $1 }.reduce(0, +)
+            let e = Double(a.lumaRadius[p])
+            for ch in 0..<3 {
+                let i = ch * n + p
+                let want = Double(a.x0[i]) + alpha * e / eps * ys + alpha * max(e, rho) / eps * (s[ch] - ys)
+                XCTAssertEqual(Double(a.x[i]), want, accuracy: 1e-6, "pixel \(p) channel \(ch)")
+            }
+        }
+    }
+
     /// Chroma 0, and chroma with the uniform budget or for a baseline (which have no luma
     /// budget to split from), are the attack without it, byte for byte.
     func testChromaOffOrWithoutTheJNDBudgetChangesNothing() throws {
