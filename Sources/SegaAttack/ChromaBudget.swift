@@ -5,7 +5,7 @@
 /// 0 because the weights sum to 1). The JND budget bounds |y| by eps_i (the eye's luma
 /// threshold); the rest, which the eye resolves far less finely at the pixel scale, may take up
 /// to rho = chroma * eps in every channel, and |y| + max|r_c| stays within eps, so the whole
-/// change is within eps in L-infinity. SSIM (on luma) sees only y.
+/// change is within eps in L-infinity; the rest also shrinks so that no channel leaves [0, 1]. SSIM (on luma) sees only y.
 extension Attacker {
     /// Luma weights (Rec. 601, as SSIM and the JND maps read luma).
     static let lumaWeights: (Float, Float, Float) = (0.299, 0.587, 0.114)
@@ -58,13 +58,23 @@ extension Attacker {
         var r0 = d0 - y, r1 = d1 - y, r2 = d2 - y
         let m = max(abs(r0), abs(r1), abs(r2))
         let lim = max(0, min(config.chroma * config.eps, config.eps - abs(ys)))
-        if m > lim {
-            let k = lim / m
-            r0 *= k; r1 *= k; r2 *= k
-        }
+        // The rest shrinks as a whole, so it stays isoluminant: into lim, and so that no channel
+        // leaves [0, 1] (a clipped channel would turn colour into a luma change, e.g. on white).
+        var k: Float = m > lim ? lim / m : 1
+        k = min(k, min(Attacker.boxScale(x0[i0] + ys, r0), Attacker.boxScale(x0[i1] + ys, r1)))  // pairwise: a variadic
+        k = min(k, Attacker.boxScale(x0[i2] + ys, r2))  // min allocates its array in unoptimised builds
+        r0 *= k; r1 *= k; r2 *= k
         dst[i0] = min(max(x0[i0] + ys + r0, 0), 1)
         dst[i1] = min(max(x0[i1] + ys + r1, 0), 1)
         dst[i2] = min(max(x0[i2] + ys + r2, 0), 1)
+    }
+
+    /// The largest k in [0, 1] with base + k r in [0, 1] (1 when r is 0; 0 when base is outside).
+    @inline(__always)
+    static func boxScale(_ base: Float, _ r: Float) -> Float {
+        if r > 0 { return min(1, max(0, (1 - base) / r)) }
+        if r < 0 { return min(1, max(0, base / -r)) }
+        return 1
     }
 
     /// --target-ssim with the chroma budget: only the luma scales, y <- c y within

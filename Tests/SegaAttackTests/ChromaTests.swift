@@ -56,6 +56,9 @@ final class ChromaTests: XCTestCase {
     /// than their whole luma budget.
     func testLumaStaysInTheJNDBudgetAndTheRestInRho() throws {
         _ = try checkBounds(testImage(height: h, width: w, seed: 11), chroma: 0.5)
+        // Near white: a channel clipped at 255 would turn the rest into a luma change.
+        let n = h * w
+        _ = try checkBounds((0..<(3 * n)).map { Float(min(255, 247 + ($0 % w) % 9 + $0 / n)) / 255 }, chroma: 1)
         let on = try checkBounds(smoothImage(), chroma: 1), off = try checkBounds(smoothImage(), chroma: 0)
         XCTAssertGreaterThan(on, h * w / 10, "the chroma budget was not used")
         XCTAssertLessThan(off, on / 10, "without the chroma budget as many pixels exceed their luma budget")
