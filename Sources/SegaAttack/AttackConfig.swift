@@ -115,7 +115,9 @@ public struct AttackConfig: Sendable, Equatable {
     public var jndModel: JNDModel = .liu
     /// JND map: luminance adaptation counted up to this many luma levels (0: no cap, the
     /// published models), so flat dark or bright regions take no more than flat mid-grey ones.
-    public var jndLuminanceCap: Float = 0
+    /// 4 since 2026-12-07 (with `chroma` 1: the one validation row lower than every baseline on
+    /// each of the three dissimilar targets, docs/tuning.md); it was 0 before.
+    public var jndLuminanceCap: Float = 4
     /// SVRE: inner steps per source and outer iteration (M = svreInner * K; the paper's M = 4K).
     public var svreInner: Int = 4
     /// CWA: the sharpness-aware reverse step r, a multiple of eps (the paper's 16/255/15 at eps 16/255).
@@ -145,8 +147,9 @@ public struct AttackConfig: Sendable, Equatable {
     /// SEGA, the JND budget: a chroma budget rho = chroma * eps beside the luma one. Each pixel's
     /// change splits into its luma (the grey shift y = 0.299 dR + 0.587 dG + 0.114 dB, kept
     /// within eps_i) and the isoluminant rest (each channel within rho, and |y| + rest within
-    /// eps). 0 (the default): off, every channel within eps_i.
-    public var chroma: Float = 0
+    /// eps). 0: off, every channel within eps_i. 1 since 2026-12-07 (with the luminance cap 4;
+    /// docs/tuning.md).
+    public var chroma: Float = 1
     /// Whether the chroma budget is in effect (SEGA with the JND budget).
     public var usesChroma: Bool { chroma != 0 && method == .sega && effectiveBudget == .jnd }
 

@@ -200,6 +200,8 @@ public enum AttackSettings {
         .budget: .choice(BudgetShape.uniform.rawValue),
         .jndModel: .choice(firstJNDModel.rawValue),
         .targetSSIM: .float(0),
+        .jndLuminanceCap: .float(0),
+        .chroma: .float(0),
     ]
     /// The JND model's first default (Yang's), also what a run that reads no JND map reports.
     static let firstJNDModel = JNDModel.yang

@@ -32,6 +32,7 @@ final class MethodTests: XCTestCase {
         var c = AttackConfig()
         c.method = m; c.iterations = 2; c.svreInner = 2; c.cwaSweeps = 2; c.diSamples = 3; c.diProbability = 0.7
         c.targetSSIM = 0  // the budget as the iterations leave it (SpendTests checks the spend)
+        c.chroma = 0  // every channel within eps_i (ChromaTests checks the chroma budget)
         return c
     }
 
@@ -60,14 +61,15 @@ final class MethodTests: XCTestCase {
 
     /// Every method under the JND budget (both JND models): each value within eps_i of the clean
     /// image (in whole 8-bit steps) and within eps, on the 8-bit grid, in [0, 1]; eps_i is
-    /// min(eps, lambda JND_i / 255) of the clean image's map.
+    /// min(eps, lambda JND_i / 255) of the clean image's map (with the default luminance cap).
     func testEveryMethodStaysInThePerPixelBudget() throws {
         let x = testImage(height: h, width: w, seed: 1)
         let a = try Attacker(sources: try sources(), config: AttackConfig())
         for model in JNDModel.allCases {
             var map = JNDMap(height: h, width: w)
             var jnd = [Float](repeating: 0, count: h * w)
-            x.withUnsafeBufferPointer { xp in jnd.withUnsafeMutableBufferPointer { map.compute(xp, model: model, into: $0) } }
+            let cap = AttackConfig().jndLuminanceCap
+            x.withUnsafeBufferPointer { xp in jnd.withUnsafeMutableBufferPointer { map.compute(xp, model: model, luminanceCap: cap, into: $0) } }
             for m in AttackMethod.allCases {
                 var c = small(m)
                 c.samples = 2; c.vtSamples = 1; c.budget = .jnd; c.jndModel = model; c.budgetLambda = 0.8

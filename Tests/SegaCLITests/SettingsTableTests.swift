@@ -37,8 +37,10 @@ final class SettingsTableTests: XCTestCase {
             XCTAssertEqual(s.value(c), s.example, "\(s.id): set/value do not round-trip")
             XCTAssertNoThrow(try c.validate(), "\(s.id): example \(s.example) is refused")
             // eps sets the default alpha (eps / 4); the method resolves the auto budget.
-            // Whether a JND map is read (method, budget) decides the JND model in effect.
-            let resolves: [AttackSettingID: Set<AttackSettingID>] = [.eps: [.alpha], .method: [.budget, .jndModel, .targetSSIM], .budget: [.jndModel]]
+            // Whether a JND map is read (method, budget) decides the JND model and luminance cap
+            // in effect, and whether the chroma budget is.
+            let jndUse: Set<AttackSettingID> = [.jndModel, .jndLuminanceCap, .chroma]
+            let resolves: [AttackSettingID: Set<AttackSettingID>] = [.eps: [.alpha], .method: jndUse.union([.budget, .targetSSIM]), .budget: jndUse]
             for other in table where other.id != s.id && !(resolves[s.id]?.contains(other.id) ?? false) {
                 XCTAssertEqual(other.value(c), other.defaultValue, "setting \(s.id) changed \(other.id)")
             }
@@ -267,9 +269,10 @@ final class SettingsTableTests: XCTestCase {
     func testReportSettingsLineIsByteIdenticalToThePreTableLine() throws {
         for c in try configs() { XCTAssertEqual(Report.settings(c), legacyLine(c)) }
         // SEGA's default budget became the JND budget (auto) with Liu's model after the table, and its
-        // default M^F quantile 0.3, and its target SSIM 0.9: the line says so.
+        // default M^F quantile 0.3, its target SSIM 0.9, the luminance cap 4 and the chroma budget 1:
+        // the line says so.
         XCTAssertEqual(Report.settings(AttackConfig()),
-                       "eps 8.00/255, alpha 2.00/255, T 10, N 12, sigma 0.020, M^F quantile 0.30, M^F agreement 0.00, JND threshold 0.0, normalise true, momentum (MI-FGSM, VT) 1.00, VT samples 4 radius 1.50 eps, seed 0, budget jnd, JND model liu, target SSIM 0.900")
+                       "eps 8.00/255, alpha 2.00/255, T 10, N 12, sigma 0.020, M^F quantile 0.30, M^F agreement 0.00, JND threshold 0.0, normalise true, momentum (MI-FGSM, VT) 1.00, VT samples 4 radius 1.50 eps, seed 0, budget jnd, JND model liu, LA cap 4.0, target SSIM 0.900, chroma 1.00")
     }
 
     /// Every setting with a report part shows up in the line when set to its example.
