@@ -147,12 +147,17 @@ static void fill_row(const wino_job *j, const float *plane, const uint8_t *mplan
         memset(buf, 0, (size_t)n * sizeof(float));
         return;
     }
-    const float *r = plane + (size_t)y * w;
-    const uint8_t *mr = mplane ? mplane + (size_t)y * w : NULL;
-    for (int i = 0; i < n; i++) {
-        const int x = x0 + i;
-        buf[i] = (x < 0 || x >= w) ? 0.0f : (mr ? (mr[x] ? r[x] + 0.0f : 0.0f) : r[x]);
+    // buf[i] holds column x0 + i; columns in [0, w) are i in [lo, hi)
+    const int lo = x0 < 0 ? -x0 : 0, hi = w - x0 < n ? w - x0 : n;
+    for (int i = 0; i < lo; i++) buf[i] = 0.0f;
+    for (int i = hi; i < n; i++) buf[i] = 0.0f;
+    const float *r = plane + (size_t)y * w + x0;
+    if (!mplane) {
+        memcpy(buf + lo, r + lo, (size_t)(hi - lo) * sizeof(float));
+        return;
     }
+    const uint8_t *mr = mplane + (size_t)y * w + x0;
+    for (int i = lo; i < hi; i++) buf[i] = mr[i] ? r[i] + 0.0f : 0.0f;
 }
 
 // Transformed input of tiles [t0, t0 + nt) into V (packed B slivers per point and K block; the
@@ -176,8 +181,9 @@ static void input_block(const wino_job *j, float *V, float *rows, int t0, int nt
             }
             t += s.len;
         }
-        for (int col = nt; col < ntp; col++)
-            for (int p = 0; p < WINO_P; p++) vc[(size_t)p * pstride + (size_t)(col / nr) * kc * nr + col % nr] = 0.0f;
+        if (nt < ntp)   // the last sliver's unused lanes (ntp - nt < nr)
+            for (int p = 0; p < WINO_P; p++)
+                memset(vc + (size_t)p * pstride + (size_t)(nt / nr) * kc * nr + nt % nr, 0, (size_t)(ntp - nt) * sizeof(float));
     }
 }
 
