@@ -6,14 +6,14 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define WINO_P 16   // transform points of F(2x2, 3x3): a 4x4 tile
+#define WINO_PMAX 36   // transform points of F(4x4, 3x3): a 6x6 tile
 
 typedef struct wino_fns {
-    /// Input transform of `len` consecutive tiles: tile j reads rows[r * rf + 2j + c] (r, c < 4)
-    /// and writes point p of B^T d B to dst[p * pstride + j].
+    /// Input transform of `len` consecutive tiles of side T: tile j reads rows[r * rf + T*j + c]
+    /// (r, c < T + 2) and writes point p of B^T d B to dst[p * pstride + j].
     void (*in)(const float *rows, int rf, int len, float *dst, size_t pstride);
     /// Output transform of `len` tiles: tile j reads point p at src[p * pstride + j] and writes
-    /// its 2x2 outputs to orow[r * rf + 2j + c].
+    /// its T x T outputs to orow[r * rf + T*j + c].
     void (*out)(const float *src, size_t pstride, int len, float *orow, size_t rf);
     /// n outputs into dst: + *bias (bias NULL: none), the activation `act` and its mask (NULL:
     /// none); accumulate: dst += v instead.
@@ -21,7 +21,7 @@ typedef struct wino_fns {
 } wino_fns;
 
 struct sega_engine;
-/// The transforms at the engine's ISA (counted as one kernel dispatch).
-const wino_fns *sega__wino_fns(const struct sega_engine *e);
+/// The transforms of tile side T (2 or 4) at the engine's ISA (counted as one kernel dispatch).
+const wino_fns *sega__wino_fns(const struct sega_engine *e, int T);
 
 #endif

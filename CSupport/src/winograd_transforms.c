@@ -1,7 +1,11 @@
-// winograd_transforms.c - the F(2x2, 3x3) tile transforms (winograd.c has the matrices), one
-// plain-C body per transform compiled three times: portable, AVX2+FMA and AVX-512 (function
-// target attributes, no global flag). Each loops over consecutive tiles so the compiler
-// vectorizes across tiles; the arithmetic of a tile is the same whatever the run it is in.
+// winograd_transforms.c - the F(2x2, 3x3) and F(4x4, 3x3) tile transforms, one plain-C body per
+// transform compiled three times: portable, AVX2+FMA and AVX-512 (function target attributes, no
+// global flag). Each runs over consecutive tiles, eight at a time in vectors; the arithmetic of
+// a tile is the same whatever the run it is in (vector lanes and the scalar tail use the same
+// expressions, contracted alike).
+//   F(2x2): B^T = [1 0 -1 0; 0 1 1 0; 0 -1 1 0; 0 1 0 -1], A^T = [1 1 1 0; 0 1 -1 -1]
+//   F(4x4): B^T = [4 0 -5 0 1 0; 0 -4 -4 1 1 0; 0 4 -4 -1 1 0; 0 -2 -1 2 1 0; 0 2 -1 -2 1 0;
+//                  0 4 0 -5 0 1], A^T = [1 1 1 1 1 0; 0 1 -1 2 -2 0; 0 1 1 4 4 0; 0 1 -1 8 -8 1]
 #include "winograd_internal.h"
 #include "sega_common.h"
 
@@ -13,10 +17,23 @@
 #define WINO_VEC 1
 typedef float v8f __attribute__((ext_vector_type(8)));
 typedef float v16f __attribute__((ext_vector_type(16)));
+typedef float v32f __attribute__((ext_vector_type(32)));
 SEGA_INLINE v8f ld8(const float *p) { v8f v; __builtin_memcpy(&v, p, sizeof v); return v; }
 SEGA_INLINE v16f ld16(const float *p) { v16f v; __builtin_memcpy(&v, p, sizeof v); return v; }
 SEGA_INLINE void st8(float *p, v8f v) { __builtin_memcpy(p, &v, sizeof v); }
 SEGA_INLINE void st16(float *p, v16f v) { __builtin_memcpy(p, &v, sizeof v); }
+SEGA_INLINE v32f ld32(const float *p) { v32f v; __builtin_memcpy(&v, p, sizeof v); return v; }
+SEGA_INLINE void st32(float *p, v32f v) { __builtin_memcpy(p, &v, sizeof v); }
+// Points o[0..np) of tiles j..j+n (n <= 8 lanes) to dst[p * ps + j]: whole vectors, or lane by
+// lane for the last, partial chunk of a run (its other lanes were computed from padding).
+SEGA_INLINE void put_points(float *dst, size_t ps, int j, const v8f *o, int np, int n) {
+    if (n == 8) {
+        for (int p = 0; p < np; p++) st8(dst + (size_t)p * ps + j, o[p]);
+        return;
+    }
+    for (int p = 0; p < np; p++)
+        for (int l = 0; l < n; l++) dst[(size_t)p * ps + j + l] = o[p][l];
+}
 #else
 #define WINO_VEC 0
 #endif
@@ -32,11 +49,11 @@ SEGA_INLINE void st16(float *p, v16f v) { __builtin_memcpy(p, &v, sizeof v); }
     ST(12, b##0 - e##0); ST(13, b##1 - e##1); ST(14, b##2 - e##2); ST(15, b##3 - e##3);
 
 // B^T d B of tile j, d[r][c] = rows[r * rf + 2j + c], point p to dst[p * ps + j].
-SEGA_INLINE void in_body(const float *restrict rows, int rf, int len, float *restrict dst, size_t ps) {
+SEGA_INLINE void in2_body(const float *restrict rows, int rf, int len, float *restrict dst, size_t ps) {
     const float *r0 = rows, *r1 = rows + rf, *r2 = rows + 2 * (size_t)rf, *r3 = rows + 3 * (size_t)rf;
     int j = 0;
 #if WINO_VEC
-    for (; j + 8 <= len; j += 8) {   // columns 2j.. split into even/odd lanes: d0 d1, then d2 d3
+    for (; j < len; j += 8) {   // columns 2j.. split into even/odd lanes: d0 d1, then d2 d3
         const v16f q0 = ld16(r0 + 2 * j), p0 = ld16(r0 + 2 * j + 2), q1 = ld16(r1 + 2 * j), p1 = ld16(r1 + 2 * j + 2);
         const v16f q2 = ld16(r2 + 2 * j), p2 = ld16(r2 + 2 * j + 2), q3 = ld16(r3 + 2 * j), p3 = ld16(r3 + 2 * j + 2);
         const v8f a0 = q0.even, a1 = q0.odd, a2 = p0.even, a3 = p0.odd, b0 = q1.even, b1 = q1.odd, b2 = p1.even, b3 = p1.odd;
@@ -45,9 +62,11 @@ SEGA_INLINE void in_body(const float *restrict rows, int rf, int len, float *res
         WINO_ROW(v8f, b, tb0, tb1, tb2, tb3)
         WINO_ROW(v8f, c, tc0, tc1, tc2, tc3)
         WINO_ROW(v8f, e, te0, te1, te2, te3)
-#define ST(p, v) st8(dst + (size_t)(p) * ps + j, v)
+        v8f o[16];
+#define ST(p, v) o[p] = (v)
         WINO_IN_STORE(ST, ta, tb, tc, te)
 #undef ST
+        put_points(dst, ps, j, o, 16, len - j < 8 ? len - j : 8);
     }
 #endif
     for (; j < len; j++) {
@@ -79,11 +98,11 @@ SEGA_INLINE void in_body(const float *restrict rows, int rf, int len, float *res
 
 // A^T m A of tile j, m[p] = src[p * ps + j]: outputs (0,0), (0,1) to orow[2j], [2j+1], (1,0),
 // (1,1) to orow[rf + 2j], [rf + 2j + 1].
-SEGA_INLINE void out_body(const float *restrict src, size_t ps, int len, float *restrict orow, size_t rf) {
+SEGA_INLINE void out2_body(const float *restrict src, size_t ps, int len, float *restrict orow, size_t rf) {
     float *restrict o1 = orow + rf;
     int j = 0;
 #if WINO_VEC
-    for (; j + 8 <= len; j += 8) {
+    for (; j < len; j += 8) {   // (a partial last chunk writes its lanes' values and padding: orow has room)
 #define LD(p) ld8(src + (size_t)(p) * ps + j)
         WINO_LOAD16(v8f, LD, m)
 #undef LD
@@ -101,6 +120,102 @@ SEGA_INLINE void out_body(const float *restrict src, size_t ps, int len, float *
         orow[2 * j + 1] = y01;
         o1[2 * j] = y10;
         o1[2 * j + 1] = y11;
+    }
+}
+
+// F(4x4): one row (or column) of B^T d, six values to six, and of A^T m, six to four; the same
+// expressions for a float and for a vector of eight tiles.
+#define WINO_F4_FNS(SUF, T)                                                                       \
+    SEGA_INLINE void f4_in_##SUF(const T *d, T *o) {                                              \
+        o[0] = (d[4] + 4.0f * d[0]) - 5.0f * d[2];                                                \
+        o[1] = (d[3] + d[4]) - 4.0f * (d[1] + d[2]);                                              \
+        o[2] = (d[4] - d[3]) + 4.0f * (d[1] - d[2]);                                              \
+        o[3] = (d[4] - d[2]) + 2.0f * (d[3] - d[1]);                                              \
+        o[4] = (d[4] - d[2]) - 2.0f * (d[3] - d[1]);                                              \
+        o[5] = (d[5] + 4.0f * d[1]) - 5.0f * d[3];                                                \
+    }                                                                                             \
+    SEGA_INLINE void f4_out_##SUF(const T *m, T *o) {                                             \
+        const T a = m[1] + m[2], b = m[1] - m[2], c = m[3] + m[4], e = m[3] - m[4];               \
+        o[0] = (m[0] + a) + c;                                                                    \
+        o[1] = b + 2.0f * e;                                                                      \
+        o[2] = a + 4.0f * c;                                                                      \
+        o[3] = (b + 8.0f * e) + m[5];                                                             \
+    }                                                                                             \
+    /* the 6x6 input transform of d (row r at d + 6r) into o (point 6i + c) */                    \
+    SEGA_INLINE void f4_in_tile_##SUF(const T *d, T *o) {                                         \
+        T t[36], col[6], v[6];                                                                    \
+        for (int r = 0; r < 6; r++) f4_in_##SUF(d + 6 * r, t + 6 * r);                            \
+        for (int c = 0; c < 6; c++) {                                                             \
+            for (int r = 0; r < 6; r++) col[r] = t[6 * r + c];                                    \
+            f4_in_##SUF(col, v);                                                                  \
+            for (int i = 0; i < 6; i++) o[6 * i + c] = v[i];                                      \
+        }                                                                                         \
+    }                                                                                             \
+    /* the output transform of the 36 points m into y (row i at y + 4i) */                        \
+    SEGA_INLINE void f4_out_tile_##SUF(const T *m, T *y) {                                        \
+        T s[24], col[6], v[4];                                                                    \
+        for (int r = 0; r < 6; r++) f4_out_##SUF(m + 6 * r, s + 4 * r);                           \
+        for (int c = 0; c < 4; c++) {                                                             \
+            for (int r = 0; r < 6; r++) col[r] = s[4 * r + c];                                    \
+            f4_out_##SUF(col, v);                                                                 \
+            for (int i = 0; i < 4; i++) y[4 * i + c] = v[i];                                      \
+        }                                                                                         \
+    }
+
+WINO_F4_FNS(s, float)
+#if WINO_VEC
+WINO_F4_FNS(v, v8f)
+// Lanes c, c + 4, ..., c + 28 of a 32-float run: column c of eight 4-wide tiles.
+#define WINO_LANE4(q, c) __builtin_shufflevector(q, q, c, c + 4, c + 8, c + 12, c + 16, c + 20, c + 24, c + 28)
+#endif
+
+// F(4x4) B^T d B of tile j, d[r][c] = rows[r * rf + 4j + c], point p to dst[p * ps + j].
+SEGA_INLINE void in4_body(const float *restrict rows, int rf, int len, float *restrict dst, size_t ps) {
+    int j = 0;
+#if WINO_VEC
+    for (; j < len; j += 8) {
+        v8f d[36], o[36];
+        for (int r = 0; r < 6; r++) {
+            const v32f q = ld32(rows + (size_t)r * rf + 4 * j), q4 = ld32(rows + (size_t)r * rf + 4 * j + 4);
+            d[6 * r] = WINO_LANE4(q, 0); d[6 * r + 1] = WINO_LANE4(q, 1); d[6 * r + 2] = WINO_LANE4(q, 2);
+            d[6 * r + 3] = WINO_LANE4(q, 3); d[6 * r + 4] = WINO_LANE4(q4, 0); d[6 * r + 5] = WINO_LANE4(q4, 1);
+        }
+        f4_in_tile_v(d, o);
+        put_points(dst, ps, j, o, 36, len - j < 8 ? len - j : 8);
+    }
+#endif
+    for (; j < len; j++) {
+        float d[36], o[36];
+        for (int r = 0; r < 6; r++)
+            for (int c = 0; c < 6; c++) d[6 * r + c] = rows[(size_t)r * rf + 4 * j + c];
+        f4_in_tile_s(d, o);
+        for (int p = 0; p < 36; p++) dst[(size_t)p * ps + j] = o[p];
+    }
+}
+
+// F(4x4) A^T m A of tile j, m[p] = src[p * ps + j]: output (i, c) to orow[i * rf + 4j + c].
+SEGA_INLINE void out4_body(const float *restrict src, size_t ps, int len, float *restrict orow, size_t rf) {
+    int j = 0;
+#if WINO_VEC
+    for (; j < len; j += 8) {   // (a partial last chunk writes its lanes' values and padding: orow has room)
+        v8f m[36], y[16];
+        for (int p = 0; p < 36; p++) m[p] = ld8(src + (size_t)p * ps + j);
+        f4_out_tile_v(m, y);
+        for (int i = 0; i < 4; i++) {
+            const v16f a = __builtin_shufflevector(y[4 * i], y[4 * i + 1], 0, 8, 1, 9, 2, 10, 3, 11, 4, 12, 5, 13, 6, 14, 7, 15);
+            const v16f b = __builtin_shufflevector(y[4 * i + 2], y[4 * i + 3], 0, 8, 1, 9, 2, 10, 3, 11, 4, 12, 5, 13, 6, 14, 7, 15);
+            st32(orow + (size_t)i * rf + 4 * j,
+                 __builtin_shufflevector(a, b, 0, 1, 16, 17, 2, 3, 18, 19, 4, 5, 20, 21, 6, 7, 22, 23, 8, 9, 24, 25, 10, 11,
+                                         26, 27, 12, 13, 28, 29, 14, 15, 30, 31));
+        }
+    }
+#endif
+    for (; j < len; j++) {
+        float m[36], y[16];
+        for (int p = 0; p < 36; p++) m[p] = src[(size_t)p * ps + j];
+        f4_out_tile_s(m, y);
+        for (int i = 0; i < 4; i++)
+            for (int c = 0; c < 4; c++) orow[(size_t)i * rf + 4 * j + c] = y[4 * i + c];
     }
 }
 
@@ -128,17 +243,24 @@ SEGA_INLINE void store_body(const float *restrict v, int n, float *restrict dst,
 }
 
 #define WINO_VARIANT(SUFFIX, ATTR)                                                                         \
-    ATTR static void in_##SUFFIX(const float *rows, int rf, int len, float *dst, size_t ps) {                \
-        in_body(rows, rf, len, dst, ps);                                                                   \
+    ATTR static void in2_##SUFFIX(const float *rows, int rf, int len, float *dst, size_t ps) {               \
+        in2_body(rows, rf, len, dst, ps);                                                                  \
     }                                                                                                      \
-    ATTR static void out_##SUFFIX(const float *src, size_t ps, int len, float *orow, size_t rf) {            \
-        out_body(src, ps, len, orow, rf);                                                                  \
+    ATTR static void out2_##SUFFIX(const float *src, size_t ps, int len, float *orow, size_t rf) {           \
+        out2_body(src, ps, len, orow, rf);                                                                 \
+    }                                                                                                      \
+    ATTR static void in4_##SUFFIX(const float *rows, int rf, int len, float *dst, size_t ps) {               \
+        in4_body(rows, rf, len, dst, ps);                                                                  \
+    }                                                                                                      \
+    ATTR static void out4_##SUFFIX(const float *src, size_t ps, int len, float *orow, size_t rf) {           \
+        out4_body(src, ps, len, orow, rf);                                                                 \
     }                                                                                                      \
     ATTR static void store_##SUFFIX(const float *v, int n, float *dst, const float *bias, int act, uint8_t *mask, \
                                     int accumulate) {                                                      \
         store_body(v, n, dst, bias, act, mask, accumulate);                                                \
     }                                                                                                      \
-    static const wino_fns fns_##SUFFIX = {in_##SUFFIX, out_##SUFFIX, store_##SUFFIX};
+    static const wino_fns fns2_##SUFFIX = {in2_##SUFFIX, out2_##SUFFIX, store_##SUFFIX};                     \
+    static const wino_fns fns4_##SUFFIX = {in4_##SUFFIX, out4_##SUFFIX, store_##SUFFIX};
 
 WINO_VARIANT(portable, )
 #if SEGA_HAVE_X86_KERNELS
@@ -146,12 +268,12 @@ WINO_VARIANT(avx2, SEGA_TARGET_AVX2)
 WINO_VARIANT(avx512, SEGA_TARGET_AVX512)
 #endif
 
-const wino_fns *sega__wino_fns(const struct sega_engine *e) {
+const wino_fns *sega__wino_fns(const struct sega_engine *e, int T) {
     const sega_isa isa = sega__kernel_isa(e, SEGA_ISA_AVX512);
 #if SEGA_HAVE_X86_KERNELS
-    if (isa == SEGA_ISA_AVX512) return &fns_avx512;
-    if (isa == SEGA_ISA_AVX2) return &fns_avx2;
+    if (isa == SEGA_ISA_AVX512) return T == 4 ? &fns4_avx512 : &fns2_avx512;
+    if (isa == SEGA_ISA_AVX2) return T == 4 ? &fns4_avx2 : &fns2_avx2;
 #endif
     (void)isa;
-    return &fns_portable;
+    return T == 4 ? &fns4_portable : &fns2_portable;
 }

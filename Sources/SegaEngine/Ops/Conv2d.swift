@@ -8,7 +8,8 @@
 /// - pointwise (1x1 kernel, stride 1, no padding): the input plane stack *is* the im2col
 ///   matrix, so each group is a single SGEMM straight from x;
 /// - winograd (dense 3x3, stride 1, dilation 1, padding 1 on every side, when
-///   `winogradPays`): F(2x2, 3x3) through `sega_wino_conv`, its weights transformed and packed
+///   `winogradPays`): F(4x4, 3x3) on maps from 12x12 up, else F(2x2, 3x3) (`sega_wino_tile`),
+///   through `sega_wino_conv`, its weights transformed and packed
 ///   once at bind (into the plan's prepared memory; weights that are plan inputs rather than
 ///   constants are transformed by each forward, and backward reuses them); the input gradient is
 ///   the same kind of convolution of dy with the kernels rotated (its own packed set). The
@@ -84,7 +85,7 @@ public final class Conv2d: Op {
     /// Winograd path: the packed weights (forward, input gradient; nil: not planned), whether
     /// forward must pack them (the weight is not a constant), and the workspace's thread slots.
     private var winoFwd: UnsafeMutablePointer<Float>?, winoBwd: UnsafeMutablePointer<Float>?
-    private var winoRepack = false, winoSlots = 1
+    private var winoRepack = false, winoSlots = 1, winoTile: Int32 = 2
 
     /// Which eligible convolutions (dense 3x3, stride 1, padding 1) take the Winograd path:
     /// `.auto` those `winogradPays` accepts, `.always` all, `.never` none. Tests set it.
@@ -223,9 +224,9 @@ public final class Conv2d: Op {
         let cin = xs[1]
         switch pathFor(inputs, output: output) {
         case .winograd:
-            let k = cin * 9
+            let k = cin * 9, tile = Conv2d.winogradTile(xs, wsh)
             let band = k * Conv2d.bandRows(kdim: k, ow: output[3], oh: output[2]) * output[3] * 4
-            return max(band, Int(sega_wino_ws_floats(Int32(cin), Int32(wsh[0]), Int32(xs[3]), Int32(threads))) * 4)
+            return max(band, Int(sega_wino_ws_floats(tile, Int32(cin), Int32(wsh[0]), Int32(xs[3]), Int32(threads))) * 4)
         case .depthwise:   // a plane per thread block for the backward: c input planes (accumulating dx), + c
             // output planes with a fused activation (dy masked plane by plane; dW's image by image)
             return (cin * xs[2] * xs[3] + (activation == .none ? 0 : wsh[0] * output[2] * output[3])) * 4
@@ -242,8 +243,13 @@ public final class Conv2d: Op {
     /// backward.
     public func preparedBytes(_ inputs: [[Int]], output: [Int], withGradient: Bool) -> Int {
         guard pathFor(inputs, output: output) == .winograd else { return 0 }
-        let cin = Int32(inputs[0][1]), cout = Int32(inputs[1][0])
-        return (Int(sega_wino_weight_floats(cout, cin)) + (withGradient ? Int(sega_wino_weight_floats(cin, cout)) : 0)) * 4
+        let cin = Int32(inputs[0][1]), cout = Int32(inputs[1][0]), tile = Conv2d.winogradTile(inputs[0], inputs[1])
+        return (Int(sega_wino_weight_floats(tile, cout, cin)) + (withGradient ? Int(sega_wino_weight_floats(tile, cin, cout)) : 0)) * 4
+    }
+
+    /// The Winograd tile side for x and weight shapes (`sega_wino_tile`).
+    static func winogradTile(_ xs: [Int], _ wsh: [Int]) -> Int32 {
+        sega_wino_tile(Int32(xs[1]), Int32(wsh[0]), Int32(xs[2]), Int32(xs[3]))
     }
 
     // MARK: bind
@@ -276,7 +282,8 @@ public final class Conv2d: Op {
     /// Points the packed weight sets into the prepared memory and packs them now if the weight
     /// is a constant (else forward packs them on every call).
     private func bindWinograd(_ b: OpBinding) {
-        let fwdFloats = Int(sega_wino_weight_floats(Int32(cout), Int32(cinG)))
+        winoTile = Conv2d.winogradTile(b.inputShapes[0], b.inputShapes[1])
+        let fwdFloats = Int(sega_wino_weight_floats(winoTile, Int32(cout), Int32(cinG)))
         let prepared = b.prepared.bindMemory(to: Float.self, capacity: fwdFloats)
         winoFwd = prepared
         winoBwd = dy != nil && dx != nil ? prepared + fwdFloats : nil
@@ -288,15 +295,15 @@ public final class Conv2d: Op {
     /// Transforms and packs the weights (both sets when the input gradient is planned).
     private func packWinograd() {
         let (ih, iw) = (Int32(geom.h), Int32(geom.w))
-        if let f = winoFwd { sega_wino_pack_weights(engine, Int32(n), ih, iw, Int32(cinG), Int32(cout), w, 0, f) }
-        if let bw = winoBwd { sega_wino_pack_weights(engine, Int32(n), ih, iw, Int32(cinG), Int32(cout), w, 1, bw) }
+        if let f = winoFwd { sega_wino_pack_weights(engine, winoTile, Int32(n), ih, iw, Int32(cinG), Int32(cout), w, 0, f) }
+        if let bw = winoBwd { sega_wino_pack_weights(engine, winoTile, Int32(n), ih, iw, Int32(cinG), Int32(cout), w, 1, bw) }
     }
 
     /// One Winograd convolution: k -> m channels from src (masked by srcMask) into dst.
     private func winograd(k: Int, m: Int, src: UnsafePointer<Float>, srcMask: UnsafePointer<UInt8>?,
                           packed: UnsafePointer<Float>, bias: UnsafePointer<Float>?, act: Int32,
                           mask: UnsafeMutablePointer<UInt8>?, dst: UnsafeMutablePointer<Float>, accumulate: Bool) {
-        var a = sega_wino_args(n: Int32(n), k: Int32(k), m: Int32(m), h: geom.h, w: geom.w, src: src, src_mask: srcMask,
+        var a = sega_wino_args(tile: winoTile, n: Int32(n), k: Int32(k), m: Int32(m), h: geom.h, w: geom.w, src: src, src_mask: srcMask,
                                packed: packed, bias: bias, act: act, mask: mask, dst: dst,
                                accumulate: accumulate ? 1 : 0, ws: ws, slots: Int32(winoSlots))
         let st = sega_wino_conv(engine, &a)
