@@ -39,8 +39,9 @@ typedef struct sega_wino_args {
     int slots;               ///< the thread count ws was sized for
 } sega_wino_args;
 
-/// The tile side sega picks for a k -> m convolution on h x w maps: 4 from 12 x 12 up (fewer
-/// multiplies, more rounding), else 2.
+/// The tile side sega picks for a k -> m convolution on h x w maps: 4 (fewer multiplies, more
+/// rounding, packed weights 4x the kernels' size per direction) on maps from 12 x 12 up with at
+/// most 256 x 256 channels, else 2 (1.78x; below 12 x 12 a 4 x 4 tile wastes too much padding).
 int sega_wino_tile(int k, int m, int h, int w);
 /// Floats of one packed weight set for m output rows and k input channels (any engine); 0 for a
 /// tile other than 2 or 4.
@@ -48,7 +49,7 @@ size_t sega_wino_weight_floats(int tile, int m, int k);
 /// Packs the transformed weights for `e` and calls with this tile on n images of h x w. wt is cout x cin x 3 x 3.
 /// backward 0: the forward convolution (m = cout, k = cin); 1: its input gradient (m = cin,
 /// k = cout, kernels rotated). `packed` holds sega_wino_weight_floats(m, k) floats; it is zeroed
-/// and filled. Single thread.
+/// and filled, on the engine's threads.
 void sega_wino_pack_weights(sega_engine *e, int tile, int n, int h, int w, int cin, int cout, const float *wt,
                             int backward, float *packed);
 /// Scratch floats a call with k input and m output channels (or the reverse) of width w needs

@@ -36,8 +36,7 @@ size_t sega_wino_weight_floats(int tile, int m, int k) {
 }
 
 int sega_wino_tile(int k, int m, int h, int w) {
-    (void)k; (void)m;
-    return h >= 12 && w >= 12 ? 4 : 2;
+    return h >= 12 && w >= 12 && (long)k * m <= 256L * 256L ? 4 : 2;
 }
 
 // Tiles per block for k + m channels (symmetric: one size serves both directions).
@@ -119,23 +118,44 @@ static const sega_gemm_kdesc *wino_kdesc(const sega_engine *e, int tile, int k, 
 
 static int tile_count(int tile, int n, int h, int w) { return n * ((h + tile - 1) / tile) * ((w + tile - 1) / tile); }
 
+typedef struct pack_job {
+    const sega_gemm_kdesc *d;
+    int tile, cin, cout, backward, kcb;
+    size_t mp;
+    const float *wt;
+    float *packed;
+} pack_job;
+
+// Kernels of output channels [co0, co1): each (co, ci) pair writes its own packed elements.
+static void pack_range(const pack_job *j, int co0, int co1) {
+    const int k = j->backward ? j->cout : j->cin, np = points(j->tile), mr = j->d->mr;
+    for (int co = co0; co < co1; co++)
+        for (int ci = 0; ci < j->cin; ci++) {
+            float u[WINO_PMAX];
+            weight_transform(j->tile, j->wt + ((size_t)co * j->cin + ci) * 9, j->backward, u);
+            const int row = j->backward ? ci : co, col = j->backward ? co : ci;
+            const int pc = col / j->kcb * j->kcb, kc = k - pc < j->kcb ? k - pc : j->kcb;
+            const size_t at = (size_t)pc * j->mp + (size_t)(row / mr * mr) * kc + (size_t)(col - pc) * mr + row % mr;
+            for (int p = 0; p < np; p++) j->packed[(size_t)p * j->mp * k + at] = u[p];
+        }
+}
+
+static void pack_task(void *ctx, int index, int count) {
+    const pack_job *j = (const pack_job *)ctx;
+    pack_range(j, (int)((long)j->cout * index / count), (int)((long)j->cout * (index + 1) / count));
+}
+
 void sega_wino_pack_weights(sega_engine *e, int tile, int n, int h, int w, int cin, int cout, const float *wt,
                             int backward, float *packed) {
     if (!valid_tile(tile)) return;
-    const int m = backward ? cin : cout, k = backward ? cout : cin, np = points(tile);
-    const sega_gemm_kdesc *d = wino_kdesc(e, tile, k, m, tile_count(tile, n, h, w));
-    const size_t mp = roundup((size_t)m, (size_t)d->mr);
-    const int kcb = kblock_size(d, k);
+    const int m = backward ? cin : cout, k = backward ? cout : cin;
+    pack_job j = {wino_kdesc(e, tile, k, m, tile_count(tile, n, h, w)), tile, cin, cout, backward, 0, 0, wt, packed};
+    j.mp = roundup((size_t)m, (size_t)j.d->mr);
+    j.kcb = kblock_size(j.d, k);
     memset(packed, 0, sega_wino_weight_floats(tile, m, k) * sizeof(float));
-    for (int co = 0; co < cout; co++)
-        for (int ci = 0; ci < cin; ci++) {
-            float u[WINO_PMAX];
-            weight_transform(tile, wt + ((size_t)co * cin + ci) * 9, backward, u);
-            const int row = backward ? ci : co, col = backward ? co : ci;
-            const int pc = col / kcb * kcb, kc = k - pc < kcb ? k - pc : kcb;
-            const size_t at = (size_t)pc * mp + (size_t)(row / d->mr * d->mr) * kc + (size_t)(col - pc) * d->mr + row % d->mr;
-            for (int p = 0; p < np; p++) packed[(size_t)p * mp * k + at] = u[p];
-        }
+    const int tasks = e->nthreads < cout ? e->nthreads : cout;
+    if (tasks <= 1) pack_range(&j, 0, cout);
+    else sega_pool_run(e->pool, pack_task, &j, tasks);
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -8,7 +8,8 @@
 /// - pointwise (1x1 kernel, stride 1, no padding): the input plane stack *is* the im2col
 ///   matrix, so each group is a single SGEMM straight from x;
 /// - winograd (dense 3x3, stride 1, dilation 1, padding 1 on every side, when
-///   `winogradPays`): F(4x4, 3x3) on maps from 12x12 up, else F(2x2, 3x3) (`sega_wino_tile`),
+///   `winogradPays`): F(4x4, 3x3) on maps from 12x12 up with at most 256x256 channels, else
+///   F(2x2, 3x3) (`sega_wino_tile`),
 ///   through `sega_wino_conv`, its weights transformed and packed
 ///   once at bind (into the plan's prepared memory; weights that are plan inputs rather than
 ///   constants are transformed by each forward, and backward reuses them); the input gradient is
