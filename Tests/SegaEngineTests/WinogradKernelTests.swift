@@ -17,6 +17,7 @@
 // wrong transform coefficient or a wrong tile/channel index gives errors of order S.
 import XCTest
 import CSupport
+import MallocCounter
 @testable import SegaEngine
 
 final class WinogradKernelTests: XCTestCase {
@@ -324,6 +325,32 @@ final class WinogradKernelTests: XCTestCase {
                                    x: [Float](repeating: 0.5, count: k * h * h), wt: [Float](repeating: 0.1, count: m * k * 9),
                                    b: [Float](repeating: 0, count: m), seed: [Float](repeating: 1, count: m * h * h))
             XCTAssertEqual(r.prepared > 0, expect, "\(k) -> \(m) at \(h)x\(h)")
+        }
+    }
+
+    /// A planned forward + backward through Winograd convolutions (F(4x4) on 14x14, F(2x2) on
+    /// 7x7 maps, constant weights and a weight that is a plan input, packed by every forward;
+    /// one 64 -> 128 conv on 7x7 stays on im2col) allocates nothing, at 1 and 2 threads.
+    func testWinogradPlanAllocatesNothing() throws {
+        let g = Graph()
+        var r = TestRNG(207)
+        let x = try g.input([2, 64, 14, 14])
+        let w1 = try g.constant(r.array(64 * 64 * 9), [64, 64, 3, 3]), w4 = try g.input([128, 128, 3, 3])
+        var h = try g.conv2d(x, weight: w1, bias: try g.constant(r.array(64), [64]), padding: (1, 1), activation: .relu)
+        h = try g.maxPool2d(h, kernel: (2, 2), stride: (2, 2))
+        h = try g.conv2d(h, weight: try g.constant(r.array(64 * 128 * 9), [128, 64, 3, 3]), padding: (1, 1))
+        h = try g.conv2d(h, weight: try g.constant(r.array(128 * 128 * 9), [128, 128, 3, 3]), padding: (1, 1), activation: .relu)
+        let out = try g.sum(g.conv2d(h, weight: w4, padding: (1, 1)))
+        for threads in [1, 2] {
+            let plan = try g.plan(try Context(threads: threads), outputs: [out], gradientsFor: [x])
+            XCTAssertGreaterThan(plan.preparedBytes, 0)
+            try plan.setInput(x, r.array(x.count))
+            try plan.setInput(w4, r.array(w4.count))
+            plan.forward(); plan.backward()   // warm-up
+            sega_malloc_counter_start()
+            for _ in 0..<3 { plan.forward(); plan.backward() }
+            XCTAssertEqual(sega_malloc_counter_stop(), 0, "heap allocations with \(threads) threads")
+            XCTAssertTrue(plan.gradient(x)!.contains { $0 != 0 })
         }
     }
 }
