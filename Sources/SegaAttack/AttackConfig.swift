@@ -142,6 +142,13 @@ public struct AttackConfig: Sendable, Equatable {
     /// SEGA: the components M^F drops step along a fixed random sign pattern (drawn once per
     /// image from the seed) at this fraction of the step, instead of staying (0, the default).
     public var maskFill: Float = 0
+    /// SEGA, the JND budget: a chroma budget rho = chroma * eps beside the luma one. Each pixel's
+    /// change splits into its luma (the grey shift y = 0.299 dR + 0.587 dG + 0.114 dB, kept
+    /// within eps_i) and the isoluminant rest (each channel within rho, and |y| + rest within
+    /// eps). 0 (the default): off, every channel within eps_i.
+    public var chroma: Float = 0
+    /// Whether the chroma budget is in effect (SEGA with the JND budget).
+    public var usesChroma: Bool { chroma != 0 && method == .sega && effectiveBudget == .jnd }
 
     public init() {}
 

@@ -187,6 +187,11 @@ public enum AttackSettings {
               range: .interval(0, 1), resume: "maskfill", methods: smoothing, omitAtDefault: true,
               report: ReportPart(27, "M^F fill", .fixed(2), omitAtDefault: true), c: "mask_fill", example: 0.5,
               get: { $0.maskFill }, set: { $0.maskFill = $1 }),
+        float(.chroma, "chroma budget", flag: "chroma",
+              help: "SEGA, JND budget: each pixel's isoluminant change (its change minus the grey shift of the same luma) may reach this fraction of eps in every channel, beside the luma budget eps_i (0: off).",
+              range: .interval(0, 1), resume: "chroma", methods: smoothing, omitAtDefault: true,
+              report: ReportPart(28, "chroma", .fixed(2), omitAtDefault: true), c: "chroma", example: 0.5,
+              get: { $0.usesChroma ? $0.chroma : 0 }, set: { $0.chroma = $1 }),
     ]
 
     /// Settings whose default changed after they were added, with the default they had then:

@@ -42,8 +42,9 @@ public final class Attacker {
     let x0, x, g, noise, mom, vtv, maskF, scratch, pos, neg, xin, innerMom: UnsafeMutableBufferPointer<Float>
     /// --mask-fill's sign pattern, drawn once per image.
     let fill: UnsafeMutableBufferPointer<Float>
-    /// Per pixel: the JND map, M^JND, the budget eps_i and the step scale eps_i / eps.
-    let jnd, maskJ, radius, scale: UnsafeMutableBufferPointer<Float>
+    /// Per pixel: the JND map, M^JND, each channel's radius (eps_i; min(eps, eps_i + rho) with
+    /// the chroma budget), the step scale eps_i / eps and the luma radius eps_i.
+    let jnd, maskJ, radius, scale, lumaRadius: UnsafeMutableBufferPointer<Float>
     /// Each source's gradient sum g_k of the last ensembleGradient (over its samples) and its
     /// ensemble weight w_k (SVRE reads both).
     let sourceGrads: [UnsafeMutableBufferPointer<Float>]
@@ -73,7 +74,7 @@ public final class Attacker {
         x0 = buf(count); x = buf(count); g = buf(count); noise = buf(count)
         mom = buf(count); vtv = buf(count); maskF = buf(count); scratch = buf(count)
         pos = buf(count); neg = buf(count); xin = buf(count); innerMom = buf(count); fill = buf(count)
-        jnd = buf(pixels); maskJ = buf(pixels); radius = buf(pixels); scale = buf(pixels)
+        jnd = buf(pixels); maskJ = buf(pixels); radius = buf(pixels); scale = buf(pixels); lumaRadius = buf(pixels)
         sourceGrads = sources.map { _ in buf(3 * first.height * first.width) }
         sourceWeights = buf(sources.count)
         jndMap = JNDMap(height: height, width: width)
@@ -82,16 +83,16 @@ public final class Attacker {
     }
 
     /// Bytes an attacker with `k` sources holds for images of h x w: thirteen 3HW buffers, k more
-    /// (each source's gradient sum), four HW planes, the JND map, the DI tables and the SSIM
+    /// (each source's gradient sum), five HW planes, the JND map, the DI tables and the SSIM
     /// workspace. Callers add it to the plans' memory.
     public static func stateBytes(height h: Int, width w: Int, sources k: Int) -> Int {
         let f = MemoryLayout<Float>.size
-        return ((13 + k) * 3 * h * w + 4 * h * w + k) * f + JNDMap.bytes(height: h, width: w)
+        return ((13 + k) * 3 * h * w + 5 * h * w + k) * f + JNDMap.bytes(height: h, width: w)
             + DiverseInput.bytes(height: h, width: w) + SSIMWorkspace.bytes(height: h, width: w)
     }
 
     deinit {
-        for b in [x0, x, g, noise, mom, vtv, maskF, scratch, pos, neg, xin, innerMom, fill, jnd, maskJ, radius, scale, sourceWeights] {
+        for b in [x0, x, g, noise, mom, vtv, maskF, scratch, pos, neg, xin, innerMom, fill, jnd, maskJ, radius, scale, lumaRadius, sourceWeights] {
             b.deallocate()
         }
         for b in sourceGrads { b.deallocate() }
@@ -177,7 +178,7 @@ public final class Attacker {
         let jndMask = c.method == .sega && c.jndThreshold > 0
         if c.usesJND { jndMap.compute(UnsafeBufferPointer(x0), model: c.jndModel, luminanceCap: c.jndLuminanceCap, into: jnd) }
         if jndMask { JNDMap.mask(jnd: UnsafeBufferPointer(jnd), threshold: c.jndThreshold, into: maskJ) }
-        PerceptualBudget.fill(radius: radius, scale: scale, jnd: UnsafeBufferPointer(jnd), config: c)
+        PerceptualBudget.fill(radius: radius, scale: scale, luma: lumaRadius, jnd: UnsafeBufferPointer(jnd), config: c)
     }
 
     // MARK: masks, step, projection
@@ -207,6 +208,7 @@ public final class Attacker {
     /// the components M^F drops take alpha f M^JND (eps_i / eps) r, r the image's sign pattern.
     func step(_ d: Float) {
         let c = config
+        if c.usesChroma { return chromaStep(d) }
         guard c.method == .sega && c.maskFill > 0 else { return budgetStep(x, along: g, size: c.stepSize * d, signed: true) }
         let a = c.stepSize, f = c.maskFill
         forEachValue { i, p in
@@ -229,8 +231,9 @@ public final class Attacker {
         project(v)
     }
 
-    /// v <- clip01(Proj_{|v - x0| <= eps_i}(v)).
+    /// v <- clip01(Proj_{|v - x0| <= eps_i}(v)) (the luma and chroma split with the chroma budget).
     func project(_ v: UnsafeMutableBufferPointer<Float>) {
+        if config.usesChroma { return projectChroma(v) }
         forEachValue { i, p in
             let e = radius[p]
             let u = min(max(v[i], x0[i] - e), x0[i] + e)

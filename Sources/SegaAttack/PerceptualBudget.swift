@@ -12,17 +12,22 @@
 enum PerceptualBudget {
     /// radius[p] = eps_i and scale[p] = eps_i / eps (eps and 1 everywhere for the uniform budget;
     /// `jnd` is read only for the JND budget).
+    /// With the chroma budget rho = chroma * eps (ChromaBudget.swift), luma[p] = eps_i and each
+    /// channel's radius grows to min(eps, eps_i + rho); without it luma = radius.
     static func fill(radius: UnsafeMutableBufferPointer<Float>, scale: UnsafeMutableBufferPointer<Float>,
-                     jnd: UnsafeBufferPointer<Float>, config c: AttackConfig) {
+                     luma: UnsafeMutableBufferPointer<Float>, jnd: UnsafeBufferPointer<Float>, config c: AttackConfig) {
         switch c.effectiveBudget {
         case .uniform, .auto:
             radius.update(repeating: c.eps)
             scale.update(repeating: 1)
+            luma.update(repeating: c.eps)
         case .jnd:
+            let rho = c.usesChroma ? c.chroma * c.eps : 0
             var p = 0
             while p < radius.count {
                 let e = min(c.eps, c.budgetLambda * jnd[p] / 255)
-                radius[p] = e
+                luma[p] = e
+                radius[p] = rho > 0 ? min(c.eps, e + rho) : e
                 scale[p] = e / c.eps
                 p += 1
             }

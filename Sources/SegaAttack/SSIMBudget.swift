@@ -26,6 +26,10 @@ extension Attacker {
 
     /// SSIM of x0 and the 8-bit image of x0 + c (x - x0) within min(eps, c eps_i) (in `scratch`).
     func scaledSSIM(_ c: Float) -> Double {
+        if config.usesChroma {
+            chromaScaled(c, into: scratch, quantized: true)
+            return ssimWork.ssim(UnsafeBufferPointer(x0), UnsafeBufferPointer(scratch))
+        }
         let eps = config.eps
         forEachValue { i, p in
             let r = min(eps, c * radius[p])
@@ -39,6 +43,7 @@ extension Attacker {
 
     /// x <- x0 + c (x - x0) within the radius min(eps, c eps_i), which becomes the radius.
     func applySpend(_ c: Float) -> Float {
+        if config.usesChroma { return applyChromaSpend(c) }
         let eps = config.eps
         var p = 0
         while p < pixels { radius[p] = min(eps, c * radius[p]); p += 1 }

@@ -65,6 +65,7 @@ enum CAPIOptions {
             c.targetSSIM = o.target_ssim < 0 ? nil : o.target_ssim
         }, write: { o, c in o.target_ssim = c.targetSSIM ?? -1 }),
         CField(name: "mask_fill", read: { o, c in c.maskFill = o.mask_fill }, write: { o, c in o.mask_fill = c.maskFill }),
+        CField(name: "chroma", read: { o, c in c.chroma = o.chroma }, write: { o, c in o.chroma = c.chroma }),
     ]
 
     /// The case numbered `n` (its place in allCases, as sega.h numbers it), or an invalid-argument error.

@@ -100,6 +100,9 @@ struct AttackFlags: ParsableArguments {
     @Option(name: .long, help: ArgumentHelp(S[.maskFill].help))
     var maskFill: Float = AttackConfig().maskFill
 
+    @Option(name: .long, help: ArgumentHelp(S[.chroma].help))
+    var chroma: Float = AttackConfig().chroma
+
     @Option(name: .long, help: "Threads (default: the number of online CPUs).")
     var threads: Int?
 
@@ -124,7 +127,7 @@ struct AttackFlags: ParsableArguments {
             (.jndModel, .choice(jndModel)), (.jndLuminanceCap, .float(jndLuminanceCap)), (.svreInner, .int(svreInner)),
             (.cwaRadius, .float(try FlagValues.amount(cwaRadius, flag: "--cwa-radius"))), (.cwaInnerStep, .float(cwaInnerStep)),
             (.cwaSweeps, .int(cwaSweeps)), (.diProbability, .float(diProbability)), (.diResize, .float(diResize)),
-            (.diSamples, .int(diSamples)), (.maskFill, .float(maskFill)),
+            (.diSamples, .int(diSamples)), (.maskFill, .float(maskFill)), (.chroma, .float(chroma)),
         ] + (try alpha.map { [(.alpha, .float(try FlagValues.amount($0, flag: "--alpha")))] } ?? [])
             + (try FlagValues.auto(targetSSIM, flag: "--target-ssim").map { [(.targetSSIM, .float($0))] } ?? [])
         var c = AttackConfig()

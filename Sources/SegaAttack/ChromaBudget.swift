@@ -1,0 +1,106 @@
+// MARK: - The chroma budget (--chroma)
+
+/// Each pixel's change d = (dR, dG, dB) splits into its luma y = 0.299 dR + 0.587 dG + 0.114 dB,
+/// carried as the grey shift (y, y, y), and the isoluminant rest r = d - (y, y, y) (its luma is
+/// 0 because the weights sum to 1). The JND budget bounds |y| by eps_i (the eye's luma
+/// threshold); the rest, which the eye resolves far less finely at the pixel scale, may take up
+/// to rho = chroma * eps in every channel, and |y| + max|r_c| stays within eps, so the whole
+/// change is within eps in L-infinity. SSIM (on luma) sees only y.
+extension Attacker {
+    /// Luma weights (Rec. 601, as SSIM and the JND maps read luma).
+    static let lumaWeights: (Float, Float, Float) = (0.299, 0.587, 0.114)
+
+    /// SEGA's step with the chroma budget: each pixel's signed step s (per channel d sign(g) where
+    /// M^F keeps it, else --mask-fill's f r) splits into its luma y_s and rest s - y_s; the luma
+    /// moves by alpha M^JND (eps_i / eps) y_s, as without the chroma budget, the rest by
+    /// alpha M^JND (max(eps_i, rho) / eps) (s - y_s); then the projection.
+    func chromaStep(_ d: Float) {
+        let c = config, a = c.stepSize, rho = c.chroma * c.eps, f = c.maskFill
+        let (wr, wg, wb) = Attacker.lumaWeights
+        @inline(__always) func sgn(_ i: Int) -> Float {
+            let gi = g[i]
+            return maskF[i] != 0 ? (gi > 0 ? d : (gi < 0 ? -d : 0)) : f * fill[i]
+        }
+        var p = 0
+        while p < pixels {
+            let i0 = p, i1 = p + pixels, i2 = p + 2 * pixels
+            let s0 = sgn(i0), s1 = sgn(i1), s2 = sgn(i2)
+            let y = wr * s0 + wg * s1 + wb * s2
+            let kl = a * maskJ[p] * lumaRadius[p] / c.eps, kc = a * maskJ[p] * max(lumaRadius[p], rho) / c.eps
+            x[i0] += kl * y + kc * (s0 - y)
+            x[i1] += kl * y + kc * (s1 - y)
+            x[i2] += kl * y + kc * (s2 - y)
+            p += 1
+        }
+        projectChroma(x)
+    }
+
+    /// v <- clip01(x0 + clamp(y, eps_i) + r'), r' the rest scaled (as a whole, so it stays
+    /// isoluminant) into min(rho, eps - |y|).
+    func projectChroma(_ v: UnsafeMutableBufferPointer<Float>) {
+        var p = 0
+        while p < pixels {
+            composeChroma(p, from: v, scale: 1, lumaLimit: lumaRadius[p], into: v)
+            p += 1
+        }
+    }
+
+    /// dst's pixel p <- clip01(x0 + clamp(s y, limit) + r'), y and r from src - x0 (r' as in
+    /// projectChroma). src and dst may be the same buffer.
+    @inline(__always)
+    func composeChroma(_ p: Int, from src: UnsafeMutableBufferPointer<Float>, scale s: Float, lumaLimit l: Float,
+                       into dst: UnsafeMutableBufferPointer<Float>) {
+        let (wr, wg, wb) = Attacker.lumaWeights
+        let i0 = p, i1 = p + pixels, i2 = p + 2 * pixels
+        let d0 = src[i0] - x0[i0], d1 = src[i1] - x0[i1], d2 = src[i2] - x0[i2]
+        let y = wr * d0 + wg * d1 + wb * d2
+        let ys = min(max(s * y, -l), l)
+        var r0 = d0 - y, r1 = d1 - y, r2 = d2 - y
+        let m = max(abs(r0), abs(r1), abs(r2))
+        let lim = max(0, min(config.chroma * config.eps, config.eps - abs(ys)))
+        if m > lim {
+            let k = lim / m
+            r0 *= k; r1 *= k; r2 *= k
+        }
+        dst[i0] = min(max(x0[i0] + ys + r0, 0), 1)
+        dst[i1] = min(max(x0[i1] + ys + r1, 0), 1)
+        dst[i2] = min(max(x0[i2] + ys + r2, 0), 1)
+    }
+
+    /// --target-ssim with the chroma budget: only the luma scales, y <- c y within
+    /// min(eps, c eps_i) (SSIM reads luma); the rest stays. Into `dst`, on the 8-bit grid within
+    /// each channel's radius min(eps, that luma limit + rho) when `quantized`.
+    func chromaScaled(_ c: Float, into dst: UnsafeMutableBufferPointer<Float>, quantized: Bool) {
+        let eps = config.eps, rho = config.chroma * eps
+        var p = 0
+        while p < pixels {
+            let l = min(eps, c * lumaRadius[p])
+            composeChroma(p, from: x, scale: c, lumaLimit: l, into: dst)
+            if quantized {
+                let m = Float(Int((min(eps, l + rho) * 255).nextUp.rounded(.down)))
+                var ch = 0
+                while ch < 3 {
+                    let i = p + ch * pixels
+                    let k0 = (x0[i] * 255).rounded()
+                    dst[i] = min(max((dst[i] * 255).rounded(), k0 - m, 0), min(k0 + m, 255)) / 255
+                    ch += 1
+                }
+            }
+            p += 1
+        }
+    }
+
+    /// x <- the chroma-budget spend at c; the luma radius becomes min(eps, c eps_i) and each
+    /// channel's radius min(eps, that + rho).
+    func applyChromaSpend(_ c: Float) -> Float {
+        chromaScaled(c, into: x, quantized: false)
+        let eps = config.eps, rho = config.chroma * eps
+        var p = 0
+        while p < pixels {
+            lumaRadius[p] = min(eps, c * lumaRadius[p])
+            radius[p] = min(eps, lumaRadius[p] + rho)
+            p += 1
+        }
+        return c
+    }
+}
