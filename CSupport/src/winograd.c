@@ -8,8 +8,9 @@
 // One block of tiles per task: its input transform is written straight into packed B slivers
 // (per transform point and K block, as gemm.c packs B), the products (one per point) run the
 // micro-kernel on the weights packed once (A slivers), into a padded C buffer, then the output
-// transform writes the tiles. Blocks are claimed from a counter; a block's arithmetic is fixed
-// by its tiles alone, so the thread that runs it never changes a byte.
+// transform writes the tiles. Blocks (with fewer blocks than threads: a block and a range of
+// output rows) are claimed from a counter; an output's arithmetic is fixed by its tile and
+// channel alone, so neither the split nor the thread that runs it changes a byte.
 #include "engine_internal.h"
 #include "winograd_internal.h"
 #include "sega_winograd.h"
@@ -167,6 +168,7 @@ typedef struct wino_job {
     const wino_fns *f;
     int T, np;   // tile side, transform points
     int th, tw, tiles, tb, blocks, kcb;
+    int mparts, mrows;   // output rows split into mparts parts of mrows (a multiple of MR) each
     size_t mp, slot;
     atomic_int next;
 } wino_job;
@@ -230,8 +232,9 @@ static void input_block(const wino_job *j, float *V, float *rows, int t0, int nt
     }
 }
 
-// The products C_p [mp x ntp] = U_p [mp x k] V_p [k x ntp] through the micro-kernel.
-static void products(const wino_job *j, const float *V, float *C, int ntp) {
+// Rows [r0, r1) of the products C_p [mp x ntp] = U_p [mp x k] V_p [k x ntp] through the
+// micro-kernel (r0, r1 multiples of MR, or r1 = mp).
+static void products(const wino_job *j, const float *V, float *C, int ntp, int r0, int r1) {
     const sega_gemm_kdesc *d = j->d;
     const int k = j->a->k, mp = (int)j->mp;
     for (int p = 0; p < j->np; p++) {
@@ -242,7 +245,7 @@ static void products(const wino_job *j, const float *V, float *C, int ntp) {
             const float beta = pc == 0 ? 0.0f : 1.0f;
             for (int jr = 0; jr < ntp; jr += d->nr) {
                 const float *bs = Vp + (size_t)pc * ntp + (size_t)jr * kc;
-                for (int ir = 0; ir < mp; ir += d->mr)
+                for (int ir = r0; ir < r1; ir += d->mr)
                     d->fn(kc, Up + (size_t)pc * mp + (size_t)ir * kc, bs, Cp + (size_t)ir * ntp + jr, ntp, 1.0f, beta, NULL);
             }
         }
@@ -263,11 +266,11 @@ static void store_rows(const wino_job *j, const float *orow, int o, wino_seg s) 
     }
 }
 
-// Output transform of tiles [t0, t0 + nt) from C into dst.
-static void output_block(const wino_job *j, const float *C, float *orow, int t0, int nt, int ntp) {
+// Output transform of output channels [o0, o1) of tiles [t0, t0 + nt) from C into dst.
+static void output_block(const wino_job *j, const float *C, float *orow, int t0, int nt, int ntp, int o0, int o1) {
     const sega_wino_args *a = j->a;
     const size_t pstride = j->mp * ntp;
-    for (int o = 0; o < a->m; o++)
+    for (int o = o0; o < o1; o++)
         for (int t = t0; t < t0 + nt;) {
             const wino_seg s = seg_at(j, t, t0 + nt);
             j->f->out(C + (size_t)o * ntp + (t - t0), pstride, s.len, orow, row_floats(j->T, a->w));
@@ -284,14 +287,16 @@ static void wino_task(void *ctx, int index, int count) {
     float *V = a->ws + (size_t)index * j->slot;
     float *C = V + (size_t)j->np * tb * roundup((size_t)a->k, WINO_ROWPAD);
     float *rows = C + (size_t)j->np * tb * roundup((size_t)a->m, WINO_ROWPAD);
-    for (;;) {
-        const int b = atomic_fetch_add_explicit(&j->next, 1, memory_order_relaxed);
-        if (b >= j->blocks) break;
+    for (;;) {   // items: block b, output row part q (each part transforms the block's input itself)
+        const int item = atomic_fetch_add_explicit(&j->next, 1, memory_order_relaxed);
+        if (item >= j->blocks * j->mparts) break;
+        const int b = item / j->mparts, q = item % j->mparts;
         const int t0 = b * j->tb, nt = j->tiles - t0 < j->tb ? j->tiles - t0 : j->tb;
         const int ntp = (int)roundup((size_t)nt, (size_t)j->d->nr);
+        const int r0 = q * j->mrows, r1 = r0 + j->mrows < (int)j->mp ? r0 + j->mrows : (int)j->mp;
         input_block(j, V, rows, t0, nt, ntp);
-        products(j, V, C, ntp);
-        output_block(j, C, rows, t0, nt, ntp);
+        products(j, V, C, ntp, r0, r1);
+        output_block(j, C, rows, t0, nt, ntp, r0, r1 < a->m ? r1 : a->m);
     }
 }
 
@@ -304,6 +309,12 @@ static void split_blocks(wino_job *j, int threads) {
     if (blocks < threads) blocks = threads < slivers ? threads : slivers;
     j->tb = (int)roundup((size_t)((j->tiles + blocks - 1) / blocks), (size_t)nr);
     j->blocks = (j->tiles + j->tb - 1) / j->tb;
+    // Fewer blocks than threads (small maps): split the output rows too, in whole MR slivers.
+    const int rs = (int)(j->mp / (size_t)j->d->mr);
+    j->mparts = j->blocks < threads ? (threads + j->blocks - 1) / j->blocks : 1;
+    if (j->mparts > rs) j->mparts = rs;
+    j->mrows = (rs + j->mparts - 1) / j->mparts * j->d->mr;
+    j->mparts = (int)((j->mp + (size_t)j->mrows - 1) / (size_t)j->mrows);
 }
 
 sega_status sega_wino_conv(sega_engine *e, const sega_wino_args *a) {
@@ -319,13 +330,13 @@ sega_status sega_wino_conv(sega_engine *e, const sega_wino_args *a) {
     j.th = (a->h + j.T - 1) / j.T;
     j.tw = (a->w + j.T - 1) / j.T;
     j.tiles = tile_count(j.T, a->n, a->h, a->w);
-    split_blocks(&j, e->nthreads < a->slots ? e->nthreads : a->slots);
     j.kcb = kblock_size(j.d, a->k);
     j.mp = roundup((size_t)a->m, (size_t)j.d->mr);
+    split_blocks(&j, e->nthreads < a->slots ? e->nthreads : a->slots);
     j.slot = slot_floats(j.T, a->k, a->m, a->w);
     atomic_init(&j.next, 0);
     int tasks = e->nthreads < a->slots ? e->nthreads : a->slots;
-    if (tasks > j.blocks) tasks = j.blocks;
+    if (tasks > j.blocks * j.mparts) tasks = j.blocks * j.mparts;
     if (tasks <= 1) wino_task(&j, 0, 1);
     else sega_pool_run(e->pool, wino_task, &j, tasks);
     return SEGA_OK;

@@ -169,7 +169,8 @@ final class WinogradKernelTests: XCTestCase {
         let list = Self.engines()
         defer { for l in list { sega_engine_destroy(l.e) } }
         var rng = TestRNG(203)
-        for s in [(n: 2, k: 64, m: 64, h: 30, w: 34), (n: 1, k: 24, m: 136, h: 9, w: 70), (n: 3, k: 40, m: 32, h: 16, w: 16)] {
+        for s in [(n: 2, k: 64, m: 64, h: 30, w: 34), (n: 1, k: 24, m: 136, h: 9, w: 70), (n: 3, k: 40, m: 32, h: 16, w: 16),
+                  (n: 1, k: 136, m: 200, h: 7, w: 7)] {   // (the last: one block, split by output rows)
             let x = rng.array(s.n * s.k * s.h * s.w), wt = rng.array(s.m * s.k * 9), b = rng.array(s.m)
             let dy = rng.array(s.n * s.m * s.h * s.w)
             for tile in Self.tiles {
