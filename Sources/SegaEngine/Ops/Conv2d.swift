@@ -7,14 +7,13 @@
 /// - depthwise (groups == Cin == Cout): direct `sega_dwconv_*` kernels, no im2col;
 /// - pointwise (1x1 kernel, stride 1, no padding): the input plane stack *is* the im2col
 ///   matrix, so each group is a single SGEMM straight from x;
-/// - winograd (dense 3x3, stride 1, dilation 1, padding 1 on every side, when
-///   `winogradPays`): F(4x4, 3x3) on maps from 12x12 up with at most 256x256 channels, else
-///   F(2x2, 3x3) (`sega_wino_tile`),
-///   through `sega_wino_conv`, its weights transformed and packed
-///   once at bind (into the plan's prepared memory; weights that are plan inputs rather than
-///   constants are transformed by each forward, and backward reuses them); the input gradient is
-///   the same kind of convolution of dy with the kernels rotated (its own packed set). The
-///   weight gradient, when asked for, takes the general path's im2col bands.
+/// - winograd (dense 3x3, stride 1, dilation 1, padding 1 on every side, when `winogradPays`):
+///   `sega_wino_conv`, F(4x4, 3x3) on maps from 12x12 up with at most 256x256 channels, else
+///   F(2x2, 3x3) (`sega_wino_tile`). Its weights are transformed and packed once at bind, into
+///   the plan's prepared memory (weights that are plan inputs rather than constants: by each
+///   forward, and backward reuses them); the input gradient is the same kind of convolution of
+///   dy with the kernels rotated (its own packed set). The weight gradient, when asked for,
+///   takes the general path's im2col bands.
 /// - general: per image and group, im2col into the workspace, then SGEMM. The column matrix is
 ///   built for a band of output rows at a time (`im2colCapBytes`), so the workspace stays a few
 ///   MB instead of K x OH*OW floats; splitting the GEMM over N leaves every output's K-sum as it
@@ -93,11 +92,12 @@ public final class Conv2d: Op {
     public enum WinogradPolicy: Sendable { case auto, always, never }
     nonisolated(unsafe) public static var winogradPolicy = WinogradPolicy.auto
 
-    /// Whether Winograd beats im2col + SGEMM for a cin -> cout convolution on h x w maps. From
-    /// measured single-thread times (AVX-512 Zen 4, the C benchmark in the commit log): 0.45-0.5x
-    /// with 256-512 channels at 7x7 to 96x128, 0.6-0.8x with 64-128 channels from 28x28 up. Maps
-    /// below 14x14 with fewer than 128 channels stay on im2col: little time is spent there (and
-    /// this keeps the shipped sources' 7x7 hypernetwork convolutions on their exact path).
+    /// Whether a cin -> cout convolution on h x w maps takes the Winograd path. Measured (1
+    /// thread, AVX-512 Zen 4, docs/benchmarks.md) it took 0.27-0.68x the time of im2col + SGEMM
+    /// on every shape tried with 64-512 channels, 7x7 to 192x256 maps. Maps below 14x14 with
+    /// fewer than 128 channels still stay on im2col (64 -> 128 on 7x7 took 0.48-0.58x, but little
+    /// time goes there, and this keeps the shipped sources' one such layer, hyperiqa_lite0's 7x7
+    /// hypernetwork convolutions, and so the attack's bytes, exactly as they were).
     public static func winogradPays(cin: Int, cout: Int, h: Int, w: Int) -> Bool {
         let c = min(cin, cout)
         return c >= 128 || (c >= 64 && h * w >= 14 * 14)
