@@ -4,7 +4,8 @@ peak RSS of full-size models on the same input and thread count: four architectu
 random weights and the six shipped Lite/ViT models with their shipped weights.
 
     /work/venv/bin/python scripts/bench_models.py [--reps N] [--models cnniqa,dbcnn,...] [--quick]
-                                                  [--threads 2] [--rounds R] [--sega-bin PATH] [--json OUT]
+                                                  [--threads 2] [--rounds R] [--sega-bin PATH] [--base-bin PATH]
+                                                  [--json OUT]
 
 Models (full widths, seeded random weights from the PyTorch re-statements the parity fixtures
 use; nothing is duplicated here):
@@ -36,7 +37,10 @@ torch.no_grad(); grad = forward + torch.autograd.grad of the score w.r.t. the in
 warm up, then time N repetitions with a monotonic clock; the table shows medians (and the ratio
 of the best times). With --rounds R each pair runs R times, alternating engines, and each keeps
 its fastest round: PyTorch's OpenMP threads slow down by up to 50x when another process competes
-for the cores, so on a shared machine use --rounds 3 and read the load average printed. Input: x[i] = ((i * 2654435761) mod 2^32 >> 8) / 2^24 over NCHW, bit-identical
+for the cores, so on a shared machine use --rounds 3 and read the load average printed. With
+--base-bin (e.g. main's release sega-modelbench) that binary runs too in every round, right after
+sega, and the table adds its time and sega/base: a change measured against main in the same run.
+Input: x[i] = ((i * 2654435761) mod 2^32 >> 8) / 2^24 over NCHW, bit-identical
 on both sides. The two scores must agree to rel 1e-3 (a sanity check that both ran the same
 network); the input-gradient means are printed for information.
 
@@ -246,6 +250,7 @@ def main(argv=None):
                     help="run each torch/sega pair this many times, alternating, and keep each engine's round "
                          "with the lowest median (filters out interference from other processes; default 1)")
     ap.add_argument("--sega-bin", help="sega-modelbench executable (default: Benchmarks/.build/release, built if missing)")
+    ap.add_argument("--base-bin", help="a second sega-modelbench (e.g. main's) timed in the same rounds; adds sega/base")
     ap.add_argument("--json", help="also write every child's JSON result to this file")
     # internal: the PyTorch child
     ap.add_argument("--child", choices=["torch"], help=argparse.SUPPRESS)
@@ -266,6 +271,7 @@ def main(argv=None):
         if m not in ("forward", "grad"):
             raise SystemExit(f"bench_models: unknown mode '{m}'")
     sega = ensure_sega_bin(a.sega_bin)
+    base = ensure_sega_bin(a.base_bin) if a.base_bin else None
     env = dict(os.environ, OMP_NUM_THREADS=str(a.threads), MKL_NUM_THREADS=str(a.threads))
 
     if a.rounds < 1:
@@ -279,7 +285,7 @@ def main(argv=None):
         kind = " (shipped, fp16 -> F32 on both sides)" if name in SHIPPED else ""
         print(f"  {name}: {nparams / 1e6:.2f}M weights -> {path}{kind}", flush=True)
         for mode in modes:
-            t = s = None
+            t = s = b = None
             for _ in range(a.rounds):   # alternate the engines; keep each one's fastest round
                 tr = run_json([sys.executable, os.path.abspath(__file__), "--child", "torch", "--model", name,
                                "--mode", mode, "--reps", str(a.reps), "--warmup", str(a.warmup),
@@ -291,6 +297,12 @@ def main(argv=None):
                     t = tr
                 if s is None or sr["median_ms"] < s["median_ms"]:
                     s = sr
+                if base:
+                    br = run_json([base, "--weights", path, "--height", str(h), "--width", str(w),
+                                   "--threads", str(a.threads), "--reps", str(a.reps), "--warmup", str(a.warmup),
+                                   "--mode", mode])
+                    if b is None or br["median_ms"] < b["median_ms"]:
+                        b = br
             d = abs(t["score"] - s["score"])
             ok = d <= 1e-3 * max(abs(t["score"]), abs(s["score"])) + 1e-6
             if not ok:
@@ -300,20 +312,22 @@ def main(argv=None):
                 gnote = f", mean|grad| torch {t['grad_abs_mean']:.4e} sega {s['grad_abs_mean']:.4e}"
             print(f"  {name} {mode}: score torch {t['score']:.7g} sega {s['score']:.7g} "
                   f"({'agree' if ok else 'DIFFER'}, rel {d / max(abs(t['score']), 1e-30):.1e}{gnote}); "
-                  f"torch {t['median_ms']:.1f} ms, sega {s['median_ms']:.1f} ms", flush=True)
-            results.append({"model": name, "mode": mode, "torch": t, "sega": s, "scores_agree": ok})
-            rows.append((name, title, h, w, mode, t, s, ok, goal))
+                  f"torch {t['median_ms']:.1f} ms, sega {s['median_ms']:.1f} ms"
+                  + (f", base {b['median_ms']:.1f} ms (score {b['score']:.9g} vs {s['score']:.9g})" if b else ""), flush=True)
+            results.append({"model": name, "mode": mode, "torch": t, "sega": s, "scores_agree": ok, **({"base": b} if b else {})})
+            rows.append((name, title, h, w, mode, t, s, ok, goal, b))
 
     mb = 1024 * 1024
     hdr = (f"{'model':<19} {'size':>7} {'mode':<7} {'torch ms':>9} {'sega ms':>9} {'sega/torch':>10} {'(best)':>6} "
-           f"{'torch MB':>8} {'sega MB':>8} {'sega/torch':>10} {'torch base':>10} {'torch dRSS':>10}  goals")
+           f"{'torch MB':>8} {'sega MB':>8} {'sega/torch':>10} {'torch base':>10} {'torch dRSS':>10}"
+           + (f" {'base ms':>8} {'base/torch':>10} {'sega/base':>9}" if base else "") + "  goals")
     print()
     print(f"sega vs PyTorch {rows[0][5].get('torch', '') if rows else ''}, {a.threads} threads, median of {a.reps} "
           f"(after {a.warmup} warm-up, best of {a.rounds} alternating round(s)); peak RSS = VmHWM of each engine's own process per mode; "
           f"load average {loadavg()} at end")
     print(hdr)
     print("-" * len(hdr))
-    for name, title, h, w, mode, t, s, ok, goal in rows:
+    for name, title, h, w, mode, t, s, ok, goal, b in rows:
         r = s["median_ms"] / t["median_ms"]
         rb = s["best_ms"] / t["best_ms"]
         rr = s["peak_rss_bytes"] / t["peak_rss_bytes"]
@@ -322,7 +336,9 @@ def main(argv=None):
             goals += ", SCORE DIFFERS"
         print(f"{title:<19} {f'{h}x{w}':>7} {mode:<7} {t['median_ms']:9.1f} {s['median_ms']:9.1f} {r:10.2f} {rb:6.2f} "
               f"{t['peak_rss_bytes'] / mb:8.0f} {s['peak_rss_bytes'] / mb:8.0f} {rr:10.3f} "
-              f"{t['base_rss_bytes'] / mb:10.0f} {(t['peak_rss_bytes'] - t['base_rss_bytes']) / mb:10.0f}  {goals}")
+              f"{t['base_rss_bytes'] / mb:10.0f} {(t['peak_rss_bytes'] - t['base_rss_bytes']) / mb:10.0f}"
+              + (f" {b['median_ms']:8.1f} {b['median_ms'] / t['median_ms']:10.2f} {s['median_ms'] / b['median_ms']:9.3f}" if b else "")
+              + f"  {goals}")
     print(f"goals: sega/torch time <= 1.0 (<= 0.5 for CNNIQA and Lite0, <= {SHIPPED_GOAL:g} for the shipped rows), "
           f"peak RSS <= {RSS_GOAL:g} x PyTorch's. HyperIQA R50 runs num_crop = 1 (one 224 crop, one ResNet-50 pass) on both sides.")
     if any(r[0] in SHIPPED for r in rows):

@@ -9,4 +9,5 @@
 #include "sega_conv.h"
 #include "sega_pooling.h"
 #include "sega_eltwise.h"
+#include "sega_winograd.h"
 #endif

@@ -2,6 +2,7 @@
 // One output element at a time with an explicit bounds test per tap; written for obviousness,
 // not speed. The tests compare the fast kernels against these.
 #include "sega_conv.h"
+#include "sega_winograd.h"
 #include <stddef.h>
 
 static int inside(int v, int n) { return v >= 0 && v < n; }
@@ -92,4 +93,24 @@ void sega_dwconv_bwd_weight_ref(const sega_conv_geom *g, const float *x, const f
                 dw[((size_t)c * g->kh + i) * g->kw + j] += acc;
             }
     }
+}
+
+void sega_conv3x3_ref(int n, int k, int m, int h, int w, const float *x, const float *wt,
+                      const float *bias, float *y) {
+    const size_t plane = (size_t)h * w;
+    for (int i = 0; i < n; i++)
+        for (int o = 0; o < m; o++)
+            for (int oy = 0; oy < h; oy++)
+                for (int ox = 0; ox < w; ox++) {
+                    double acc = bias ? bias[o] : 0.0;
+                    for (int c = 0; c < k; c++)
+                        for (int a = 0; a < 3; a++)
+                            for (int b = 0; b < 3; b++) {
+                                const int iy = oy - 1 + a, ix = ox - 1 + b;
+                                if (inside(iy, h) && inside(ix, w))
+                                    acc += (double)wt[(((size_t)o * k + c) * 3 + a) * 3 + b] *
+                                           (double)x[((size_t)i * k + c) * plane + (size_t)iy * w + ix];
+                            }
+                    y[((size_t)i * m + o) * plane + (size_t)oy * w + ox] = (float)acc;
+                }
 }

@@ -42,10 +42,11 @@ public final class PlannedModel {
         gradBuffer = withGradient ? plan.gradient(x) : nil
     }
 
-    /// The memory such a plan needs, computed without allocating it.
-    public static func memory(_ model: any IQAArchitecture, height: Int, width: Int, withGradient: Bool) throws -> PlanMemory {
+    /// The memory such a plan needs on a context of `threads` threads, computed without allocating it.
+    public static func memory(_ model: any IQAArchitecture, height: Int, width: Int, withGradient: Bool,
+                              threads: Int = 1) throws -> PlanMemory {
         let (g, x, s) = try graph(model, height: height, width: width)
-        return try g.planMemory(outputs: [s], gradientsFor: withGradient ? [x] : [])
+        return try g.planMemory(outputs: [s], gradientsFor: withGradient ? [x] : [], threads: threads)
     }
 
     static func graph(_ model: any IQAArchitecture, height: Int, width: Int) throws -> (Graph, Tensor, Tensor) {

@@ -51,7 +51,7 @@ final class CAPIContext {
         if let p = scorers[Int(m)], p.height == h, p.width == w { return p }
         let box = try model(m)
         scorers[Int(m)] = nil
-        let need = try PlannedModel.memory(box.model, height: h, width: w, withGradient: false).totalBytes
+        let need = try PlannedModel.memory(box.model, height: h, width: w, withGradient: false, threads: engine.threads).totalBytes
         try checkBudget(adding: need, what: "scoring with \(box.name) at \(w)x\(h)")
         let p = try PlannedModel(box.model, name: box.name, context: engine, height: h, width: w, withGradient: false)
         scorers[Int(m)] = p
@@ -67,7 +67,7 @@ final class CAPIContext {
         let boxes = try key.map { try model(Int32($0)) }
         attack = nil
         var need = Attacker.stateBytes(height: h, width: w, sources: key.count)
-        for b in boxes { need += try PlannedModel.memory(b.model, height: h, width: w, withGradient: true).totalBytes }
+        for b in boxes { need += try PlannedModel.memory(b.model, height: h, width: w, withGradient: true, threads: engine.threads).totalBytes }
         try checkBudget(adding: need, what: "an attack with \(key.count) source(s) at \(w)x\(h)")
         let planned = try boxes.map { try PlannedModel($0.model, name: $0.name, context: engine, height: h, width: w, withGradient: true) }
         let a = try Attacker(sources: planned, config: config)

@@ -18,6 +18,9 @@ public struct OpBinding {
     public let workspace: UnsafeMutableRawPointer
     /// Per-op memory kept from forward to backward (`savedBytes` of them).
     public let saved: UnsafeMutableRawPointer
+    /// Per-op memory kept for the plan's whole life (`preparedBytes` of them), e.g. weights
+    /// transformed once by `bind()`.
+    public let prepared: UnsafeMutableRawPointer
     /// Whether input i is a constant (weights): its data is fixed after planning.
     public let inputIsConstant: [Bool]
     /// Input i's gradient buffer is not zeroed before this op's backward (the op is its first
@@ -35,6 +38,12 @@ public protocol Op: AnyObject {
     func outputShape(_ inputs: [[Int]]) throws -> [Int]
     /// Scratch bytes the op needs during forward or backward.
     func workspaceBytes(_ inputs: [[Int]], output: [Int]) -> Int
+    /// The same for a plan whose engine runs `threads` threads (ops with per-thread scratch).
+    /// Default: `workspaceBytes(inputs, output:)`.
+    func workspaceBytes(_ inputs: [[Int]], output: [Int], threads: Int) -> Int
+    /// Bytes the op keeps for the plan's whole life (`OpBinding.prepared`), given whether the
+    /// plan runs its backward (`withGradient`). Default: 0.
+    func preparedBytes(_ inputs: [[Int]], output: [Int], withGradient: Bool) -> Int
     /// Bytes the op keeps between forward and backward (e.g. argmax indices).
     func savedBytes(_ inputs: [[Int]], output: [Int]) -> Int
     /// Capture the pointers; may precompute (pack weights) from constant inputs.
@@ -63,6 +72,8 @@ public protocol Op: AnyObject {
 
 extension Op {
     public func workspaceBytes(_ inputs: [[Int]], output: [Int]) -> Int { 0 }
+    public func workspaceBytes(_ inputs: [[Int]], output: [Int], threads: Int) -> Int { workspaceBytes(inputs, output: output) }
+    public func preparedBytes(_ inputs: [[Int]], output: [Int], withGradient: Bool) -> Int { 0 }
     public func savedBytes(_ inputs: [[Int]], output: [Int]) -> Int { 0 }
     public func backwardReads(_ inputs: [[Int]], output: [Int], gradsNeeded: [Bool]) -> (inputs: [Bool], output: Bool) {
         ([Bool](repeating: true, count: inputs.count), true)

@@ -30,10 +30,10 @@ struct PlanSchedule {
     let liveness: PlanLiveness
     let layout: PlanLayout
 
-    init(graph: Graph, outputs: [Tensor], gradientsFor: [Tensor], options: PlanOptions) throws {
+    init(graph: Graph, outputs: [Tensor], gradientsFor: [Tensor], options: PlanOptions, threads: Int) throws {
         self.options = options
         timeline = try PlanTimeline(graph: graph, outputs: outputs, gradientsFor: gradientsFor)
-        sizes = PlanSizes(timeline)
+        sizes = PlanSizes(timeline, threads: threads)
         liveness = PlanLiveness(timeline, sizes, reuse: options.reusesMemory)
         let placement: PlanLayout.Placement = options.debugCanaries ? .canaries : options.reusesMemory ? .packed : .sideBySide
         layout = PlanLayout(liveness.blocks, placement: placement)
@@ -74,7 +74,8 @@ public final class Plan {
 
     init(graph: Graph, context: Context, outputs: [Tensor], gradientsFor: [Tensor], options: PlanOptions) throws {
         self.context = context
-        schedule = try PlanSchedule(graph: graph, outputs: outputs, gradientsFor: gradientsFor, options: options)
+        schedule = try PlanSchedule(graph: graph, outputs: outputs, gradientsFor: gradientsFor, options: options,
+                                    threads: context.threads)
         memory = schedule.memory
         binding = try PlanBinding(schedule, memory)
         program = try PlanProgram(schedule, binding, context)
@@ -89,6 +90,7 @@ public final class Plan {
     public var gradientBytes: Int { memory.gradientBytes }
     public var workspaceBytes: Int { memory.workspaceBytes }
     public var savedBytes: Int { memory.savedBytes }
+    public var preparedBytes: Int { memory.preparedBytes }
     /// Arena bytes of this plan (what `memoryLimit` is checked against, with `constantBytes`).
     public var arenaBytes: Int { memory.arenaBytes }
     /// Arena bytes a plan with one buffer per tensor (no reuse, no canaries) would need.
@@ -153,10 +155,11 @@ public final class Plan {
 }
 
 extension Graph {
-    /// The memory `plan(...)` with the same arguments would use, without allocating anything.
+    /// The memory `plan(...)` with the same arguments and a context of `threads` threads would
+    /// use, without allocating anything.
     public func planMemory(outputs: [Tensor], gradientsFor: [Tensor] = [],
-                           options: PlanOptions = PlanOptions()) throws -> PlanMemory {
-        try PlanSchedule(graph: self, outputs: outputs, gradientsFor: gradientsFor, options: options).memory
+                           options: PlanOptions = PlanOptions(), threads: Int = 1) throws -> PlanMemory {
+        try PlanSchedule(graph: self, outputs: outputs, gradientsFor: gradientsFor, options: options, threads: threads).memory
     }
 
     /// Size and place every buffer, copy constants in, bind every op. Throws before allocating

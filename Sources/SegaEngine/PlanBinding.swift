@@ -108,6 +108,7 @@ struct PlanProgram {
                                   output: b.values[i]!, outputShape: t.nodes[i].shape,
                                   inputGrads: ins.map { b.grads[$0] }, outputGrad: b.grads[i],
                                   workspace: b.pointer(sc.liveness.workspace(of: i)), saved: b.pointer(sc.liveness.saved(of: i)),
+                                  prepared: b.pointer(sc.liveness.prepared(of: i)),
                                   inputIsConstant: ins.map { t.nodes[$0].kind.isConstant },
                                   inputGradOverwrite: ins.indices.map { k in overwritten[ins[k]].map { $0.writer == i && $0.input == k } ?? false }))
             fwd.append(op)

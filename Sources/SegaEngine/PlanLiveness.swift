@@ -5,10 +5,10 @@
 /// An activation lives from the step that produces it to the last step that reads it (forward,
 /// or backward per `Op.backwardReads`); a gradient from its first writer (zeroed right before)
 /// to its node's backward; a workspace only during its op's steps; inputs, outputs, gradient
-/// sources, seeds and saved memory filled at bind for the whole pass. Without reuse every block
+/// sources, seeds, saved memory filled at bind and prepared memory for the whole pass. Without reuse every block
 /// lives for the whole pass.
 struct PlanLiveness {
-    enum Purpose: String { case value, gradient, saved, workspace, seed }
+    enum Purpose: String { case value, gradient, saved, prepared, workspace, seed }
     /// One arena buffer.
     struct Block {
         let purpose: Purpose
@@ -29,7 +29,7 @@ struct PlanLiveness {
     /// The blocks in creation order (placement breaks ties by it).
     private(set) var blocks: [Block] = []
     /// Block of each node's value, gradient, saved memory, workspace and output seed (-1: none).
-    private(set) var valueBlock: [Int], gradBlock: [Int], savedBlock: [Int], workspaceBlock: [Int], seedBlock: [Int]
+    private(set) var valueBlock: [Int], gradBlock: [Int], savedBlock: [Int], preparedBlock: [Int], workspaceBlock: [Int], seedBlock: [Int]
     /// A 64-byte block standing in for zero-byte needs.
     private(set) var emptyBlock = -1
     /// Without reuse, the one workspace every op shares (-1 with reuse: per-op workspaces).
@@ -43,7 +43,7 @@ struct PlanLiveness {
 
     init(_ t: PlanTimeline, _ s: PlanSizes, reuse: Bool) {
         let none = [Int](repeating: -1, count: t.nodes.count)
-        valueBlock = none; gradBlock = none; savedBlock = none; workspaceBlock = none; seedBlock = none
+        valueBlock = none; gradBlock = none; savedBlock = none; preparedBlock = none; workspaceBlock = none; seedBlock = none
         self.reuse = reuse
         lastStep = t.lastStep
         stepCount = t.stepCount
@@ -117,7 +117,8 @@ struct PlanLiveness {
         }
     }
 
-    /// Saved memory from forward to backward (all pass if bind fills it); per-op workspaces
+    /// Saved memory from forward to backward (all pass if bind fills it), prepared memory all
+    /// pass; per-op workspaces
     /// during the op's own steps.
     private mutating func addOpBlocks(_ t: PlanTimeline, _ s: PlanSizes) {
         for i in t.forwardNodes {
@@ -127,6 +128,7 @@ struct PlanLiveness {
                 let end = t.hasGrad[i] ? bstep : fstep
                 savedBlock[i] = add(.saved, i, s.saved[i], op.savedFilledAtBind ? [0...lastStep] : [fstep...end])
             }
+            if s.prepared[i] > 0 { preparedBlock[i] = add(.prepared, i, s.prepared[i], [0...lastStep]) }
             if reuse && s.workspace[i] > 0 {
                 workspaceBlock[i] = add(.workspace, i, s.workspace[i], t.hasGrad[i] ? [fstep...fstep, bstep...bstep] : [fstep...fstep])
             }
@@ -140,4 +142,7 @@ struct PlanLiveness {
 
     /// The block op node i's saved pointer comes from.
     func saved(of i: Int) -> Int { savedBlock[i] >= 0 ? savedBlock[i] : emptyBlock }
+
+    /// The block op node i's prepared pointer comes from.
+    func prepared(of i: Int) -> Int { preparedBlock[i] >= 0 ? preparedBlock[i] : emptyBlock }
 }

@@ -11,29 +11,35 @@ struct PlanSizes {
     let workspace: [Int]
     /// Per node: bytes its op keeps between forward and backward.
     let saved: [Int]
-    /// Weights (outside the arena, unrounded); activations, gradients and saved memory (rounded).
-    let constantBytes: Int, activationBytes: Int, gradientBytes: Int, savedBytes: Int
+    /// Per node: bytes its op keeps for the plan's life (`Op.preparedBytes`).
+    let prepared: [Int]
+    /// Weights (outside the arena, unrounded); activations, gradients, saved and prepared memory
+    /// (rounded).
+    let constantBytes: Int, activationBytes: Int, gradientBytes: Int, savedBytes: Int, preparedBytes: Int
     /// The largest single op's workspace.
     let largestWorkspace: Int
 
-    init(_ t: PlanTimeline) {
-        var workspace = [Int](repeating: 0, count: t.nodes.count), saved = workspace
-        var constB = 0, actB = 0, gradB = 0, savedB = 0, ws = 0
+    init(_ t: PlanTimeline, threads: Int) {
+        var workspace = [Int](repeating: 0, count: t.nodes.count), saved = workspace, prepared = workspace
+        var constB = 0, actB = 0, gradB = 0, savedB = 0, prepB = 0, ws = 0
         for i in t.nodes.indices where t.needed[i] {
             let bytes = t.bytes(of: i)
             if t.nodes[i].kind.isConstant { constB += bytes } else { actB += Self.rounded(bytes) }
             if t.hasGrad[i] { gradB += Self.rounded(bytes) }
             if case .op(let op, let ins) = t.nodes[i].kind {
                 let inShapes = ins.map { t.nodes[$0].shape }
-                workspace[i] = op.workspaceBytes(inShapes, output: t.nodes[i].shape)
+                workspace[i] = op.workspaceBytes(inShapes, output: t.nodes[i].shape, threads: threads)
                 saved[i] = op.savedBytes(inShapes, output: t.nodes[i].shape)
+                prepared[i] = op.preparedBytes(inShapes, output: t.nodes[i].shape, withGradient: t.hasGrad[i])
                 ws = max(ws, workspace[i])
                 savedB += Self.rounded(saved[i])
+                prepB += Self.rounded(prepared[i])
             }
         }
         self.workspace = workspace
         self.saved = saved
-        constantBytes = constB; activationBytes = actB; gradientBytes = gradB; savedBytes = savedB
+        self.prepared = prepared
+        constantBytes = constB; activationBytes = actB; gradientBytes = gradB; savedBytes = savedB; preparedBytes = prepB
         largestWorkspace = ws
     }
 }
@@ -50,8 +56,9 @@ public struct PlanMemory: Sendable, CustomStringConvertible {
     public let peakLiveBytes: Int
     /// Weights, read in place outside the arena (also counted by `memoryLimit`).
     public let constantBytes: Int
-    /// Plain sums without reuse, by purpose (`workspaceBytes`: the largest single op's need).
-    public let activationBytes: Int, gradientBytes: Int, workspaceBytes: Int, savedBytes: Int
+    /// Plain sums without reuse, by purpose (`workspaceBytes`: the largest single op's need;
+    /// `preparedBytes`: what ops keep for the plan's life, e.g. transformed weights).
+    public let activationBytes: Int, gradientBytes: Int, workspaceBytes: Int, savedBytes: Int, preparedBytes: Int
     /// What `memoryLimit` is checked against.
     public var totalBytes: Int { arenaBytes + constantBytes }
 
@@ -62,7 +69,7 @@ public struct PlanMemory: Sendable, CustomStringConvertible {
         let buffers = liveness.blocks.filter { $0.purpose != .workspace }.reduce(0) { $0 + $1.bytes }
         naiveBytes = buffers + PlanSizes.alignment + PlanSizes.rounded(max(s.largestWorkspace, PlanSizes.alignment))
         constantBytes = s.constantBytes; activationBytes = s.activationBytes; gradientBytes = s.gradientBytes
-        workspaceBytes = s.largestWorkspace; savedBytes = s.savedBytes
+        workspaceBytes = s.largestWorkspace; savedBytes = s.savedBytes; preparedBytes = s.preparedBytes
     }
 
     public var description: String {

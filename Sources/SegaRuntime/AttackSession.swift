@@ -37,8 +37,8 @@ public final class AttackSession {
     /// attacker's state (Attacker.stateBytes).
     public func requiredBytes(height h: Int, width w: Int) throws -> Int {
         var total = Attacker.stateBytes(height: h, width: w, sources: sources.count)
-        for s in sources { total += try PlannedModel.memory(s.model, height: h, width: w, withGradient: true).totalBytes }
-        for t in targets { total += try PlannedModel.memory(t.model, height: h, width: w, withGradient: false).totalBytes }
+        for s in sources { total += try PlannedModel.memory(s.model, height: h, width: w, withGradient: true, threads: context.threads).totalBytes }
+        for t in targets { total += try PlannedModel.memory(t.model, height: h, width: w, withGradient: false, threads: context.threads).totalBytes }
         return total
     }
 
