@@ -71,10 +71,10 @@ typedef struct sega_attack_options {
     float di_probability;    /* DI: probability of transforming an input copy, [0, 1] */
     float di_resize;         /* DI: content shrunk to between 1/this and 1 of the image, [1, 2] */
     int di_samples;          /* DI: transformed copies per iteration, 1...10000 */
-    float jnd_la_cap;        /* JND map: luminance adaptation counted up to this many luma levels, [0, 255]; 0: no cap */
+    float jnd_la_cap;        /* JND map: luminance adaptation counted up to this many luma levels, [0, 255]; 0: no cap; default 4 */
     float target_ssim;       /* final perturbation scaled up (c <= 8, radius up to eps) to this SSIM, [0, 1); 0: off; < 0: auto (0.9 for SEGA, off for the baselines) */
     float mask_fill;         /* SEGA: components M^F drops step along a fixed random sign pattern at this fraction, [0, 1]; 0: off */
-    float chroma;            /* SEGA, JND budget: isoluminant change per channel up to this fraction of eps beside the luma budget, [0, 1]; 0: off */
+    float chroma;            /* SEGA, JND budget: isoluminant change per channel up to this fraction of eps beside the luma budget, [0, 1]; 0: off; default 1 */
 } sega_attack_options;
 
 /* A context with a memory budget in bytes for all its plans (0: no limit) and a thread count
