@@ -17,6 +17,19 @@ func loadFixture(_ name: String) throws -> any IQAArchitecture {
     try ModelZoo.load(path: "\(repoRoot)/Tests/Fixtures/\(name).safetensors")
 }
 
+/// The fixture sources (cnniqa and lite0 unless named) planned with gradients for h x w.
+func fixtureSources(height h: Int, width w: Int, threads: Int = 1, names: [String] = ["cnniqa", "lite0"]) throws -> [PlannedModel] {
+    let ctx = try Context(threads: threads)
+    return try names.map { try PlannedModel(loadFixture($0), name: $0, context: ctx, height: h, width: w, withGradient: true) }
+}
+
+/// One run of `a` on `x`: the attacked image and the result.
+func runAttack(_ a: Attacker, _ x: [Float], key: UInt64 = 42) throws -> ([Float], AttackResult) {
+    var out = [Float](repeating: 0, count: x.count)
+    let r = try x.withUnsafeBufferPointer { xp in try out.withUnsafeMutableBufferPointer { try a.run(image: xp, key: key, into: $0) } }
+    return (out, r)
+}
+
 /// A deterministic image on the 8-bit grid: smooth gradients plus hashed texture.
 func testImage(height h: Int, width w: Int, seed: UInt64) -> [Float] {
     var out = [Float](repeating: 0, count: 3 * h * w)

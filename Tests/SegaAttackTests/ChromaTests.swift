@@ -11,18 +11,9 @@ import SegaModels
 final class ChromaTests: XCTestCase {
     let h = 24, w = 32
 
-    func sources(threads: Int = 1) throws -> [PlannedModel] {
-        let ctx = try Context(threads: threads)
-        return try ["cnniqa", "lite0"].map {
-            try PlannedModel(loadFixture($0), name: $0, context: ctx, height: h, width: w, withGradient: true)
-        }
-    }
+    func sources(threads: Int = 1) throws -> [PlannedModel] { try fixtureSources(height: h, width: w, threads: threads) }
 
-    func run(_ a: Attacker, _ x: [Float], key: UInt64 = 42) throws -> ([Float], AttackResult) {
-        var out = [Float](repeating: 0, count: x.count)
-        let r = try x.withUnsafeBufferPointer { xp in try out.withUnsafeMutableBufferPointer { try a.run(image: xp, key: key, into: $0) } }
-        return (out, r)
-    }
+    func run(_ a: Attacker, _ x: [Float], key: UInt64 = 42) throws -> ([Float], AttackResult) { try runAttack(a, x, key: key) }
 
     /// SEGA, JND budget, steps of one 8-bit level, no spend.
     func config(chroma: Float) -> AttackConfig {

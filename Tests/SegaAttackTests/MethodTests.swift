@@ -12,15 +12,10 @@ final class MethodTests: XCTestCase {
     static let newMethods: [AttackMethod] = [.svre, .cwa, .diMifgsm]
 
     func sources(threads: Int = 1, names: [String] = ["cnniqa", "lite0"]) throws -> [PlannedModel] {
-        let ctx = try Context(threads: threads)
-        return try names.map { try PlannedModel(loadFixture($0), name: $0, context: ctx, height: h, width: w, withGradient: true) }
+        try fixtureSources(height: h, width: w, threads: threads, names: names)
     }
 
-    func run(_ a: Attacker, _ x: [Float], key: UInt64 = 42) throws -> ([Float], AttackResult) {
-        var out = [Float](repeating: 0, count: x.count)
-        let r = try x.withUnsafeBufferPointer { xp in try out.withUnsafeMutableBufferPointer { try a.run(image: xp, key: key, into: $0) } }
-        return (out, r)
-    }
+    func run(_ a: Attacker, _ x: [Float], key: UInt64 = 42) throws -> ([Float], AttackResult) { try runAttack(a, x, key: key) }
 
     func attack(_ c: AttackConfig, threads: Int = 1, names: [String] = ["cnniqa", "lite0"], image: [Float]? = nil) throws -> ([Float], AttackResult) {
         try run(try Attacker(sources: try sources(threads: threads, names: names), config: c),
