@@ -244,13 +244,16 @@ public final class Attacker {
     /// Round to the 8-bit grid, clamped to the grid points within eps_i of x0 (x0 is on the
     /// grid), so the written PNG is exactly the attacked image and stays in the budget.
     func quantize(into out: UnsafeMutableBufferPointer<Float>) {
-        forEachValue { i, p in
-            let m = Float(Int((radius[p] * 255).nextUp.rounded(.down)))  // whole 8-bit steps inside eps_i
-            let k0 = (x0[i] * 255).rounded()
-            var k = (x[i] * 255).rounded()
-            k = min(max(k, k0 - m, 0), min(k0 + m, 255))
-            out[i] = k / 255
-        }
+        forEachValue { i, p in out[i] = Attacker.onGrid(x[i], clean: x0[i], radius: radius[p]) }
+    }
+
+    /// v rounded to the 8-bit grid and clamped to the grid points within r of `clean` (on the
+    /// grid) and to [0, 1]: whole 8-bit steps inside r.
+    @inline(__always)
+    static func onGrid(_ v: Float, clean: Float, radius r: Float) -> Float {
+        let m = Float(Int((r * 255).nextUp.rounded(.down)))
+        let k0 = (clean * 255).rounded()
+        return min(max((v * 255).rounded(), k0 - m, 0), min(k0 + m, 255)) / 255
     }
 
     /// body(i, p) for every value i of the planar image, p its pixel (i = channel * H W + p), in order.

@@ -87,12 +87,11 @@ extension Attacker {
             let l = min(eps, c * lumaRadius[p])
             composeChroma(p, from: x, scale: c, lumaLimit: l, into: dst)
             if quantized {
-                let m = Float(Int((min(eps, l + rho) * 255).nextUp.rounded(.down)))
+                let r = min(eps, l + rho)
                 var ch = 0
                 while ch < 3 {
                     let i = p + ch * pixels
-                    let k0 = (x0[i] * 255).rounded()
-                    dst[i] = min(max((dst[i] * 255).rounded(), k0 - m, 0), min(k0 + m, 255)) / 255
+                    dst[i] = Attacker.onGrid(dst[i], clean: x0[i], radius: r)
                     ch += 1
                 }
             }

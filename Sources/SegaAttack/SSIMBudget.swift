@@ -34,9 +34,7 @@ extension Attacker {
         forEachValue { i, p in
             let r = min(eps, c * radius[p])
             let v = min(max(x0[i] + c * (x[i] - x0[i]), x0[i] - r, 0), min(x0[i] + r, 1))
-            let m = Float(Int((r * 255).nextUp.rounded(.down)))
-            let k0 = (x0[i] * 255).rounded()
-            scratch[i] = min(max((v * 255).rounded(), k0 - m, 0), min(k0 + m, 255)) / 255
+            scratch[i] = Attacker.onGrid(v, clean: x0[i], radius: r)
         }
         return ssimWork.ssim(UnsafeBufferPointer(x0), UnsafeBufferPointer(scratch))
     }
