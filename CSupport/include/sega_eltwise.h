@@ -27,10 +27,11 @@ void sega_mask_bwd(size_t n, const uint8_t *mask, const float *dy, float *dx);
 void sega_sigmoid_fwd(sega_engine *e, size_t n, const float *x, float *y);
 /// dx += dy * y * (1 - y), from the forward output y.
 void sega_sigmoid_bwd(size_t n, const float *y, const float *dy, float *dx);
-/// GELU, erf form: 0.5 x (1 + erf(x / sqrt 2)).
-void sega_gelu_fwd(size_t n, const float *x, float *y);
+/// GELU, erf form: x Phi(x) = 0.5 x (1 + erf(x / sqrt 2)), Phi within about 5 ulp (its lower
+/// tail too), at e's ISA (AVX2 or portable; e may be NULL: the CPU's).
+void sega_gelu_fwd(sega_engine *e, size_t n, const float *x, float *y);
 /// dx += dy * (Phi(x) + x phi(x)).
-void sega_gelu_bwd(size_t n, const float *x, const float *dy, float *dx);
+void sega_gelu_bwd(sega_engine *e, size_t n, const float *x, const float *dy, float *dx);
 
 /// Softmax over each of `rows` rows of length `len` (max-subtracted).
 void sega_softmax_fwd(sega_engine *e, size_t rows, size_t len, const float *x, float *y);

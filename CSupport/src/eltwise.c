@@ -146,19 +146,108 @@ void sega_sigmoid_bwd(size_t n, const float *restrict y, const float *restrict d
 }
 
 // ---------------------------------------------------------------------------------------------
-// GELU (erf form, libm erff)
-
-void sega_gelu_fwd(size_t n, const float *x, float *y) {
-    SEGA_MAP(n, x, y, 0.5f * v * (1.0f + erff(v * 0.70710678118654752f)));
+// GELU (erf form): y = x Phi(x), Phi the standard normal CDF, without libm (so it vectorises).
+//
+// With a = |x| / sqrt 2:
+// - a < 0.5: erf(a) = a P(a^2), P of degree 4, and Phi = 0.5 +- 0.5 erf(a);
+// - else: erfc(a) = exp(-a^2) Q(s) / (a + 2), s = (a - 2) / (a + 2), Q of degree 9, and
+//   Phi = 1 - 0.5 erfc(a) for x > 0, 0.5 erfc(a) for x < 0: the lower tail keeps its relative
+//   accuracy (1 + erf(x / sqrt 2) cancels there) down to the denormals.
+// exp(-x^2 / 2) takes x^2 = hi + lo exactly (Veltkamp split), so its argument is not rounded.
+// P and Q are least-squares Chebyshev fits (numpy, double) of erf(a)/a on a^2 in [0, 0.25] and
+// of erfc(a) exp(a^2) (a + 2) on a in [0.5, 10], converted to powers; in float the CDF is within
+// about 5 ulp (relative 3.1e-7) of the exact one wherever it is a normal number. The tail is
+// computed on |x| clamped to 20 (exp(-200) is 0 in float); inf and NaN give the libm form's
+// results (gelu(-inf) = NaN as 0.5 * -inf * 0, gelu(inf) = inf).
+SEGA_INLINE float gelu_cdf(float v, float *gauss) {
+    float t = fabsf(v);
+    t = t < 20.0f ? t : 20.0f;   // a NaN becomes 20 here, and propagates through v below
+    const float c = t * 4097.0f;
+    const float th = c - (c - t), tl = t - th;
+    const float hi = t * t;
+    const float lo = ((th * th - hi) + 2.0f * th * tl) + tl * tl;
+    const float e = sega_exp(-0.5f * hi) * (1.0f - 0.5f * lo);   // exp(-x^2 / 2)
+    *gauss = e;
+    const float a = t * 0.70710678118654752f;
+    const float z = 0.5f * hi;   // a^2
+    float p = 4.719274849e-03f;
+    p = p * z - 2.675615979e-02f;
+    p = p * z + 1.128277026e-01f;
+    p = p * z - 3.761260264e-01f;
+    p = p * z + 1.128379164e+00f;
+    const float erfa = a * p;
+    const float ac = a < 10.0f ? a : 10.0f;
+    const float r = 1.0f / (ac + 2.0f);
+    const float s = (ac - 2.0f) * r;
+    float q = 1.293865509e-04f;
+    q = q * s - 5.550905018e-04f;
+    q = q * s - 8.990260686e-04f;
+    q = q * s + 3.061289652e-03f;
+    q = q * s + 6.493979522e-03f;
+    q = q * s - 2.150745201e-02f;
+    q = q * s - 3.644356603e-02f;
+    q = q * s + 2.794719742e-01f;
+    q = q * s - 6.871606521e-01f;
+    q = q * s + 1.021582706e+00f;
+    const float erfca = e * q * r;
+    const float upper = a < 0.5f ? 0.5f + 0.5f * erfa : 1.0f - 0.5f * erfca;
+    const float lower = a < 0.5f ? 0.5f - 0.5f * erfa : 0.5f * erfca;
+    return v > 0.0f ? upper : lower;
 }
 
-void sega_gelu_bwd(size_t n, const float *restrict x, const float *restrict dy, float *restrict dx) {
+SEGA_INLINE float gelu1(float v) {
+    float g;
+    return v * gelu_cdf(v, &g);
+}
+
+SEGA_INLINE void gelu_fwd_body(size_t n, const float *x, float *y) {
+    SEGA_MAP(n, x, y, gelu1(v));
+}
+
+SEGA_INLINE void gelu_bwd_body(size_t n, const float *restrict x, const float *restrict dy,
+                               float *restrict dx) {
+#pragma clang loop vectorize(enable)
     for (size_t i = 0; i < n; i++) {
         const float v = x[i];
-        const float cdf = 0.5f * (1.0f + erff(v * 0.70710678118654752f));
-        const float pdf = expf(-0.5f * v * v) * 0.39894228040143268f;
-        dx[i] += dy[i] * (cdf + v * pdf);
+        float g;
+        const float cdf = gelu_cdf(v, &g);
+        dx[i] += dy[i] * (cdf + v * (g * 0.39894228040143268f));
     }
+}
+
+static void gelu_fwd_portable(size_t n, const float *x, float *y) { gelu_fwd_body(n, x, y); }
+static void gelu_bwd_portable(size_t n, const float *x, const float *dy, float *dx) {
+    gelu_bwd_body(n, x, dy, dx);
+}
+#if SEGA_HAVE_X86_KERNELS
+SEGA_TARGET_AVX2 static void gelu_fwd_avx2(size_t n, const float *x, float *y) { gelu_fwd_body(n, x, y); }
+SEGA_TARGET_AVX2 static void gelu_bwd_avx2(size_t n, const float *x, const float *dy, float *dx) {
+    gelu_bwd_body(n, x, dy, dx);
+}
+#endif
+
+void sega__gelu_fwd_range(size_t n, const float *x, float *y, int avx2) {
+#if SEGA_HAVE_X86_KERNELS
+    if (avx2) { gelu_fwd_avx2(n, x, y); return; }
+#endif
+    (void)avx2;
+    gelu_fwd_portable(n, x, y);
+}
+
+void sega__gelu_bwd_range(size_t n, const float *x, const float *dy, float *dx, int avx2) {
+#if SEGA_HAVE_X86_KERNELS
+    if (avx2) { gelu_bwd_avx2(n, x, dy, dx); return; }
+#endif
+    (void)avx2;
+    gelu_bwd_portable(n, x, dy, dx);
+}
+
+void sega_gelu_fwd(sega_engine *e, size_t n, const float *x, float *y) {
+    sega__gelu_fwd_range(n, x, y, sega__kernel_isa(e, SEGA_ISA_AVX2) == SEGA_ISA_AVX2);
+}
+
+void sega_gelu_bwd(sega_engine *e, size_t n, const float *x, const float *dy, float *dx) {
+    sega__gelu_bwd_range(n, x, dy, dx, sega__kernel_isa(e, SEGA_ISA_AVX2) == SEGA_ISA_AVX2);
 }
 
 // ---------------------------------------------------------------------------------------------

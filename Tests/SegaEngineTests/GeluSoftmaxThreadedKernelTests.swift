@@ -37,9 +37,9 @@ final class GeluSoftmaxThreadedKernelTests: XCTestCase {
         var rng = TestRNG(91)
         for n in sizes {
             let x = Self.withSpecials(rng.unitSigneds(n, scale: 6))
-            var want = [Float](repeating: .nan, count: n)
-            sega_gelu_fwd(n, x, &want)
             for (name, e) in list {
+                var want = [Float](repeating: .nan, count: n)
+                sega_gelu_fwd(e, n, x, &want)   // the single-thread kernel at e's ISA
                 var y = [Float](repeating: 7, count: n)
                 sega_gelu_fwd_mt(e, n, x, &y)
                 XCTAssertTrue(bitEqual(y, want), "gelu fwd \(name) n\(n)")
@@ -57,9 +57,9 @@ final class GeluSoftmaxThreadedKernelTests: XCTestCase {
         for n in sizes {
             let x = Self.withSpecials(rng.unitSigneds(n, scale: 6))
             let dy = rng.unitSigneds(n), dx0 = rng.unitSigneds(n)   // accumulates into dx0
-            var want = dx0
-            sega_gelu_bwd(n, x, dy, &want)
             for (name, e) in list {
+                var want = dx0
+                sega_gelu_bwd(e, n, x, dy, &want)
                 var dx = dx0
                 sega_gelu_bwd_mt(e, n, x, dy, &dx)
                 XCTAssertTrue(bitEqual(dx, want), "gelu bwd \(name) n\(n)")
