@@ -68,10 +68,11 @@ sega_status sega_sgemm_ex_ref(int trans_a, int trans_b, int m, int n, int k, flo
                               float *c, int ldc, const sega_gemm_ext *ext);
 
 /// Testing hook (not thread-safe): which micro-kernel an AVX-512 engine runs. -1 (default): its
-/// own, or the AVX2 6 x 16 kernel for products that kernel pads clearly less, on CPUs where both
-/// run at the same FLOP rate; 0: always its own; 1: the 6 x 16 kernel wherever it pads less,
-/// whatever the CPU. Results are the same under every policy (the kernels share the order of
-/// every C element's sum); the tests check that.
+/// own, or the 12 x 32 AVX-512 kernel for products it pads clearly less (64-column ones), or on
+/// CPUs where AVX2 and AVX-512 run at the same FLOP rate also the AVX2 6 x 16 kernel; 0: always
+/// its own; 1: any of the two wherever it pads less, whatever the CPU; 2: only the 12 x 32 one.
+/// Results are the same under every policy (the kernels share the order of every C element's
+/// sum); the tests check that.
 void sega_gemm_set_kernel_policy(int policy);
 
 /// Name of the micro-kernel the engine's SGEMM dispatches to (e.g. "sgemm_12x32_avx512");

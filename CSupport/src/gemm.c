@@ -50,6 +50,13 @@ static const sega_gemm_kdesc k_avx512 = {8, 48, 512, 256, 4032, sega_sgemm_8x48_
                                          sega_pack_bx_avx512_8x48, sega_pack_ax_avx512_8x48,
                                            sega_gemm_epi_avx512_8x48,
                                          "sgemm_8x48_avx512"};
+// AVX-512 12 x 32 tile for products whose column count a 48-wide sliver pads badly (64: the
+// attention heads of a transformer); blocking within k_avx512's (MC 504 <= 512, same KC, NC).
+static const sega_gemm_kdesc k_avx512_narrow = {12, 32, 504, 256, 4032, sega_sgemm_12x32_avx512,
+                                                sega_pack_a_avx512_12x32, sega_pack_b_avx512_12x32,
+                                                sega_pack_bx_avx512_12x32, sega_pack_ax_avx512_12x32,
+                                                sega_gemm_epi_avx512_12x32,
+                                                "sgemm_12x32_avx512"};
 #endif
 
 const sega_gemm_kdesc *sega_gemm_kdesc_for(sega_isa isa) {
@@ -67,6 +74,15 @@ const sega_gemm_kdesc *sega_gemm_kdesc_for(sega_isa isa) {
 const sega_gemm_kdesc *sega_gemm_kdesc_alt(sega_isa isa) {
 #if SEGA_HAVE_X86_KERNELS
     if (isa == SEGA_ISA_AVX512) return &k_avx2;
+#else
+    (void)isa;
+#endif
+    return NULL;
+}
+
+const sega_gemm_kdesc *sega_gemm_kdesc_narrow(sega_isa isa) {
+#if SEGA_HAVE_X86_KERNELS
+    if (isa == SEGA_ISA_AVX512) return &k_avx512_narrow;
 #else
     (void)isa;
 #endif
@@ -451,17 +467,24 @@ static double padded_work(const sega_gemm_kdesc *d, int m, int n) {
     return (double)((m + d->mr - 1) / d->mr * d->mr) * (double)((n + d->nr - 1) / d->nr * d->nr);
 }
 
-// The engine's micro-kernel, or its alternative when that computes clearly less padding and the
-// CPU runs both at the same FMA rate (AVX-512 at half rate, e.g. Zen 4; elsewhere the 512-bit
-// kernel does twice the work per instruction and stays).
+// The engine's micro-kernel, or an alternative when that computes clearly less padding: the
+// same-ISA narrow tile (AVX-512 12 x 32) on any CPU, the AVX2 6 x 16 tile only where the CPU runs
+// it at the same FMA rate (AVX-512 at half rate, e.g. Zen 4; elsewhere the 512-bit kernels do
+// twice the work per instruction). Policy (testing hook): -1 that, 0 the engine's own kernel
+// always, 1 every alternative wherever it pads less whatever the CPU, 2 only the narrow tile.
 static int g_kernel_policy = -1;
 
-void sega_gemm_set_kernel_policy(int policy) { g_kernel_policy = policy < 0 ? -1 : (policy > 0); }
+void sega_gemm_set_kernel_policy(int policy) { g_kernel_policy = policy < 0 ? -1 : (policy > 2 ? 2 : policy); }
 
 static const sega_gemm_kdesc *choose_kdesc(const sega_engine *e, int m, int n) {
-    const sega_gemm_kdesc *d = e->gemm, *alt = sega_gemm_kdesc_alt(e->isa);
-    if (!alt || g_kernel_policy == 0 || (g_kernel_policy == -1 && !sega__cpu_avx512_half_rate())) return d;
-    return padded_work(alt, m, n) < 0.9 * padded_work(d, m, n) ? alt : d;
+    const sega_gemm_kdesc *d = e->gemm, *best = d;
+    if (g_kernel_policy == 0) return d;
+    double w = 0.9 * padded_work(d, m, n);
+    const sega_gemm_kdesc *narrow = sega_gemm_kdesc_narrow(e->isa), *alt = sega_gemm_kdesc_alt(e->isa);
+    if (narrow && padded_work(narrow, m, n) < w) { best = narrow; w = padded_work(narrow, m, n); }
+    const int use_alt = g_kernel_policy == 1 || (g_kernel_policy == -1 && sega__cpu_avx512_half_rate());
+    if (alt && use_alt && padded_work(alt, m, n) < w) best = alt;
+    return best;
 }
 
 // Split columns or rows, whichever gives the cheaper slowest thread: its share of the

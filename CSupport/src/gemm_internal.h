@@ -86,6 +86,9 @@ const sega_gemm_kdesc *sega_gemm_kdesc_for(sega_isa isa);
 /// (few columns), NULL if none. Every descriptor has the same KC, so the K blocks and the order
 /// of every C element's sum are the same whichever runs: the choice never changes a result.
 const sega_gemm_kdesc *sega_gemm_kdesc_alt(sega_isa isa);
+/// A same-ISA alternative (the AVX-512 12 x 32 tile for products with 32 or 64 columns), NULL if
+/// none; same KC and packing-buffer bounds as the ISA's own descriptor.
+const sega_gemm_kdesc *sega_gemm_kdesc_narrow(sega_isa isa);
 
 /// Packing-buffer sizes (in floats) a thread needs for this descriptor.
 size_t sega_gemm_apack_floats(const sega_gemm_kdesc *d);
@@ -117,6 +120,9 @@ SEGA_DECLARE_PACKERS(avx2_6x16)
 void sega_sgemm_8x48_avx512(long kc, const float *ap, const float *bp, float *c, long ldc,
                             float alpha, float beta, const sega_tile_epi *ep);
 SEGA_DECLARE_PACKERS(avx512_8x48)
+void sega_sgemm_12x32_avx512(long kc, const float *ap, const float *bp, float *c, long ldc,
+                             float alpha, float beta, const sega_tile_epi *ep);
+SEGA_DECLARE_PACKERS(avx512_12x32)
 #endif
 
 #endif

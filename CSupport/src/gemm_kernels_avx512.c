@@ -3,7 +3,9 @@
 // kernel loads 3 B vectors and broadcasts 8 A values into 24 FMAs on 24 accumulators (enough
 // independent chains to cover the FMA latency on two 512-bit pipes). 8 rows fit the channel
 // counts of CNN layers exactly. (12 x 32 and 6 x 64 were measured as well: equal on large
-// shapes, slower when M = 64.)
+// shapes, slower when M = 64.) The 12 x 32 tile (2 vectors a row, also 24 accumulators) is the
+// engine's alternative for products with 64 or 32 columns (a transformer's attention heads),
+// where 48-wide slivers would compute a third or more of padding.
 // Only the functions carry the ISA target; no global -m flag.
 #include "gemm_internal.h"
 
@@ -102,6 +104,65 @@ SEGA_AVX512 void sega_sgemm_8x48_avx512(long kc, const float *ap, const float *b
     }
     ST3(0, 0); ST3(1, 0); ST3(2, 0); ST3(3, 0); ST3(4, 0); ST3(5, 0); ST3(6, 0); ST3(7, 0);
 }
+
+// ---- 12 x 32 ---------------------------------------------------------------------------------
+#define FMA2(i, A)                                                                             \
+    do {                                                                                       \
+        const __m512 av_ = _mm512_set1_ps((A)[i]);                                             \
+        c##i##_0 = _mm512_fmadd_ps(av_, b0, c##i##_0);                                         \
+        c##i##_1 = _mm512_fmadd_ps(av_, b1, c##i##_1);                                         \
+    } while (0)
+#define ST2(i, P)                                                                              \
+    do {                                                                                       \
+        ST1(i, 0, P); ST1(i, 1, P);                                                            \
+    } while (0)
+#define STEP_12x32(P)                                                                          \
+    do {                                                                                       \
+        const __m512 b0 = _mm512_load_ps(bp + (P) * 32);                                       \
+        const __m512 b1 = _mm512_load_ps(bp + (P) * 32 + 16);                                  \
+        const float *a_ = ap + (P) * 12;                                                       \
+        FMA2(0, a_); FMA2(1, a_); FMA2(2, a_); FMA2(3, a_); FMA2(4, a_); FMA2(5, a_);          \
+        FMA2(6, a_); FMA2(7, a_); FMA2(8, a_); FMA2(9, a_); FMA2(10, a_); FMA2(11, a_);        \
+    } while (0)
+
+SEGA_AVX512 void sega_sgemm_12x32_avx512(long kc, const float *ap, const float *bp, float *c,
+                                         long ldc, float alpha, float beta, const sega_tile_epi *ep) {
+    DECL2(0); DECL2(1); DECL2(2); DECL2(3); DECL2(4); DECL2(5);
+    DECL2(6); DECL2(7); DECL2(8); DECL2(9); DECL2(10); DECL2(11);
+    PREFETCH_C(12, 2);
+    long p = 0;
+    for (; p + 4 <= kc; p += 4) {
+        _mm_prefetch((const char *)(ap + SEGA_PF_A * 12), _MM_HINT_T0);
+        _mm_prefetch((const char *)(ap + SEGA_PF_A * 12 + 16), _MM_HINT_T0);
+        _mm_prefetch((const char *)(ap + SEGA_PF_A * 12 + 32), _MM_HINT_T0);
+        STEP_12x32(0);
+        STEP_12x32(1);
+        STEP_12x32(2);
+        STEP_12x32(3);
+        ap += 48;
+        bp += 128;
+    }
+    for (; p < kc; p++) {
+        STEP_12x32(0);
+        ap += 12;
+        bp += 32;
+    }
+    const sega_tile_finish f = sega_tile_finish_of(alpha, beta, ep);
+    if (!ep && alpha == 1.0f && beta == 0.0f) {   // nothing to finish
+        ST2(0, 1); ST2(1, 1); ST2(2, 1); ST2(3, 1); ST2(4, 1); ST2(5, 1);
+        ST2(6, 1); ST2(7, 1); ST2(8, 1); ST2(9, 1); ST2(10, 1); ST2(11, 1);
+        return;
+    }
+    ST2(0, 0); ST2(1, 0); ST2(2, 0); ST2(3, 0); ST2(4, 0); ST2(5, 0);
+    ST2(6, 0); ST2(7, 0); ST2(8, 0); ST2(9, 0); ST2(10, 0); ST2(11, 0);
+}
+
+// Packers for the 12 x 32 tile, compiled for AVX-512F.
+#define SEGA_PACK_MR 12
+#define SEGA_PACK_NR 32
+#define SEGA_PACK_ATTR SEGA_AVX512
+#define SEGA_PACK_SUFFIX avx512_12x32
+#include "gemm_pack_impl.h"
 
 // Packers for the 8 x 48 tile, compiled for AVX-512F.
 #define SEGA_PACK_MR 8

@@ -91,7 +91,7 @@ final class GemmExtKernelTests: XCTestCase {
         var list: [Case] = []
         var r = GemmKernelTests.RNG(99)
         for (m, per, batch, k) in [(1, 1, 1, 1), (7, 5, 3, 3), (8, 49, 4, 17), (13, 64, 2, 300), (50, 100, 1, 64),
-                                   (24, 16, 5, 9), (6, 47, 2, 257), (3, 200, 1, 2)] {
+                                   (24, 16, 5, 9), (6, 47, 2, 257), (3, 200, 1, 2), (37, 64, 1, 70), (25, 32, 2, 300)] {
             for variant in 0..<4 {
                 var c = Case(m: m, per: per, batch: batch, k: k)
                 c.ta = variant & 1
@@ -116,7 +116,7 @@ final class GemmExtKernelTests: XCTestCase {
                 for (ci, c) in Self.cases.enumerated() {
                     let d = data(c, seed: UInt64(ci + 1))
                     let want = unfused(e, c, d)
-                    for policy: Int32 in [0, 1] {
+                    for policy: Int32 in [0, 1, 2] {
                         sega_gemm_set_kernel_policy(policy)
                         let got = fused(e, c, d)
                         let tag = "\(String(cString: sega_isa_name(isa)))/\(threads)t policy \(policy) case \(ci) \(c)"
@@ -270,7 +270,7 @@ extension GemmExtKernelTests {
                 } } }
                 let bias = (0..<m).map { i in i % 3 == 0 ? specials[(i * 5) % specials.count] : rng.next() * 6 }
                 for alpha: Float in [1, -1] { for withBias in [false, true] {
-                    for act in [SEGA_ACT_RELU, SEGA_ACT_RELU6] { for policy: Int32 in [0, 1] {
+                    for act in [SEGA_ACT_RELU, SEGA_ACT_RELU6] { for policy: Int32 in [0, 1, 2] {
                         sega_gemm_set_kernel_policy(policy)
                         defer { sega_gemm_set_kernel_policy(-1) }
                         let tag = "\(String(cString: sega_isa_name(isa)))/\(threads)t batch \(batch) k \(k) alpha \(alpha) bias \(withBias) act \(act) policy \(policy)"

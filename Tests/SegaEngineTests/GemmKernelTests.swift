@@ -215,6 +215,44 @@ final class GemmKernelTests: XCTestCase {
         }
     }
 
+    /// The AVX-512 12 x 32 tile (policy 2: chosen wherever it pads clearly less than 8 x 48, i.e.
+    /// 32- and 64-column products such as attention heads) gives the bytes of the engine's own
+    /// kernel (policy 0) and of the default choice, on whole and edge tiles, one and several K
+    /// blocks, both transposes, beta 0 and not, at 1, 2 and 3 threads; and meets the reference's
+    /// bound. (A wrong row or column index in the tile fails every comparison.)
+    func testNarrowTileGivesTheOwnKernelsBytes() {
+        guard sega_cpu_supports(SEGA_ISA_AVX512) != 0 else { return }
+        let shapes: [(Int, Int, Int)] = [(433, 64, 433), (433, 64, 64), (12, 32, 1), (13, 33, 7), (25, 64, 300),
+                                         (37, 63, 257), (11, 96, 5), (24, 16, 9), (36, 128, 40), (100, 31, 3)]
+        for threads in [1, 2, 3] {
+            let e = makeEngine(threads, SEGA_ISA_AVX512)
+            defer { sega_engine_destroy(e); sega_gemm_set_kernel_policy(-1) }
+            for (si, sh) in shapes.enumerated() { for t in 0..<4 {
+                let (m, n, k) = sh, ta = t & 1, tb = t >> 1
+                var rng = RNG(UInt64(31 * si + t + 1))
+                let a = (0..<(m * k)).map { _ in rng.next() }, b = (0..<(k * n)).map { _ in rng.next() }
+                let c0 = (0..<(m * n)).map { _ in rng.next() }
+                let (alpha, beta): (Float, Float) = t == 1 ? (0.75, 0.5) : (1, t == 3 ? 1 : 0)
+                var out: [[Float]] = []
+                for policy: Int32 in [0, 2, -1] {
+                    sega_gemm_set_kernel_policy(policy)
+                    var c = c0
+                    XCTAssertEqual(sega_sgemm(e, Int32(ta), Int32(tb), Int32(m), Int32(n), Int32(k), alpha, a,
+                                              Int32(ta != 0 ? m : k), b, Int32(tb != 0 ? k : n), beta, &c, Int32(n)), SEGA_OK)
+                    out.append(c)
+                }
+                let tag = "\(threads)t \(m)x\(n)x\(k) ta \(ta) tb \(tb)"
+                XCTAssertTrue(out[1].withUnsafeBytes { p in out[0].withUnsafeBytes { memcmp(p.baseAddress!, $0.baseAddress!, p.count) == 0 } },
+                              "12 x 32 tile differs from 8 x 48: \(tag)")
+                XCTAssertTrue(out[2].withUnsafeBytes { p in out[0].withUnsafeBytes { memcmp(p.baseAddress!, $0.baseAddress!, p.count) == 0 } },
+                              "default choice differs from 8 x 48: \(tag)")
+                sega_gemm_set_kernel_policy(2)
+                let c = Case(ta: ta, tb: tb, m: m, n: n, k: k, alpha: alpha, beta: beta)
+                if let msg = runCase(e, c, seed: UInt64(si * 4 + t + 100)) { XCTFail("policy 2 \(tag): \(msg)") }
+            } }
+        }
+    }
+
     /// sega_sgemm allocates nothing (the workspace comes from the engine).
     func testSgemmDoesNotAllocate() throws {
         XCTAssertEqual(sega_malloc_counter_active(), 1, "allocation counter not linked")
