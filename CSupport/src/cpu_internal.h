@@ -44,9 +44,9 @@ int sega__cpu_avx512_half_rate(void);
 /// decides it), else its portable one: the same bytes (eltwise_mt.c).
 void sega__act_range(size_t n, int act, float *y, uint8_t *mask, int avx2);
 
-/// GELU forward / backward on [0, n) on the calling thread, the AVX2 loop when `avx2` (as
-/// sega_gelu_fwd / sega_gelu_bwd decide it on their engine), else the portable one (eltwise.c).
-void sega__gelu_fwd_range(size_t n, const float *x, float *y, int avx2);
-void sega__gelu_bwd_range(size_t n, const float *x, const float *dy, float *dx, int avx2);
+/// GELU forward / backward on [0, n) on the calling thread, the loop for `isa` (as sega_gelu_fwd /
+/// sega_gelu_bwd decide it on their engine: sega__kernel_isa(e, SEGA_ISA_AVX512)) (eltwise.c).
+void sega__gelu_fwd_range(size_t n, const float *x, float *y, sega_isa isa);
+void sega__gelu_bwd_range(size_t n, const float *x, const float *dy, float *dx, sega_isa isa);
 
 #endif

@@ -1,7 +1,8 @@
 // eltwise.c - elementwise and row-wise kernels (activations, softmax, layernorm, affine).
 //
 // Loops are written so that clang vectorises them at the baseline ISA; the exp-heavy kernels
-// (sigmoid, softmax) are also instantiated under target("avx2,fma") and run at the engine's ISA.
+// (sigmoid, softmax, GELU) are also instantiated under target("avx2,fma") (softmax and GELU also
+// under AVX-512F, 16 lanes) and run at the engine's ISA.
 // exp is a branch-free Cody-Waite reduction plus a degree-6 polynomial (about 1-2 ulp), which,
 // unlike a libm call, vectorises. Reductions use `vectorize(enable)`, which lets the compiler
 // split a float sum into lanes (so sums are not in strict left-to-right order).
@@ -224,30 +225,36 @@ SEGA_TARGET_AVX2 static void gelu_fwd_avx2(size_t n, const float *x, float *y) {
 SEGA_TARGET_AVX2 static void gelu_bwd_avx2(size_t n, const float *x, const float *dy, float *dx) {
     gelu_bwd_body(n, x, dy, dx);
 }
+SEGA_TARGET_AVX512 static void gelu_fwd_avx512(size_t n, const float *x, float *y) { gelu_fwd_body(n, x, y); }
+SEGA_TARGET_AVX512 static void gelu_bwd_avx512(size_t n, const float *x, const float *dy, float *dx) {
+    gelu_bwd_body(n, x, dy, dx);
+}
 #endif
 
-void sega__gelu_fwd_range(size_t n, const float *x, float *y, int avx2) {
+void sega__gelu_fwd_range(size_t n, const float *x, float *y, sega_isa isa) {
 #if SEGA_HAVE_X86_KERNELS
-    if (avx2) { gelu_fwd_avx2(n, x, y); return; }
+    if (isa == SEGA_ISA_AVX512) { gelu_fwd_avx512(n, x, y); return; }
+    if (isa == SEGA_ISA_AVX2) { gelu_fwd_avx2(n, x, y); return; }
 #endif
-    (void)avx2;
+    (void)isa;
     gelu_fwd_portable(n, x, y);
 }
 
-void sega__gelu_bwd_range(size_t n, const float *x, const float *dy, float *dx, int avx2) {
+void sega__gelu_bwd_range(size_t n, const float *x, const float *dy, float *dx, sega_isa isa) {
 #if SEGA_HAVE_X86_KERNELS
-    if (avx2) { gelu_bwd_avx2(n, x, dy, dx); return; }
+    if (isa == SEGA_ISA_AVX512) { gelu_bwd_avx512(n, x, dy, dx); return; }
+    if (isa == SEGA_ISA_AVX2) { gelu_bwd_avx2(n, x, dy, dx); return; }
 #endif
-    (void)avx2;
+    (void)isa;
     gelu_bwd_portable(n, x, dy, dx);
 }
 
 void sega_gelu_fwd(sega_engine *e, size_t n, const float *x, float *y) {
-    sega__gelu_fwd_range(n, x, y, sega__kernel_isa(e, SEGA_ISA_AVX2) == SEGA_ISA_AVX2);
+    sega__gelu_fwd_range(n, x, y, sega__kernel_isa(e, SEGA_ISA_AVX512));
 }
 
 void sega_gelu_bwd(sega_engine *e, size_t n, const float *x, const float *dy, float *dx) {
-    sega__gelu_bwd_range(n, x, dy, dx, sega__kernel_isa(e, SEGA_ISA_AVX2) == SEGA_ISA_AVX2);
+    sega__gelu_bwd_range(n, x, dy, dx, sega__kernel_isa(e, SEGA_ISA_AVX512));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -291,11 +298,15 @@ static void softmax_portable(size_t rows, size_t len, const float *x, float *y) 
 SEGA_TARGET_AVX2 static void softmax_avx2(size_t rows, size_t len, const float *x, float *y) {
     softmax_body(rows, len, x, y);
 }
+SEGA_TARGET_AVX512 static void softmax_avx512(size_t rows, size_t len, const float *x, float *y) {
+    softmax_body(rows, len, x, y);
+}
 #endif
 
 void sega_softmax_fwd(sega_engine *e, size_t rows, size_t len, const float *x, float *y) {
-    const sega_isa isa = sega__kernel_isa(e, SEGA_ISA_AVX2);
+    const sega_isa isa = sega__kernel_isa(e, SEGA_ISA_AVX512);
 #if SEGA_HAVE_X86_KERNELS
+    if (isa == SEGA_ISA_AVX512) { softmax_avx512(rows, len, x, y); return; }
     if (isa == SEGA_ISA_AVX2) { softmax_avx2(rows, len, x, y); return; }
 #endif
     (void)isa;

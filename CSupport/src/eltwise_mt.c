@@ -166,19 +166,19 @@ static void mt_run_claimed(sega_engine *e, size_t n, size_t unit, size_t unit_el
 }
 
 // GELU forward / backward and softmax forward: the single-thread kernels on ranges.
-// `avx2`: the ISA the single-thread kernel would pick on e, decided once by the caller.
-typedef struct { const float *a, *b; float *out; size_t len; sega_engine *e; int avx2; } heavy_ctx;
+// `isa`: the ISA the single-thread kernel would pick on e, decided once by the caller.
+typedef struct { const float *a, *b; float *out; size_t len; sega_engine *e; sega_isa isa; } heavy_ctx;
 
 static void gelu_fwd_range(const void *ctx, size_t lo, size_t hi, int avx2) {
     const heavy_ctx *c = (const heavy_ctx *)ctx;
     (void)avx2;
-    sega__gelu_fwd_range(hi - lo, c->a + lo, c->out + lo, c->avx2);
+    sega__gelu_fwd_range(hi - lo, c->a + lo, c->out + lo, c->isa);
 }
 
 static void gelu_bwd_range(const void *ctx, size_t lo, size_t hi, int avx2) {
     const heavy_ctx *c = (const heavy_ctx *)ctx;
     (void)avx2;
-    sega__gelu_bwd_range(hi - lo, c->a + lo, c->b + lo, c->out + lo, c->avx2);
+    sega__gelu_bwd_range(hi - lo, c->a + lo, c->b + lo, c->out + lo, c->isa);
 }
 
 static void softmax_fwd_range(const void *ctx, size_t lo, size_t hi, int avx2) {
@@ -188,16 +188,16 @@ static void softmax_fwd_range(const void *ctx, size_t lo, size_t hi, int avx2) {
 }
 
 void sega_gelu_fwd_mt(sega_engine *e, size_t n, const float *x, float *y) {
-    const heavy_ctx c = {x, NULL, y, 0, e, sega__kernel_isa(e, SEGA_ISA_AVX2) == SEGA_ISA_AVX2};
+    const heavy_ctx c = {x, NULL, y, 0, e, sega__kernel_isa(e, SEGA_ISA_AVX512)};
     mt_run_claimed(e, n, 64, 1, gelu_fwd_range, &c);
 }
 
 void sega_gelu_bwd_mt(sega_engine *e, size_t n, const float *x, const float *dy, float *dx) {
-    const heavy_ctx c = {x, dy, dx, 0, e, sega__kernel_isa(e, SEGA_ISA_AVX2) == SEGA_ISA_AVX2};
+    const heavy_ctx c = {x, dy, dx, 0, e, sega__kernel_isa(e, SEGA_ISA_AVX512)};
     mt_run_claimed(e, n, 64, 1, gelu_bwd_range, &c);
 }
 
 void sega_softmax_fwd_mt(sega_engine *e, size_t rows, size_t len, const float *x, float *y) {
-    const heavy_ctx c = {x, NULL, y, len, e, 0};
+    const heavy_ctx c = {x, NULL, y, len, e, SEGA_ISA_PORTABLE};
     mt_run_claimed(e, rows, 1, len, softmax_fwd_range, &c);
 }

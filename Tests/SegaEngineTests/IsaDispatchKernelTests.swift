@@ -39,7 +39,9 @@ final class IsaDispatchKernelTests: XCTestCase {
             ("maxpool fwd", SEGA_ISA_AVX2, { e in sega_maxpool_fwd(e, &p, x, &out, &arg) }),
             ("avgpool fwd", SEGA_ISA_AVX2, { e in sega_avgpool_fwd(e, &p, 0, 0, 1, x, &out) }),
             ("sigmoid fwd", SEGA_ISA_AVX2, { e in sega_sigmoid_fwd(e, 84, x, &out) }),
-            ("softmax fwd", SEGA_ISA_AVX2, { e in sega_softmax_fwd(e, 12, 7, x, &out) }),
+            ("softmax fwd", SEGA_ISA_AVX512, { e in sega_softmax_fwd(e, 12, 7, x, &out) }),
+            ("gelu fwd", SEGA_ISA_AVX512, { e in sega_gelu_fwd(e, 84, x, &out) }),
+            ("gelu bwd", SEGA_ISA_AVX512, { e in sega_gelu_bwd(e, 84, x, x, &out) }),
         ]
     }
 
@@ -63,8 +65,9 @@ final class IsaDispatchKernelTests: XCTestCase {
         }
     }
 
-    /// The ops hand their plan's engine to the kernels: sigmoid, max and average pooling and
-    /// softmax forward, depthwise forward and weight gradient, all at the context's ISA.
+    /// The ops hand their plan's engine to the kernels: sigmoid, max and average pooling,
+    /// softmax forward, GELU forward and backward, depthwise forward and weight gradient, all at
+    /// the context's ISA (capped at each kernel's best variant).
     func testOpsRunTheirKernelsAtTheContextsISA() throws {
         for isa in KernelEngines.supportedISAs {
             let ctx = try Context(threads: 1, isa: isa)
@@ -72,15 +75,17 @@ final class IsaDispatchKernelTests: XCTestCase {
             let x = try g.input([1, 2, 6, 8]), w = try g.input([2, 1, 3, 3])
             let z = try g.sigmoid(try g.conv2d(x, weight: w, padding: (1, 1), groups: 2))
             let s = try g.softmax(try g.maxPool2d(z, kernel: (2, 2)))
-            let a = try g.avgPool2d(z, kernel: (2, 2))
+            let a = try g.gelu(try g.avgPool2d(z, kernel: (2, 2)))
             let plan = try g.plan(ctx, outputs: [s, a], gradientsFor: [w])
             try plan.setInput(x, (0..<96).map { Float($0 % 5) * 0.1 })
             try plan.setInput(w, [Float](repeating: 0.1, count: 18))
             let low = Self.lower(isa, SEGA_ISA_AVX2).rawValue
-            // dwconv fwd at the context's ISA, the other four at most at AVX2.
-            let want: [Int32: UInt64] = isa.rawValue <= SEGA_ISA_AVX2.rawValue ? [low: 5] : [low: 4, isa.rawValue: 1]
-            XCTAssertEqual(dispatched { plan.forward() }, want, "forward at \(ctx.isaName)")
-            XCTAssertEqual(dispatched { plan.backward() }, [low: 1], "weight gradient at \(ctx.isaName)")
+            // dwconv, softmax and GELU forward at the context's ISA, the other three at most at
+            // AVX2; backward: the weight gradient (at most AVX2) and GELU's (the context's).
+            let fwd: [Int32: UInt64] = isa.rawValue <= SEGA_ISA_AVX2.rawValue ? [low: 6] : [low: 3, isa.rawValue: 3]
+            let bwd: [Int32: UInt64] = isa.rawValue <= SEGA_ISA_AVX2.rawValue ? [low: 2] : [low: 1, isa.rawValue: 1]
+            XCTAssertEqual(dispatched { plan.forward() }, fwd, "forward at \(ctx.isaName)")
+            XCTAssertEqual(dispatched { plan.backward() }, bwd, "backward at \(ctx.isaName)")
         }
     }
 
