@@ -45,6 +45,9 @@ sega_status sega_sgemm_ref(int trans_a, int trans_b, int m, int n, int k, float 
 /// - b_mask (needs trans_b == 0): op(B) element (p, j) counts as 0 where the byte at the same
 ///   position of b_mask (laid out like B: ldb, b_stride) is 0; the masked backward of relu.
 /// - a_mask (needs trans_a == 0): the same for A (laid out like A: lda).
+/// - col_bias (needs beta == 0, no row_bias, one column block): C starts as col_bias[j] broadcast
+///   over column j (a linear layer's bias), filled by each thread on its own part of C just
+///   before it multiplies there; the result of filling C with the bias and calling with beta = 1.
 typedef struct sega_gemm_ext {
     int batch;
     long b_stride, c_stride;
@@ -53,6 +56,7 @@ typedef struct sega_gemm_ext {
     uint8_t *mask;
     const uint8_t *b_mask;
     const uint8_t *a_mask;
+    const float *col_bias;
 } sega_gemm_ext;
 
 /// sega_sgemm with column blocks and fused epilogues (ext may be NULL: sega_sgemm). Same

@@ -172,6 +172,7 @@ typedef struct gemm_job {
     int act;
     uint8_t *mask;
     const uint8_t *bmask, *amask;
+    const float *col_bias;   // C starts as this row vector (beta is 1 then), filled per part
 } gemm_job;
 
 // ---------------------------------------------------------------------------------------------
@@ -406,23 +407,34 @@ static void gemm_block(const gemm_job *j, int tid, int m0, int m1, int n0, int n
     else gemm_general(j, j->e->apack[tid], j->e->bpack[tid], m0, m1, n0, n1, mcb, ncb);
 }
 
+// C rows [m0, m1), columns [n0, n1) set to the column bias (one column block).
+static void fill_col_bias(const gemm_job *j, int m0, int m1, int n0, int n1) {
+    for (int i = m0; i < m1; i++) {
+        float *restrict cr = j->c + (size_t)i * j->ldc;
+        for (int t = n0; t < n1; t++) cr[t] = j->col_bias[t];
+    }
+}
+
 static void gemm_task(void *ctx, int index, int count) {
     const gemm_job *j = (const gemm_job *)ctx;
     (void)count;
-    int lo, hi;
+    int lo, hi, m0 = 0, m1 = j->m, n0 = 0, n1 = j->n;
     if (j->split_n) {
         const int units = (j->n + j->unit - 1) / j->unit;
         part_range(units, j->nparts, index, &lo, &hi);
         lo *= j->unit;
         hi = hi * j->unit < j->n ? hi * j->unit : j->n;
-        if (lo < hi) gemm_block(j, index, 0, j->m, lo, hi);
+        n0 = lo; n1 = hi;
     } else {
         const int units = (j->m + j->unit - 1) / j->unit;
         part_range(units, j->nparts, index, &lo, &hi);
         lo *= j->unit;
         hi = hi * j->unit < j->m ? hi * j->unit : j->m;
-        if (lo < hi) gemm_block(j, index, lo, hi, 0, j->n);
+        m0 = lo; m1 = hi;
     }
+    if (lo >= hi) return;
+    if (j->col_bias) fill_col_bias(j, m0, m1, n0, n1);
+    gemm_block(j, index, m0, m1, n0, n1);
 }
 
 // k == 0 or alpha == 0: C = beta * C (or the bias), then the epilogue, element by element.
@@ -457,6 +469,7 @@ static sega_status check_args(int ta, int tb, int m, int n, int k, const float *
     if (!x) return SEGA_OK;
     if ((x->b_mask && tb) || (x->a_mask && ta)) return SEGA_ERR_INVALID_ARG;
     if (x->row_bias && beta != 0.0f) return SEGA_ERR_INVALID_ARG;
+    if (x->col_bias && (beta != 0.0f || x->row_bias || batch > 1)) return SEGA_ERR_INVALID_ARG;
     if (x->act < SEGA_ACT_NONE || x->act > SEGA_ACT_RELU6) return SEGA_ERR_INVALID_ARG;
     if (x->mask && x->act == SEGA_ACT_NONE) return SEGA_ERR_INVALID_ARG;
     return SEGA_OK;
@@ -532,8 +545,10 @@ sega_status sega_sgemm_ex(sega_engine *e, int trans_a, int trans_b, int m, int n
     if (x) {
         j.bst = x->b_stride; j.cst = x->c_stride;
         j.bias = x->row_bias; j.act = x->act; j.mask = x->mask; j.bmask = x->b_mask; j.amask = x->a_mask;
+        if (x->col_bias) { j.col_bias = x->col_bias; j.beta = 1.0f; }
     }
     if (k == 0 || alpha == 0.0f) {
+        if (j.col_bias) fill_col_bias(&j, 0, m, 0, n);
         scale_c(&j);
         return SEGA_OK;
     }

@@ -68,7 +68,8 @@ sega_status sega_sgemm_ex_ref(int trans_a, int trans_b, int m, int n, int k, flo
     if (!x) return sega_sgemm_ref(trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
     const int batch = x->batch > 1 ? x->batch : 1;
     if (m < 0 || n < 0 || k < 0 || (batch > 1 && (trans_b || n % batch)) || (x->b_mask && trans_b) || (x->a_mask && trans_a) ||
-        (x->row_bias && beta != 0.0f) || (x->mask && x->act == SEGA_ACT_NONE))
+        (x->row_bias && beta != 0.0f) || (x->mask && x->act == SEGA_ACT_NONE) ||
+        (x->col_bias && (beta != 0.0f || x->row_bias || batch > 1)))
         return SEGA_ERR_INVALID_ARG;
     if (m == 0 || n == 0) return SEGA_OK;
     const int per = n / batch;
@@ -77,6 +78,7 @@ sega_status sega_sgemm_ex_ref(int trans_a, int trans_b, int m, int n, int k, flo
             const size_t o = blocked(ldc, per, x->c_stride, i, j);
             double r = (double)alpha * ref_dot(trans_a, trans_b, k, a, lda, x->a_mask, b, ldb, per, x->b_stride, x->b_mask, i, j);
             if (x->row_bias) r += (double)x->row_bias[i];
+            else if (x->col_bias) r += (double)x->col_bias[j];
             else if (beta != 0.0f) r += (double)beta * (double)c[o];
             float v = (float)r;
             if (x->mask) x->mask[o] = (uint8_t)(x->act == SEGA_ACT_RELU ? v > 0.0f : (v > 0.0f && v < 6.0f));

@@ -51,7 +51,7 @@ final class GemmExtKernelTests: XCTestCase {
                     var x = sega_gemm_ext(batch: Int32(c.batch), b_stride: d.bst, c_stride: d.cst,
                                           row_bias: c.bias ? bias.baseAddress : nil, act: Int32(c.act),
                                           mask: c.mask ? mk.baseAddress : nil, b_mask: c.bmask ? bm.baseAddress : nil,
-                                          a_mask: c.amask ? am.baseAddress : nil)
+                                          a_mask: c.amask ? am.baseAddress : nil, col_bias: nil)
                     return sega_sgemm_ex(e, Int32(c.ta), 0, Int32(c.m), Int32(c.n), Int32(c.k), 1, d.a, Int32(d.lda),
                                          d.b, Int32(d.ldb), c.beta, &out, Int32(d.ldc), &x)
                 }
@@ -142,13 +142,13 @@ final class GemmExtKernelTests: XCTestCase {
                     var x = sega_gemm_ext(batch: Int32(c.batch), b_stride: d.bst, c_stride: d.cst,
                                           row_bias: c.bias ? bias.baseAddress : nil, act: Int32(c.act),
                                           mask: c.mask ? mk.baseAddress : nil, b_mask: c.bmask ? bm.baseAddress : nil,
-                                          a_mask: c.amask ? am.baseAddress : nil)
+                                          a_mask: c.amask ? am.baseAddress : nil, col_bias: nil)
                     XCTAssertEqual(sega_sgemm_ex_ref(Int32(c.ta), 0, Int32(c.m), Int32(c.n), Int32(c.k), 1, d.a, Int32(d.lda),
                                                      d.b, Int32(d.ldb), c.beta, &ref, Int32(d.ldc), &x), SEGA_OK)
                     let absBias = bias.map { abs($0) }
                     var xs = sega_gemm_ext(batch: Int32(c.batch), b_stride: d.bst, c_stride: d.cst,
                                            row_bias: nil, act: 0, mask: nil, b_mask: c.bmask ? bm.baseAddress : nil,
-                                           a_mask: c.amask ? am.baseAddress : nil)
+                                           a_mask: c.amask ? am.baseAddress : nil, col_bias: nil)
                     let absA = d.a.map { $0.isNaN ? 0 : abs($0) }, absB = d.b.map { $0.isNaN ? 0 : abs($0) }
                     XCTAssertEqual(sega_sgemm_ex_ref(Int32(c.ta), 0, Int32(c.m), Int32(c.n), Int32(c.k), 1, absA, Int32(d.lda),
                                                      absB, Int32(d.ldb), c.bias ? 0 : abs(c.beta), &scale, Int32(d.ldc), &xs), SEGA_OK)
@@ -202,6 +202,55 @@ final class GemmExtKernelTests: XCTestCase {
         }
         x = none; x.act = 3
         XCTAssertEqual(run(0, n: 4, beta: 0, x), SEGA_ERR_INVALID_ARG, "unknown activation")
+        a.withUnsafeBufferPointer { ap in
+            x = none; x.col_bias = ap.baseAddress
+            XCTAssertEqual(run(0, n: 4, beta: 0, x), SEGA_OK)
+            XCTAssertEqual(run(0, n: 4, beta: 1, x), SEGA_ERR_INVALID_ARG, "a column bias needs beta 0")
+            x.row_bias = ap.baseAddress
+            XCTAssertEqual(run(0, n: 4, beta: 0, x), SEGA_ERR_INVALID_ARG, "one bias at a time")
+            x.row_bias = nil; x.batch = 2
+            XCTAssertEqual(run(0, n: 4, beta: 0, x), SEGA_ERR_INVALID_ARG, "a column bias needs one column block")
+        }
+    }
+
+    /// The column bias (a linear layer's: C starts as bias[j]) gives the bytes of filling C with
+    /// the bias and multiplying with beta 1, on whole and edge tiles, one and two K blocks, both
+    /// transposes, every ISA, 1, 2 and 3 threads (each thread fills its own part: rows or columns)
+    /// and kernel policy; within the reference's bound; k = 0 and alpha = 0 leave the bias.
+    func testColumnBiasIsTheFillThenBetaOne() {
+        for isa in KernelEngines.supportedISAs { for threads in [1, 2, 3] {
+            var e: OpaquePointer? = nil
+            XCTAssertEqual(sega_engine_create(Int32(threads), isa, &e), SEGA_OK)
+            defer { sega_engine_destroy(e); sega_gemm_set_kernel_policy(-1) }
+            for (si, (m, n, k)) in [(433, 64, 192), (100, 576, 40), (7, 5, 3), (50, 100, 300), (1, 1, 1), (200, 33, 0)].enumerated() {
+                for t in 0..<4 { for policy: Int32 in [0, 1, 2] {
+                    sega_gemm_set_kernel_policy(policy)
+                    let ta = Int32(t & 1), tb = Int32(t >> 1), alpha: Float = t == 3 ? 0 : (t == 1 ? -0.5 : 1)
+                    var rng = GemmKernelTests.RNG(UInt64(si * 10 + t + 1))
+                    let a = (0..<max(1, m * k)).map { _ in rng.next() }, b = (0..<max(1, k * n)).map { _ in rng.next() }
+                    let bias = (0..<n).map { _ in rng.next() * 3 }
+                    let lda = Int32(max(1, ta != 0 ? m : k)), ldb = Int32(max(1, tb != 0 ? k : n))
+                    var want = (0..<(m * n)).map { bias[$0 % n] }
+                    XCTAssertEqual(sega_sgemm(e, ta, tb, Int32(m), Int32(n), Int32(k), alpha, a, lda, b, ldb, 1, &want, Int32(n)), SEGA_OK)
+                    var got = [Float](repeating: .nan, count: m * n), ref = got
+                    var x = sega_gemm_ext()
+                    bias.withUnsafeBufferPointer { bp in
+                        x.col_bias = bp.baseAddress
+                        XCTAssertEqual(sega_sgemm_ex(e, ta, tb, Int32(m), Int32(n), Int32(k), alpha, a, lda, b, ldb, 0, &got, Int32(n), &x), SEGA_OK)
+                        XCTAssertEqual(sega_sgemm_ex_ref(ta, tb, Int32(m), Int32(n), Int32(k), alpha, a, lda, b, ldb, 0, &ref, Int32(n), &x), SEGA_OK)
+                    }
+                    let tag = "\(String(cString: sega_isa_name(isa)))/\(threads)t \(m)x\(n)x\(k) t\(t) policy \(policy)"
+                    XCTAssertTrue(bitEqual(got, want), "column bias differs from fill + beta 1: \(tag)")
+                    // (The fill + beta 1 result is the same bytes everywhere: one reference check.)
+                    for i in 0..<(m * n) where isa == KernelEngines.supportedISAs[0] && threads == 1 && policy == 0 {
+                        // |ours - ref| <= 2 (k + 4) u S with S = |alpha| sum |a||b| + |bias| (bounded loosely by k + 3).
+                        if !(abs(Double(got[i]) - Double(ref[i])) <= 2 * Double(k + 4) * 0x1p-24 * (Double(k) + 3)) {
+                            XCTFail("column bias vs reference \(tag) [\(i)]: \(got[i]) vs \(ref[i])"); break
+                        }
+                    }
+                } }
+            }
+        } }
     }
 
     /// The epilogue's vector path (whole groups of 16 columns) and its scalar tail on the values
@@ -227,7 +276,7 @@ final class GemmExtKernelTests: XCTestCase {
                         var got = [Float](repeating: .nan, count: n), gm = [UInt8](repeating: 9, count: n)
                         gm.withUnsafeMutableBufferPointer { mp in
                             var x = sega_gemm_ext(batch: 1, b_stride: 0, c_stride: 0, row_bias: nil, act: Int32(act.rawValue),
-                                                  mask: mp.baseAddress, b_mask: nil, a_mask: nil)
+                                                  mask: mp.baseAddress, b_mask: nil, a_mask: nil, col_bias: nil)
                             XCTAssertEqual(sega_sgemm_ex(e, 0, 0, 1, Int32(n), 1, alpha, [1], 1, b, Int32(n), 0, &got, Int32(n), &x), SEGA_OK)
                         }
                         let tag = "\(String(cString: sega_isa_name(isa))) n \(n) alpha \(alpha) act \(act)"
@@ -287,7 +336,7 @@ extension GemmExtKernelTests {
                         let st = bias.withUnsafeBufferPointer { bp in gm.withUnsafeMutableBufferPointer { mp in
                             var x = sega_gemm_ext(batch: Int32(batch), b_stride: k * per, c_stride: m * per,
                                                   row_bias: withBias ? bp.baseAddress : nil, act: Int32(act.rawValue),
-                                                  mask: mp.baseAddress, b_mask: nil, a_mask: nil)
+                                                  mask: mp.baseAddress, b_mask: nil, a_mask: nil, col_bias: nil)
                             return sega_sgemm_ex(e, 0, 0, Int32(m), Int32(batch * per), Int32(k), alpha, a, Int32(k),
                                                  b, Int32(per), 0, &got, Int32(per), &x)
                         } }

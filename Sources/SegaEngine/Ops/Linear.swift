@@ -46,13 +46,12 @@ public final class Linear: Op {
     // MARK: forward
 
     public func forward() {
-        var beta: Float = 0
-        if let bias {   // rows start as the bias; the GEMM accumulates onto them
-            let o = Int(outF)
-            for r in 0..<Int(m) { (y + r * o).update(from: bias, count: o) }
-            beta = 1
-        }
-        opSgemm(engine, 0, 1, m, outF, inF, 1, x, inF, w, inF, beta, y, outF)
+        guard let bias else { return opSgemm(engine, 0, 1, m, outF, inF, 1, x, inF, w, inF, 0, y, outF) }
+        // Rows start as the bias (each GEMM thread fills its own part) and the product is
+        // accumulated onto them.
+        var ext = sega_gemm_ext(batch: 1, b_stride: 0, c_stride: 0, row_bias: nil, act: 0, mask: nil,
+                                b_mask: nil, a_mask: nil, col_bias: bias)
+        opSgemmEx(engine, 0, 1, m, outF, inF, 1, x, inF, w, inF, 0, y, outF, &ext)
     }
 
     // MARK: memory planning
