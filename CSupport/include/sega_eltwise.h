@@ -37,6 +37,9 @@ void sega_gelu_bwd(sega_engine *e, size_t n, const float *x, const float *dy, fl
 void sega_softmax_fwd(sega_engine *e, size_t rows, size_t len, const float *x, float *y);
 /// dx += y * (dy - sum(dy * y)) per row.
 void sega_softmax_bwd(size_t rows, size_t len, const float *y, const float *dy, float *dx);
+/// g = y * (g - sum(g * y)) per row, in place: the gradient sega_softmax_bwd would accumulate
+/// into a zeroed dx (the same bits, except that a zero result may be -0 here).
+void sega_softmax_bwd_inplace(size_t rows, size_t len, const float *y, float *g);
 
 /// LayerNorm over the last `len` elements of each row: y = (x - mu) * rstd * gamma + beta.
 /// gamma/beta may be NULL (1 and 0). mean/rstd (rows each) are saved for the backward.

@@ -325,6 +325,17 @@ void sega_softmax_bwd(size_t rows, size_t len, const float *restrict y, const fl
     }
 }
 
+void sega_softmax_bwd_inplace(size_t rows, size_t len, const float *restrict y, float *restrict g) {
+    for (size_t r = 0; r < rows; r++) {
+        const float *yr = y + r * len;
+        float *gr = g + r * len;
+        float dot = 0.0f;
+#pragma clang loop vectorize(enable)
+        for (size_t i = 0; i < len; i++) dot += gr[i] * yr[i];
+        for (size_t i = 0; i < len; i++) gr[i] = yr[i] * (gr[i] - dot);
+    }
+}
+
 // ---------------------------------------------------------------------------------------------
 // LayerNorm (biased variance, two-pass)
 

@@ -77,6 +77,71 @@ final class AttentionTests: XCTestCase {
         }
     }
 
+    /// The attention core as the primitive ops built it before it was one op: q, k, v split out
+    /// of qkv by reshape + permute + slice, matmul, softmax, matmul, heads merged by permute.
+    private func primitiveCore(_ g: Graph, _ qkv: Tensor, heads: Int) throws -> Tensor {
+        let (n, l, d) = (qkv.shape[0], qkv.shape[1], qkv.shape[2] / 3), hd = d / heads
+        let split = try g.permute(try g.reshape(qkv, [n, l, 3, heads, hd]), [2, 0, 3, 1, 4])
+        func part(_ i: Int) throws -> Tensor { try g.reshape(try g.slice(split, axis: 0, start: i, end: i + 1), [n, heads, l, hd]) }
+        let scores = try g.matmul(try part(0), try part(1), transposeB: true, alpha: 1 / Float(hd).squareRoot())
+        let ctx = try g.matmul(try g.softmax(scores, axis: -1), try part(2))
+        return try g.reshape(try g.permute(ctx, [0, 2, 1, 3]), [n, l, d])
+    }
+
+    /// Forward bytes and qkv's gradient of the attention op equal the primitive ops' (the same
+    /// GEMMs on Q, K, V read in place instead of copied; gradients compared as values, so -0 and
+    /// +0 count as equal), at 1, 2 and 3 threads, with the gradient overwritten (first writer)
+    /// and accumulated; and the op's results are the same bytes at every thread count.
+    func testCoreEqualsThePrimitiveOpsAndIsThreadIndependent() throws {
+        var rng = TestRNG(33)
+        for (n, l, d, heads) in [(1, 433, 192, 3), (2, 5, 8, 2), (1, 7, 12, 4), (3, 1, 6, 1)] {
+            let qkvVals = rng.array(n * l * 3 * d, -2, 2), seed = rng.array(n * l * d)
+            var first: ([Float], [Float])? = nil
+            for threads in [1, 2, 3] { for overwrite in [true, false] {
+                var results: [([Float], [Float])] = []
+                for primitive in [false, true] {
+                    let g = Graph()
+                    let qkv = try g.input([n, l, 3 * d])
+                    let y = primitive ? try primitiveCore(g, qkv, heads: heads) : try g.attention(qkv, heads: heads)
+                    let plan = try g.plan(try Context(threads: threads, overwritesGradients: overwrite), outputs: [y], gradientsFor: [qkv])
+                    try plan.setInput(qkv, qkvVals)
+                    _ = plan.seed(for: y)!.update(from: seed)
+                    plan.forward()
+                    plan.backward()
+                    results.append((Array(plan.buffer(y)), Array(plan.gradient(qkv)!)))
+                }
+                let tag = "n \(n) l \(l) d \(d) heads \(heads), \(threads) threads, overwrite \(overwrite)"
+                XCTAssertTrue(bitEqual(results[0].0, results[1].0), "forward differs from the primitive ops: \(tag)")
+                XCTAssertEqual(results[0].1, results[1].1, "qkv gradient differs from the primitive ops: \(tag)")
+                if let f = first {
+                    XCTAssertTrue(bitEqual(results[0].0, f.0) && bitEqual(results[0].1, f.1), "differs from 1 thread: \(tag)")
+                } else { first = results[0] }
+            } }
+        }
+    }
+
+    /// qkv feeding the attention and another op: whichever backward runs first writes the
+    /// gradient and the other accumulates onto it (both orders), against finite differences.
+    func testCoreGradientWithASecondConsumer() throws {
+        for attentionFirst in [true, false] {
+            try checkGradients([[2, 4, 18]], depth: 12) { g, t in
+                let side = try g.slice(t[0], axis: 2, start: 3, end: 9)
+                let a = try g.attention(t[0], heads: 3)
+                return attentionFirst ? try g.add(a, side) : try g.add(side, a)
+            }
+        }
+    }
+
+    func testCoreBadShapes() throws {
+        let g = Graph()
+        for (shape, heads) in [([2, 3, 7], 1), ([2, 3, 12], 3), ([3, 12], 1), ([2, 3, 12], 0)] {
+            XCTAssertThrowsError(try g.attention(try g.input(shape), heads: heads), "qkv \(shape), \(heads) heads") { e in
+                XCTAssertEqual((e as? EngineError)?.kind, .shapeMismatch, "qkv \(shape), \(heads) heads")
+            }
+        }
+        XCTAssertEqual(try g.attention(try g.input([2, 3, 12]), heads: 2).shape, [2, 3, 4])
+    }
+
     func testBadShapes() throws {
         let g = Graph()
         let x = try g.input([2, 3, 6])

@@ -1,39 +1,25 @@
-// MARK: - Multi-head self-attention (composite builder, no op of its own)
+// MARK: - Multi-head self-attention (composite builder: linear, attention core, linear)
 
 extension Graph {
-    /// torch.nn.MultiheadAttention(D, heads, batch_first=True)(x, x, x)[0] built from primitive ops:
+    /// torch.nn.MultiheadAttention(D, heads, batch_first=True)(x, x, x)[0]:
     ///   qkv = x W_qkv^T + b_qkv                      [N, L, 3D]   (in_proj_weight / in_proj_bias)
     ///   q, k, v = split(qkv) per head                [N, H, L, D/H] each
     ///   a = softmax(q k^T / sqrt(D/H))               [N, H, L, L]
     ///   out = concat_heads(a v) W_o^T + b_o          [N, L, D]    (out_proj.weight / .bias)
     /// Shapes: x [N, L, D], wqkv [3D, D], bqkv [3D], wo [D, D], bo [D]; heads must divide D.
     /// No masks and no dropout (eval mode). The projections use `linear` (one GEMM over all N*L
-    /// tokens, bias fused); the head split is reshape + permute + slice.
+    /// tokens, bias fused); the heads are one `attention` op reading q, k, v inside qkv in place.
     public func multiHeadSelfAttention(_ x: Tensor, heads: Int, wqkv: Tensor, bqkv: Tensor,
                                        wo: Tensor, bo: Tensor) throws -> Tensor {
         try require(x.rank == 3, "multiHeadSelfAttention: x must be [N, L, D], got \(x.shape)")
-        let (n, l, d) = (x.shape[0], x.shape[1], x.shape[2])
+        let d = x.shape[2]
         try require(heads >= 1 && d % heads == 0, "multiHeadSelfAttention: \(heads) heads do not divide D = \(d) (x \(x.shape))")
         try require(wqkv.shape == [3 * d, d], "multiHeadSelfAttention: wqkv must be [\(3 * d), \(d)], got \(wqkv.shape)")
         try require(bqkv.shape == [3 * d], "multiHeadSelfAttention: bqkv must be [\(3 * d)], got \(bqkv.shape)")
         try require(wo.shape == [d, d], "multiHeadSelfAttention: wo must be [\(d), \(d)], got \(wo.shape)")
         try require(bo.shape == [d], "multiHeadSelfAttention: bo must be [\(d)], got \(bo.shape)")
-        let hd = d / heads
-
-        // MARK: projections and head split
-        let qkv = try linear(x, weight: wqkv, bias: bqkv)                              // [N, L, 3D]
-        let split = try permute(try reshape(qkv, [n, l, 3, heads, hd]), [2, 0, 3, 1, 4]) // [3, N, H, L, hd]
-        func part(_ i: Int) throws -> Tensor {
-            try reshape(try slice(split, axis: 0, start: i, end: i + 1), [n, heads, l, hd])
-        }
-        let q = try part(0), k = try part(1), v = try part(2)
-
-        // MARK: scaled dot-product attention
-        let scores = try matmul(q, k, transposeB: true, alpha: 1 / Float(hd).squareRoot()) // [N, H, L, L]
-        let ctx = try matmul(try softmax(scores, axis: -1), v)                             // [N, H, L, hd]
-
-        // MARK: merge heads and output projection
-        let merged = try reshape(try permute(ctx, [0, 2, 1, 3]), [n, l, d])
+        let qkv = try linear(x, weight: wqkv, bias: bqkv)      // [N, L, 3D]
+        let merged = try attention(qkv, heads: heads)            // [N, L, D]
         return try linear(merged, weight: wo, bias: bo)
     }
 }
