@@ -45,6 +45,9 @@ sega_status sega_sgemm_ref(int trans_a, int trans_b, int m, int n, int k, float 
 /// - b_mask (needs trans_b == 0): op(B) element (p, j) counts as 0 where the byte at the same
 ///   position of b_mask (laid out like B: ldb, b_stride) is 0; the masked backward of relu.
 /// - a_mask (needs trans_a == 0): the same for A (laid out like A: lda).
+/// - a_packed: op(A) packed once by sega_gemm_pack_a (e.g. a layer's weights) instead of on every
+///   call; a, lda and trans_a are then not read (a may be NULL) and a_mask must be NULL. The call
+///   runs the micro-kernel the buffer was packed for (same bytes as any other).
 /// - col_bias (needs beta == 0, no row_bias, one column block): C starts as col_bias[j] broadcast
 ///   over column j (a linear layer's bias), filled by each thread on its own part of C just
 ///   before it multiplies there; the result of filling C with the bias and calling with beta = 1.
@@ -57,6 +60,7 @@ typedef struct sega_gemm_ext {
     const uint8_t *b_mask;
     const uint8_t *a_mask;
     const float *col_bias;
+    const float *a_packed;
 } sega_gemm_ext;
 
 /// sega_sgemm with column blocks and fused epilogues (ext may be NULL: sega_sgemm). Same
@@ -65,6 +69,19 @@ typedef struct sega_gemm_ext {
 sega_status sega_sgemm_ex(sega_engine *e, int trans_a, int trans_b, int m, int n, int k,
                           float alpha, const float *a, int lda, const float *b, int ldb,
                           float beta, float *c, int ldc, const sega_gemm_ext *ext);
+
+/// Floats sega_gemm_pack_a writes for an m x k op(A) used in m x n_hint products on engine e (a
+/// small header, then the slivers of every K block); 0 for a NULL engine or negative sizes.
+size_t sega_gemm_packed_a_floats(const sega_engine *e, int m, int n_hint, int k);
+/// An upper bound of sega_gemm_packed_a_floats over every engine and n_hint (for sizing memory
+/// before an engine exists); 0 for negative sizes.
+size_t sega_gemm_packed_a_floats_max(int m, int k);
+/// Packs op(A) [m x k] (A read through trans_a and lda as sega_sgemm reads it) into `out`
+/// (sega_gemm_packed_a_floats of them) for the micro-kernel e picks for m x n_hint products,
+/// for later sega_sgemm_ex calls with ext.a_packed = out on an engine of the same ISA, with the
+/// same m and k (any n, beta, epilogue). SEGA_ERR_INVALID_ARG for bad sizes or pointers.
+sega_status sega_gemm_pack_a(sega_engine *e, int trans_a, int m, int n_hint, int k, const float *a,
+                             int lda, float *out);
 
 /// Naive reference of sega_sgemm_ex (double accumulator; the epilogues in float, as documented).
 sega_status sega_sgemm_ex_ref(int trans_a, int trans_b, int m, int n, int k, float alpha,

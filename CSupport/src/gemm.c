@@ -25,6 +25,7 @@
 // each C element, so none of this changes a result.
 #include "engine_internal.h"
 #include "sega_gemm.h"
+#include <string.h>
 
 // ---------------------------------------------------------------------------------------------
 // Kernel table.
@@ -173,6 +174,8 @@ typedef struct gemm_job {
     uint8_t *mask;
     const uint8_t *bmask, *amask;
     const float *col_bias;   // C starts as this row vector (beta is 1 then), filled per part
+    const float *apk;        // op(A) packed once (sega_gemm_pack_a): K block at pc starts at
+    int mpad;                // apk + pc * mpad, rows from i at + i * kc within it
 } gemm_job;
 
 // ---------------------------------------------------------------------------------------------
@@ -297,10 +300,13 @@ static void pack_b_of(const gemm_job *j, int pc, int kc, int jc, int nc, float *
     j->d->pack_bx(&src, pc, kc, jc, nc, bp);
 }
 
-// Packs op(A) rows [ic, ic+mc), columns [pc, pc+kc): masked when A has a mask.
-static void pack_a_of(const gemm_job *j, int ic, int mc, int pc, int kc, float *ap) {
+// The packed op(A) rows [ic, ic+mc), columns [pc, pc+kc): packed into ap now (masked when A
+// has a mask), or where the prepacked A holds them.
+static const float *pack_a_of(const gemm_job *j, int ic, int mc, int pc, int kc, float *ap) {
+    if (j->apk) return j->apk + (size_t)pc * (size_t)j->mpad + (size_t)ic * (size_t)kc;
     if (j->amask) j->d->pack_ax(j->a, j->amask, j->lda, ic, mc, pc, kc, ap);
     else j->d->pack_a(j->ta, j->a, j->lda, ic, mc, pc, kc, ap);
+    return ap;
 }
 
 SEGA_INLINE kblock kblock_of(const gemm_job *j, int pc, int kc) {
@@ -350,7 +356,7 @@ static void gemm_small_m(const gemm_job *j, float *ap, float *bp, int m0, int m1
     for (int pc = 0; pc < j->k; pc += kcb) {
         const int kc = j->k - pc < kcb ? j->k - pc : kcb;
         const kblock kb = kblock_of(j, pc, kc);
-        pack_a_of(j, m0, mrange, pc, kc, ap);
+        const float *as = pack_a_of(j, m0, mrange, pc, kc, ap);
         for (int jc = n0; jc < n1; jc += ncs) {
             const int nc = n1 - jc < ncs ? n1 - jc : ncs;
             pack_b_of(j, pc, kc, jc, nc, bp);
@@ -359,7 +365,7 @@ static void gemm_small_m(const gemm_job *j, float *ap, float *bp, int m0, int m1
             pf_cursor pf;
             pf_next_panel(&pf, j, last ? pc + kc : pc, last ? n0 : jc + nc, n1, ncs,
                           row_tiles * ((nc + d->nr - 1) / d->nr));
-            macro_kernel(j, m0, jc, mrange, nc, kc, ap, bp, kb, &pf);
+            macro_kernel(j, m0, jc, mrange, nc, kc, as, bp, kb, &pf);
         }
     }
 }
@@ -384,8 +390,8 @@ static void gemm_general(const gemm_job *j, float *ap, float *bp, int m0, int m1
                           row_tiles * ((nc + d->nr - 1) / d->nr));
             for (int ic = m0; ic < m1; ic += mcb) {
                 const int mc = m1 - ic < mcb ? m1 - ic : mcb;
-                pack_a_of(j, ic, mc, pc, kc, ap);
-                macro_kernel(j, ic, jc, mc, nc, kc, ap, bp, kb, &pf);
+                const float *as = pack_a_of(j, ic, mc, pc, kc, ap);
+                macro_kernel(j, ic, jc, mc, nc, kc, as, bp, kb, &pf);
             }
         }
     }
@@ -463,10 +469,12 @@ static sega_status check_args(int ta, int tb, int m, int n, int k, const float *
     const int batch = x && x->batch > 1 ? x->batch : 1;
     if (batch > 1 && (tb || n % batch != 0 || x->b_stride < 0 || x->c_stride < 0)) return SEGA_ERR_INVALID_ARG;
     const int per = n / batch;   // the columns each row of a block holds
-    if (lda < (ta ? m : k) || ldb < (tb ? k : per) || ldc < per) return SEGA_ERR_INVALID_ARG;
-    if ((m > 0 && k > 0 && !a) || (k > 0 && n > 0 && !b) || (m > 0 && n > 0 && !c))
+    const int packed = x && x->a_packed;   // a and lda unused
+    if ((!packed && lda < (ta ? m : k)) || ldb < (tb ? k : per) || ldc < per) return SEGA_ERR_INVALID_ARG;
+    if ((m > 0 && k > 0 && !a && !packed) || (k > 0 && n > 0 && !b) || (m > 0 && n > 0 && !c))
         return SEGA_ERR_INVALID_ARG;
     if (!x) return SEGA_OK;
+    if (packed && x->a_mask) return SEGA_ERR_INVALID_ARG;
     if ((x->b_mask && tb) || (x->a_mask && ta)) return SEGA_ERR_INVALID_ARG;
     if (x->row_bias && beta != 0.0f) return SEGA_ERR_INVALID_ARG;
     if (x->col_bias && (beta != 0.0f || x->row_bias || batch > 1)) return SEGA_ERR_INVALID_ARG;
@@ -525,6 +533,69 @@ static void plan_split(gemm_job *j, int T) {
     j->nparts = T < 1 ? 1 : T;
 }
 
+// ---------------------------------------------------------------------------------------------
+// A packed once (sega_gemm_pack_a): a 64-byte header (which micro-kernel, m, k), then for each
+// K block (the same blocks sega_sgemm_ex cuts, a function of k alone) the MR-tall slivers of all
+// m rows, as pack_a writes them for one block of C: the driver reads them in place.
+
+#define SEGA_APACK_HEADER 16
+#define SEGA_APACK_MAGIC 0x53504b41   // "APKS"
+
+// The engine's descriptors a packed A may name: 0 its own, 1 the narrow tile, 2 the AVX2 one.
+static const sega_gemm_kdesc *kdesc_slot(const sega_engine *e, int slot) {
+    if (slot == 0) return e->gemm;
+    if (slot == 1) return sega_gemm_kdesc_narrow(e->isa);
+    if (slot == 2) return sega_gemm_kdesc_alt(e->isa);
+    return NULL;
+}
+
+static int kdesc_slot_of(const sega_engine *e, const sega_gemm_kdesc *d) {
+    for (int s = 0; s < 3; s++) if (kdesc_slot(e, s) == d) return s;
+    return -1;
+}
+
+// K block size of a product with this k (as sega_sgemm_ex cuts it).
+static int kc_block(const sega_gemm_kdesc *d, int k) {
+    const int nkb = (k + d->kc - 1) / d->kc;
+    return nkb > 0 ? (k + nkb - 1) / nkb : 0;
+}
+
+// The descriptor a packed A was made for, if it is one of e's and matches m and k; else NULL.
+static const sega_gemm_kdesc *packed_a_kdesc(const sega_engine *e, const float *packed, int m, int k) {
+    int h[6];
+    memcpy(h, packed, sizeof h);
+    if (h[0] != SEGA_APACK_MAGIC || h[2] != m || h[3] != k) return NULL;
+    const sega_gemm_kdesc *d = kdesc_slot(e, h[1]);
+    return d && d->mr == h[4] && d->kc == h[5] ? d : NULL;   // packed on an engine of another ISA: refused
+}
+
+size_t sega_gemm_packed_a_floats(const sega_engine *e, int m, int n_hint, int k) {
+    if (!e || m < 0 || k < 0 || n_hint < 0) return 0;
+    const sega_gemm_kdesc *d = choose_kdesc(e, m, n_hint);
+    return SEGA_APACK_HEADER + (size_t)((m + d->mr - 1) / d->mr * d->mr) * (size_t)k;
+}
+
+size_t sega_gemm_packed_a_floats_max(int m, int k) {
+    if (m < 0 || k < 0) return 0;
+    return SEGA_APACK_HEADER + (size_t)(m + SEGA_MAX_MR - 1) * (size_t)k;   // MR <= SEGA_MAX_MR
+}
+
+sega_status sega_gemm_pack_a(sega_engine *e, int trans_a, int m, int n_hint, int k, const float *a,
+                             int lda, float *out) {
+    if (!e || !out || m < 0 || k < 0 || n_hint < 0 || lda < (trans_a ? m : k) || (m > 0 && k > 0 && !a))
+        return SEGA_ERR_INVALID_ARG;
+    const sega_gemm_kdesc *d = choose_kdesc(e, m, n_hint);
+    const int h[6] = {SEGA_APACK_MAGIC, kdesc_slot_of(e, d), m, k, d->mr, d->kc};
+    memset(out, 0, SEGA_APACK_HEADER * sizeof(float));
+    memcpy(out, h, sizeof h);
+    const int kcb = kc_block(d, k), mpad = (m + d->mr - 1) / d->mr * d->mr;
+    for (int pc = 0; pc < k && m > 0; pc += kcb) {
+        const int kc = k - pc < kcb ? k - pc : kcb;
+        d->pack_a(trans_a != 0, a, lda, 0, m, pc, kc, out + SEGA_APACK_HEADER + (size_t)pc * (size_t)mpad);
+    }
+    return SEGA_OK;
+}
+
 sega_status sega_sgemm_ex(sega_engine *e, int trans_a, int trans_b, int m, int n, int k, float alpha,
                           const float *a, int lda, const float *b, int ldb, float beta, float *c,
                           int ldc, const sega_gemm_ext *x) {
@@ -546,6 +617,13 @@ sega_status sega_sgemm_ex(sega_engine *e, int trans_a, int trans_b, int m, int n
         j.bst = x->b_stride; j.cst = x->c_stride;
         j.bias = x->row_bias; j.act = x->act; j.mask = x->mask; j.bmask = x->b_mask; j.amask = x->a_mask;
         if (x->col_bias) { j.col_bias = x->col_bias; j.beta = 1.0f; }
+        if (x->a_packed) {
+            const sega_gemm_kdesc *pd = packed_a_kdesc(e, x->a_packed, m, k);
+            if (!pd) return SEGA_ERR_INVALID_ARG;
+            j.d = pd;
+            j.apk = x->a_packed + SEGA_APACK_HEADER;
+            j.mpad = (m + pd->mr - 1) / pd->mr * pd->mr;
+        }
     }
     if (k == 0 || alpha == 0.0f) {
         if (j.col_bias) fill_col_bias(&j, 0, m, 0, n);
@@ -553,8 +631,7 @@ sega_status sega_sgemm_ex(sega_engine *e, int trans_a, int trans_b, int m, int n
         return SEGA_OK;
     }
     // K blocks of nearly equal size (a function of k alone: thread-count independent).
-    const int nkb = (k + j.d->kc - 1) / j.d->kc;
-    j.kc_blk = (k + nkb - 1) / nkb;
+    j.kc_blk = kc_block(j.d, k);
     plan_split(&j, e->nthreads);
     if (j.nparts == 1) gemm_task(&j, 0, 1);
     else sega_pool_run(e->pool, gemm_task, &j, j.nparts);

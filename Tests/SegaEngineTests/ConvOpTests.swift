@@ -392,6 +392,48 @@ final class ConvOpTests: XCTestCase {
         }
     }
 
+    /// Weights packed once as the SGEMM's A operand (general and pointwise paths, small maps)
+    /// give the bytes of packing them on every call: forward (bias, fused relu), dx and the
+    /// bias gradient, constant weights (packed at bind) and weights that are plan inputs
+    /// (packed by each forward, here changed between two passes), groups, 1 and 2 threads;
+    /// the packed sets take prepared memory only when enabled.
+    func testPackedWeightsGiveTheSameBytes() throws {
+        let saved = Conv2d.packColumns
+        defer { Conv2d.packColumns = saved }
+        var rng = TestRNG(78)
+        for (xs, ws, groups, pad) in [([2, 6, 7, 9], [8, 6, 3, 3], 1, 1), ([1, 16, 5, 4], [24, 16, 1, 1], 1, 0),
+                                      ([2, 8, 6, 6], [12, 4, 1, 1], 2, 0), ([1, 6, 9, 8], [9, 2, 3, 2], 3, 1)] {
+            let x = rng.array(product(xs), -2, 2), w1 = rng.array(product(ws)), w2 = rng.array(product(ws))
+            let bias = rng.array(ws[0]), seed = rng.array(xs[0] * ws[0] * 64)
+            for constant in [true, false] { for threads in [1, 2] {
+                var runs: [[[Float]]] = []
+                var prepared: [Int] = []
+                for columns in [0, 4096] {
+                    Conv2d.packColumns = columns
+                    let g = Graph()
+                    let xt = try g.input(xs), bt = try g.constant(bias, [ws[0]])
+                    let wt = constant ? try g.constant(w1, ws) : try g.input(ws)
+                    let y = try g.conv2d(xt, weight: wt, bias: bt, padding: (pad, pad), groups: groups, activation: .relu)
+                    let plan = try g.plan(try Context(threads: threads), outputs: [y], gradientsFor: [xt])
+                    try plan.setInput(xt, x)
+                    var out: [[Float]] = []
+                    for w in constant ? [w1] : [w1, w2] {
+                        if !constant { try plan.setInput(wt, w) }
+                        _ = plan.seed(for: y)!.update(from: Array(seed.prefix(y.count)))
+                        plan.forward(); plan.backward()
+                        out += [Array(plan.buffer(y)), Array(plan.gradient(xt)!)]
+                    }
+                    runs.append(out)
+                    prepared.append(plan.preparedBytes)
+                }
+                let tag = "x \(xs) w \(ws) groups \(groups), constant \(constant), \(threads) threads"
+                XCTAssertEqual(prepared[0], 0, tag)
+                XCTAssertGreaterThan(prepared[1], 0, tag)
+                for (a, b) in zip(runs[0], runs[1]) { XCTAssertTrue(bitEqual(a, b), "packed weights change the bytes: \(tag)") }
+            } }
+        }
+    }
+
     func testConvIm2colWorkspaceIsBounded() {
         // DBCNN-like: 64 -> 64 channels, 3x3, 384x512. One band of 7 rows (K*OW*4 = 1.18 MB a row).
         let op = Conv2d(stride: (1, 1), padding: .symmetric(1, 1))

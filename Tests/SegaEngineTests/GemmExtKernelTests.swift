@@ -51,7 +51,7 @@ final class GemmExtKernelTests: XCTestCase {
                     var x = sega_gemm_ext(batch: Int32(c.batch), b_stride: d.bst, c_stride: d.cst,
                                           row_bias: c.bias ? bias.baseAddress : nil, act: Int32(c.act),
                                           mask: c.mask ? mk.baseAddress : nil, b_mask: c.bmask ? bm.baseAddress : nil,
-                                          a_mask: c.amask ? am.baseAddress : nil, col_bias: nil)
+                                          a_mask: c.amask ? am.baseAddress : nil, col_bias: nil, a_packed: nil)
                     return sega_sgemm_ex(e, Int32(c.ta), 0, Int32(c.m), Int32(c.n), Int32(c.k), 1, d.a, Int32(d.lda),
                                          d.b, Int32(d.ldb), c.beta, &out, Int32(d.ldc), &x)
                 }
@@ -142,13 +142,13 @@ final class GemmExtKernelTests: XCTestCase {
                     var x = sega_gemm_ext(batch: Int32(c.batch), b_stride: d.bst, c_stride: d.cst,
                                           row_bias: c.bias ? bias.baseAddress : nil, act: Int32(c.act),
                                           mask: c.mask ? mk.baseAddress : nil, b_mask: c.bmask ? bm.baseAddress : nil,
-                                          a_mask: c.amask ? am.baseAddress : nil, col_bias: nil)
+                                          a_mask: c.amask ? am.baseAddress : nil, col_bias: nil, a_packed: nil)
                     XCTAssertEqual(sega_sgemm_ex_ref(Int32(c.ta), 0, Int32(c.m), Int32(c.n), Int32(c.k), 1, d.a, Int32(d.lda),
                                                      d.b, Int32(d.ldb), c.beta, &ref, Int32(d.ldc), &x), SEGA_OK)
                     let absBias = bias.map { abs($0) }
                     var xs = sega_gemm_ext(batch: Int32(c.batch), b_stride: d.bst, c_stride: d.cst,
                                            row_bias: nil, act: 0, mask: nil, b_mask: c.bmask ? bm.baseAddress : nil,
-                                           a_mask: c.amask ? am.baseAddress : nil, col_bias: nil)
+                                           a_mask: c.amask ? am.baseAddress : nil, col_bias: nil, a_packed: nil)
                     let absA = d.a.map { $0.isNaN ? 0 : abs($0) }, absB = d.b.map { $0.isNaN ? 0 : abs($0) }
                     XCTAssertEqual(sega_sgemm_ex_ref(Int32(c.ta), 0, Int32(c.m), Int32(c.n), Int32(c.k), 1, absA, Int32(d.lda),
                                                      absB, Int32(d.ldb), c.bias ? 0 : abs(c.beta), &scale, Int32(d.ldc), &xs), SEGA_OK)
@@ -211,6 +211,79 @@ final class GemmExtKernelTests: XCTestCase {
             x.row_bias = nil; x.batch = 2
             XCTAssertEqual(run(0, n: 4, beta: 0, x), SEGA_ERR_INVALID_ARG, "a column bias needs one column block")
         }
+    }
+
+    /// op(A) packed once (sega_gemm_pack_a) gives the bytes of packing it on every call: every
+    /// case of the table above without an A mask (bias, activation and mask, column blocks,
+    /// beta), both transposes, every ISA, 1-3 threads, every kernel policy (the buffer names the
+    /// micro-kernel it was packed for, whatever the policy at the call), n_hint other than n;
+    /// a and lda are not read (NULL passed).
+    func testPackedAIsTheUnpackedProduct() throws {
+        for isa in KernelEngines.supportedISAs { for threads in [1, 2, 3] {
+            var e: OpaquePointer? = nil
+            XCTAssertEqual(sega_engine_create(Int32(threads), isa, &e), SEGA_OK)
+            defer { sega_engine_destroy(e); sega_gemm_set_kernel_policy(-1) }
+            for (ci, c) in Self.cases.enumerated() where !c.amask {
+                let d = data(c, seed: UInt64(ci + 1))
+                for packPolicy: Int32 in [-1, 2] { for hint in [c.per, 64] {
+                    sega_gemm_set_kernel_policy(packPolicy)
+                    var packed = [Float](repeating: .nan, count: sega_gemm_packed_a_floats(e, Int32(c.m), Int32(hint), Int32(c.k)))
+                    XCTAssertEqual(sega_gemm_pack_a(e, Int32(c.ta), Int32(c.m), Int32(hint), Int32(c.k), d.a, Int32(d.lda), &packed), SEGA_OK)
+                    for policy: Int32 in [0, 1, 2] {
+                        sega_gemm_set_kernel_policy(policy)
+                        let want = fused(e, c, d)
+                        var out = d.c0, mask = [UInt8](repeating: 9, count: d.c0.count)
+                        let st = d.bias.withUnsafeBufferPointer { bias in d.bm.withUnsafeBufferPointer { bm in
+                            mask.withUnsafeMutableBufferPointer { mk in packed.withUnsafeBufferPointer { pk in
+                                var x = sega_gemm_ext(batch: Int32(c.batch), b_stride: d.bst, c_stride: d.cst,
+                                                      row_bias: c.bias ? bias.baseAddress : nil, act: Int32(c.act),
+                                                      mask: c.mask ? mk.baseAddress : nil, b_mask: c.bmask ? bm.baseAddress : nil,
+                                                      a_mask: nil, col_bias: nil, a_packed: pk.baseAddress)
+                                return sega_sgemm_ex(e, Int32(c.ta), 0, Int32(c.m), Int32(c.n), Int32(c.k), 1, nil, 0, d.b,
+                                                     Int32(d.ldb), c.beta, &out, Int32(d.ldc), &x)
+                            } } } }
+                        let tag = "\(String(cString: sega_isa_name(isa)))/\(threads)t case \(ci) \(c) packed at policy \(packPolicy) hint \(hint), called at \(policy)"
+                        XCTAssertEqual(st, SEGA_OK, tag)
+                        XCTAssertTrue(bitEqual(out, want.0), "C differs from the unpacked call: \(tag)")
+                        if c.mask { XCTAssertEqual(mask, want.1, "mask differs: \(tag)") }
+                    }
+                } }
+            }
+        } }
+    }
+
+    /// A packed A is refused for another m or k, with an A mask, and on an engine of another ISA
+    /// (its slivers have another height); its size and packing refuse bad arguments.
+    func testPackedARefusals() {
+        let isas = KernelEngines.supportedISAs
+        var e1: OpaquePointer? = nil, e2: OpaquePointer? = nil
+        XCTAssertEqual(sega_engine_create(1, isas.last!, &e1), SEGA_OK)
+        XCTAssertEqual(sega_engine_create(1, isas.first!, &e2), SEGA_OK)
+        defer { sega_engine_destroy(e1); sega_engine_destroy(e2) }
+        let a = [Float](repeating: 0.5, count: 64), b = [Float](repeating: 1, count: 64)
+        var c = [Float](repeating: 0, count: 64), am = [UInt8](repeating: 1, count: 64)
+        var pk = [Float](repeating: 0, count: sega_gemm_packed_a_floats(e1, 4, 8, 4))
+        XCTAssertGreaterThan(pk.count, 16)
+        XCTAssertEqual(sega_gemm_pack_a(e1, 0, 4, 8, 4, a, 4, &pk), SEGA_OK)
+        func run(_ e: OpaquePointer?, m: Int32, k: Int32, amask: Bool = false) -> sega_status {
+            pk.withUnsafeBufferPointer { p in am.withUnsafeBufferPointer { mp in
+                var x = sega_gemm_ext()
+                x.a_packed = p.baseAddress
+                if amask { x.a_mask = mp.baseAddress }
+                return sega_sgemm_ex(e, 0, 0, m, 8, k, 1, nil, 0, b, 8, 0, &c, 8, &x)
+            } }
+        }
+        XCTAssertEqual(run(e1, m: 4, k: 4), SEGA_OK)
+        XCTAssertEqual(c[0], 2, "0.5 * 1 summed over k = 4")
+        XCTAssertEqual(run(e1, m: 3, k: 4), SEGA_ERR_INVALID_ARG, "another m")
+        XCTAssertEqual(run(e1, m: 4, k: 5), SEGA_ERR_INVALID_ARG, "another k")
+        XCTAssertEqual(run(e1, m: 4, k: 4, amask: true), SEGA_ERR_INVALID_ARG, "with an A mask")
+        if isas.count > 1 { XCTAssertEqual(run(e2, m: 4, k: 4), SEGA_ERR_INVALID_ARG, "packed on another ISA's engine") }
+        XCTAssertEqual(sega_gemm_packed_a_floats(nil, 4, 8, 4), 0)
+        XCTAssertEqual(sega_gemm_packed_a_floats(e1, -1, 8, 4), 0)
+        XCTAssertEqual(sega_gemm_pack_a(e1, 0, 4, 8, 4, a, 3, &pk), SEGA_ERR_INVALID_ARG, "lda below k")
+        XCTAssertEqual(sega_gemm_pack_a(e1, 0, 4, 8, 4, nil, 4, &pk), SEGA_ERR_INVALID_ARG, "no A")
+        XCTAssertEqual(sega_gemm_pack_a(nil, 0, 4, 8, 4, a, 4, &pk), SEGA_ERR_INVALID_ARG, "no engine")
     }
 
     /// The column bias (a linear layer's: C starts as bias[j]) gives the bytes of filling C with
@@ -276,7 +349,7 @@ final class GemmExtKernelTests: XCTestCase {
                         var got = [Float](repeating: .nan, count: n), gm = [UInt8](repeating: 9, count: n)
                         gm.withUnsafeMutableBufferPointer { mp in
                             var x = sega_gemm_ext(batch: 1, b_stride: 0, c_stride: 0, row_bias: nil, act: Int32(act.rawValue),
-                                                  mask: mp.baseAddress, b_mask: nil, a_mask: nil, col_bias: nil)
+                                                  mask: mp.baseAddress, b_mask: nil, a_mask: nil, col_bias: nil, a_packed: nil)
                             XCTAssertEqual(sega_sgemm_ex(e, 0, 0, 1, Int32(n), 1, alpha, [1], 1, b, Int32(n), 0, &got, Int32(n), &x), SEGA_OK)
                         }
                         let tag = "\(String(cString: sega_isa_name(isa))) n \(n) alpha \(alpha) act \(act)"
@@ -336,7 +409,7 @@ extension GemmExtKernelTests {
                         let st = bias.withUnsafeBufferPointer { bp in gm.withUnsafeMutableBufferPointer { mp in
                             var x = sega_gemm_ext(batch: Int32(batch), b_stride: k * per, c_stride: m * per,
                                                   row_bias: withBias ? bp.baseAddress : nil, act: Int32(act.rawValue),
-                                                  mask: mp.baseAddress, b_mask: nil, a_mask: nil, col_bias: nil)
+                                                  mask: mp.baseAddress, b_mask: nil, a_mask: nil, col_bias: nil, a_packed: nil)
                             return sega_sgemm_ex(e, 0, 0, Int32(m), Int32(batch * per), Int32(k), alpha, a, Int32(k),
                                                  b, Int32(per), 0, &got, Int32(per), &x)
                         } }

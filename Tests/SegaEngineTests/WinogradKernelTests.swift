@@ -283,7 +283,8 @@ final class WinogradKernelTests: XCTestCase {
                                         x: x, wt: wt, b: b, seed: seed)
                 let wi = try Self.runOp(policy: .always, weightIsInput: weightIsInput, n: n, k: k, m: m, h: h, w: w,
                                         x: x, wt: wt, b: b, seed: seed)
-                XCTAssertEqual(im.prepared, 0)
+                // im2col: the weights packed once as the SGEMM's A (forward W, input gradient W^T).
+                XCTAssertEqual(im.prepared, Self.im2colPackedBytes(k: k, m: m, h: h, w: w))
                 let tile = sega_wino_tile(Int32(k), Int32(m), Int32(h), Int32(w))
                 XCTAssertEqual(wi.prepared, Int(sega_wino_weight_floats(tile, Int32(m), Int32(k)) + sega_wino_weight_floats(tile, Int32(k), Int32(m))) * 4)
                 let ymax = Double(im.y.map { abs($0) }.max()!), dmax = Double(im.dx.map { abs($0) }.max()!)
@@ -315,6 +316,16 @@ final class WinogradKernelTests: XCTestCase {
         }
     }
 
+    /// Prepared bytes of the im2col path of a 3x3 k -> m convolution on h x w with a backward:
+    /// each weight packed once for the forward and the input gradient (maps of at most
+    /// `Conv2d.packColumns` columns per band), else none.
+    static func im2colPackedBytes(k: Int, m: Int, h: Int, w: Int) -> Int {
+        let cols = min(Conv2d.bandRows(kdim: k * 9, ow: w, oh: h), h) * w
+        guard cols <= Conv2d.packColumns else { return 0 }
+        let bytes = Int(sega_gemm_packed_a_floats_max(Int32(m), Int32(k * 9)) + sega_gemm_packed_a_floats_max(Int32(k * 9), Int32(m))) * 4
+        return (bytes + 63) / 64 * 64   // the plan's 64-byte granularity
+    }
+
     /// `.auto` takes the path where `winogradPays` says so and nowhere else.
     func testAutoPolicyFollowsTheGate() throws {
         XCTAssertTrue(Conv2d.winogradPays(cin: 64, cout: 64, h: 56, w: 56))
@@ -325,7 +336,9 @@ final class WinogradKernelTests: XCTestCase {
             let r = try Self.runOp(policy: .auto, weightIsInput: false, n: 1, k: k, m: m, h: h, w: h,
                                    x: [Float](repeating: 0.5, count: k * h * h), wt: [Float](repeating: 0.1, count: m * k * 9),
                                    b: [Float](repeating: 0, count: m), seed: [Float](repeating: 1, count: m * h * h))
-            XCTAssertEqual(r.prepared > 0, expect, "\(k) -> \(m) at \(h)x\(h)")
+            let tile = sega_wino_tile(Int32(k), Int32(m), Int32(h), Int32(h))
+            let wino = Int(sega_wino_weight_floats(tile, Int32(m), Int32(k)) + sega_wino_weight_floats(tile, Int32(k), Int32(m))) * 4
+            XCTAssertEqual(r.prepared, expect ? wino : Self.im2colPackedBytes(k: k, m: m, h: h, w: h), "\(k) -> \(m) at \(h)x\(h)")
         }
     }
 

@@ -86,6 +86,17 @@ public final class Conv2d: Op {
     /// forward must pack them (the weight is not a constant), and the workspace's thread slots.
     private var winoFwd: UnsafeMutablePointer<Float>?, winoBwd: UnsafeMutablePointer<Float>?
     private var winoRepack = false, winoSlots = 1, winoTile: Int32 = 2
+    /// GEMM paths with few columns per call (`packColumns`): each group's W_g (forward) and W_g^T
+    /// (input gradient; nil: not planned) packed once as the SGEMM's A operand
+    /// (`sega_gemm_pack_a`, group g at `g * packStride`), or by each forward when the weight is
+    /// not a constant; nil: packed by every SGEMM call as before.
+    private var packFwd: UnsafeMutablePointer<Float>?, packBwd: UnsafeMutablePointer<Float>?
+    private var packFwdStride = 0, packBwdStride = 0, packRepack = false
+
+    /// Columns per SGEMM call up to which the GEMM paths pack their weights once: on small maps
+    /// each weight is used by few columns, so packing it on every call costs a larger share.
+    /// Tests set it (0: never; the results are the same bytes either way).
+    nonisolated(unsafe) public static var packColumns = 4096
 
     /// Which eligible convolutions (dense 3x3, stride 1, padding 1) take the Winograd path:
     /// `.auto` those `winogradPays` accepts, `.always` all, `.never` none. Tests set it.
@@ -243,9 +254,31 @@ public final class Conv2d: Op {
     /// Winograd: the packed weights of the forward, and of the input gradient when there is a
     /// backward.
     public func preparedBytes(_ inputs: [[Int]], output: [Int], withGradient: Bool) -> Int {
-        guard pathFor(inputs, output: output) == .winograd else { return 0 }
+        guard pathFor(inputs, output: output) == .winograd else {
+            let f = packFloats(inputs, output: output)
+            return groups * (f.fwd + (withGradient ? f.bwd : 0)) * 4
+        }
         let cin = Int32(inputs[0][1]), cout = Int32(inputs[1][0]), tile = Conv2d.winogradTile(inputs[0], inputs[1])
         return (Int(sega_wino_weight_floats(tile, cout, cin)) + (withGradient ? Int(sega_wino_weight_floats(tile, cin, cout)) : 0)) * 4
+    }
+
+    /// Columns of the forward SGEMM calls on the GEMM paths (pointwise: a whole image's plane;
+    /// general: one im2col band), nil on the other paths.
+    private func gemmColumns(_ inputs: [[Int]], output: [Int]) -> Int? {
+        switch pathFor(inputs, output: output) {
+        case .pointwise: return output[2] * output[3]
+        case .general:
+            let k = (inputs[0][1] / groups) * inputs[1][2] * inputs[1][3]
+            return min(Conv2d.bandRows(kdim: k, ow: output[3], oh: output[2]), output[2]) * output[3]
+        case .depthwise, .winograd: return nil
+        }
+    }
+
+    /// Floats of one group's packed W_g (forward) and W_g^T (input gradient), 0 when not packed.
+    private func packFloats(_ inputs: [[Int]], output: [Int]) -> (fwd: Int, bwd: Int) {
+        guard let cols = gemmColumns(inputs, output: output), cols <= Conv2d.packColumns else { return (0, 0) }
+        let wsh = inputs[1], coutG = wsh[0] / groups, k = wsh[1] * wsh[2] * wsh[3]
+        return (Int(sega_gemm_packed_a_floats_max(Int32(coutG), Int32(k))), Int(sega_gemm_packed_a_floats_max(Int32(k), Int32(coutG))))
     }
 
     /// The Winograd tile side for x and weight shapes (`sega_wino_tile`).
@@ -278,6 +311,35 @@ public final class Conv2d: Op {
         ws = b.workspace.assumingMemoryBound(to: Float.self)
         mask = activation != .none && dy != nil ? b.saved.bindMemory(to: UInt8.self, capacity: n * outImage) : nil
         if path == .winograd { bindWinograd(b) }
+        let f = packFloats(b.inputShapes, output: b.outputShape)
+        packFwd = nil; packBwd = nil
+        if f.fwd > 0 {
+            let withBwd = dy != nil && dx != nil   // then the plan has a backward: both sets are there
+            let p = b.prepared.bindMemory(to: Float.self, capacity: groups * (f.fwd + (withBwd ? f.bwd : 0)))
+            packFwd = p
+            packBwd = withBwd ? p + groups * f.fwd : nil
+            (packFwdStride, packBwdStride) = f
+            packRepack = !b.inputIsConstant[1]
+            if !packRepack { packWeights() }
+        }
+    }
+
+    /// Packs each group's W_g and, when the input gradient is planned, W_g^T (sega_gemm_pack_a),
+    /// for the micro-kernel the engine picks for the first band's width (any other band runs the
+    /// same one: the same bytes).
+    private func packWeights() {
+        let cols = path == .pointwise ? ohw : min(bandRows, Int(geom.oh)) * Int(geom.ow)
+        for gi in 0..<groups {
+            let wg = w + gi * coutG * kdim
+            if let p = packFwd {
+                let st = sega_gemm_pack_a(engine, 0, Int32(coutG), Int32(cols), Int32(kdim), wg, Int32(kdim), p + gi * packFwdStride)
+                precondition(st == SEGA_OK, "sega_gemm_pack_a from conv2d: \(String(cString: sega_status_message(st)))")
+            }
+            if let p = packBwd {
+                let st = sega_gemm_pack_a(engine, 1, Int32(kdim), Int32(cols), Int32(coutG), wg, Int32(kdim), p + gi * packBwdStride)
+                precondition(st == SEGA_OK, "sega_gemm_pack_a from conv2d: \(String(cString: sega_status_message(st)))")
+            }
+        }
     }
 
     /// Points the packed weight sets into the prepared memory and packs them now if the weight
@@ -319,8 +381,10 @@ public final class Conv2d: Op {
         case .depthwise:
             sega_dwconv_fwd_batch(engine, &g, Int32(n), x, w, bias, y, activation.code, mask)
         case .pointwise:
+            if packRepack { packWeights() }
             pointwiseForward()
         case .general:
+            if packRepack { packWeights() }
             for i in 0..<n { for gi in 0..<groups { generalForward(image: i, group: gi) } }
         case .winograd:
             if winoRepack { packWinograd() }
@@ -334,7 +398,7 @@ public final class Conv2d: Op {
     @inline(__always)
     private func epilogue(bias b: UnsafePointer<Float>?, maskAt at: Int, batch: Int = 1) -> sega_gemm_ext {
         sega_gemm_ext(batch: Int32(batch), b_stride: inImage, c_stride: outImage, row_bias: b,
-                      act: activation.code, mask: mask.map { $0 + at }, b_mask: nil, a_mask: nil, col_bias: nil)
+                      act: activation.code, mask: mask.map { $0 + at }, b_mask: nil, a_mask: nil, col_bias: nil, a_packed: nil)
     }
 
     /// y = W x (+ b, act) for 1x1 stride-1 unpadded convolutions: x is the im2col matrix already.
@@ -342,6 +406,7 @@ public final class Conv2d: Op {
     private func pointwiseForward() {
         if groups == 1 {
             var ext = epilogue(bias: bias, maskAt: 0, batch: n)
+            ext.a_packed = UnsafePointer(packFwd)
             opSgemmEx(engine, 0, 0, Int32(cout), Int32(n * ohw), Int32(kdim), 1, w, Int32(kdim), x, Int32(ohw),
                       0, y, Int32(ohw), &ext)
             return
@@ -350,6 +415,7 @@ public final class Conv2d: Op {
             for gi in 0..<groups {
                 let o = i * outImage + gi * coutG * ohw
                 var ext = epilogue(bias: bias.map { $0 + gi * coutG }, maskAt: o)
+                ext.a_packed = UnsafePointer(packFwd.map { $0 + gi * packFwdStride })
                 opSgemmEx(engine, 0, 0, Int32(coutG), Int32(ohw), Int32(kdim), 1, w + gi * coutG * kdim, Int32(kdim),
                           x + i * inImage + gi * cinG * hw, Int32(ohw), 0, y + o, Int32(ohw), &ext)
             }
@@ -365,6 +431,7 @@ public final class Conv2d: Op {
             let r1 = min(r0 + bandRows, Int(geom.oh)), cols = (r1 - r0) * Int(geom.ow)
             im2colBand(xg, r0, r1)
             var ext = epilogue(bias: bias.map { $0 + gi * coutG }, maskAt: o + r0 * Int(geom.ow))
+            ext.a_packed = UnsafePointer(packFwd.map { $0 + gi * packFwdStride })
             opSgemmEx(engine, 0, 0, Int32(coutG), Int32(cols), Int32(kdim), 1,
                       wg, Int32(kdim), ws, Int32(cols), 0, y + o + r0 * Int(geom.ow), Int32(ohw), &ext)
             r0 = r1
@@ -450,7 +517,7 @@ public final class Conv2d: Op {
     private func masked(a at: Int? = nil, b bt: Int? = nil, batch: Int = 1) -> sega_gemm_ext {
         sega_gemm_ext(batch: Int32(batch), b_stride: outImage, c_stride: inImage, row_bias: nil, act: 0, mask: nil,
                       b_mask: bt.flatMap { o in mask.map { UnsafePointer($0 + o) } },
-                      a_mask: at.flatMap { o in mask.map { UnsafePointer($0 + o) } }, col_bias: nil)
+                      a_mask: at.flatMap { o in mask.map { UnsafePointer($0 + o) } }, col_bias: nil, a_packed: nil)
     }
 
     /// 1x1: dW_g += dy_g x_g^T per image; dx += W^T dy (one SGEMM over every image for one group).
@@ -469,6 +536,7 @@ public final class Conv2d: Op {
         let beta: Float = dxOverwrite ? 0 : 1   // overwrite: every element of dx is in one of the products
         if groups == 1 {   // dx [K x n*ohw] += W^T [K x cout] * dy [cout x n*ohw], images as column blocks
             var ext = masked(b: 0, batch: n)
+            ext.a_packed = UnsafePointer(packBwd)
             opSgemmEx(engine, 1, 0, Int32(kdim), Int32(n * ohw), Int32(cout), 1, w, Int32(kdim), dy, Int32(ohw),
                       beta, dx, Int32(ohw), &ext)
             return
@@ -477,6 +545,7 @@ public final class Conv2d: Op {
             for gi in 0..<groups {   // dx_g += W_g^T [K x coutG] * dy_g [coutG x ohw]
                 let o = i * outImage + gi * coutG * ohw
                 var ext = masked(b: o)
+                ext.a_packed = UnsafePointer(packBwd.map { $0 + gi * packBwdStride })
                 opSgemmEx(engine, 1, 0, Int32(kdim), Int32(ohw), Int32(coutG), 1, w + gi * coutG * kdim, Int32(kdim),
                           dy + o, Int32(ohw), beta, dx + i * inImage + gi * cinG * hw, Int32(ohw), &ext)
             }
@@ -498,6 +567,7 @@ public final class Conv2d: Op {
             if let bd = band(r0, r1) {
                 var bg = bd.geom
                 var ext = masked(b: o + r0 * ow)
+                ext.a_packed = UnsafePointer(packBwd.map { $0 + gi * packBwdStride })
                 opSgemmEx(engine, 1, 0, Int32(kdim), Int32(cols), Int32(coutG), 1,
                           wg, Int32(kdim), dyg + r0 * ow, Int32(ohw), 0, ws, Int32(cols), &ext)
                 if bd.shift == 0 {

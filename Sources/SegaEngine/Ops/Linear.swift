@@ -50,7 +50,7 @@ public final class Linear: Op {
         // Rows start as the bias (each GEMM thread fills its own part) and the product is
         // accumulated onto them.
         var ext = sega_gemm_ext(batch: 1, b_stride: 0, c_stride: 0, row_bias: nil, act: 0, mask: nil,
-                                b_mask: nil, a_mask: nil, col_bias: bias)
+                                b_mask: nil, a_mask: nil, col_bias: bias, a_packed: nil)
         opSgemmEx(engine, 0, 1, m, outF, inF, 1, x, inF, w, inF, 0, y, outF, &ext)
     }
 
