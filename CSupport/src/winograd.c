@@ -321,6 +321,7 @@ sega_status sega_wino_conv(sega_engine *e, const sega_wino_args *a) {
     if (!e || !a || !valid_tile(a->tile) || a->n < 1 || a->k < 1 || a->m < 1 || a->h < 1 || a->w < 1 || a->slots < 1)
         return SEGA_ERR_INVALID_ARG;
     if (!a->src || !a->packed || !a->dst || !a->ws || (a->mask && a->act == SEGA_ACT_NONE)) return SEGA_ERR_INVALID_ARG;
+    if ((uintptr_t)a->ws % 64 != 0) return SEGA_ERR_INVALID_ARG;   // the kernels' aligned loads
     wino_job j;
     j.a = a;
     j.T = a->tile;

@@ -222,9 +222,11 @@ final class WinogradKernelTests: XCTestCase {
         defer { sega_engine_destroy(e) }
         let y = UnsafeMutablePointer<Float>.allocate(capacity: 4), x = UnsafeMutablePointer<Float>.allocate(capacity: 4)
         let wsFloats = Int(sega_wino_ws_floats(2, 1, 1, 2, 1)), pkFloats = Int(sega_wino_weight_floats(2, 1, 1))
-        let ws = UnsafeMutablePointer<Float>.allocate(capacity: wsFloats), pk = UnsafeMutablePointer<Float>.allocate(capacity: pkFloats)
-        defer { y.deallocate(); x.deallocate(); ws.deallocate(); pk.deallocate() }
-        x.initialize(repeating: 0, count: 4); ws.initialize(repeating: 0, count: wsFloats); pk.initialize(repeating: 0, count: pkFloats)
+        // The workspace must be 64-byte aligned (sega_wino_args): the transforms' aligned loads.
+        let wsRaw = UnsafeMutableRawPointer.allocate(byteCount: (wsFloats + 16) * 4, alignment: 64)
+        let ws = wsRaw.bindMemory(to: Float.self, capacity: wsFloats + 16), pk = UnsafeMutablePointer<Float>.allocate(capacity: pkFloats)
+        defer { y.deallocate(); x.deallocate(); wsRaw.deallocate(); pk.deallocate() }
+        x.initialize(repeating: 0, count: 4); ws.initialize(repeating: 0, count: wsFloats + 16); pk.initialize(repeating: 0, count: pkFloats)
         var a = sega_wino_args(tile: 2, n: 1, k: 1, m: 1, h: 2, w: 2, src: x, src_mask: nil, packed: pk, bias: nil, act: 0,
                                mask: nil, dst: y, accumulate: 0, ws: ws, slots: 1)
         XCTAssertEqual(sega_wino_conv(e, &a), SEGA_OK)
@@ -235,6 +237,8 @@ final class WinogradKernelTests: XCTestCase {
         bad = a; bad.tile = 3
         XCTAssertEqual(sega_wino_conv(e, &bad), SEGA_ERR_INVALID_ARG)
         bad = a; bad.slots = 0
+        XCTAssertEqual(sega_wino_conv(e, &bad), SEGA_ERR_INVALID_ARG)
+        bad = a; bad.ws = ws + 4   // 16 bytes off the required 64-byte alignment: refused, not a crash
         XCTAssertEqual(sega_wino_conv(e, &bad), SEGA_ERR_INVALID_ARG)
         bad = a; bad.act = Int32(SEGA_ACT_NONE.rawValue); bad.mask = UnsafeMutablePointer<UInt8>(bitPattern: 64)
         XCTAssertEqual(sega_wino_conv(e, &bad), SEGA_ERR_INVALID_ARG)
