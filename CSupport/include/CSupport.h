@@ -10,5 +10,4 @@
 #include "sega_pooling.h"
 #include "sega_eltwise.h"
 #include "sega_winograd.h"
-#include "sega_zero.h"
 #endif

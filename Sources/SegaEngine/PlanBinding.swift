@@ -98,10 +98,6 @@ struct PlanProgram {
     /// slot s, where slot 0 is before seeding and slot k + 1 is before backward op k.
     @usableFromInline let zeroList: ContiguousArray<(UnsafeMutableRawPointer, Int)>
     @usableFromInline let zeroSlot: ContiguousArray<Int>
-    /// `zeroList` as two arrays for `sega_zero_spans`, and the engine whose threads zero them.
-    @usableFromInline let zeroPointers: ContiguousArray<UnsafeMutableRawPointer?>
-    @usableFromInline let zeroBytes: ContiguousArray<Int>
-    @usableFromInline let engine: OpaquePointer
     /// (seed, gradient, count) of every seeded output.
     @usableFromInline let seeds: ContiguousArray<(UnsafeMutablePointer<Float>, UnsafeMutablePointer<Float>, Int)>
 
@@ -126,9 +122,6 @@ struct PlanProgram {
         forwardOps = fwd
         backwardOps = bwd
         (zeroList, zeroSlot) = Self.zeroing(sc, b, skip: overwritten)
-        zeroPointers = ContiguousArray(zeroList.map { Optional($0.0) })
-        zeroBytes = ContiguousArray(zeroList.map(\.1))
-        engine = context.raw
         var seeds = ContiguousArray<(UnsafeMutablePointer<Float>, UnsafeMutablePointer<Float>, Int)>()
         var seeded = Set<Int>()
         for o in t.outputs where t.hasGrad[o.id] && seeded.insert(o.id).inserted {
@@ -190,26 +183,16 @@ struct PlanProgram {
         while i < forwardOps.count { forwardOps[i].forward(); i += 1 }
     }
 
-    /// Zero the gradient buffers of slot s (split over the engine's threads).
-    @inlinable
-    func zero(slot s: Int) {
-        let from = zeroSlot[s], to = zeroSlot[s + 1]
-        guard to > from else { return }
-        zeroPointers.withUnsafeBufferPointer { p in
-            zeroBytes.withUnsafeBufferPointer { b in
-                sega_zero_spans(engine, p.baseAddress! + from, b.baseAddress! + from, Int32(to - from))
-            }
-        }
-    }
-
     @inlinable
     func backward() {
-        zero(slot: 0)
+        var z = 0, zEnd = zeroSlot[1]
+        while z < zEnd { memset(zeroList[z].0, 0, zeroList[z].1); z += 1 }
         var i = 0
         while i < seeds.count { seeds[i].1.update(from: seeds[i].0, count: seeds[i].2); i += 1 }
         i = 0
         while i < backwardOps.count {
-            zero(slot: i + 1)
+            zEnd = zeroSlot[i + 2]
+            while z < zEnd { memset(zeroList[z].0, 0, zeroList[z].1); z += 1 }
             backwardOps[i].backward(); i += 1
         }
     }
