@@ -68,6 +68,12 @@ public protocol Op: AnyObject {
     /// the first writer of that gradient, the plan skips zeroing it and sets
     /// `OpBinding.inputGradOverwrite[k]`. Default: false (always safe).
     func overwritesInputGradient(_ k: Int, inputs: [[Int]], output: [Int]) -> Bool
+    /// Whether the output is input 0's elements in the same row-major order (a view, e.g.
+    /// reshape). The plan then gives the output input 0's buffer (`OpBinding.output ==
+    /// inputs[0]`: forward must not copy), and, when this op is the only consumer of input 0 on
+    /// a gradient path and input 0 is not an output, the output gradient input 0's gradient
+    /// buffer (`outputGrad == inputGrads[0]`: backward must not add). Default: false.
+    var outputAliasesInput: Bool { get }
 }
 
 extension Op {
@@ -80,6 +86,7 @@ extension Op {
     }
     public var savedFilledAtBind: Bool { true }
     public func overwritesInputGradient(_ k: Int, inputs: [[Int]], output: [Int]) -> Bool { false }
+    public var outputAliasesInput: Bool { false }
 }
 
 /// `backwardReads` answer: nothing but the gradients (and saved state/workspace).

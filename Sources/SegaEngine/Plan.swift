@@ -11,10 +11,15 @@ public struct PlanOptions {
     /// reusing memory by liveness, so `buffer(_:)` / `gradient(_:)` of intermediate tensors stay
     /// readable after `forward()` / `backward()`. Costs memory; for debugging and tests.
     public var keepIntermediates: Bool = false
-    public init(memoryLimit: Int? = nil, debugCanaries: Bool = false, keepIntermediates: Bool = false) {
+    /// Give the output of a view op (`Op.outputAliasesInput`, e.g. reshape) its input's buffer
+    /// (see `PlanAliases`). False plans views as copies (tests compare the two; same bytes).
+    public var aliasViews: Bool = true
+    public init(memoryLimit: Int? = nil, debugCanaries: Bool = false, keepIntermediates: Bool = false,
+                aliasViews: Bool = true) {
         self.memoryLimit = memoryLimit
         self.debugCanaries = debugCanaries
         self.keepIntermediates = keepIntermediates
+        self.aliasViews = aliasViews
     }
     /// Whether buffers are shared by liveness (neither option asks for one buffer per tensor).
     var reusesMemory: Bool { !(keepIntermediates || debugCanaries) }
@@ -32,7 +37,7 @@ struct PlanSchedule {
 
     init(graph: Graph, outputs: [Tensor], gradientsFor: [Tensor], options: PlanOptions, threads: Int) throws {
         self.options = options
-        timeline = try PlanTimeline(graph: graph, outputs: outputs, gradientsFor: gradientsFor)
+        timeline = try PlanTimeline(graph: graph, outputs: outputs, gradientsFor: gradientsFor, aliasViews: options.aliasViews)
         sizes = PlanSizes(timeline, threads: threads)
         liveness = PlanLiveness(timeline, sizes, reuse: options.reusesMemory)
         let placement: PlanLayout.Placement = options.debugCanaries ? .canaries : options.reusesMemory ? .packed : .sideBySide

@@ -25,14 +25,19 @@ struct PlanBinding {
         let t = sc.timeline
         var values = [UnsafeMutablePointer<Float>?](repeating: nil, count: t.nodes.count), grads = values
         var constants: [ConstantData] = []
+        let a = t.aliases
         for i in t.nodes.indices where t.needed[i] {
             if case .constant(let d) = t.nodes[i].kind {
                 constants.append(d)
                 values[i] = d.pointer
+            } else if a.isValueAlias(i) {
+                values[i] = values[a.valueRoot[i]]   // roots come first (topological order)
             } else {
                 values[i] = Self.floats(blockPointers[sc.liveness.valueBlock[i]], product(t.nodes[i].shape))
             }
-            if t.hasGrad[i] { grads[i] = Self.floats(blockPointers[sc.liveness.gradBlock[i]], product(t.nodes[i].shape)) }
+            guard t.hasGrad[i] else { continue }
+            grads[i] = a.isGradientAlias(i) ? grads[a.gradRoot[i]]
+                : Self.floats(blockPointers[sc.liveness.gradBlock[i]], product(t.nodes[i].shape))
         }
         var seedOf = [Int: UnsafeMutablePointer<Float>]()
         for o in t.outputs where t.hasGrad[o.id] && seedOf[o.id] == nil {
@@ -110,7 +115,7 @@ struct PlanProgram {
                                   workspace: b.pointer(sc.liveness.workspace(of: i)), saved: b.pointer(sc.liveness.saved(of: i)),
                                   prepared: b.pointer(sc.liveness.prepared(of: i)),
                                   inputIsConstant: ins.map { t.nodes[$0].kind.isConstant },
-                                  inputGradOverwrite: ins.indices.map { k in overwritten[ins[k]].map { $0.writer == i && $0.input == k } ?? false }))
+                                  inputGradOverwrite: ins.indices.map { k in overwritten[t.aliases.gradRoot[ins[k]]].map { $0.writer == i && $0.input == k } ?? false }))
             fwd.append(op)
         }
         for i in t.backwardNodes { if case .op(let op, _) = t.nodes[i].kind { bwd.append(op) } }
@@ -125,18 +130,20 @@ struct PlanProgram {
         self.seeds = seeds
     }
 
-    /// The gradients whose first writer overwrites them (`Op.overwritesInputGradient`), each
-    /// with that writer (op node) and the input index it has there: these are not zeroed. A
-    /// gradient the writer receives through two of its inputs is left out (it accumulates twice).
+    /// The gradient buffers (by gradient root) whose first writer overwrites them
+    /// (`Op.overwritesInputGradient`), each with that writer (op node) and the input index it
+    /// has there: these are not zeroed. A buffer the writer receives through two of its inputs
+    /// (directly or through aliases) is left out (it accumulates twice).
     private static func overwrittenGradients(_ sc: PlanSchedule) -> [Int: (writer: Int, input: Int)] {
-        let t = sc.timeline
+        let t = sc.timeline, a = t.aliases
         var writerAt = [Int: Int]()   // backward step -> op node
         for i in t.forwardNodes where t.backwardStep[i] >= 0 { writerAt[t.backwardStep[i]] = i }
+        let seeded = Self.seededRoots(t)
         var out = [Int: (writer: Int, input: Int)]()
-        for j in t.nodes.indices where t.hasGrad[j] && !t.isOutput[j] {
+        for j in t.nodes.indices where t.hasGrad[j] && !a.isGradientAlias(j) && !seeded.contains(j) {
             let w = sc.liveness.firstWrite[j]
             guard w != Int.max, let i = writerAt[w], case .op(let op, let ins) = t.nodes[i].kind else { continue }
-            let ks = ins.indices.filter { ins[$0] == j }
+            let ks = ins.indices.filter { a.gradRoot[ins[$0]] == j && t.hasGrad[ins[$0]] }
             guard ks.count == 1,
                   op.overwritesInputGradient(ks[0], inputs: ins.map { t.nodes[$0].shape }, output: t.nodes[i].shape)
             else { continue }
@@ -145,13 +152,19 @@ struct PlanProgram {
         return out
     }
 
-    /// Gradients are zeroed right before their first writer (outputs' are seeded instead), except
-    /// those the first writer overwrites (`skip`).
+    /// Gradient roots whose buffer holds an output's gradient (seeded, never zeroed).
+    private static func seededRoots(_ t: PlanTimeline) -> Set<Int> {
+        Set(t.outputs.filter { t.hasGrad[$0.id] }.map { t.aliases.gradRoot[$0.id] })
+    }
+
+    /// Gradient buffers are zeroed right before their first writer (outputs' are seeded
+    /// instead), except those the first writer overwrites (`skip`). Aliases share their root's.
     private static func zeroing(_ sc: PlanSchedule, _ b: PlanBinding, skip: [Int: (writer: Int, input: Int)])
         -> (ContiguousArray<(UnsafeMutableRawPointer, Int)>, ContiguousArray<Int>) {
         let t = sc.timeline
+        let seeded = Self.seededRoots(t)
         var zeroAt = [[Int]](repeating: [], count: t.backwardNodes.count + 1)
-        for i in t.nodes.indices where t.hasGrad[i] && !t.isOutput[i] && skip[i] == nil {
+        for i in t.nodes.indices where t.hasGrad[i] && !t.aliases.isGradientAlias(i) && !seeded.contains(i) && skip[i] == nil {
             let w = sc.liveness.firstWrite[i]
             zeroAt[w == Int.max ? 0 : w - t.seedStep].append(i)
         }

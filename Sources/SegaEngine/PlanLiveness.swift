@@ -28,15 +28,16 @@ struct PlanLiveness {
 
     /// The blocks in creation order (placement breaks ties by it).
     private(set) var blocks: [Block] = []
-    /// Block of each node's value, gradient, saved memory, workspace and output seed (-1: none).
+    /// Block of each node's value, gradient, saved memory, workspace and output seed (-1: none;
+    /// an alias has its root's value / gradient block).
     private(set) var valueBlock: [Int], gradBlock: [Int], savedBlock: [Int], preparedBlock: [Int], workspaceBlock: [Int], seedBlock: [Int]
     /// A 64-byte block standing in for zero-byte needs.
     private(set) var emptyBlock = -1
     /// Without reuse, the one workspace every op shares (-1 with reuse: per-op workspaces).
     private(set) var sharedWorkspace = -1
-    /// First backward step that writes each gradient (Int.max: none).
+    /// First backward step that writes each gradient buffer, by gradient root (Int.max: none).
     let firstWrite: [Int]
-    /// Last step that reads each value (-1: none).
+    /// Last step that reads each value buffer, by value root (-1: none).
     private let lastRead: [Int]
     private let reuse: Bool, lastStep: Int
     let stepCount: Int
@@ -59,8 +60,11 @@ struct PlanLiveness {
         }
     }
 
-    /// The last step reading each value and the first step writing each gradient.
+    /// The last step reading each value and the first step writing each gradient, by storage:
+    /// an alias's reads and writes count for its root (`PlanAliases`), and a view whose gradient
+    /// is an alias writes nothing.
     private static func accesses(_ t: PlanTimeline) -> (lastRead: [Int], firstWrite: [Int]) {
+        let a = t.aliases
         var lastRead = [Int](repeating: -1, count: t.nodes.count)
         var firstWrite = [Int](repeating: Int.max, count: t.nodes.count)
         for i in t.forwardNodes {
@@ -73,13 +77,14 @@ struct PlanLiveness {
                 readsIn = r.inputs; readsOut = r.output
             }
             for (k, j) in ins.enumerated() {
-                lastRead[j] = max(lastRead[j], fstep)
+                let v = a.valueRoot[j], g = a.gradRoot[j]
+                lastRead[v] = max(lastRead[v], fstep)
                 if t.hasGrad[i] {
-                    if readsIn[k] { lastRead[j] = max(lastRead[j], bstep) }
-                    if t.hasGrad[j] { firstWrite[j] = min(firstWrite[j], bstep) }
+                    if readsIn[k] { lastRead[v] = max(lastRead[v], bstep) }
+                    if t.hasGrad[j] && a.gradRoot[i] != g { firstWrite[g] = min(firstWrite[g], bstep) }
                 }
             }
-            if t.hasGrad[i] && readsOut { lastRead[i] = max(lastRead[i], bstep) }
+            if t.hasGrad[i] && readsOut { lastRead[a.valueRoot[i]] = max(lastRead[a.valueRoot[i]], bstep) }
         }
         return (lastRead, firstWrite)
     }
@@ -98,22 +103,35 @@ struct PlanLiveness {
         return blocks.count - 1
     }
 
-    /// Inputs live all pass; op values from their step to their last reader (outputs: to the end).
+    /// Inputs live all pass; op values from their step to the last reader of any alias (to the
+    /// end if one is an output). Aliases take their root's block.
     private mutating func addValueBlocks(_ t: PlanTimeline) {
+        let a = t.aliases
+        var isOutput = t.isOutput
+        for i in t.nodes.indices where t.needed[i] && t.isOutput[i] { isOutput[a.valueRoot[i]] = true }
         for i in t.nodes.indices where t.needed[i] && !t.nodes[i].kind.isConstant {
+            guard !a.isValueAlias(i) else { valueBlock[i] = valueBlock[a.valueRoot[i]]; continue }
             let fstep = t.forwardStep[i]
-            let live = t.nodes[i].kind.isOp ? fstep...(t.isOutput[i] ? lastStep : max(lastRead[i], fstep)) : 0...lastStep
+            let live = t.nodes[i].kind.isOp ? fstep...(isOutput[i] ? lastStep : max(lastRead[i], fstep)) : 0...lastStep
             valueBlock[i] = add(.value, i, t.bytes(of: i), [live])
         }
     }
 
     /// Sources' and outputs' gradients live to the end; others from their first writer (or the
-    /// seed step) to their node's backward.
+    /// seed step) to their node's backward. A gradient shared by aliases lives over the union of
+    /// what each of them needs; aliases take their root's block.
     private mutating func addGradientBlocks(_ t: PlanTimeline) {
+        let a = t.aliases
+        var start = [Int](repeating: Int.max, count: t.nodes.count), end = [Int](repeating: -1, count: t.nodes.count)
         for i in t.nodes.indices where t.hasGrad[i] {
-            let start = t.isSource[i] ? 0 : (t.isOutput[i] || firstWrite[i] == Int.max ? t.seedStep : firstWrite[i])
-            let end = (t.isSource[i] || t.isOutput[i] || t.backwardStep[i] < 0) ? lastStep : t.backwardStep[i]
-            gradBlock[i] = add(.gradient, i, t.bytes(of: i), [start...max(end, start)])
+            let r = a.gradRoot[i]
+            let s = t.isSource[i] ? 0 : (t.isOutput[i] || firstWrite[r] == Int.max ? t.seedStep : firstWrite[r])
+            let e = (t.isSource[i] || t.isOutput[i] || t.backwardStep[i] < 0) ? lastStep : t.backwardStep[i]
+            start[r] = min(start[r], s); end[r] = max(end[r], e)
+        }
+        for i in t.nodes.indices where t.hasGrad[i] {
+            guard !a.isGradientAlias(i) else { gradBlock[i] = gradBlock[a.gradRoot[i]]; continue }
+            gradBlock[i] = add(.gradient, i, t.bytes(of: i), [start[i]...max(end[i], start[i])])
         }
     }
 

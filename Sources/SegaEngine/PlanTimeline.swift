@@ -19,12 +19,14 @@ struct PlanTimeline {
     let forwardNodes: [Int], backwardNodes: [Int]
     /// The step of each node's forward / backward call (-1: none).
     let forwardStep: [Int], backwardStep: [Int]
+    /// Views sharing their input's buffer (`PlanAliases`).
+    let aliases: PlanAliases
 
     var seedStep: Int { forwardNodes.count }
     var lastStep: Int { seedStep + backwardNodes.count }
     var stepCount: Int { lastStep + 1 }
 
-    init(graph: Graph, outputs: [Tensor], gradientsFor: [Tensor]) throws {
+    init(graph: Graph, outputs: [Tensor], gradientsFor: [Tensor], aliasViews: Bool = true) throws {
         let nodes = graph.nodes
         try Self.validate(nodes, outputs: outputs, gradientsFor: gradientsFor)
         self.nodes = nodes
@@ -45,6 +47,7 @@ struct PlanTimeline {
         for (k, i) in bwd.enumerated() { bstep[i] = fwd.count + 1 + k }
         forwardNodes = fwd; backwardNodes = bwd
         forwardStep = fstep; backwardStep = bstep
+        aliases = PlanAliases(nodes: nodes, needed: needed, hasGrad: hasGrad, isOutput: isOutput, enabled: aliasViews)
     }
 
     /// The input nodes of node i (none unless it is an op).

@@ -67,4 +67,58 @@ final class GradientOverwriteTests: XCTestCase {
         XCTAssertTrue(add.overwritesInputGradient(0, inputs: [[2, 3], [1, 3]], output: [2, 3]))
         XCTAssertFalse(add.overwritesInputGradient(1, inputs: [[2, 3], [1, 3]], output: [2, 3]))
     }
+
+    // MARK: GEMM ops
+
+    /// Linear and matmul as first writers: linear's dx, matmul operands that are not broadcast
+    /// (alpha 1) overwrite; shared operands (wb, and wa whose gradient sums six GEMMs), a matmul
+    /// of a tensor with itself and an alpha other than 1 accumulate. Reshapes in between (views
+    /// sharing the gradient).
+    private func runGemm(overwrite: Bool, threads: Int) throws -> ([UInt32], Int) {
+        var rng = TestRNG(61)
+        let g = Graph()
+        let x = try g.input([2, 3, 5, 4], name: "x"), y = try g.input([2, 3, 4, 6], name: "y")
+        let w = try g.constant(rng.array(16, -1, 1), [4, 4]), wb = try g.constant(rng.array(18, -1, 1), [6, 3])
+        let h = try g.linear(x, weight: w)                               // dx overwritten
+        let p = try g.matmul(g.reshape(h, [6, 5, 4]), g.reshape(y, [6, 4, 6]))   // dA, dB overwritten
+        let q = try g.matmul(g.reshape(p, [2, 3, 5, 6]), wb)             // dA overwritten; wb shared
+        let r = try g.matmul(q, q, transposeB: true)                     // q twice: accumulates
+        let s = try g.matmul(r, g.constant(rng.array(2 * 3 * 5 * 2, -1, 1), [2, 3, 5, 2]), alpha: 0.5)
+        let wa = try g.constant(rng.array(15, -1, 1), [3, 5])
+        let u = try g.matmul(wa, s)                                      // wa broadcast over 6 GEMMs: accumulates
+        let out = try g.sum(g.mul(g.gelu(u), g.constant(rng.array(36, -1, 1), u.shape)), axes: [0, 1, 2, 3])
+        let grads = [x, y, w, wb, wa]
+        let plan = try g.plan(try Context(threads: threads, overwritesGradients: overwrite), outputs: [out], gradientsFor: grads)
+        var r2 = TestRNG(62)
+        try plan.setInput(x, r2.array(x.count, -1, 1)); try plan.setInput(y, r2.array(y.count, -1, 1))
+        var bits: [UInt32] = []
+        for _ in 0..<2 {
+            for t in grads { plan.gradient(t)!.update(repeating: .nan) }   // overwritten or zeroed: never read
+            plan.forward(); plan.backward()
+            bits = grads.flatMap { plan.gradient($0)!.map(\.bitPattern) }
+        }
+        return (bits, plan.program.zeroList.reduce(0) { $0 + $1.1 })
+    }
+
+    func testGemmOverwrittenGradientsEqualZeroThenAccumulate() throws {
+        let (want, zeroedOff) = try runGemm(overwrite: false, threads: 1)
+        XCTAssertTrue(want.allSatisfy { Float(bitPattern: $0).isFinite })
+        for t in [1, 2, 3] {
+            let (got, zeroedOn) = try runGemm(overwrite: true, threads: t)
+            XCTAssertEqual(got, want, "threads \(t): overwritten gradient differs")
+            XCTAssertLessThan(zeroedOn, zeroedOff, "threads \(t): nothing was left unzeroed")
+            XCTAssertGreaterThan(zeroedOn, 0, "threads \(t): the shared A, q x q^T and alpha 0.5 still accumulate")
+        }
+    }
+
+    func testGemmOpsOfferOverwritingOnlyForWholeOperands() {
+        XCTAssertTrue(Linear().overwritesInputGradient(0, inputs: [[2, 5, 4], [3, 4]], output: [2, 5, 3]))
+        XCTAssertFalse(Linear().overwritesInputGradient(1, inputs: [[2, 5, 4], [3, 4]], output: [2, 5, 3]))
+        let mm = MatMul(), scaled = MatMul(alpha: 0.5)
+        XCTAssertTrue(mm.overwritesInputGradient(0, inputs: [[6, 5, 4], [6, 4, 3]], output: [6, 5, 3]))
+        XCTAssertTrue(mm.overwritesInputGradient(1, inputs: [[6, 5, 4], [6, 4, 3]], output: [6, 5, 3]))
+        XCTAssertFalse(mm.overwritesInputGradient(1, inputs: [[6, 5, 4], [4, 3]], output: [6, 5, 3]))
+        XCTAssertFalse(mm.overwritesInputGradient(0, inputs: [[1, 5, 4], [6, 4, 3]], output: [6, 5, 3]))
+        XCTAssertFalse(scaled.overwritesInputGradient(0, inputs: [[6, 5, 4], [6, 4, 3]], output: [6, 5, 3]))
+    }
 }

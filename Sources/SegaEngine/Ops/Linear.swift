@@ -3,7 +3,8 @@
 /// y = x W^T + b over the last dimension, PyTorch layout: x [..., in], weight [out, in],
 /// optional bias [out], y [..., out]. All leading dimensions are flattened into the GEMM's M, so
 /// a whole batch (or a token sequence) is one `sega_sgemm` call with trans_b.
-/// Backward: dx += dy W; when asked for, dW += dy^T x and db += column sums of dy.
+/// Backward: dx += dy W (or dx = dy W where the plan lets it overwrite); when asked for,
+/// dW += dy^T x and db += column sums of dy.
 public final class Linear: Op {
     public var name: String { "linear" }
     private var engine: OpaquePointer!
@@ -12,6 +13,8 @@ public final class Linear: Op {
     private var dx: UnsafeMutablePointer<Float>?, dw: UnsafeMutablePointer<Float>?, db: UnsafeMutablePointer<Float>?
     private var dy: UnsafeMutablePointer<Float>?
     private var m: Int32 = 0, inF: Int32 = 0, outF: Int32 = 0
+    /// dx is not zeroed before backward (this op is its first writer): overwrite it.
+    private var dxOverwrite = false
 
     public init() {}
 
@@ -41,6 +44,7 @@ public final class Linear: Op {
         m = Int32(product(Array(xs.dropLast()))); inF = Int32(wsh[1]); outF = Int32(wsh[0])
         engine = b.engine
         (x, w, bias, y, dx, dw, db, dy) = xWeightBuffers(b)
+        dxOverwrite = b.inputGradOverwrite[0]
     }
 
     // MARK: forward
@@ -60,12 +64,16 @@ public final class Linear: Op {
         xWeightBackwardReads(inputs, gradsNeeded: gradsNeeded)
     }
 
+    /// dx is one SGEMM (alpha 1) over all of x's rows, so it can start from beta 0: its sums
+    /// start from +0 and add products, never -0, the bits of an accumulation into zeros.
+    public func overwritesInputGradient(_ k: Int, inputs: [[Int]], output: [Int]) -> Bool { k == 0 }
+
     // MARK: backward
 
     public func backward() {
         guard let dy else { return }
         if let dx {   // dx [m x in] += dy [m x out] * W [out x in]
-            opSgemm(engine, 0, 0, m, inF, outF, 1, dy, outF, w, inF, 1, dx, inF)
+            opSgemm(engine, 0, 0, m, inF, outF, 1, dy, outF, w, inF, dxOverwrite ? 0 : 1, dx, inF)
         }
         if let dw {   // dW [out x in] += dy^T [out x m] * x [m x in]
             opSgemm(engine, 1, 0, outF, inF, m, 1, dy, outF, x, inF, 1, dw, inF)

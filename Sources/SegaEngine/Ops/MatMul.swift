@@ -4,7 +4,7 @@
 /// last two axes (read in place by sega_sgemm). Batch dimensions broadcast like NumPy (a rank-2
 /// operand is shared by every batch). When B is shared and A is not transposed, the batch is
 /// folded into M and one GEMM does the work (x [N, L, D] x W^T). Backward (beta = 1, so
-/// broadcast operands sum over their batches):
+/// broadcast operands sum over their batches; beta = 0 where the plan lets it overwrite):
 ///   dop(A) = alpha dC op(B)^T,  dop(B) = alpha op(A)^T dC.
 public final class MatMul: Op {
     public let transA: Bool, transB: Bool, alpha: Float
@@ -15,6 +15,8 @@ public final class MatMul: Op {
     private var m = 0, n = 0, k = 0, lda = 0, ldb = 0
     /// Per output batch: offsets (in floats) of its A and B matrices.
     private var aOff: [Int] = [], bOff: [Int] = []
+    /// beta of the dA / dB GEMMs: 0 where the plan lets backward overwrite that gradient.
+    private var betaA: Float = 1, betaB: Float = 1
 
     public init(transA: Bool = false, transB: Bool = false, alpha: Float = 1) {
         self.transA = transA; self.transB = transB; self.alpha = alpha
@@ -41,6 +43,7 @@ public final class MatMul: Op {
         engine = bd.engine
         a = bd.inputs[0]; b = bd.inputs[1]; c = bd.output
         da = bd.inputGrads[0]; db = bd.inputGrads[1]; dc = bd.outputGrad
+        betaA = bd.inputGradOverwrite[0] ? 0 : 1; betaB = bd.inputGradOverwrite[1] ? 0 : 1
         let (batch, m, n, k) = try dims(bd.inputShapes)
         // Every GEMM size below fits Int32 (so opSgemm cannot fail: see Context.swift).
         guard m < Int(Int32.max), n < Int(Int32.max), k < Int(Int32.max) else {
@@ -82,6 +85,14 @@ public final class MatMul: Op {
         ([gradsNeeded[1], gradsNeeded[0]], false)
     }
 
+    /// An operand that is not broadcast gets each of its matrices from exactly one GEMM; with
+    /// alpha 1 that GEMM's sums start from +0 and add products (never -0), so it can overwrite
+    /// with the bits of an accumulation into zeros. (alpha != 1 could round a tiny negative sum
+    /// to -0; broadcast operands sum over batches.)
+    public func overwritesInputGradient(_ k: Int, inputs: [[Int]], output: [Int]) -> Bool {
+        alpha == 1 && product(inputs[k].dropLast(2)) == product(output.dropLast(2))
+    }
+
     // MARK: backward
     public func backward() {
         guard let dc else { return }
@@ -90,16 +101,16 @@ public final class MatMul: Op {
             let g = dc + i * m * n, ai = a + aOff[i], bi = b + bOff[i]
             if let da {
                 if !transA {  // dA[m, k] += dC op(B)^T
-                    opSgemm(engine, 0, 1 - tB, mi, ki, ni, alpha, g, ni, bi, Int32(ldb), 1, da + aOff[i], ki)
+                    opSgemm(engine, 0, 1 - tB, mi, ki, ni, alpha, g, ni, bi, Int32(ldb), betaA, da + aOff[i], ki)
                 } else {      // dA[k, m] += op(B) dC^T
-                    opSgemm(engine, tB, 1, ki, mi, ni, alpha, bi, Int32(ldb), g, ni, 1, da + aOff[i], mi)
+                    opSgemm(engine, tB, 1, ki, mi, ni, alpha, bi, Int32(ldb), g, ni, betaA, da + aOff[i], mi)
                 }
             }
             if let db {
                 if !transB {  // dB[k, n] += op(A)^T dC
-                    opSgemm(engine, 1 - tA, 0, ki, ni, mi, alpha, ai, Int32(lda), g, ni, 1, db + bOff[i], ni)
+                    opSgemm(engine, 1 - tA, 0, ki, ni, mi, alpha, ai, Int32(lda), g, ni, betaB, db + bOff[i], ni)
                 } else {      // dB[n, k] += dC^T op(A)
-                    opSgemm(engine, 1, tA, ni, ki, mi, alpha, g, ni, ai, Int32(lda), 1, db + bOff[i], ki)
+                    opSgemm(engine, 1, tA, ni, ki, mi, alpha, g, ni, ai, Int32(lda), betaB, db + bOff[i], ki)
                 }
             }
         }

@@ -1,7 +1,10 @@
 // MARK: - Reshape
 
 /// Same elements, new shape (row-major order kept); one dimension may be -1 and is inferred.
-/// The plan gives every node its own buffer, so forward copies and backward adds.
+/// A view (`outputAliasesInput`): the plan gives the output the input's buffer, so forward
+/// copies nothing, and usually the output gradient the input's, so backward adds nothing. Where
+/// the plan gives them separate buffers (the input's gradient has other writers), forward
+/// copies and backward adds.
 public final class Reshape: Op {
     public let shape: [Int]
     public var name: String { "reshape" }
@@ -32,9 +35,11 @@ public final class Reshape: Op {
     }
 
     // MARK: forward
-    public func forward() { y.update(from: x, count: n) }
+    public func forward() { if y != x { y.update(from: x, count: n) } }
 
     // MARK: memory planning
+    public var outputAliasesInput: Bool { true }
+
     /// Backward adds dy only.
     public func backwardReads(_ inputs: [[Int]], output: [Int], gradsNeeded: [Bool]) -> (inputs: [Bool], output: Bool) {
         readsNothing(inputs)
@@ -42,7 +47,7 @@ public final class Reshape: Op {
 
     // MARK: backward
     public func backward() {
-        guard let dx, let dy else { return }
+        guard let dx, let dy, dx != dy else { return }
         sega_add_inplace(n, dy, dx)
     }
 }
