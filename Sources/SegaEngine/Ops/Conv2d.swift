@@ -92,6 +92,8 @@ public final class Conv2d: Op {
     /// not a constant; nil: packed by every SGEMM call as before.
     private var packFwd: UnsafeMutablePointer<Float>?, packBwd: UnsafeMutablePointer<Float>?
     private var packFwdStride = 0, packBwdStride = 0, packRepack = false
+    /// The forward calls' column count the packing's micro-kernel is chosen for (`gemmColumns`).
+    private var packColumnsHint = 0
 
     /// Columns per SGEMM call up to which the GEMM paths pack their weights once: on small maps
     /// each weight is used by few columns, so packing it on every call costs a larger share.
@@ -319,6 +321,7 @@ public final class Conv2d: Op {
             packFwd = p
             packBwd = withBwd ? p + groups * f.fwd : nil
             (packFwdStride, packBwdStride) = f
+            packColumnsHint = gemmColumns(b.inputShapes, output: b.outputShape) ?? 0
             packRepack = !b.inputIsConstant[1]
             if !packRepack { packWeights() }
         }
@@ -328,19 +331,23 @@ public final class Conv2d: Op {
     /// for the micro-kernel the engine picks for the first band's width (any other band runs the
     /// same one: the same bytes).
     private func packWeights() {
-        let cols = path == .pointwise ? ohw : min(bandRows, Int(geom.oh)) * Int(geom.ow)
+        let cols = packColumnsHint
         for gi in 0..<groups {
             let wg = w + gi * coutG * kdim
-            if let p = packFwd {
-                let st = sega_gemm_pack_a(engine, 0, Int32(coutG), Int32(cols), Int32(kdim), wg, Int32(kdim), p + gi * packFwdStride)
+            if let p = packedW(gi) {
+                let st = sega_gemm_pack_a(engine, 0, Int32(coutG), Int32(cols), Int32(kdim), wg, Int32(kdim), p)
                 precondition(st == SEGA_OK, "sega_gemm_pack_a from conv2d: \(String(cString: sega_status_message(st)))")
             }
-            if let p = packBwd {
-                let st = sega_gemm_pack_a(engine, 1, Int32(kdim), Int32(cols), Int32(coutG), wg, Int32(kdim), p + gi * packBwdStride)
+            if let p = packedWT(gi) {
+                let st = sega_gemm_pack_a(engine, 1, Int32(kdim), Int32(cols), Int32(coutG), wg, Int32(kdim), p)
                 precondition(st == SEGA_OK, "sega_gemm_pack_a from conv2d: \(String(cString: sega_status_message(st)))")
             }
         }
     }
+
+    /// Group gi's packed W_g (forward) and W_g^T (input gradient), nil when not packed.
+    @inline(__always) private func packedW(_ gi: Int) -> UnsafeMutablePointer<Float>? { packFwd.map { $0 + gi * packFwdStride } }
+    @inline(__always) private func packedWT(_ gi: Int) -> UnsafeMutablePointer<Float>? { packBwd.map { $0 + gi * packBwdStride } }
 
     /// Points the packed weight sets into the prepared memory and packs them now if the weight
     /// is a constant (else forward packs them on every call).
@@ -406,7 +413,7 @@ public final class Conv2d: Op {
     private func pointwiseForward() {
         if groups == 1 {
             var ext = epilogue(bias: bias, maskAt: 0, batch: n)
-            ext.a_packed = UnsafePointer(packFwd)
+            ext.a_packed = UnsafePointer(packedW(0))
             opSgemmEx(engine, 0, 0, Int32(cout), Int32(n * ohw), Int32(kdim), 1, w, Int32(kdim), x, Int32(ohw),
                       0, y, Int32(ohw), &ext)
             return
@@ -415,7 +422,7 @@ public final class Conv2d: Op {
             for gi in 0..<groups {
                 let o = i * outImage + gi * coutG * ohw
                 var ext = epilogue(bias: bias.map { $0 + gi * coutG }, maskAt: o)
-                ext.a_packed = UnsafePointer(packFwd.map { $0 + gi * packFwdStride })
+                ext.a_packed = UnsafePointer(packedW(gi))
                 opSgemmEx(engine, 0, 0, Int32(coutG), Int32(ohw), Int32(kdim), 1, w + gi * coutG * kdim, Int32(kdim),
                           x + i * inImage + gi * cinG * hw, Int32(ohw), 0, y + o, Int32(ohw), &ext)
             }
@@ -431,7 +438,7 @@ public final class Conv2d: Op {
             let r1 = min(r0 + bandRows, Int(geom.oh)), cols = (r1 - r0) * Int(geom.ow)
             im2colBand(xg, r0, r1)
             var ext = epilogue(bias: bias.map { $0 + gi * coutG }, maskAt: o + r0 * Int(geom.ow))
-            ext.a_packed = UnsafePointer(packFwd.map { $0 + gi * packFwdStride })
+            ext.a_packed = UnsafePointer(packedW(gi))
             opSgemmEx(engine, 0, 0, Int32(coutG), Int32(cols), Int32(kdim), 1,
                       wg, Int32(kdim), ws, Int32(cols), 0, y + o + r0 * Int(geom.ow), Int32(ohw), &ext)
             r0 = r1
@@ -536,7 +543,7 @@ public final class Conv2d: Op {
         let beta: Float = dxOverwrite ? 0 : 1   // overwrite: every element of dx is in one of the products
         if groups == 1 {   // dx [K x n*ohw] += W^T [K x cout] * dy [cout x n*ohw], images as column blocks
             var ext = masked(b: 0, batch: n)
-            ext.a_packed = UnsafePointer(packBwd)
+            ext.a_packed = UnsafePointer(packedWT(0))
             opSgemmEx(engine, 1, 0, Int32(kdim), Int32(n * ohw), Int32(cout), 1, w, Int32(kdim), dy, Int32(ohw),
                       beta, dx, Int32(ohw), &ext)
             return
@@ -545,7 +552,7 @@ public final class Conv2d: Op {
             for gi in 0..<groups {   // dx_g += W_g^T [K x coutG] * dy_g [coutG x ohw]
                 let o = i * outImage + gi * coutG * ohw
                 var ext = masked(b: o)
-                ext.a_packed = UnsafePointer(packBwd.map { $0 + gi * packBwdStride })
+                ext.a_packed = UnsafePointer(packedWT(gi))
                 opSgemmEx(engine, 1, 0, Int32(kdim), Int32(ohw), Int32(coutG), 1, w + gi * coutG * kdim, Int32(kdim),
                           dy + o, Int32(ohw), beta, dx + i * inImage + gi * cinG * hw, Int32(ohw), &ext)
             }
@@ -567,7 +574,7 @@ public final class Conv2d: Op {
             if let bd = band(r0, r1) {
                 var bg = bd.geom
                 var ext = masked(b: o + r0 * ow)
-                ext.a_packed = UnsafePointer(packBwd.map { $0 + gi * packBwdStride })
+                ext.a_packed = UnsafePointer(packedWT(gi))
                 opSgemmEx(engine, 1, 0, Int32(kdim), Int32(cols), Int32(coutG), 1,
                           wg, Int32(kdim), dyg + r0 * ow, Int32(ohw), 0, ws, Int32(cols), &ext)
                 if bd.shift == 0 {
