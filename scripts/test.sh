@@ -124,6 +124,13 @@ cat "$logs/dataset.log"
 passed=$((passed + $(grep -cE "^dataset-test: .*: ok$" "$logs/dataset.log")))
 failed=$((failed + $(grep -cE "^dataset-test: .*FAILED$" "$logs/dataset.log")))
 grep -qE "^dataset-test: " "$logs/dataset.log" || failed=$((failed + 1))
+# The tuning script's statistics (per-target paired intervals, separation, --report-only) on
+# synthetic records (scripts/test_tune.py; no sega run).
+if python3 scripts/test_tune.py > "$logs/tune.log" 2>&1; then
+  passed=$((passed + 1)); tail -1 "$logs/tune.log"
+else
+  failed=$((failed + 1)); cat "$logs/tune.log"
+fi
 # Layering: the engine, models, attack, IO, runtime and C API stay below the CLI (imports,
 # output, ArgumentParser, Package.swift dependencies).
 if ./scripts/check_layers.sh > "$logs/layers.log" 2>&1; then

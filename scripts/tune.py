@@ -5,7 +5,8 @@
                     [--setting 'NAME: FLAGS' ...]
                     [--images data/sega-iqa/manifest.csv] [--split val] [--stride 10] [--limit N]
                     [--methods sega] [--tau 0.90] [--out tune-val] [--table OUT/table.md]
-                    [--sega .build/release/sega] [-- extra sega eval flags]
+                    [--sega .build/release/sega] [--versus sega] [--report-only]
+                    [-- extra sega eval flags]
 
 Runs `sega eval` once per combination of the grid (every --grid NAME=V1,V2,... is an attack flag
 of docs/settings.md: sigma, samples, mask-quantile, mask-agreement, jnd-threshold, eps, alpha,
@@ -24,6 +25,12 @@ SSIM and gradient calls at equal eps.
 grid, all are ranked in one table, and a `--methods` among FLAGS replaces --methods for that
 setting (so baselines can run once, under the defaults, beside SEGA's variants). Without
 --setting there is one, the defaults.
+
+--versus METHOD (default sega) adds a second table: each row of METHOD against every row of the
+other methods, target by target (the per-target SROCC difference on the same images with its 95%
+paired bootstrap interval), with the targets on which the row is separated from every other row:
+the issue's "separated from each baseline on a target" read on validation. --report-only rebuilds
+both tables from the reports and records already in --out, running nothing.
 
 Refuses the test split (--split test, or a --split passed after --): the test images are for the
 README's table, scored once per change of defaults.
@@ -93,10 +100,11 @@ def srocc(a, b):
     return pearson(average_ranks(a), average_ranks(b)) if len(a) >= 2 else float("nan")
 
 
-def mean_srocc(recs, idx):
-    """Mean over targets of SROCC(clean, matched) over the images idx; recs: [(clean, matched)]."""
+def mean_srocc(recs, idx, targets=None):
+    """Mean over targets (all, or the indices `targets`) of SROCC(clean, matched) over the images idx;
+    recs: [(clean, matched)]."""
     vals = []
-    for t in range(len(recs[0][0])):
+    for t in (range(len(recs[0][0])) if targets is None else targets):
         vals.append(srocc([recs[i][0][t] for i in idx], [recs[i][1][t] for i in idx]))
     return sum(vals) / len(vals)
 
@@ -116,20 +124,21 @@ def matched_scores(report_dir, method, tau):
     return out
 
 
-def paired(a, b, resamples=2000, seed=0):
-    """mean SROCC(a) - mean SROCC(b) on the images both have, with a 95% percentile bootstrap."""
+def paired(a, b, resamples=2000, seed=0, targets=None):
+    """mean SROCC(a) - mean SROCC(b) on the images both have, with a 95% percentile bootstrap
+    (the mean over the target indices `targets`, default all)."""
     names = sorted(set(a) & set(b))
     if len(names) < 2:
         return float("nan"), float("nan"), float("nan")
     ra, rb = [a[n] for n in names], [b[n] for n in names]
     n = len(names)
     full = list(range(n))
-    delta = mean_srocc(ra, full) - mean_srocc(rb, full)
+    delta = mean_srocc(ra, full, targets) - mean_srocc(rb, full, targets)
     rng = random.Random(seed)
     vals = []
     for _ in range(resamples):
         idx = [rng.randrange(n) for _ in range(n)]
-        v = mean_srocc(ra, idx) - mean_srocc(rb, idx)
+        v = mean_srocc(ra, idx, targets) - mean_srocc(rb, idx, targets)
         if v == v:
             vals.append(v)
     if len(vals) * 2 < resamples:
@@ -184,8 +193,12 @@ def run_grid(args, grid, extra, settings):
         for n, v in combo:
             cmd += [f"--{n}", v]
         cmd += sflags + extra
-        print("tune: " + " ".join(cmd), file=sys.stderr, flush=True)
-        subprocess.run(cmd, check=True)
+        if args.report_only:
+            if not os.path.isfile(os.path.join(out, "report.json")):
+                sys.exit(f"tune: --report-only: {out}/report.json is missing (run without --report-only first)")
+        else:
+            print("tune: " + " ".join(cmd), file=sys.stderr, flush=True)
+            subprocess.run(cmd, check=True)
         with open(os.path.join(out, "report.json")) as f:
             rep = json.load(f)
         at = next((m for m in rep["matched"] if abs(m["tau"] - args.tau) < 1e-12), None)
@@ -225,7 +238,60 @@ def table(args, rows, extra):
         cells = [str(i + 1), r["setting"], r["method"], f"{fmt(r['mean'])} [{fmt(r['ci'][0], 2)}, {fmt(r['ci'][1], 2)}]"] + \
             [fmt(v) for v in r["per"]] + [p, str(r["above"]), str(r["images"]), fmt(r["ssim"]), fmt(r["calls"], 0)]
         s.append("| " + " | ".join(cells) + " |")
+    if args.versus:
+        s += [""] + versus(args, rows)
     return "\n".join(s) + "\n"
+
+
+def separation(focus, others, ntargets, resamples=2000):
+    """Per target: (separated, weakest) for one focus row against the other rows, paired on images.
+
+    focus, others: matched_scores dicts (others: [(label, scores)]). For each target t, every other
+    row's SROCC minus the focus row's on the images both have, with its 95% bootstrap interval; the
+    focus row is separated ahead of a row when that interval's lower end is above 0. Returns, per
+    target, the number of rows it is separated from and the pair with the smallest lower end
+    (label, delta, lo, hi): the one that decides whether it is separated from all of them."""
+    out = []
+    for t in range(ntargets):
+        sep, weakest = 0, None
+        for label, sc in others:
+            d, lo, hi = paired(sc, focus, resamples=resamples, targets=[t])
+            if lo == lo and lo > 0:
+                sep += 1
+            if weakest is None or not (lo == lo) or (weakest[2] == weakest[2] and lo < weakest[2]):
+                weakest = (label, d, lo, hi)
+        out.append((sep, weakest))
+    return out
+
+
+def versus(args, rows):
+    """Markdown lines: each row of method args.versus against every row of another method, per target."""
+    focus = [r for r in rows if r["method"] == args.versus]
+    others = [r for r in rows if r["method"] != args.versus]
+    if not focus or not others:
+        return [f"(--versus {args.versus}: no row of that method, or no other method, to compare)"]
+    targets = rows[0]["targets"]
+    tau = f"{args.tau:.2f}"
+    other_scores = [(f"{r['method']}" + (f" ({r['setting']})" if len({o['setting'] for o in others}) > 1 else ""),
+                     matched_scores(r["dir"], r["method"], args.tau)) for r in others]
+    s = [f"## Per target: each `{args.versus}` row against the {len(others)} rows of other methods (SSIM {tau})", "",
+         f"Per target, the number of other rows this row is separated from (their SROCC minus this row's on the "
+         "same images, 95% paired bootstrap interval above 0), and the weakest pair (smallest lower end). "
+         "`all` = separated from every other row on that target.", ""]
+    head = ["setting"] + targets + ["targets separated from all"]
+    s.append("| " + " | ".join(head) + " |")
+    s.append("|" + "---|" * len(head))
+    for r in focus:
+        res = separation(matched_scores(r["dir"], r["method"], args.tau), other_scores, len(targets))
+        cells, full = [r["setting"] or "defaults"], []
+        for t, (sep, (label, d, lo, hi)) in enumerate(res):
+            tag = "all" if sep == len(others) else f"{sep}/{len(others)}"
+            cells.append(f"{tag}; {label} {'+' if d == d and d >= 0 else ''}{fmt(d, 3)} [{fmt(lo, 2)}, {fmt(hi, 2)}]")
+            if sep == len(others):
+                full.append(targets[t])
+        cells.append(", ".join(full) or "none")
+        s.append("| " + " | ".join(cells) + " |")
+    return s
 
 
 def main():
@@ -244,6 +310,10 @@ def main():
     ap.add_argument("--out", default=os.path.join(REPO, "tune-val"))
     ap.add_argument("--table", help="where to write the table (default: OUT/table.md; docs/tuning.md is the lab note that quotes it)")
     ap.add_argument("--sega", default=os.path.join(REPO, ".build/release/sega"))
+    ap.add_argument("--versus", default="sega",
+                    help="a method: its rows against every other method's row, per target, paired (empty: no such section)")
+    ap.add_argument("--report-only", action="store_true",
+                    help="do not run sega eval: read each setting's report.json already in --out (refused if one is missing)")
     args = ap.parse_args(own)
     splits = [args.split] + [extra[i + 1] for i, a in enumerate(extra[:-1]) if a == "--split"] + \
         [a.split("=", 1)[1] for a in extra if a.startswith("--split=")]
