@@ -208,14 +208,13 @@ def run_grid(args, grid, extra, settings):
                          "dir": out, "targets": rep["targets"], "mean": r["mean_target_srocc"],
                          "ci": r["mean_target_srocc_ci95"], "per": [t["srocc"] for t in r["targets"]],
                          "above": r["already_above"], "images": r["images"], "ssim": raw["mean_ssim"],
-                         "calls": raw["gradient_calls"]})
+                         "calls": raw["gradient_calls"], "scores": matched_scores(out, method, args.tau)})
     return rows
 
 
 def table(args, rows, extra):
     rows.sort(key=lambda r: (float("inf") if r["mean"] is None else r["mean"]))
     best = rows[0]
-    best_scores = matched_scores(best["dir"], best["method"], args.tau)
     tau = f"{args.tau:.2f}"
     s = ["# Tuning on the validation split", "",
          f"Written by `scripts/tune.py` (`{shlex.join(sys.argv[1:])}`): `sega eval` on `--split {args.split}` "
@@ -233,7 +232,7 @@ def table(args, rows, extra):
         if r is best:
             p = "-"
         else:
-            d, lo, hi = paired(matched_scores(r["dir"], r["method"], args.tau), best_scores)
+            d, lo, hi = paired(r["scores"], best["scores"])
             p = f"{'+' if d == d and d >= 0 else ''}{fmt(d)} [{fmt(lo, 2)}, {fmt(hi, 2)}]"
         cells = [str(i + 1), r["setting"], r["method"], f"{fmt(r['mean'])} [{fmt(r['ci'][0], 2)}, {fmt(r['ci'][1], 2)}]"] + \
             [fmt(v) for v in r["per"]] + [p, str(r["above"]), str(r["images"]), fmt(r["ssim"]), fmt(r["calls"], 0)]
@@ -253,14 +252,10 @@ def separation(focus, others, ntargets, resamples=2000):
     (label, delta, lo, hi): the one that decides whether it is separated from all of them."""
     out = []
     for t in range(ntargets):
-        sep, weakest = 0, None
-        for label, sc in others:
-            d, lo, hi = paired(sc, focus, resamples=resamples, targets=[t])
-            if lo == lo and lo > 0:
-                sep += 1
-            if weakest is None or not (lo == lo) or (weakest[2] == weakest[2] and lo < weakest[2]):
-                weakest = (label, d, lo, hi)
-        out.append((sep, weakest))
+        pairs = [(label,) + paired(sc, focus, resamples=resamples, targets=[t]) for label, sc in others]
+        sep = sum(1 for _, _, lo, _ in pairs if lo > 0)   # a NaN interval separates nothing
+        # An undefined interval (NaN) counts as the weakest.
+        out.append((sep, min(pairs, key=lambda p: p[2] if p[2] == p[2] else float("-inf"))))
     return out
 
 
@@ -273,7 +268,7 @@ def versus(args, rows):
     targets = rows[0]["targets"]
     tau = f"{args.tau:.2f}"
     other_scores = [(f"{r['method']}" + (f" ({r['setting']})" if len({o['setting'] for o in others}) > 1 else ""),
-                     matched_scores(r["dir"], r["method"], args.tau)) for r in others]
+                     r["scores"]) for r in others]
     s = [f"## Per target: each `{args.versus}` row against the {len(others)} rows of other methods (SSIM {tau})", "",
          f"Per target, the number of other rows this row is separated from (their SROCC minus this row's on the "
          "same images, 95% paired bootstrap interval above 0), and the weakest pair (smallest lower end). "
@@ -282,7 +277,7 @@ def versus(args, rows):
     s.append("| " + " | ".join(head) + " |")
     s.append("|" + "---|" * len(head))
     for r in focus:
-        res = separation(matched_scores(r["dir"], r["method"], args.tau), other_scores, len(targets))
+        res = separation(r["scores"], other_scores, len(targets))
         cells, full = [r["setting"] or "defaults"], []
         for t, (sep, (label, d, lo, hi)) in enumerate(res):
             tag = "all" if sep == len(others) else f"{sep}/{len(others)}"
