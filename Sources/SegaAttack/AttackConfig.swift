@@ -49,6 +49,15 @@ public enum BudgetShape: String, CaseIterable, Sendable {
     case auto
 }
 
+/// What grows beyond a pixel's JND budget: the chroma budget and --target-ssim's spend (in the
+/// order the C API numbers them, SEGA_GROWTH_*).
+public enum BudgetGrowth: String, CaseIterable, Sendable {
+    /// The whole budget: the chroma budget is chroma * eps at every pixel, the spend scales eps_i.
+    case all
+    /// Only the masking part of the JND (texture and edges, what luminance adaptation does not
+    /// explain): flat regions keep their luma JND and take no colour.
+    case masking
+}
 
 /// Which way scores are pushed (in the order the C API numbers them, SEGA_DIRECTION_*).
 public enum AttackDirection: String, CaseIterable, Sendable {
@@ -152,6 +161,15 @@ public struct AttackConfig: Sendable, Equatable {
     public var chroma: Float = 1
     /// Whether the chroma budget is in effect (SEGA with the JND budget).
     public var usesChroma: Bool { chroma != 0 && method == .sega && effectiveBudget == .jnd }
+    /// SEGA, the JND budget: what the chroma budget and the spend grow. `all`: each pixel's
+    /// chroma radius is rho = chroma * eps and the spend's luma radius min(eps, c eps_i).
+    /// `masking`: with JND_i = LA_i + M_i (LA_i the luminance adaptation, M_i what masking adds),
+    /// rho_i = chroma * min(eps, lambda M_i / 255) and the spend's luma radius
+    /// min(eps, lambda (LA_i + c M_i) / 255), so a flat region (M_i near 0) keeps its luma JND
+    /// and takes no colour.
+    public var budgetGrowth: BudgetGrowth = .all
+    /// Whether growth is limited to the masking part (SEGA with the JND budget).
+    public var usesMaskingGrowth: Bool { budgetGrowth == .masking && method == .sega && effectiveBudget == .jnd }
 
     public init() {}
 

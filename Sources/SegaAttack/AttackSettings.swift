@@ -192,6 +192,13 @@ public enum AttackSettings {
               range: .interval(0, 1), resume: "chroma", methods: smoothing, omitAtDefault: true,
               report: ReportPart(28, "chroma", .fixed(2), omitAtDefault: true), c: "chroma", example: 0.5,
               get: { $0.usesChroma ? $0.chroma : 0 }, set: { $0.chroma = $1 }),
+        choice(.budgetGrowth, "budget growth", flag: "budget-growth",
+               help: "SEGA, JND budget: what the chroma budget and --target-ssim's spend grow: all (chroma*eps at every pixel; the spend scales eps_i) or masking (only the part of each pixel's JND that texture and edges add to luminance adaptation: flat regions keep their luma JND and take no colour).",
+               shown: "all", choices: BudgetGrowth.allCases.map(\.rawValue), resume: "growth", omitAtDefault: true,
+               report: ReportPart(29, "growth", omitAtDefault: true), c: "budget_growth", example: "masking",
+               // In effect only for SEGA with the JND budget; elsewhere it reads as the default.
+               get: { $0.usesMaskingGrowth ? BudgetGrowth.masking.rawValue : BudgetGrowth.all.rawValue },
+               set: { c, v in BudgetGrowth(rawValue: v).map { c.budgetGrowth = $0 } != nil }),
     ]
 
     /// Settings whose default changed after they were added, with the default they had then:

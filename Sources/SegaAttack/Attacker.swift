@@ -45,6 +45,10 @@ public final class Attacker {
     /// Per pixel: the JND map, M^JND, each channel's radius (eps_i; min(eps, eps_i + rho) with
     /// the chroma budget), the step scale eps_i / eps and the luma radius eps_i.
     let jnd, maskJ, radius, scale, lumaRadius: UnsafeMutableBufferPointer<Float>
+    /// Per pixel: the JND map's luminance-adaptation term, and how the budget grows
+    /// (PerceptualBudget.fill): the luma radius at spend c is min(eps, lumaFloor + c lumaGrowth),
+    /// the chroma radius chromaRadius.
+    let adaptation, lumaFloor, lumaGrowth, chromaRadius: UnsafeMutableBufferPointer<Float>
     /// Each source's gradient sum g_k of the last ensembleGradient (over its samples) and its
     /// ensemble weight w_k (SVRE reads both).
     let sourceGrads: [UnsafeMutableBufferPointer<Float>]
@@ -75,6 +79,7 @@ public final class Attacker {
         mom = buf(count); vtv = buf(count); maskF = buf(count); scratch = buf(count)
         pos = buf(count); neg = buf(count); xin = buf(count); innerMom = buf(count); fill = buf(count)
         jnd = buf(pixels); maskJ = buf(pixels); radius = buf(pixels); scale = buf(pixels); lumaRadius = buf(pixels)
+        adaptation = buf(pixels); lumaFloor = buf(pixels); lumaGrowth = buf(pixels); chromaRadius = buf(pixels)
         sourceGrads = sources.map { _ in buf(3 * first.height * first.width) }
         sourceWeights = buf(sources.count)
         jndMap = JNDMap(height: height, width: width)
@@ -83,16 +88,17 @@ public final class Attacker {
     }
 
     /// Bytes an attacker with `k` sources holds for images of h x w: thirteen 3HW buffers, k more
-    /// (each source's gradient sum), five HW planes, the JND map, the DI tables and the SSIM
+    /// (each source's gradient sum), nine HW planes, the JND map, the DI tables and the SSIM
     /// workspace. Callers add it to the plans' memory.
     public static func stateBytes(height h: Int, width w: Int, sources k: Int) -> Int {
         let f = MemoryLayout<Float>.size
-        return ((13 + k) * 3 * h * w + 5 * h * w + k) * f + JNDMap.bytes(height: h, width: w)
+        return ((13 + k) * 3 * h * w + 9 * h * w + k) * f + JNDMap.bytes(height: h, width: w)
             + DiverseInput.bytes(height: h, width: w) + SSIMWorkspace.bytes(height: h, width: w)
     }
 
     deinit {
-        for b in [x0, x, g, noise, mom, vtv, maskF, scratch, pos, neg, xin, innerMom, fill, jnd, maskJ, radius, scale, lumaRadius, sourceWeights] {
+        for b in [x0, x, g, noise, mom, vtv, maskF, scratch, pos, neg, xin, innerMom, fill, jnd, maskJ, radius, scale, lumaRadius,
+                  adaptation, lumaFloor, lumaGrowth, chromaRadius, sourceWeights] {
             b.deallocate()
         }
         for b in sourceGrads { b.deallocate() }
@@ -176,9 +182,14 @@ public final class Attacker {
         maskF.update(repeating: 1)
         maskJ.update(repeating: 1)
         let jndMask = c.method == .sega && c.jndThreshold > 0
-        if c.usesJND { jndMap.compute(UnsafeBufferPointer(x0), model: c.jndModel, luminanceCap: c.jndLuminanceCap, into: jnd) }
+        if c.usesJND {
+            jndMap.compute(UnsafeBufferPointer(x0), model: c.jndModel, luminanceCap: c.jndLuminanceCap, into: jnd,
+                           adaptation: adaptation)
+        }
         if jndMask { JNDMap.mask(jnd: UnsafeBufferPointer(jnd), threshold: c.jndThreshold, into: maskJ) }
-        PerceptualBudget.fill(radius: radius, scale: scale, luma: lumaRadius, jnd: UnsafeBufferPointer(jnd), config: c)
+        PerceptualBudget.fill(PerceptualBudget.Planes(radius: radius, scale: scale, luma: lumaRadius, lumaFloor: lumaFloor,
+                                                      lumaGrowth: lumaGrowth, chroma: chromaRadius),
+                              jnd: UnsafeBufferPointer(jnd), adaptation: UnsafeBufferPointer(adaptation), config: c)
     }
 
     // MARK: masks, step, projection

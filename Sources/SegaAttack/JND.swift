@@ -81,12 +81,17 @@ public struct JNDMap {
     /// `luminanceCap` > 0 counts luminance adaptation up to that many levels (the published models:
     /// no cap, 0): LA reaches 20 levels on a flat black background and 6 on a flat white one (3 at mid-grey),
     /// where pixel noise of that size shows although a uniform shift would not.
+    /// `adaptation`, when given (H*W), receives each pixel's luminance-adaptation term (capped
+    /// as in the map): the part of its JND that masking does not explain.
     public mutating func compute(_ image: UnsafeBufferPointer<Float>, model: JNDModel, luminanceCap: Float = 0,
-                                 into out: UnsafeMutableBufferPointer<Float>) {
+                                 into out: UnsafeMutableBufferPointer<Float>,
+                                 adaptation: UnsafeMutableBufferPointer<Float>? = nil) {
         let cap = luminanceCap > 0 ? luminanceCap : .infinity
+        precondition(adaptation.map { $0.count == out.count } ?? true, "JNDMap: adaptation must be \(height) x \(width)")
+        let la = adaptation?.baseAddress
         switch model {
-        case .yang: compute(image, luminanceCap: cap, into: out)
-        case .liu: computeLiu(image, luminanceCap: cap, into: out)
+        case .yang: compute(image, luminanceCap: cap, into: out, adaptation: la)
+        case .liu: computeLiu(image, luminanceCap: cap, into: out, adaptation: la)
         }
     }
 
@@ -95,7 +100,8 @@ public struct JNDMap {
         compute(image, luminanceCap: .infinity, into: out)
     }
 
-    private mutating func compute(_ image: UnsafeBufferPointer<Float>, luminanceCap: Float, into out: UnsafeMutableBufferPointer<Float>) {
+    private mutating func compute(_ image: UnsafeBufferPointer<Float>, luminanceCap: Float, into out: UnsafeMutableBufferPointer<Float>,
+                                  adaptation la: UnsafeMutablePointer<Float>? = nil) {
         let h = height, w = width, plane = h * w
         precondition(image.count == 3 * plane, "JNDMap: image must be 3 x \(h) x \(w)")
         precondition(out.count == plane, "JNDMap: output must be \(h) x \(w)")
@@ -106,7 +112,8 @@ public struct JNDMap {
             Self.sobelEdges(y, into: a, h, w, ri, ci)
             Self.dilate3x3(a, into: b, h, w, ri, ci)
             Self.gaussian7(b, scratch: a, gauss, h, w, ri, ci)
-            Self.combine(y, smoothedEdges: b, kern, h, w, ri, ci, luminanceCap: luminanceCap, into: out.baseAddress!)
+            Self.combine(y, smoothedEdges: b, kern, h, w, ri, ci, luminanceCap: luminanceCap, into: out.baseAddress!,
+                         adaptation: la)
         }
     }
 
@@ -196,7 +203,8 @@ public struct JNDMap {
     /// Background luminance, directional gradients, T_l, T_t and their nonlinear sum, per pixel.
     private static func combine(_ y: UnsafePointer<Float>, smoothedEdges se: UnsafePointer<Float>, _ kern: UnsafePointer<Float>,
                                 _ h: Int, _ w: Int, _ ri: UnsafePointer<Int>, _ ci: UnsafePointer<Int>,
-                                luminanceCap: Float, into out: UnsafeMutablePointer<Float>) {
+                                luminanceCap: Float, into out: UnsafeMutablePointer<Float>,
+                                adaptation la: UnsafeMutablePointer<Float>?) {
         for r in 0..<h {
             for c in 0..<w {
                 var bg: Float = 0, g1: Float = 0, g2: Float = 0, g3: Float = 0, g4: Float = 0
@@ -214,6 +222,7 @@ public struct JNDMap {
                 let tl = min(luminanceAdaptation(bg), luminanceCap)
                 let tt = textureBeta * mg * (1 - 0.9 * se[r * w + c])
                 out[r * w + c] = tl + tt - overlapC * min(tl, tt)
+                la?[r * w + c] = tl
             }
         }
     }

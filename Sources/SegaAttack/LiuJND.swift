@@ -27,7 +27,7 @@ extension JNDMap {
 
     /// Liu et al.'s JND of a planar CHW RGB image in [0, 1] into `out` (H*W, luma 0..255). No allocation.
     mutating func computeLiu(_ image: UnsafeBufferPointer<Float>, luminanceCap: Float = .infinity,
-                             into out: UnsafeMutableBufferPointer<Float>) {
+                             into out: UnsafeMutableBufferPointer<Float>, adaptation la: UnsafeMutablePointer<Float>? = nil) {
         let h = height, w = width, plane = h * w
         precondition(image.count == 3 * plane, "JNDMap: image must be 3 x \(h) x \(w)")
         precondition(out.count == plane, "JNDMap: output must be \(h) x \(w)")
@@ -36,7 +36,8 @@ extension JNDMap {
             Self.luma(image, into: y, plane: plane)
             Self.rof(y, into: u, px: px, py: py, h, w, weight: Self.tvWeight, iterations: Self.tvIterations)
             for i in 0..<plane { t[i] = y[i] - u[i] }
-            Self.liuCombine(y, structure: u, texture: t, kern, h, w, ri, ci, luminanceCap: luminanceCap, into: out.baseAddress!)
+            Self.liuCombine(y, structure: u, texture: t, kern, h, w, ri, ci, luminanceCap: luminanceCap, into: out.baseAddress!,
+                            adaptation: la)
         }
     }
 
@@ -72,7 +73,8 @@ extension JNDMap {
     /// LA from the background of y, edge masking on the structure, texture masking on the texture.
     static func liuCombine(_ y: UnsafePointer<Float>, structure u: UnsafePointer<Float>, texture t: UnsafePointer<Float>,
                            _ kern: UnsafePointer<Float>, _ h: Int, _ w: Int, _ ri: UnsafePointer<Int>,
-                           _ ci: UnsafePointer<Int>, luminanceCap: Float = .infinity, into out: UnsafeMutablePointer<Float>) {
+                           _ ci: UnsafePointer<Int>, luminanceCap: Float = .infinity, into out: UnsafeMutablePointer<Float>,
+                           adaptation laOut: UnsafeMutablePointer<Float>? = nil) {
         for r in 0..<h {
             for c in 0..<w {
                 var bg: Float = 0
@@ -86,6 +88,7 @@ extension JNDMap {
                 let tm = textureBeta * textureMaskingWeight * maxGradient(t, r, c, kern, w, ri, ci)
                 let cm = em + tm
                 out[r * w + c] = la + cm - overlapC * min(la, cm)
+                laOut?[r * w + c] = la
             }
         }
     }

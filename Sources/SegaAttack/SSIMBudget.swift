@@ -24,27 +24,30 @@ extension Attacker {
     /// reaches 8 steps, eps 8/255.
     static let spendMax: Float = 8
 
-    /// SSIM of x0 and the 8-bit image of x0 + c (x - x0) within min(eps, c eps_i) (in `scratch`).
+    /// Pixel p's luma radius at spend c: min(eps, floor_i + c growth_i), which is min(eps, c eps_i)
+    /// unless --budget-growth is masking (then only the masking part of the JND grows).
+    @inline(__always)
+    func spentLuma(_ p: Int, _ c: Float) -> Float { min(config.eps, lumaFloor[p] + c * lumaGrowth[p]) }
+
+    /// SSIM of x0 and the 8-bit image of x0 + c (x - x0) within spentLuma(c) (in `scratch`).
     func scaledSSIM(_ c: Float) -> Double {
         if config.usesChroma {
             chromaScaled(c, into: scratch, quantized: true)
             return ssimWork.ssim(UnsafeBufferPointer(x0), UnsafeBufferPointer(scratch))
         }
-        let eps = config.eps
         forEachValue { i, p in
-            let r = min(eps, c * radius[p])
+            let r = spentLuma(p, c)
             let v = min(max(x0[i] + c * (x[i] - x0[i]), x0[i] - r, 0), min(x0[i] + r, 1))
             scratch[i] = Attacker.onGrid(v, clean: x0[i], radius: r)
         }
         return ssimWork.ssim(UnsafeBufferPointer(x0), UnsafeBufferPointer(scratch))
     }
 
-    /// x <- x0 + c (x - x0) within the radius min(eps, c eps_i), which becomes the radius.
+    /// x <- x0 + c (x - x0) within the radius spentLuma(c), which becomes the radius.
     func applySpend(_ c: Float) -> Float {
         if config.usesChroma { return applyChromaSpend(c) }
-        let eps = config.eps
         var p = 0
-        while p < pixels { radius[p] = min(eps, c * radius[p]); p += 1 }
+        while p < pixels { radius[p] = spentLuma(p, c); p += 1 }
         forEachValue { i, p in
             let r = radius[p]
             x[i] = min(max(x0[i] + c * (x[i] - x0[i]), x0[i] - r, 0), min(x0[i] + r, 1))

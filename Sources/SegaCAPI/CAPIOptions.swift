@@ -66,6 +66,8 @@ enum CAPIOptions {
         }, write: { o, c in o.target_ssim = c.targetSSIM ?? -1 }),
         CField(name: "mask_fill", read: { o, c in c.maskFill = o.mask_fill }, write: { o, c in o.mask_fill = c.maskFill }),
         CField(name: "chroma", read: { o, c in c.chroma = o.chroma }, write: { o, c in o.chroma = c.chroma }),
+        CField(name: "budget_growth", read: { o, c in c.budgetGrowth = try choice(o.budget_growth, "budget growth") },
+               write: { o, c in o.budget_growth = number(c.budgetGrowth) }),
     ]
 
     /// The case numbered `n` (its place in allCases, as sega.h numbers it), or an invalid-argument error.

@@ -103,6 +103,9 @@ struct AttackFlags: ParsableArguments {
     @Option(name: .long, help: ArgumentHelp(S[.chroma].help))
     var chroma: Float = AttackConfig().chroma
 
+    @Option(name: .long, help: ArgumentHelp(S[.budgetGrowth].help))
+    var budgetGrowth: String = S[.budgetGrowth].defaultShown
+
     @Option(name: .long, help: "Threads (default: the number of online CPUs).")
     var threads: Int?
 
@@ -128,6 +131,7 @@ struct AttackFlags: ParsableArguments {
             (.cwaRadius, .float(try FlagValues.amount(cwaRadius, flag: "--cwa-radius"))), (.cwaInnerStep, .float(cwaInnerStep)),
             (.cwaSweeps, .int(cwaSweeps)), (.diProbability, .float(diProbability)), (.diResize, .float(diResize)),
             (.diSamples, .int(diSamples)), (.maskFill, .float(maskFill)), (.chroma, .float(chroma)),
+            (.budgetGrowth, .choice(budgetGrowth)),
         ] + (try alpha.map { [(.alpha, .float(try FlagValues.amount($0, flag: "--alpha")))] } ?? [])
             + (try FlagValues.auto(targetSSIM, flag: "--target-ssim").map { [(.targetSSIM, .float($0))] } ?? [])
         var c = AttackConfig()

@@ -94,7 +94,10 @@ final class ChromaTests: XCTestCase {
             a.g[i] = Float.random(in: -1...1, using: &rng)
             a.maskF[i] = i % 7 == 0 ? 0 : 1
         }
-        for p in 0..<n { a.maskJ[p] = 1; a.lumaRadius[p] = Float(1 + p % 8) / 255; a.radius[p] = min(c.eps, a.lumaRadius[p] + c.chroma * c.eps) }
+        for p in 0..<n {
+            a.maskJ[p] = 1; a.lumaRadius[p] = Float(1 + p % 8) / 255; a.chromaRadius[p] = c.chroma * c.eps
+            a.radius[p] = min(c.eps, a.lumaRadius[p] + c.chroma * c.eps)
+        }
         a.chromaStep(-1)
         let wts = [0.299, 0.587, 0.114], eps = Double(c.eps), rho = Double(c.chroma * c.eps), alpha = eps / 4
         for p in 0..<n {

@@ -76,7 +76,8 @@ final class CSettingsTests: XCTestCase {
         SegaCAPI.sega_attack_options_init(&o)
         for (set, name) in [({ (o: inout sega_attack_options) in o.method = 9 }, "unknown method 9"),
                             ({ (o: inout sega_attack_options) in o.budget = 3 }, "unknown budget 3"),
-                            ({ (o: inout sega_attack_options) in o.jnd_model = -1 }, "unknown JND model -1")] {
+                            ({ (o: inout sega_attack_options) in o.jnd_model = -1 }, "unknown JND model -1"),
+                            ({ (o: inout sega_attack_options) in o.budget_growth = 2 }, "unknown budget growth 2")] {
             var bad = o
             set(&bad)
             XCTAssertThrowsError(try CAPIOptions.config(bad)) { XCTAssertTrue("\($0)".contains(name), "\($0)") }
@@ -109,7 +110,7 @@ final class CSettingsTests: XCTestCase {
             return out
         }
         for (prefix, id) in [("SEGA_METHOD_", AttackSettingID.method), ("SEGA_DIRECTION_", .direction),
-                             ("SEGA_BUDGET_", .budget), ("SEGA_JND_", .jndModel)] {
+                             ("SEGA_BUDGET_", .budget), ("SEGA_JND_", .jndModel), ("SEGA_GROWTH_", .budgetGrowth)] {
             let choices = try XCTUnwrap(AttackSettings[id].choices)
             let c = constants(prefix)
             XCTAssertEqual(c.count, choices.count, "\(prefix)*: \(c) vs \(choices)")

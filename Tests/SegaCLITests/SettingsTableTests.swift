@@ -39,7 +39,7 @@ final class SettingsTableTests: XCTestCase {
             // eps sets the default alpha (eps / 4); the method resolves the auto budget.
             // Whether a JND map is read (method, budget) decides the JND model and luminance cap
             // in effect, and whether the chroma budget is.
-            let jndUse: Set<AttackSettingID> = [.jndModel, .jndLuminanceCap, .chroma]
+            let jndUse: Set<AttackSettingID> = [.jndModel, .jndLuminanceCap, .chroma, .budgetGrowth]
             let resolves: [AttackSettingID: Set<AttackSettingID>] = [.eps: [.alpha], .method: jndUse.union([.budget, .targetSSIM]), .budget: jndUse]
             for other in table where other.id != s.id && !(resolves[s.id]?.contains(other.id) ?? false) {
                 XCTAssertEqual(other.value(c), other.defaultValue, "setting \(s.id) changed \(other.id)")
@@ -209,6 +209,7 @@ final class SettingsTableTests: XCTestCase {
         if c.effectiveTargetSSIM != 0 { f.append("tssim=\(c.effectiveTargetSSIM)") }
         if c.method == .sega && c.maskFill != 0 { f.append("maskfill=\(c.maskFill)") }
         if c.usesChroma { f.append("chroma=\(c.chroma)") }
+        if c.usesMaskingGrowth { f.append("growth=masking") }
         return f.joined(separator: ";")
     }
 
@@ -232,6 +233,7 @@ final class SettingsTableTests: XCTestCase {
         if c.effectiveTargetSSIM != 0 { added += ", target SSIM \(f(Double(c.effectiveTargetSSIM), 3))" }
         if c.maskFill != 0 { added += ", M^F fill \(f(Double(c.maskFill), 2))" }
         if c.usesChroma { added += ", chroma \(f(Double(c.chroma), 2))" }
+        if c.usesMaskingGrowth { added += ", growth masking" }
         return "eps \(f(Double(c.eps) * 255, 2))/255, alpha \(f(Double(c.stepSize) * 255, 2))/255, T \(c.iterations), N \(c.samples), sigma \(f(Double(c.sigma), 3))\(c.antithetic ? " (antithetic)" : "")\(c.segaMomentum > 0 ? ", SEGA momentum \(f(Double(c.segaMomentum), 2))" : ""), M^F quantile \(f(Double(c.maskQuantile), 2)), M^F agreement \(f(Double(c.maskAgreement), 2)), JND threshold \(f(Double(c.jndThreshold), 1)), normalise \(c.normalizeSources), momentum (MI-FGSM, VT) \(f(Double(c.momentum), 2)), VT samples \(c.vtSamples) radius \(f(Double(c.vtBeta), 2)) eps, seed \(c.seed)" + added
     }
 
