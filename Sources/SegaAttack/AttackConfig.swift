@@ -88,6 +88,13 @@ public struct AttackConfig: Sendable, Equatable {
     /// the sign of mom = mu * mom + g / mean|g|, accumulating smoothed gradients over iterations
     /// as MI-FGSM does plain ones. A flag to measure whether smoothing adds to momentum.
     public var segaMomentum: Float = 0
+    /// SEGA with input diversity (not in the published algorithm; 0: off): each Monte Carlo
+    /// sample's noisy input x + sigma u is, with this probability, DI-transformed (shrunk by up to
+    /// `segaDIResize` and zero-padded back, DiverseInput) and its gradient mapped back by the
+    /// transform's transpose, so the estimate smooths f over the transforms as well as the noise.
+    public var segaDI: Float = 0
+    /// SEGA's DI resize rate: DI's published 1.1 (fixed, so `--di-resize` stays DI-MI-FGSM's).
+    public static let segaDIResize: Float = 1.1
     public var seed: UInt64 = 0
     public var direction: AttackDirection = .auto
     /// Divide each source's gradient by its mean |g| before averaging (equal say per source).

@@ -5,7 +5,7 @@ public enum AttackSettingID: String, CaseIterable, Sendable {
     case method, eps, seed, direction, alpha, iterations, samples, sigma, normalizeSources
     case maskQuantile, maskAgreement, jndThreshold, antithetic, segaMomentum, momentum, vtBeta, vtSamples
     case budget, budgetLambda, jndModel, jndLuminanceCap, svreInner, cwaRadius, cwaInnerStep, cwaSweeps, diProbability, diResize, diSamples
-    case targetSSIM, maskFill, chroma, budgetGrowth
+    case targetSSIM, maskFill, chroma, budgetGrowth, segaDI
 }
 
 /// A setting's value, typed as AttackConfig stores it (choices by their names).

@@ -199,6 +199,11 @@ public enum AttackSettings {
                // In effect only for SEGA with the JND budget; elsewhere it reads as the default.
                get: { $0.usesMaskingGrowth ? BudgetGrowth.masking.rawValue : BudgetGrowth.all.rawValue },
                set: { c, v in BudgetGrowth(rawValue: v).map { c.budgetGrowth = $0 } != nil }),
+        float(.segaDI, "SEGA DI", flag: "sega-di",
+              help: "SEGA with input diversity (not in the published algorithm; 0: off): each noisy sample is, with this probability, shrunk by up to DI's 1.1 and zero-padded back, its gradient mapped back.",
+              range: .interval(0, 1), resume: "segadi", methods: smoothing, omitAtDefault: true,
+              report: ReportPart(30, "SEGA DI p", .fixed(2), omitAtDefault: true), c: "sega_di", example: 0.5,
+              get: { $0.segaDI }, set: { $0.segaDI = $1 }),
     ]
 
     /// Settings whose default changed after they were added, with the default they had then:

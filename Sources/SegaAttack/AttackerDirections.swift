@@ -10,7 +10,8 @@ extension Attacker {
         let c = config
         switch c.method {
         case .sega:
-            let n = ensembleGradient(into: g, samples: c.samples, noise: .gaussian(c.sigma), antithetic: c.antithetic,
+            let kind: NoiseKind = c.segaDI > 0 ? .gaussianDiverse(c.sigma, c.segaDI, AttackConfig.segaDIResize) : .gaussian(c.sigma)
+            let n = ensembleGradient(into: g, samples: c.samples, noise: kind, antithetic: c.antithetic,
                                      iteration: t, key: key)
             if c.segaMomentum > 0 { accumulateMomentum(g, decay: c.segaMomentum) }
             return n
@@ -55,9 +56,19 @@ extension Attacker {
     }
 
     enum NoiseKind {
+        /// Whether a sample's input is DI-transformed (its gradient then maps back by the adjoint).
+        var transforms: Bool {
+            switch self {
+            case .diverse, .gaussianDiverse: return true
+            default: return false
+            }
+        }
+
         case none, gaussian(Float), uniform(Float)
         /// DI: probability and resize rate.
         case diverse(Float, Float)
+        /// SEGA with DI: Gaussian noise of sigma, then DI's transform (probability, resize rate).
+        case gaussianDiverse(Float, Float, Float)
     }
 
     /// out = (1/K) sum_k w_k * (1/N) sum_n grad f_k(x + noise_n), w_k = 1 / mean|g_k| when
@@ -84,7 +95,7 @@ extension Attacker {
                 let s = sources[si], gks = sourceGrads[si]
                 writeInput(s.inputBuffer, noise: kind, negate: negate)
                 let (_, gr) = s.scoreAndGradientOfInput()
-                if case .diverse = kind {
+                if kind.transforms {
                     diverse.addAdjoint(gr.baseAddress!, into: gks.baseAddress!)
                 } else {
                     var i = 0
@@ -129,11 +140,15 @@ extension Attacker {
         case .gaussian: ParallelNoise.fill(stream, noise, kind: .gaussian, context: ctx)
         case .uniform(let a): ParallelNoise.fill(stream, noise, kind: .uniform, amplitude: a, context: ctx)
         case .diverse(let p, let rate): diverse.draw(stream, probability: p, resize: rate)
+        case .gaussianDiverse(_, let p, let rate):
+            // The transform from the sample's stream, as DI draws it; the noise from a stream of its own.
+            diverse.draw(stream, probability: p, resize: rate)
+            ParallelNoise.fill(NoiseStream(seed: stream.key, 1), noise, kind: .gaussian, context: ctx)
         }
     }
 
     /// One sample's input from the drawn sample: x plus its noise (sigma, negated for an odd
-    /// antithetic sample), or DI's transform of x.
+    /// antithetic sample), DI's transform of x, or (SEGA with DI) the transform of x plus its noise.
     func writeInput(_ inp: UnsafeMutableBufferPointer<Float>, noise kind: NoiseKind, negate: Bool) {
         var i = 0
         switch kind {
@@ -146,6 +161,10 @@ extension Attacker {
             while i < count { inp[i] = x[i] + noise[i]; i += 1 }
         case .diverse:
             diverse.apply(x.baseAddress!, into: inp.baseAddress!)
+        case .gaussianDiverse(let sigma, _, _):
+            let sg = negate ? -sigma : sigma
+            while i < count { xin[i] = x[i] + sg * noise[i]; i += 1 }
+            diverse.apply(xin.baseAddress!, into: inp.baseAddress!)
         }
     }
 

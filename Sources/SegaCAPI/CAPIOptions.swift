@@ -68,6 +68,7 @@ enum CAPIOptions {
         CField(name: "chroma", read: { o, c in c.chroma = o.chroma }, write: { o, c in o.chroma = c.chroma }),
         CField(name: "budget_growth", read: { o, c in c.budgetGrowth = try choice(o.budget_growth, "budget growth") },
                write: { o, c in o.budget_growth = number(c.budgetGrowth) }),
+        CField(name: "sega_di", read: { o, c in c.segaDI = o.sega_di }, write: { o, c in o.sega_di = c.segaDI }),
     ]
 
     /// The case numbered `n` (its place in allCases, as sega.h numbers it), or an invalid-argument error.

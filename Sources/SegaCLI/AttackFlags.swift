@@ -103,6 +103,9 @@ struct AttackFlags: ParsableArguments {
     @Option(name: .long, help: ArgumentHelp(S[.chroma].help))
     var chroma: Float = AttackConfig().chroma
 
+    @Option(name: .long, help: ArgumentHelp(S[.segaDI].help))
+    var segaDi: Float = AttackConfig().segaDI
+
     @Option(name: .long, help: ArgumentHelp(S[.budgetGrowth].help))
     var budgetGrowth: String = S[.budgetGrowth].defaultShown
 
@@ -131,7 +134,7 @@ struct AttackFlags: ParsableArguments {
             (.cwaRadius, .float(try FlagValues.amount(cwaRadius, flag: "--cwa-radius"))), (.cwaInnerStep, .float(cwaInnerStep)),
             (.cwaSweeps, .int(cwaSweeps)), (.diProbability, .float(diProbability)), (.diResize, .float(diResize)),
             (.diSamples, .int(diSamples)), (.maskFill, .float(maskFill)), (.chroma, .float(chroma)),
-            (.budgetGrowth, .choice(budgetGrowth)),
+            (.budgetGrowth, .choice(budgetGrowth)), (.segaDI, .float(segaDi)),
         ] + (try alpha.map { [(.alpha, .float(try FlagValues.amount($0, flag: "--alpha")))] } ?? [])
             + (try FlagValues.auto(targetSSIM, flag: "--target-ssim").map { [(.targetSSIM, .float($0))] } ?? [])
         var c = AttackConfig()

@@ -77,6 +77,7 @@ typedef struct sega_attack_options {
     float mask_fill;         /* SEGA: components M^F drops step along a fixed random sign pattern at this fraction, [0, 1]; 0: off */
     float chroma;            /* SEGA, JND budget: isoluminant change per channel up to this fraction of eps beside the luma budget, [0, 1]; 0: off; default 1 */
     int budget_growth;       /* SEGA_GROWTH_*: what the chroma budget and the spend grow: all, or only each pixel's masking part of its JND (flat regions keep their luma JND, no colour) */
+    float sega_di;           /* SEGA: probability that a noisy sample is also DI-transformed (shrunk by up to 1.1, padded), [0, 1]; 0: off */
 } sega_attack_options;
 
 /* A context with a memory budget in bytes for all its plans (0: no limit) and a thread count
