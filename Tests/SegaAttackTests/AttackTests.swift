@@ -30,6 +30,33 @@ func runAttack(_ a: Attacker, _ x: [Float], key: UInt64 = 42) throws -> ([Float]
     return (out, r)
 }
 
+/// Heap allocations of one run of `a` on `x` with `config(iterations)`, after a warm-up run, for
+/// each iteration count: equal counts mean nothing is allocated per iteration.
+func allocationsPerRun(_ a: Attacker, _ x: [Float], iterations: [Int] = [1, 3],
+                       config: (Int) -> AttackConfig) throws -> [UInt64] {
+    var counts: [UInt64] = []
+    for iters in iterations {
+        a.config = config(iters)
+        _ = try runAttack(a, x)
+        sega_malloc_counter_start()
+        _ = try runAttack(a, x)
+        counts.append(sega_malloc_counter_stop())
+    }
+    return counts
+}
+
+/// The attack of `c` on `x` with the fixture sources at 1 and at 2 engine threads, and at 1
+/// thread with seed `otherSeed`.
+func outputsAtOneAndTwoThreads(_ c: AttackConfig, _ x: [Float], height h: Int, width w: Int,
+                               otherSeed: UInt64) throws -> (one: [Float], two: [Float], reseeded: [Float]) {
+    let one = try runAttack(try Attacker(sources: try fixtureSources(height: h, width: w, threads: 1), config: c), x).0
+    let two = try runAttack(try Attacker(sources: try fixtureSources(height: h, width: w, threads: 2), config: c), x).0
+    var d = c
+    d.seed = otherSeed
+    let re = try runAttack(try Attacker(sources: try fixtureSources(height: h, width: w, threads: 1), config: d), x).0
+    return (one, two, re)
+}
+
 /// A deterministic image on the 8-bit grid: smooth gradients plus hashed texture.
 func testImage(height h: Int, width w: Int, seed: UInt64) -> [Float] {
     var out = [Float](repeating: 0, count: 3 * h * w)

@@ -147,28 +147,18 @@ final class BudgetGrowthTests: XCTestCase {
     }
 
     func testMaskingGrowthIsByteIdenticalAtOneAndTwoThreadsAndFollowsTheSeed() throws {
-        var c = config(.masking)
-        let x = halfFlatImage()
-        let (a, _) = try runAttack(try Attacker(sources: try sources(threads: 1), config: c), x)
-        let (b, _) = try runAttack(try Attacker(sources: try sources(threads: 2), config: c), x)
-        XCTAssertEqual(a, b)
-        c.seed = 5
-        XCTAssertNotEqual(try runAttack(try Attacker(sources: try sources(threads: 1), config: c), x).0, a)
+        let r = try outputsAtOneAndTwoThreads(config(.masking), halfFlatImage(), height: h, width: w, otherSeed: 5)
+        XCTAssertEqual(r.one, r.two)
+        XCTAssertNotEqual(r.reseeded, r.one)
     }
 
     func testNoHeapAllocationPerIterationWithMaskingGrowth() throws {
         XCTAssertEqual(sega_malloc_counter_active(), 1)
         let a = try Attacker(sources: try sources(threads: 2), config: AttackConfig())
-        let x = halfFlatImage()
-        var counts: [UInt64] = []
-        for iters in [1, 3] {
-            var c = config(.masking)
+        let counts = try allocationsPerRun(a, halfFlatImage()) { iters in
+            var c = self.config(.masking)
             c.iterations = iters
-            a.config = c
-            _ = try runAttack(a, x)
-            sega_malloc_counter_start()
-            _ = try runAttack(a, x)
-            counts.append(sega_malloc_counter_stop())
+            return c
         }
         XCTAssertEqual(counts[0], counts[1], "heap allocations grow with the iteration count \(counts)")
     }

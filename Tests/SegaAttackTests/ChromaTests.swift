@@ -161,27 +161,18 @@ final class ChromaTests: XCTestCase {
     func testChromaIsByteIdenticalAtOneAndTwoThreadsAndFollowsTheSeed() throws {
         var c = config(chroma: 1)
         c.targetSSIM = 0.8
-        let x = testImage(height: h, width: w, seed: 14)
-        let (a, _) = try run(try Attacker(sources: try sources(threads: 1), config: c), x)
-        let (b, _) = try run(try Attacker(sources: try sources(threads: 2), config: c), x)
-        XCTAssertEqual(a, b)
-        c.seed = 5
-        XCTAssertNotEqual(try run(try Attacker(sources: try sources(threads: 1), config: c), x).0, a)
+        let r = try outputsAtOneAndTwoThreads(c, testImage(height: h, width: w, seed: 14), height: h, width: w, otherSeed: 5)
+        XCTAssertEqual(r.one, r.two)
+        XCTAssertNotEqual(r.reseeded, r.one)
     }
 
     func testNoHeapAllocationPerIterationWithChroma() throws {
         XCTAssertEqual(sega_malloc_counter_active(), 1)
         let a = try Attacker(sources: try sources(threads: 2), config: AttackConfig())
-        let x = testImage(height: h, width: w, seed: 3)
-        var counts: [UInt64] = []
-        for iters in [1, 3] {
-            var c = config(chroma: 0.5)
+        let counts = try allocationsPerRun(a, testImage(height: h, width: w, seed: 3)) { iters in
+            var c = self.config(chroma: 0.5)
             c.iterations = iters; c.targetSSIM = 0.7
-            a.config = c
-            _ = try run(a, x)
-            sega_malloc_counter_start()
-            _ = try run(a, x)
-            counts.append(sega_malloc_counter_stop())
+            return c
         }
         XCTAssertEqual(counts[0], counts[1], "heap allocations grow with the iteration count \(counts)")
     }

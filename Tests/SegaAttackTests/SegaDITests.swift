@@ -105,27 +105,18 @@ final class SegaDITests: XCTestCase {
     func testSegaDIIsByteIdenticalAtOneAndTwoThreadsAndFollowsTheSeed() throws {
         var c = AttackConfig()
         c.iterations = 2; c.samples = 2; c.segaDI = 0.5
-        let x = testImage(height: h, width: w, seed: 34)
-        let (a, _) = try runAttack(try Attacker(sources: try sources(threads: 1), config: c), x)
-        let (b, _) = try runAttack(try Attacker(sources: try sources(threads: 2), config: c), x)
-        XCTAssertEqual(a, b)
-        c.seed = 9
-        XCTAssertNotEqual(try runAttack(try Attacker(sources: try sources(threads: 1), config: c), x).0, a)
+        let r = try outputsAtOneAndTwoThreads(c, testImage(height: h, width: w, seed: 34), height: h, width: w, otherSeed: 9)
+        XCTAssertEqual(r.one, r.two)
+        XCTAssertNotEqual(r.reseeded, r.one)
     }
 
     func testNoHeapAllocationPerIterationWithSegaDI() throws {
         XCTAssertEqual(sega_malloc_counter_active(), 1)
         let a = try Attacker(sources: try sources(threads: 2), config: AttackConfig())
-        let x = testImage(height: h, width: w, seed: 35)
-        var counts: [UInt64] = []
-        for iters in [1, 3] {
+        let counts = try allocationsPerRun(a, testImage(height: h, width: w, seed: 35)) { iters in
             var c = AttackConfig()
             c.iterations = iters; c.samples = 2; c.segaDI = 1
-            a.config = c
-            _ = try runAttack(a, x)
-            sega_malloc_counter_start()
-            _ = try runAttack(a, x)
-            counts.append(sega_malloc_counter_stop())
+            return c
         }
         XCTAssertEqual(counts[0], counts[1], "heap allocations grow with the iteration count \(counts)")
     }
