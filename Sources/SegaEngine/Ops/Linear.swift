@@ -5,7 +5,8 @@
 /// a whole batch (or a token sequence) is one `sega_sgemm` call with trans_b.
 /// Backward: dx += dy W (or dx = dy W where the plan lets it overwrite); when asked for,
 /// dW += dy^T x and db += column sums of dy. The weight is both products' B operand: for up to
-/// `packRows` rows it is packed once at bind (W^T for forward, W for dx) instead of by every call.
+/// `packRows` rows forward's W^T is packed once at bind instead of by every call (dx's W is not:
+/// measured, it saved about 3% of the backward for twice the prepared memory).
 public final class Linear: Op {
     public var name: String { "linear" }
     private var engine: OpaquePointer!
@@ -16,10 +17,10 @@ public final class Linear: Op {
     private var m: Int32 = 0, inF: Int32 = 0, outF: Int32 = 0
     /// dx is not zeroed before backward (this op is its first writer): overwrite it.
     private var dxOverwrite = false
-    /// W^T (forward) and W (input gradient) packed as the SGEMM's B operand (`sega_gemm_pack_b`)
-    /// in the prepared memory, nil where not packed (that product packs it on every call), and
-    /// whether forward repacks them (the weight is not a constant).
-    private var packFwd: UnsafeMutablePointer<Float>?, packBwd: UnsafeMutablePointer<Float>?
+    /// W^T packed as forward's SGEMM B operand (`sega_gemm_pack_b`) in the prepared memory, nil
+    /// where not packed (forward packs it on every call), and whether forward repacks it (the
+    /// weight is not a constant).
+    private var packFwd: UnsafeMutablePointer<Float>?
     private var packRepack = false
 
     /// Rows (x's leading dimensions flattened) up to which the weight is packed once: with few
@@ -50,23 +51,19 @@ public final class Linear: Op {
 
     // MARK: prepared memory
 
-    /// The packed weights: W^T for forward and, with a backward, W for the input gradient.
+    /// The packed W^T for forward.
     public func preparedBytes(_ inputs: [[Int]], output: [Int], withGradient: Bool) -> Int {
-        let f = Linear.packFloats(inputs)
-        return (f.fwd + (withGradient ? f.bwd : 0)) * 4
+        Linear.packFloats(inputs) * 4
     }
 
-    /// Floats of the packed W^T (forward: k = in, n = out) and W (dx: k = out, n = in), 0 where
-    /// not packed: more than `packRows` rows, or a product so narrow that padding its columns to
-    /// a micro-kernel's width could more than double the weight (e.g. a one-output head).
-    static func packFloats(_ inputs: [[Int]]) -> (fwd: Int, bwd: Int) {
+    /// Floats of the packed W^T (forward: k = in, n = out), 0 where not packed: more than
+    /// `packRows` rows, or a product so narrow that padding its columns to a micro-kernel's width
+    /// could more than double the weight (e.g. a one-output head).
+    static func packFloats(_ inputs: [[Int]]) -> Int {
         let rows = product(Array(inputs[0].dropLast())), outF = inputs[1][0], inF = inputs[1][1]
-        guard rows >= 1, rows <= packRows, outF >= 1, inF >= 1 else { return (0, 0) }
-        func size(n: Int, k: Int) -> Int {
-            let f = Int(sega_gemm_packed_b_floats_max(Int32(n), Int32(k)))
-            return f <= 2 * n * k ? f : 0
-        }
-        return (size(n: outF, k: inF), size(n: inF, k: outF))
+        guard rows >= 1, rows <= packRows, outF >= 1, inF >= 1 else { return 0 }
+        let f = Int(sega_gemm_packed_b_floats_max(Int32(outF), Int32(inF)))
+        return f <= 2 * outF * inF ? f : 0
     }
 
     // MARK: bind
@@ -78,24 +75,16 @@ public final class Linear: Op {
         (x, w, bias, y, dx, dw, db, dy) = xWeightBuffers(b)
         dxOverwrite = b.inputGradOverwrite[0]
         let f = Linear.packFloats(b.inputShapes)
-        let withBwd = dy != nil && dx != nil   // then the plan has a backward: both sets are there
-        let p = b.prepared.bindMemory(to: Float.self, capacity: f.fwd + (withBwd ? f.bwd : 0))
-        packFwd = f.fwd > 0 ? p : nil
-        packBwd = withBwd && f.bwd > 0 ? p + f.fwd : nil
+        packFwd = f > 0 ? b.prepared.bindMemory(to: Float.self, capacity: f) : nil
         packRepack = !b.inputIsConstant[1]
         if !packRepack { packWeights() }
     }
 
-    /// Packs W^T and W (where planned) for the micro-kernel the engine picks for m-row products.
+    /// Packs W^T (where planned) for the micro-kernel the engine picks for m-row products.
     private func packWeights() {
-        if let p = packFwd {
-            let st = sega_gemm_pack_b(engine, 1, m, outF, inF, w, inF, p)
-            precondition(st == SEGA_OK, "sega_gemm_pack_b from linear: \(String(cString: sega_status_message(st)))")
-        }
-        if let p = packBwd {
-            let st = sega_gemm_pack_b(engine, 0, m, inF, outF, w, inF, p)
-            precondition(st == SEGA_OK, "sega_gemm_pack_b from linear: \(String(cString: sega_status_message(st)))")
-        }
+        guard let p = packFwd else { return }
+        let st = sega_gemm_pack_b(engine, 1, m, outF, inF, w, inF, p)
+        precondition(st == SEGA_OK, "sega_gemm_pack_b from linear: \(String(cString: sega_status_message(st)))")
     }
 
     // MARK: forward
@@ -124,9 +113,7 @@ public final class Linear: Op {
     public func backward() {
         guard let dy else { return }
         if let dx {   // dx [m x in] += dy [m x out] * W [out x in]
-            var ext = sega_gemm_ext(batch: 1, b_stride: 0, c_stride: 0, row_bias: nil, act: 0, mask: nil,
-                                    b_mask: nil, a_mask: nil, col_bias: nil, a_packed: nil, b_packed: packBwd)
-            opSgemmEx(engine, 0, 0, m, inF, outF, 1, dy, outF, w, inF, dxOverwrite ? 0 : 1, dx, inF, &ext)
+            opSgemm(engine, 0, 0, m, inF, outF, 1, dy, outF, w, inF, dxOverwrite ? 0 : 1, dx, inF)
         }
         if let dw {   // dW [out x in] += dy^T [out x m] * x [m x in]
             opSgemm(engine, 1, 0, outF, inF, m, 1, dy, outF, x, inF, 1, dw, inF)
