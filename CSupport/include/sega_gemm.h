@@ -48,6 +48,9 @@ sega_status sega_sgemm_ref(int trans_a, int trans_b, int m, int n, int k, float 
 /// - a_packed: op(A) packed once by sega_gemm_pack_a (e.g. a layer's weights) instead of on every
 ///   call; a, lda and trans_a are then not read (a may be NULL) and a_mask must be NULL. The call
 ///   runs the micro-kernel the buffer was packed for (same bytes as any other).
+/// - b_packed: op(B) packed once by sega_gemm_pack_b (e.g. a linear layer's weights, 64-byte
+///   aligned); b, ldb and trans_b are then not read (b may be NULL). Needs one column block and
+///   no b_mask; with a_packed too, both must have been packed for the same micro-kernel.
 /// - col_bias (needs beta == 0, no row_bias, one column block): C starts as col_bias[j] broadcast
 ///   over column j (a linear layer's bias), filled by each thread on its own part of C just
 ///   before it multiplies there; the result of filling C with the bias and calling with beta = 1.
@@ -61,6 +64,7 @@ typedef struct sega_gemm_ext {
     const uint8_t *a_mask;
     const float *col_bias;
     const float *a_packed;
+    const float *b_packed;
 } sega_gemm_ext;
 
 /// sega_sgemm with column blocks and fused epilogues (ext may be NULL: sega_sgemm). Same
@@ -82,6 +86,20 @@ size_t sega_gemm_packed_a_floats_max(int m, int k);
 /// same m and k (any n, beta, epilogue). SEGA_ERR_INVALID_ARG for bad sizes or pointers.
 sega_status sega_gemm_pack_a(sega_engine *e, int trans_a, int m, int n_hint, int k, const float *a,
                              int lda, float *out);
+
+/// Floats sega_gemm_pack_b writes for a k x n op(B) used in m_hint x n products on engine e (a
+/// small header, then the NR-wide slivers of every K block), a multiple of 16 (whole 64-byte
+/// lines); 0 for a NULL engine or negative sizes.
+size_t sega_gemm_packed_b_floats(const sega_engine *e, int m_hint, int n, int k);
+/// An upper bound of sega_gemm_packed_b_floats over every engine and m_hint; 0 for negative sizes.
+size_t sega_gemm_packed_b_floats_max(int n, int k);
+/// Packs op(B) [k x n] (B read through trans_b and ldb as sega_sgemm reads it) into `out` (64-byte
+/// aligned, sega_gemm_packed_b_floats of them) for the micro-kernel e picks for m_hint x n
+/// products, for later sega_sgemm_ex calls with ext.b_packed = out on an engine of the same ISA,
+/// with the same n and k (any m, beta, epilogue). SEGA_ERR_INVALID_ARG for bad sizes or pointers
+/// (out not 64-byte aligned too).
+sega_status sega_gemm_pack_b(sega_engine *e, int trans_b, int m_hint, int n, int k, const float *b,
+                             int ldb, float *out);
 
 /// Naive reference of sega_sgemm_ex (double accumulator; the epilogues in float, as documented).
 sega_status sega_sgemm_ex_ref(int trans_a, int trans_b, int m, int n, int k, float alpha,

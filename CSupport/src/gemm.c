@@ -16,6 +16,9 @@
 // every element of C goes through the same sequence of floating-point operations whatever the
 // thread count: results are byte-identical for 1..T threads.
 //
+// sega_gemm_pack_a / sega_gemm_pack_b pack an operand once (a layer's weights) in the layout the
+// driver reads, which then takes its K blocks in place instead of packing them on every call.
+//
 // sega_sgemm_ex adds column blocks (B and C split into images, one product over all of them)
 // and epilogues applied by the micro-kernel to the tile's values in registers before it stores
 // them (sega_tile_epi): the bias a tile starts from (the first K block), relu/relu6 and their
@@ -176,6 +179,8 @@ typedef struct gemm_job {
     const float *col_bias;   // C starts as this row vector (beta is 1 then), filled per part
     const float *apk;        // op(A) packed once (sega_gemm_pack_a): K block at pc starts at
     int mpad;                // apk + pc * mpad, rows from i at + i * kc within it
+    const float *bpk;        // op(B) packed once (sega_gemm_pack_b): K block at pc starts at
+    int npad;                // bpk + pc * npad, columns from j at + j * kc within it
 } gemm_job;
 
 // ---------------------------------------------------------------------------------------------
@@ -289,15 +294,18 @@ static void macro_kernel(const gemm_job *j, int i0, int c0, int mc, int nc, int 
     }
 }
 
-// Packs op(B) rows [pc, pc+kc), columns [jc, jc+nc): the plain packer when B is one unmasked
-// block, else the blocked/masked one.
-static void pack_b_of(const gemm_job *j, int pc, int kc, int jc, int nc, float *bp) {
+// The packed op(B) rows [pc, pc+kc), columns [jc, jc+nc) (jc a multiple of NR): packed into bp
+// now (the plain packer when B is one unmasked block, else the blocked/masked one), or where
+// the prepacked B holds them.
+static const float *pack_b_of(const gemm_job *j, int pc, int kc, int jc, int nc, float *bp) {
+    if (j->bpk) return j->bpk + (size_t)pc * (size_t)j->npad + (size_t)jc * (size_t)kc;
     if (j->per == j->n && !j->bmask) {
         j->d->pack_b(j->tb, j->b, j->ldb, pc, kc, jc, nc, bp);
-        return;
+        return bp;
     }
     const sega_bsrc src = {j->b, j->ldb, j->per, j->bst, j->bmask};
     j->d->pack_bx(&src, pc, kc, jc, nc, bp);
+    return bp;
 }
 
 // The packed op(A) rows [ic, ic+mc), columns [pc, pc+kc): packed into ap now (masked when A
@@ -332,7 +340,10 @@ static void pf_next_panel(pf_cursor *pf, const gemm_job *j, int npc, int njc, in
     }
     const int nkc = j->k - npc < j->kc_blk ? j->k - npc : j->kc_blk;
     int nnc = n1 - njc < ncap ? n1 - njc : ncap;
-    if (!j->tb) {   // (column blocks: the part of the panel in njc's block)
+    if (j->bpk) {   // the next panel's packed slivers: one contiguous run
+        const int nsl = (nnc + j->d->nr - 1) / j->d->nr * j->d->nr;
+        pf_init(pf, j->bpk + (size_t)npc * j->npad + (size_t)njc * nkc, 0, 1, nkc * nsl, calls);
+    } else if (!j->tb) {   // (column blocks: the part of the panel in njc's block)
         const int q = njc / j->per, col = njc - q * j->per;
         if (nnc > j->per - col) nnc = j->per - col;
         pf_init(pf, j->b + (size_t)q * j->bst + (size_t)npc * j->ldb + col, j->ldb, nkc, nnc, calls);
@@ -359,13 +370,13 @@ static void gemm_small_m(const gemm_job *j, float *ap, float *bp, int m0, int m1
         const float *as = pack_a_of(j, m0, mrange, pc, kc, ap);
         for (int jc = n0; jc < n1; jc += ncs) {
             const int nc = n1 - jc < ncs ? n1 - jc : ncs;
-            pack_b_of(j, pc, kc, jc, nc, bp);
+            const float *bs = pack_b_of(j, pc, kc, jc, nc, bp);
             // Next panel: next column chunk of this K block, else the first of the next.
             const int last = jc + nc >= n1;
             pf_cursor pf;
             pf_next_panel(&pf, j, last ? pc + kc : pc, last ? n0 : jc + nc, n1, ncs,
                           row_tiles * ((nc + d->nr - 1) / d->nr));
-            macro_kernel(j, m0, jc, mrange, nc, kc, as, bp, kb, &pf);
+            macro_kernel(j, m0, jc, mrange, nc, kc, as, bs, kb, &pf);
         }
     }
 }
@@ -381,7 +392,7 @@ static void gemm_general(const gemm_job *j, float *ap, float *bp, int m0, int m1
         for (int pc = 0; pc < j->k; pc += kcb) {
             const int kc = j->k - pc < kcb ? j->k - pc : kcb;
             const kblock kb = kblock_of(j, pc, kc);
-            pack_b_of(j, pc, kc, jc, nc, bp);
+            const float *bs = pack_b_of(j, pc, kc, jc, nc, bp);
             // Where the next B panel comes from (next K block, else first K block of the next
             // column block), to prefetch it during this panel's micro-kernel calls.
             const int last = pc + kc >= j->k;
@@ -391,7 +402,7 @@ static void gemm_general(const gemm_job *j, float *ap, float *bp, int m0, int m1
             for (int ic = m0; ic < m1; ic += mcb) {
                 const int mc = m1 - ic < mcb ? m1 - ic : mcb;
                 const float *as = pack_a_of(j, ic, mc, pc, kc, ap);
-                macro_kernel(j, ic, jc, mc, nc, kc, as, bp, kb, &pf);
+                macro_kernel(j, ic, jc, mc, nc, kc, as, bs, kb, &pf);
             }
         }
     }
@@ -469,12 +480,14 @@ static sega_status check_args(int ta, int tb, int m, int n, int k, const float *
     const int batch = x && x->batch > 1 ? x->batch : 1;
     if (batch > 1 && (tb || n % batch != 0 || x->b_stride < 0 || x->c_stride < 0)) return SEGA_ERR_INVALID_ARG;
     const int per = n / batch;   // the columns each row of a block holds
-    const int packed = x && x->a_packed;   // a and lda unused
-    if ((!packed && lda < (ta ? m : k)) || ldb < (tb ? k : per) || ldc < per) return SEGA_ERR_INVALID_ARG;
-    if ((m > 0 && k > 0 && !a && !packed) || (k > 0 && n > 0 && !b) || (m > 0 && n > 0 && !c))
+    const int packed = x && x->a_packed;     // a and lda unused
+    const int bpacked = x && x->b_packed;    // b and ldb unused
+    if ((!packed && lda < (ta ? m : k)) || (!bpacked && ldb < (tb ? k : per)) || ldc < per) return SEGA_ERR_INVALID_ARG;
+    if ((m > 0 && k > 0 && !a && !packed) || (k > 0 && n > 0 && !b && !bpacked) || (m > 0 && n > 0 && !c))
         return SEGA_ERR_INVALID_ARG;
     if (!x) return SEGA_OK;
     if (packed && x->a_mask) return SEGA_ERR_INVALID_ARG;
+    if (bpacked && (x->b_mask || batch > 1)) return SEGA_ERR_INVALID_ARG;
     if ((x->b_mask && tb) || (x->a_mask && ta)) return SEGA_ERR_INVALID_ARG;
     if (x->row_bias && beta != 0.0f) return SEGA_ERR_INVALID_ARG;
     if (x->col_bias && (beta != 0.0f || x->row_bias || batch > 1)) return SEGA_ERR_INVALID_ARG;
@@ -522,8 +535,10 @@ static void plan_split(gemm_job *j, int T) {
         double cols = (double)((ntiles + tn - 1) / tn) * d->nr, rows = (double)((mtiles + tm - 1) / tm) * d->mr;
         if (cols > n) cols = n;
         if (rows > m) rows = m;
-        const double cost_n = (double)m * cols + SEGA_GEMM_PACK_COST * ((double)m + cols);
-        const double cost_m = rows * (double)n + SEGA_GEMM_PACK_COST * (rows + (double)n);
+        // (A prepacked B costs nothing to pack.)
+        const double bw = j->bpk ? 0.0 : 1.0;
+        const double cost_n = (double)m * cols + SEGA_GEMM_PACK_COST * ((double)m + bw * cols);
+        const double cost_m = rows * (double)n + SEGA_GEMM_PACK_COST * (rows + bw * (double)n);
         split_n = cost_n <= cost_m;
     }
     j->split_n = split_n;
@@ -596,6 +611,66 @@ sega_status sega_gemm_pack_a(sega_engine *e, int trans_a, int m, int n_hint, int
     return SEGA_OK;
 }
 
+// B packed once (sega_gemm_pack_b): the same header (another magic; n in place of m, NR in place
+// of MR), then for each K block the NR-wide slivers of all n columns, as pack_b writes them for
+// one panel starting at column 0: the driver reads any panel (whole slivers) in place.
+
+#define SEGA_BPACK_MAGIC 0x53504b42   // "BPKS"
+
+static const sega_gemm_kdesc *packed_b_kdesc(const sega_engine *e, const float *packed, int n, int k) {
+    int h[6];
+    memcpy(h, packed, sizeof h);
+    if (h[0] != SEGA_BPACK_MAGIC || h[2] != n || h[3] != k) return NULL;
+    const sega_gemm_kdesc *d = kdesc_slot(e, h[1]);
+    return d && d->nr == h[4] && d->kc == h[5] ? d : NULL;   // packed on an engine of another ISA: refused
+}
+
+// Rounded up to whole 64-byte lines, so that buffers laid end to end stay aligned.
+static size_t whole_lines(size_t floats) { return (floats + 15) / 16 * 16; }
+
+size_t sega_gemm_packed_b_floats(const sega_engine *e, int m_hint, int n, int k) {
+    if (!e || m_hint < 0 || n < 0 || k < 0) return 0;
+    const sega_gemm_kdesc *d = choose_kdesc(e, m_hint, n);
+    return whole_lines(SEGA_APACK_HEADER + (size_t)((n + d->nr - 1) / d->nr * d->nr) * (size_t)k);
+}
+
+size_t sega_gemm_packed_b_floats_max(int n, int k) {
+    if (n < 0 || k < 0) return 0;
+    // n padded to the widest multiple of any descriptor's NR an engine may pack for.
+    const sega_gemm_kdesc *all[] = {
+        &k_portable,
+#if SEGA_HAVE_X86_KERNELS
+        &k_avx2, &k_avx512, &k_avx512_narrow,
+#endif
+    };
+    size_t npad = 0;
+    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) {
+        const size_t p = (size_t)((n + all[i]->nr - 1) / all[i]->nr * all[i]->nr);
+        if (p > npad) npad = p;
+    }
+    return whole_lines(SEGA_APACK_HEADER + npad * (size_t)k);
+}
+
+// The micro-kernels load B slivers with aligned vector loads.
+SEGA_INLINE int aligned64(const float *p) { return ((uintptr_t)p & 63u) == 0; }
+
+sega_status sega_gemm_pack_b(sega_engine *e, int trans_b, int m_hint, int n, int k, const float *b,
+                             int ldb, float *out) {
+    if (!e || !out || !aligned64(out) || m_hint < 0 || n < 0 || k < 0 || ldb < (trans_b ? k : n) ||
+        (n > 0 && k > 0 && !b))
+        return SEGA_ERR_INVALID_ARG;
+    const sega_gemm_kdesc *d = choose_kdesc(e, m_hint, n);
+    const int h[6] = {SEGA_BPACK_MAGIC, kdesc_slot_of(e, d), n, k, d->nr, d->kc};
+    memset(out, 0, SEGA_APACK_HEADER * sizeof(float));
+    memcpy(out, h, sizeof h);
+    const int kcb = kc_block(d, k), npad = (n + d->nr - 1) / d->nr * d->nr;
+    for (int pc = 0; pc < k && n > 0; pc += kcb) {
+        const int kc = k - pc < kcb ? k - pc : kcb;
+        d->pack_b(trans_b != 0, b, ldb, pc, kc, 0, n, out + SEGA_APACK_HEADER + (size_t)pc * (size_t)npad);
+    }
+    return SEGA_OK;
+}
+
 sega_status sega_sgemm_ex(sega_engine *e, int trans_a, int trans_b, int m, int n, int k, float alpha,
                           const float *a, int lda, const float *b, int ldb, float beta, float *c,
                           int ldc, const sega_gemm_ext *x) {
@@ -623,6 +698,13 @@ sega_status sega_sgemm_ex(sega_engine *e, int trans_a, int trans_b, int m, int n
             j.d = pd;
             j.apk = x->a_packed + SEGA_APACK_HEADER;
             j.mpad = (m + pd->mr - 1) / pd->mr * pd->mr;
+        }
+        if (x->b_packed) {
+            const sega_gemm_kdesc *pd = aligned64(x->b_packed) ? packed_b_kdesc(e, x->b_packed, n, k) : NULL;
+            if (!pd || (j.apk && pd != j.d)) return SEGA_ERR_INVALID_ARG;
+            j.d = pd;
+            j.bpk = x->b_packed + SEGA_APACK_HEADER;
+            j.npad = (n + pd->nr - 1) / pd->nr * pd->nr;
         }
     }
     if (k == 0 || alpha == 0.0f) {

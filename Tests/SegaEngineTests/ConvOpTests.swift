@@ -251,6 +251,67 @@ final class ConvOpTests: XCTestCase {
         }
     }
 
+    /// The weight packed once as the SGEMM's B operand (W^T forward, W for dx) gives the bytes
+    /// of packing it on every call: forward with and without bias, dx (accumulated where x has
+    /// two consumers, overwritten where linear is its first writer), and dW / db when the weight
+    /// and bias are plan inputs (packed by each forward, changed between two passes); 1, 2 and
+    /// 3 threads give the same bytes; a one-output head packs only W (its W^T would pad 48x);
+    /// prepared memory only when enabled.
+    func testLinearPackedWeightsGiveTheSameBytes() throws {
+        let saved = Linear.packRows
+        defer { Linear.packRows = saved }
+        var rng = TestRNG(79)
+        for (xs, outF, hasBias) in [([1, 433, 192], 768, true), ([2, 37, 100], 64, false), ([5, 70], 200, true), ([3, 96], 1, true)] {
+            let inF = xs.last!
+            let x = rng.array(product(xs), -2, 2), w1 = rng.array(outF * inF), w2 = rng.array(outF * inF)
+            let bias = rng.array(outF), seed = rng.array(product(xs) / inF * outF), w3 = rng.array(outF * outF)
+            for constant in [true, false] {
+                var runs: [[[Float]]] = []
+                var prepared: [Int] = []
+                for (rows, threads) in [(0, 1), (4096, 1), (4096, 2), (4096, 3)] {
+                    Linear.packRows = rows
+                    let g = Graph()
+                    let xt = try g.input(xs)
+                    let wt = constant ? try g.constant(w1, [outF, inF]) : try g.input([outF, inF])
+                    let bt = hasBias ? (constant ? try g.constant(bias, [outF]) : try g.input([outF])) : nil
+                    // x feeds two linears (the second one's dx accumulates); z's dx is y's first writer.
+                    let y = try g.add(g.linear(xt, weight: wt, bias: bt), g.linear(xt, weight: wt, bias: bt))
+                    let z = try g.linear(y, weight: try g.constant(w3, [outF, outF]))
+                    let plan = try g.plan(try Context(threads: threads), outputs: [z],
+                                          gradientsFor: constant ? [xt] : [xt, wt] + (bt.map { [$0] } ?? []))
+                    try plan.setInput(xt, x)
+                    var out: [[Float]] = []
+                    for w in constant ? [w1] : [w1, w2] {
+                        if !constant { try plan.setInput(wt, w); if let bt { try plan.setInput(bt, bias) } }
+                        _ = plan.seed(for: z)!.update(from: Array(seed.prefix(z.count)))
+                        plan.forward(); plan.backward()
+                        out += [Array(plan.buffer(z)), Array(plan.gradient(xt)!)]
+                        if !constant { out.append(Array(plan.gradient(wt)!)); if let bt { out.append(Array(plan.gradient(bt)!)) } }
+                    }
+                    runs.append(out)
+                    prepared.append(plan.preparedBytes)
+                }
+                let tag = "x \(xs) -> \(outF), bias \(hasBias), constant \(constant)"
+                XCTAssertEqual(prepared[0], 0, tag)
+                XCTAssertGreaterThan(prepared[1], 0, tag)
+                XCTAssertEqual(prepared[1], prepared[3], tag)
+                for r in 1..<runs.count {
+                    for (i, (a, b)) in zip(runs[0], runs[r]).enumerated() {
+                        XCTAssertTrue(bitEqual(a, b), "packed weights change the bytes (run \(r), output \(i)): \(tag)")
+                    }
+                }
+            }
+        }
+        // What is packed: both sets, only W for the one-output head, nothing above packRows.
+        Linear.packRows = 4096
+        let both = Linear.packFloats([[433, 192], [768, 192]]), head = Linear.packFloats([[3, 96], [1, 96]])
+        XCTAssertGreaterThanOrEqual(both.fwd, 768 * 192)
+        XCTAssertGreaterThanOrEqual(both.bwd, 768 * 192)
+        XCTAssertEqual(head.fwd, 0)
+        XCTAssertGreaterThan(head.bwd, 0)
+        XCTAssertTrue(Linear.packFloats([[4097, 8], [16, 8]]) == (0, 0))
+    }
+
     // MARK: batchnorm
 
     func testBatchNormForwardAndGradients() throws {

@@ -51,7 +51,7 @@ final class GemmExtKernelTests: XCTestCase {
                     var x = sega_gemm_ext(batch: Int32(c.batch), b_stride: d.bst, c_stride: d.cst,
                                           row_bias: c.bias ? bias.baseAddress : nil, act: Int32(c.act),
                                           mask: c.mask ? mk.baseAddress : nil, b_mask: c.bmask ? bm.baseAddress : nil,
-                                          a_mask: c.amask ? am.baseAddress : nil, col_bias: nil, a_packed: nil)
+                                          a_mask: c.amask ? am.baseAddress : nil, col_bias: nil, a_packed: nil, b_packed: nil)
                     return sega_sgemm_ex(e, Int32(c.ta), 0, Int32(c.m), Int32(c.n), Int32(c.k), 1, d.a, Int32(d.lda),
                                          d.b, Int32(d.ldb), c.beta, &out, Int32(d.ldc), &x)
                 }
@@ -142,13 +142,13 @@ final class GemmExtKernelTests: XCTestCase {
                     var x = sega_gemm_ext(batch: Int32(c.batch), b_stride: d.bst, c_stride: d.cst,
                                           row_bias: c.bias ? bias.baseAddress : nil, act: Int32(c.act),
                                           mask: c.mask ? mk.baseAddress : nil, b_mask: c.bmask ? bm.baseAddress : nil,
-                                          a_mask: c.amask ? am.baseAddress : nil, col_bias: nil, a_packed: nil)
+                                          a_mask: c.amask ? am.baseAddress : nil, col_bias: nil, a_packed: nil, b_packed: nil)
                     XCTAssertEqual(sega_sgemm_ex_ref(Int32(c.ta), 0, Int32(c.m), Int32(c.n), Int32(c.k), 1, d.a, Int32(d.lda),
                                                      d.b, Int32(d.ldb), c.beta, &ref, Int32(d.ldc), &x), SEGA_OK)
                     let absBias = bias.map { abs($0) }
                     var xs = sega_gemm_ext(batch: Int32(c.batch), b_stride: d.bst, c_stride: d.cst,
                                            row_bias: nil, act: 0, mask: nil, b_mask: c.bmask ? bm.baseAddress : nil,
-                                           a_mask: c.amask ? am.baseAddress : nil, col_bias: nil, a_packed: nil)
+                                           a_mask: c.amask ? am.baseAddress : nil, col_bias: nil, a_packed: nil, b_packed: nil)
                     let absA = d.a.map { $0.isNaN ? 0 : abs($0) }, absB = d.b.map { $0.isNaN ? 0 : abs($0) }
                     XCTAssertEqual(sega_sgemm_ex_ref(Int32(c.ta), 0, Int32(c.m), Int32(c.n), Int32(c.k), 1, absA, Int32(d.lda),
                                                      absB, Int32(d.ldb), c.bias ? 0 : abs(c.beta), &scale, Int32(d.ldc), &xs), SEGA_OK)
@@ -238,7 +238,7 @@ final class GemmExtKernelTests: XCTestCase {
                                 var x = sega_gemm_ext(batch: Int32(c.batch), b_stride: d.bst, c_stride: d.cst,
                                                       row_bias: c.bias ? bias.baseAddress : nil, act: Int32(c.act),
                                                       mask: c.mask ? mk.baseAddress : nil, b_mask: c.bmask ? bm.baseAddress : nil,
-                                                      a_mask: nil, col_bias: nil, a_packed: pk.baseAddress)
+                                                      a_mask: nil, col_bias: nil, a_packed: pk.baseAddress, b_packed: nil)
                                 return sega_sgemm_ex(e, Int32(c.ta), 0, Int32(c.m), Int32(c.n), Int32(c.k), 1, nil, 0, d.b,
                                                      Int32(d.ldb), c.beta, &out, Int32(d.ldc), &x)
                             } } } }
@@ -284,6 +284,172 @@ final class GemmExtKernelTests: XCTestCase {
         XCTAssertEqual(sega_gemm_pack_a(e1, 0, 4, 8, 4, a, 3, &pk), SEGA_ERR_INVALID_ARG, "lda below k")
         XCTAssertEqual(sega_gemm_pack_a(e1, 0, 4, 8, 4, nil, 4, &pk), SEGA_ERR_INVALID_ARG, "no A")
         XCTAssertEqual(sega_gemm_pack_a(nil, 0, 4, 8, 4, a, 4, &pk), SEGA_ERR_INVALID_ARG, "no engine")
+    }
+
+    /// op(B) packed once (sega_gemm_pack_b) gives the bytes of packing it on every call: both
+    /// transposes, plain / beta 1 / column bias / row bias with relu6 and its mask, alpha other
+    /// than 1, one and several K blocks, the small-M and general paths (m above every MC), every
+    /// ISA, 1-3 threads, the kernel policies at packing and at the call, m_hint other than m,
+    /// together with a packed A; b and ldb are not read (NULL, 0). Within the reference's bound.
+    func testPackedBIsTheUnpackedProduct() throws {
+        defer { sega_gemm_set_kernel_policy(-1) }
+        // (The last five are above the 96^3 multiply-adds from which the products are threaded.)
+        let shapes = [(1, 1, 1), (7, 5, 3), (13, 64, 17), (37, 200, 130), (50, 100, 300), (72, 49, 257), (600, 50, 30), (433, 96, 24)]
+        for isa in KernelEngines.supportedISAs { for threads in [1, 2, 3] {
+            var e: OpaquePointer? = nil
+            XCTAssertEqual(sega_engine_create(Int32(threads), isa, &e), SEGA_OK)
+            defer { sega_engine_destroy(e) }
+            for (si, (m, n, k)) in shapes.enumerated() { for t in 0..<8 {
+                let tb = Int32(t & 1), variant = t >> 1   // 0 plain, 1 beta 1, 2 column bias, 3 row bias + relu6 + mask
+                var rng = GemmKernelTests.RNG(UInt64(si * 16 + t + 1))
+                let ldb = (tb != 0 ? k : n) + 2
+                var b = [Float](repeating: .nan, count: (tb != 0 ? n : k) * ldb)
+                for r in 0..<(tb != 0 ? n : k) { for c in 0..<(tb != 0 ? k : n) { b[r * ldb + c] = rng.next() * 2 } }
+                let a = (0..<(m * k)).map { _ in rng.next() }
+                let c0 = (0..<(m * n)).map { _ in variant == 1 ? rng.next() : Float.nan }
+                let colBias = (0..<n).map { _ in rng.next() }, rowBias = (0..<m).map { _ in rng.next() * 4 }
+                let alpha: Float = variant == 1 ? -0.75 : 1, beta: Float = variant == 1 ? 1 : 0
+                func call(_ bp: UnsafePointer<Float>?, _ ap: UnsafePointer<Float>?) -> ([Float], [UInt8]) {
+                    var out = c0, mask = [UInt8](repeating: 9, count: m * n)
+                    let st = colBias.withUnsafeBufferPointer { cb in rowBias.withUnsafeBufferPointer { rb in
+                        mask.withUnsafeMutableBufferPointer { mk in
+                            var x = sega_gemm_ext()
+                            if variant == 2 { x.col_bias = cb.baseAddress }
+                            if variant == 3 { x.row_bias = rb.baseAddress; x.act = Int32(SEGA_ACT_RELU6.rawValue); x.mask = mk.baseAddress }
+                            x.b_packed = bp; x.a_packed = ap
+                            return sega_sgemm_ex(e, 0, tb, Int32(m), Int32(n), Int32(k), alpha, ap == nil ? a : nil, Int32(ap == nil ? k : 0),
+                                                 bp == nil ? b : nil, Int32(bp == nil ? ldb : 0), beta, &out, Int32(n), &x)
+                        } } }
+                    XCTAssertEqual(st, SEGA_OK)
+                    return (out, mask)
+                }
+                // Within 2 (k + 4) u S of the double-accumulating reference, S = |alpha| sum |a||b|
+                // + |bias| + |beta C0| (relu6 moves no value further from it).
+                func checkAgainstReference(_ got: [Float], _ tag: String) {
+                    var ref = c0, mask = [UInt8](repeating: 0, count: m * n)
+                    let st = colBias.withUnsafeBufferPointer { cb in rowBias.withUnsafeBufferPointer { rb in
+                        mask.withUnsafeMutableBufferPointer { mk in
+                            var x = sega_gemm_ext()
+                            if variant == 2 { x.col_bias = cb.baseAddress }
+                            if variant == 3 { x.row_bias = rb.baseAddress; x.act = Int32(SEGA_ACT_RELU6.rawValue); x.mask = mk.baseAddress }
+                            return sega_sgemm_ex_ref(0, tb, Int32(m), Int32(n), Int32(k), alpha, a, Int32(k), b, Int32(ldb), beta, &ref, Int32(n), &x)
+                        } } }
+                    XCTAssertEqual(st, SEGA_OK)
+                    for i in 0..<m { for j in 0..<n {
+                        var sc = variant == 2 ? abs(Double(colBias[j])) : (variant == 3 ? abs(Double(rowBias[i])) : (beta == 0 ? 0 : abs(Double(beta) * Double(c0[i * n + j]))))
+                        for p in 0..<k { sc += abs(Double(alpha) * Double(a[i * k + p]) * Double(tb != 0 ? b[j * ldb + p] : b[p * ldb + j])) }
+                        if !(abs(Double(got[i * n + j]) - Double(ref[i * n + j])) <= 2 * Double(k + 4) * 0x1p-24 * sc) {
+                            return XCTFail("packed B vs reference \(tag) [\(i), \(j)]: \(got[i * n + j]) vs \(ref[i * n + j])")
+                        }
+                    } }
+                }
+                var want: [([Float], [UInt8])] = []
+                for policy: Int32 in [0, 1, 2] { sega_gemm_set_kernel_policy(policy); want.append(call(nil, nil)) }
+                // With a packed A too (for the micro-kernel the call picks: policy -1, hint m).
+                sega_gemm_set_kernel_policy(-1)
+                var packedA = [Float](repeating: .nan, count: sega_gemm_packed_a_floats(e, Int32(m), Int32(n), Int32(k)))
+                XCTAssertEqual(sega_gemm_pack_a(e, 0, Int32(m), Int32(n), Int32(k), a, Int32(k), &packedA), SEGA_OK)
+                for packPolicy: Int32 in [-1, 1] { for hint in [m, 8] {
+                    sega_gemm_set_kernel_policy(packPolicy)
+                    let packed = Self.AlignedFloats(sega_gemm_packed_b_floats(e, Int32(hint), Int32(n), Int32(k)))
+                    XCTAssertLessThanOrEqual(packed.count, sega_gemm_packed_b_floats_max(Int32(n), Int32(k)))
+                    XCTAssertEqual(packed.count % 16, 0)
+                    XCTAssertEqual(sega_gemm_pack_b(e, tb, Int32(hint), Int32(n), Int32(k), b, Int32(ldb), packed.p), SEGA_OK)
+                    for policy: Int32 in [0, 1, 2] {
+                        sega_gemm_set_kernel_policy(policy)
+                        let got = call(packed.p, nil), w = want[Int(policy)]
+                        let tag = "\(String(cString: sega_isa_name(isa)))/\(threads)t \(m)x\(n)x\(k) tb \(tb) variant \(variant) packed at policy \(packPolicy) hint \(hint), called at \(policy)"
+                        XCTAssertTrue(bitEqual(got.0, w.0), "C differs from the unpacked call: \(tag)")
+                        if variant == 3 { XCTAssertEqual(got.1, w.1, "mask differs: \(tag)") }
+                        if hint == m && packPolicy == -1 && policy == 0 {
+                            let both = packedA.withUnsafeBufferPointer { call(packed.p, $0.baseAddress) }
+                            XCTAssertTrue(bitEqual(both.0, w.0), "C differs with A packed too: \(tag)")
+                            if threads == 1 { checkAgainstReference(got.0, tag) }
+                        }
+                    }
+                } }
+            } }
+        } }
+    }
+
+    /// Floats at a 64-byte aligned address (a packed B's slivers are read with aligned loads),
+    /// NaN until written.
+    final class AlignedFloats {
+        let p: UnsafeMutablePointer<Float>, count: Int
+        init(_ count: Int) {
+            self.count = count
+            p = UnsafeMutableRawPointer.allocate(byteCount: max(1, count) * 4 + 64, alignment: 64).bindMemory(to: Float.self, capacity: count + 16)
+            p.initialize(repeating: .nan, count: count + 16)
+        }
+        deinit { p.deallocate() }
+    }
+
+    /// A packed B is refused for another n or k, with a B mask, with column blocks, on an engine
+    /// of another ISA, beside a packed A made for another micro-kernel, and off a 64-byte boundary;
+    /// its size and packing refuse bad arguments.
+    func testPackedBRefusals() {
+        let isas = KernelEngines.supportedISAs
+        var e1: OpaquePointer? = nil, e2: OpaquePointer? = nil
+        XCTAssertEqual(sega_engine_create(1, isas.last!, &e1), SEGA_OK)
+        XCTAssertEqual(sega_engine_create(1, isas.first!, &e2), SEGA_OK)
+        defer { sega_engine_destroy(e1); sega_engine_destroy(e2); sega_gemm_set_kernel_policy(-1) }
+        let a = [Float](repeating: 0.5, count: 64), b = [Float](repeating: 1, count: 64)
+        var c = [Float](repeating: 0, count: 64), bm = [UInt8](repeating: 1, count: 64)
+        let pk = Self.AlignedFloats(sega_gemm_packed_b_floats(e1, 4, 8, 4))
+        XCTAssertGreaterThan(pk.count, 16)
+        XCTAssertEqual(sega_gemm_pack_b(e1, 0, 4, 8, 4, b, 8, pk.p), SEGA_OK)
+        func run(_ e: OpaquePointer?, n: Int32, k: Int32, bmask: Bool = false, batch: Int32 = 1, apacked: [Float]? = nil,
+                 at: UnsafePointer<Float>? = nil) -> sega_status {
+            bm.withUnsafeBufferPointer { mp in
+                var x = sega_gemm_ext()
+                x.b_packed = at ?? UnsafePointer(pk.p)
+                x.batch = batch
+                if bmask { x.b_mask = mp.baseAddress }
+                guard let apacked else { return sega_sgemm_ex(e, 0, 0, 4, n, k, 1, a, k, nil, 0, 0, &c, 8, &x) }
+                return apacked.withUnsafeBufferPointer { ap in
+                    x.a_packed = ap.baseAddress
+                    return sega_sgemm_ex(e, 0, 0, 4, n, k, 1, nil, 0, nil, 0, 0, &c, 8, &x)
+                }
+            }
+        }
+        XCTAssertEqual(run(e1, n: 8, k: 4), SEGA_OK)
+        XCTAssertEqual(c[0], 2, "0.5 * 1 summed over k = 4")
+        XCTAssertEqual(run(e1, n: 7, k: 4), SEGA_ERR_INVALID_ARG, "another n")
+        XCTAssertEqual(run(e1, n: 8, k: 3), SEGA_ERR_INVALID_ARG, "another k")
+        XCTAssertEqual(run(e1, n: 8, k: 4, bmask: true), SEGA_ERR_INVALID_ARG, "with a B mask")
+        XCTAssertEqual(run(e1, n: 8, k: 4, batch: 2), SEGA_ERR_INVALID_ARG, "with column blocks")
+        if isas.count > 1 { XCTAssertEqual(run(e2, n: 8, k: 4), SEGA_ERR_INVALID_ARG, "packed on another ISA's engine") }
+        let moved = Self.AlignedFloats(pk.count + 4)   // the same floats 16 bytes further on
+        (moved.p + 4).update(from: pk.p, count: pk.count)
+        XCTAssertEqual(run(e1, n: 8, k: 4, at: moved.p + 4), SEGA_ERR_INVALID_ARG, "not 64-byte aligned")
+        XCTAssertEqual(sega_gemm_pack_b(e1, 0, 4, 8, 4, b, 8, moved.p + 4), SEGA_ERR_INVALID_ARG, "out not 64-byte aligned")
+        XCTAssertEqual(sega_gemm_pack_b(e1, 0, 4, 8, 4, b, 8, moved.p), SEGA_OK)
+        XCTAssertEqual(run(e1, n: 8, k: 4, at: moved.p), SEGA_OK)
+        // Beside a packed A: made for the same micro-kernel (policy 0: the engine's own), or for
+        // another (policy 1 picks the AVX2 6 x 16 tile for this narrow product on AVX-512).
+        if isas.last! == SEGA_ISA_AVX512 {
+            sega_gemm_set_kernel_policy(0)
+            XCTAssertEqual(sega_gemm_pack_b(e1, 0, 4, 8, 4, b, 8, pk.p), SEGA_OK)
+            var same = [Float](repeating: 0, count: sega_gemm_packed_a_floats(e1, 4, 8, 4))
+            XCTAssertEqual(sega_gemm_pack_a(e1, 0, 4, 8, 4, a, 4, &same), SEGA_OK)
+            sega_gemm_set_kernel_policy(1)
+            var other = [Float](repeating: 0, count: sega_gemm_packed_a_floats(e1, 4, 8, 4))
+            XCTAssertEqual(sega_gemm_pack_a(e1, 0, 4, 8, 4, a, 4, &other), SEGA_OK)
+            sega_gemm_set_kernel_policy(-1)
+            XCTAssertEqual(run(e1, n: 8, k: 4, apacked: same), SEGA_OK)
+            XCTAssertEqual(c[0], 2)
+            XCTAssertEqual(run(e1, n: 8, k: 4, apacked: other), SEGA_ERR_INVALID_ARG, "A packed for another micro-kernel")
+        }
+        XCTAssertEqual(sega_gemm_packed_b_floats(nil, 4, 8, 4), 0)
+        XCTAssertEqual(sega_gemm_packed_b_floats(e1, 4, -1, 4), 0)
+        XCTAssertEqual(sega_gemm_packed_b_floats_max(8, -1), 0)
+        // The bound pads n to the widest tile multiple (NR 48 at most), header and whole lines included.
+        XCTAssertEqual(sega_gemm_packed_b_floats_max(192, 8), 16 + 192 * 8)
+        XCTAssertEqual(sega_gemm_packed_b_floats_max(1, 7), 16 + 48 * 7)
+        XCTAssertEqual(sega_gemm_pack_b(e1, 0, 4, 8, 4, b, 7, pk.p), SEGA_ERR_INVALID_ARG, "ldb below n")
+        XCTAssertEqual(sega_gemm_pack_b(e1, 1, 4, 8, 4, b, 3, pk.p), SEGA_ERR_INVALID_ARG, "ldb below k (transposed)")
+        XCTAssertEqual(sega_gemm_pack_b(e1, 0, 4, 8, 4, nil, 8, pk.p), SEGA_ERR_INVALID_ARG, "no B")
+        XCTAssertEqual(sega_gemm_pack_b(nil, 0, 4, 8, 4, b, 8, pk.p), SEGA_ERR_INVALID_ARG, "no engine")
     }
 
     /// The column bias (a linear layer's: C starts as bias[j]) gives the bytes of filling C with
@@ -349,7 +515,7 @@ final class GemmExtKernelTests: XCTestCase {
                         var got = [Float](repeating: .nan, count: n), gm = [UInt8](repeating: 9, count: n)
                         gm.withUnsafeMutableBufferPointer { mp in
                             var x = sega_gemm_ext(batch: 1, b_stride: 0, c_stride: 0, row_bias: nil, act: Int32(act.rawValue),
-                                                  mask: mp.baseAddress, b_mask: nil, a_mask: nil, col_bias: nil, a_packed: nil)
+                                                  mask: mp.baseAddress, b_mask: nil, a_mask: nil, col_bias: nil, a_packed: nil, b_packed: nil)
                             XCTAssertEqual(sega_sgemm_ex(e, 0, 0, 1, Int32(n), 1, alpha, [1], 1, b, Int32(n), 0, &got, Int32(n), &x), SEGA_OK)
                         }
                         let tag = "\(String(cString: sega_isa_name(isa))) n \(n) alpha \(alpha) act \(act)"
@@ -409,7 +575,7 @@ extension GemmExtKernelTests {
                         let st = bias.withUnsafeBufferPointer { bp in gm.withUnsafeMutableBufferPointer { mp in
                             var x = sega_gemm_ext(batch: Int32(batch), b_stride: k * per, c_stride: m * per,
                                                   row_bias: withBias ? bp.baseAddress : nil, act: Int32(act.rawValue),
-                                                  mask: mp.baseAddress, b_mask: nil, a_mask: nil, col_bias: nil, a_packed: nil)
+                                                  mask: mp.baseAddress, b_mask: nil, a_mask: nil, col_bias: nil, a_packed: nil, b_packed: nil)
                             return sega_sgemm_ex(e, 0, 0, Int32(m), Int32(batch * per), Int32(k), alpha, a, Int32(k),
                                                  b, Int32(per), 0, &got, Int32(per), &x)
                         } }

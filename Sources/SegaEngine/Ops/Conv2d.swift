@@ -405,7 +405,7 @@ public final class Conv2d: Op {
     @inline(__always)
     private func epilogue(bias b: UnsafePointer<Float>?, maskAt at: Int, batch: Int = 1) -> sega_gemm_ext {
         sega_gemm_ext(batch: Int32(batch), b_stride: inImage, c_stride: outImage, row_bias: b,
-                      act: activation.code, mask: mask.map { $0 + at }, b_mask: nil, a_mask: nil, col_bias: nil, a_packed: nil)
+                      act: activation.code, mask: mask.map { $0 + at }, b_mask: nil, a_mask: nil, col_bias: nil, a_packed: nil, b_packed: nil)
     }
 
     /// y = W x (+ b, act) for 1x1 stride-1 unpadded convolutions: x is the im2col matrix already.
@@ -524,7 +524,7 @@ public final class Conv2d: Op {
     private func masked(a at: Int? = nil, b bt: Int? = nil, batch: Int = 1) -> sega_gemm_ext {
         sega_gemm_ext(batch: Int32(batch), b_stride: outImage, c_stride: inImage, row_bias: nil, act: 0, mask: nil,
                       b_mask: bt.flatMap { o in mask.map { UnsafePointer($0 + o) } },
-                      a_mask: at.flatMap { o in mask.map { UnsafePointer($0 + o) } }, col_bias: nil, a_packed: nil)
+                      a_mask: at.flatMap { o in mask.map { UnsafePointer($0 + o) } }, col_bias: nil, a_packed: nil, b_packed: nil)
     }
 
     /// 1x1: dW_g += dy_g x_g^T per image; dx += W^T dy (one SGEMM over every image for one group).
