@@ -57,6 +57,11 @@ public enum BudgetGrowth: String, CaseIterable, Sendable {
     /// Only the masking part of the JND (texture and edges, what luminance adaptation does not
     /// explain): flat regions keep their luma JND and take no colour.
     case masking
+    /// The masking part, scaled by a smoothstep of each pixel's pixel-scale contrast h_i
+    /// (JNDMap.pixelContrast) from 0 at 3 levels to 1 at 9. A smooth surface whose gentle
+    /// shading or noise gives it a masking term (the total-variation texture of Liu's model
+    /// holds both) does not grow; fine texture grows as with `masking`.
+    case texture
 }
 
 /// Which way scores are pushed (in the order the C API numbers them, SEGA_DIRECTION_*).
@@ -173,10 +178,13 @@ public struct AttackConfig: Sendable, Equatable {
     /// `masking`: with JND_i = LA_i + M_i (LA_i the luminance adaptation, M_i what masking adds),
     /// rho_i = chroma * min(eps, lambda M_i / 255) and the spend's luma radius
     /// min(eps, lambda (LA_i + c M_i) / 255), so a flat region (M_i near 0) keeps its luma JND
-    /// and takes no colour.
+    /// and takes no colour. `texture`: M_i scaled by a smoothstep of h_i, the pixel-scale
+    /// contrast of the clean luma (JNDMap.pixelContrast), from 0 at 3 levels to 1 at 9.
     public var budgetGrowth: BudgetGrowth = .all
-    /// Whether growth is limited to the masking part (SEGA with the JND budget).
-    public var usesMaskingGrowth: Bool { budgetGrowth == .masking && method == .sega && effectiveBudget == .jnd }
+    /// Whether growth is limited to the masking part (SEGA with the JND budget; `masking` or `texture`).
+    public var usesMaskingGrowth: Bool { budgetGrowth != .all && method == .sega && effectiveBudget == .jnd }
+    /// Whether the masking part is also scaled by the pixel-scale contrast (growth `texture`).
+    public var usesTextureGrowth: Bool { budgetGrowth == .texture && usesMaskingGrowth }
 
     public init() {}
 

@@ -178,7 +178,7 @@ public struct JNDMap {
     }
 
     /// Separable 7x7 Gaussian of `plane`, in place: rows into `scratch`, then columns back into `plane`.
-    private static func gaussian7(_ plane: UnsafeMutablePointer<Float>, scratch: UnsafeMutablePointer<Float>,
+    static func gaussian7(_ plane: UnsafeMutablePointer<Float>, scratch: UnsafeMutablePointer<Float>,
                                   _ g: UnsafePointer<Float>, _ h: Int, _ w: Int,
                                   _ ri: UnsafePointer<Int>, _ ci: UnsafePointer<Int>) {
         for r in 0..<h {

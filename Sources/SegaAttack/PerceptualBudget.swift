@@ -25,9 +25,10 @@ enum PerceptualBudget {
     /// grows to min(eps, eps_i + rho_i); without it luma = radius. Growth `all`: rho_i = chroma eps,
     /// floor 0 and growth eps_i. Growth `masking`: with LA_i the adaptation and M_i = JND_i - LA_i,
     /// floor min(eps, lambda LA_i / 255), growth lambda M_i / 255, eps_i = min(eps, floor + growth)
-    /// and rho_i = chroma min(eps, growth).
+    /// and rho_i = chroma min(eps, growth). Growth `texture`: the same with growth scaled by a
+    /// smoothstep of h_i = `contrast` (JNDMap.textureGrowthScale; read only then).
     static func fill(_ o: Planes, jnd: UnsafeBufferPointer<Float>, adaptation: UnsafeBufferPointer<Float>,
-                     config c: AttackConfig) {
+                     contrast: UnsafeBufferPointer<Float>, config c: AttackConfig) {
         switch c.effectiveBudget {
         case .uniform, .auto:
             o.radius.update(repeating: c.eps)
@@ -37,13 +38,14 @@ enum PerceptualBudget {
             o.lumaGrowth.update(repeating: c.eps)
             o.chroma.update(repeating: 0)
         case .jnd:
-            let chroma = c.usesChroma ? c.chroma : 0, masking = c.usesMaskingGrowth
+            let chroma = c.usesChroma ? c.chroma : 0, masking = c.usesMaskingGrowth, gated = c.usesTextureGrowth
             var p = 0
             while p < o.radius.count {
                 let e: Float, rho: Float
                 if masking {
                     let floor = min(c.eps, c.budgetLambda * adaptation[p] / 255)
-                    let grow = c.budgetLambda * max(0, jnd[p] - adaptation[p]) / 255
+                    var grow = c.budgetLambda * max(0, jnd[p] - adaptation[p]) / 255
+                    if gated { grow *= JNDMap.textureGrowthScale(contrast[p]) }
                     e = min(c.eps, floor + grow)
                     rho = chroma * min(c.eps, grow)
                     o.lumaFloor[p] = floor

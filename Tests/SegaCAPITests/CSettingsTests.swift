@@ -77,7 +77,7 @@ final class CSettingsTests: XCTestCase {
         for (set, name) in [({ (o: inout sega_attack_options) in o.method = 9 }, "unknown method 9"),
                             ({ (o: inout sega_attack_options) in o.budget = 3 }, "unknown budget 3"),
                             ({ (o: inout sega_attack_options) in o.jnd_model = -1 }, "unknown JND model -1"),
-                            ({ (o: inout sega_attack_options) in o.budget_growth = 2 }, "unknown budget growth 2")] {
+                            ({ (o: inout sega_attack_options) in o.budget_growth = 3 }, "unknown budget growth 3")] {
             var bad = o
             set(&bad)
             XCTAssertThrowsError(try CAPIOptions.config(bad)) { XCTAssertTrue("\($0)".contains(name), "\($0)") }

@@ -209,7 +209,7 @@ final class SettingsTableTests: XCTestCase {
         if c.effectiveTargetSSIM != 0 { f.append("tssim=\(c.effectiveTargetSSIM)") }
         if c.method == .sega && c.maskFill != 0 { f.append("maskfill=\(c.maskFill)") }
         if c.usesChroma { f.append("chroma=\(c.chroma)") }
-        if c.usesMaskingGrowth { f.append("growth=masking") }
+        if c.usesMaskingGrowth { f.append("growth=\(c.budgetGrowth.rawValue)") }
         if c.method == .sega && c.segaDI > 0 { f.append("segadi=\(c.segaDI)") }
         return f.joined(separator: ";")
     }
@@ -234,7 +234,7 @@ final class SettingsTableTests: XCTestCase {
         if c.effectiveTargetSSIM != 0 { added += ", target SSIM \(f(Double(c.effectiveTargetSSIM), 3))" }
         if c.maskFill != 0 { added += ", M^F fill \(f(Double(c.maskFill), 2))" }
         if c.usesChroma { added += ", chroma \(f(Double(c.chroma), 2))" }
-        if c.usesMaskingGrowth { added += ", growth masking" }
+        if c.usesMaskingGrowth { added += ", growth \(c.budgetGrowth.rawValue)" }
         if c.method == .sega && c.segaDI > 0 { added += ", SEGA DI p \(f(Double(c.segaDI), 2))" }
         return "eps \(f(Double(c.eps) * 255, 2))/255, alpha \(f(Double(c.stepSize) * 255, 2))/255, T \(c.iterations), N \(c.samples), sigma \(f(Double(c.sigma), 3))\(c.antithetic ? " (antithetic)" : "")\(c.segaMomentum > 0 ? ", SEGA momentum \(f(Double(c.segaMomentum), 2))" : ""), M^F quantile \(f(Double(c.maskQuantile), 2)), M^F agreement \(f(Double(c.maskAgreement), 2)), JND threshold \(f(Double(c.jndThreshold), 1)), normalise \(c.normalizeSources), momentum (MI-FGSM, VT) \(f(Double(c.momentum), 2)), VT samples \(c.vtSamples) radius \(f(Double(c.vtBeta), 2)) eps, seed \(c.seed)" + added
     }

@@ -35,7 +35,7 @@ enum { SEGA_METHOD_SEGA = 0, SEGA_METHOD_IFGSM = 1, SEGA_METHOD_ENS_IFGSM = 2, S
 enum { SEGA_DIRECTION_AUTO = 0, SEGA_DIRECTION_UP = 1, SEGA_DIRECTION_DOWN = 2 };
 enum { SEGA_BUDGET_UNIFORM = 0, SEGA_BUDGET_JND = 1, SEGA_BUDGET_AUTO = 2 };
 enum { SEGA_JND_YANG = 0, SEGA_JND_LIU = 1 };
-enum { SEGA_GROWTH_ALL = 0, SEGA_GROWTH_MASKING = 1 };
+enum { SEGA_GROWTH_ALL = 0, SEGA_GROWTH_MASKING = 1, SEGA_GROWTH_TEXTURE = 2 };
 
 typedef struct sega_context sega_context;
 
@@ -76,7 +76,7 @@ typedef struct sega_attack_options {
     float target_ssim;       /* final perturbation scaled up (c <= 8, radius up to eps) to this SSIM, [0, 1); 0: off; < 0: auto (0.9 for SEGA, off for the baselines) */
     float mask_fill;         /* SEGA: components M^F drops step along a fixed random sign pattern at this fraction, [0, 1]; 0: off */
     float chroma;            /* SEGA, JND budget: isoluminant change per channel up to this fraction of eps beside the luma budget, [0, 1]; 0: off; default 1 */
-    int budget_growth;       /* SEGA_GROWTH_*: what the chroma budget and the spend grow: all, or only each pixel's masking part of its JND (flat regions keep their luma JND, no colour) */
+    int budget_growth;       /* SEGA_GROWTH_*: what the chroma budget and the spend grow: all, only each pixel's masking part of its JND (flat regions keep their luma JND, no colour), or that part scaled by the pixel-scale contrast */
     float sega_di;           /* SEGA: probability that a noisy sample is also DI-transformed (shrunk by up to 1.1, padded), [0, 1]; 0: off */
 } sega_attack_options;
 
