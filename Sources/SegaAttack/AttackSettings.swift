@@ -193,7 +193,7 @@ public enum AttackSettings {
               report: ReportPart(28, "chroma", .fixed(2), omitAtDefault: true), c: "chroma", example: 0.5,
               get: { $0.usesChroma ? $0.chroma : 0 }, set: { $0.chroma = $1 }),
         choice(.budgetGrowth, "budget growth", flag: "budget-growth",
-               help: "SEGA, JND budget: what the chroma budget and --target-ssim's spend grow: all (chroma*eps at every pixel; the spend scales eps_i) masking (only the part of each pixel's JND that texture and edges add to luminance adaptation: flat regions keep their luma JND and take no colour) or texture (that part scaled by the pixel-scale contrast h, from 0 at 3 levels to 1 at 9: smooth shaded surfaces do not grow either).",
+               help: "SEGA, JND budget: what the chroma budget and --target-ssim's spend grow: all (chroma*eps at every pixel; the spend scales eps_i), masking (only the part of each pixel's JND that texture and edges add to luminance adaptation: flat regions keep their luma JND and take no colour) or texture (that part scaled by the pixel-scale contrast h, from 0 at 3 levels to 1 at 9: smooth shaded surfaces do not grow either).",
                shown: "all", choices: BudgetGrowth.allCases.map(\.rawValue), resume: "growth", omitAtDefault: true,
                report: ReportPart(29, "growth", omitAtDefault: true), c: "budget_growth", example: "masking",
                // In effect only for SEGA with the JND budget; elsewhere it reads as the default.

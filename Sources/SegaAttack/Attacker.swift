@@ -47,8 +47,8 @@ public final class Attacker {
     let jnd, maskJ, radius, scale, lumaRadius: UnsafeMutableBufferPointer<Float>
     /// Per pixel: the JND map's luminance-adaptation term, and how the budget grows
     /// (PerceptualBudget.fill): the luma radius at spend c is min(eps, lumaFloor + c lumaGrowth),
-    /// the chroma radius chromaRadius; the clean image's pixel-scale contrast (growth `texture`).
-    let adaptation, lumaFloor, lumaGrowth, chromaRadius, contrast: UnsafeMutableBufferPointer<Float>
+    /// the chroma radius chromaRadius.
+    let adaptation, lumaFloor, lumaGrowth, chromaRadius: UnsafeMutableBufferPointer<Float>
     /// Each source's gradient sum g_k of the last ensembleGradient (over its samples) and its
     /// ensemble weight w_k (SVRE reads both).
     let sourceGrads: [UnsafeMutableBufferPointer<Float>]
@@ -80,7 +80,6 @@ public final class Attacker {
         pos = buf(count); neg = buf(count); xin = buf(count); innerMom = buf(count); fill = buf(count)
         jnd = buf(pixels); maskJ = buf(pixels); radius = buf(pixels); scale = buf(pixels); lumaRadius = buf(pixels)
         adaptation = buf(pixels); lumaFloor = buf(pixels); lumaGrowth = buf(pixels); chromaRadius = buf(pixels)
-        contrast = buf(pixels)
         sourceGrads = sources.map { _ in buf(3 * first.height * first.width) }
         sourceWeights = buf(sources.count)
         jndMap = JNDMap(height: height, width: width)
@@ -89,17 +88,17 @@ public final class Attacker {
     }
 
     /// Bytes an attacker with `k` sources holds for images of h x w: thirteen 3HW buffers, k more
-    /// (each source's gradient sum), ten HW planes, the JND map, the DI tables and the SSIM
+    /// (each source's gradient sum), nine HW planes, the JND map, the DI tables and the SSIM
     /// workspace. Callers add it to the plans' memory.
     public static func stateBytes(height h: Int, width w: Int, sources k: Int) -> Int {
         let f = MemoryLayout<Float>.size
-        return ((13 + k) * 3 * h * w + 10 * h * w + k) * f + JNDMap.bytes(height: h, width: w)
+        return ((13 + k) * 3 * h * w + 9 * h * w + k) * f + JNDMap.bytes(height: h, width: w)
             + DiverseInput.bytes(height: h, width: w) + SSIMWorkspace.bytes(height: h, width: w)
     }
 
     deinit {
         for b in [x0, x, g, noise, mom, vtv, maskF, scratch, pos, neg, xin, innerMom, fill, jnd, maskJ, radius, scale, lumaRadius,
-                  adaptation, lumaFloor, lumaGrowth, chromaRadius, contrast, sourceWeights] {
+                  adaptation, lumaFloor, lumaGrowth, chromaRadius, sourceWeights] {
             b.deallocate()
         }
         for b in sourceGrads { b.deallocate() }
@@ -175,6 +174,11 @@ public final class Attacker {
                             maskFKept: fraction(maskF), maskJNDKept: fraction(maskJ),
                             budgetLambda: c.effectiveBudget == .jnd ? Double(c.budgetLambda) : nil, spent: Double(spent))
     }
+
+    /// The clean image's pixel-scale contrast for --budget-growth texture: the first H*W of
+    /// `scratch`, written and read (by PerceptualBudget.fill) before the iterations use scratch,
+    /// so the option costs no memory of its own.
+    var contrast: UnsafeMutableBufferPointer<Float> { UnsafeMutableBufferPointer(rebasing: scratch[0..<pixels]) }
 
     /// M^F starts as all-ones; M^JND (SEGA) and the budget from the clean image's JND map,
     /// computed once when either needs it.

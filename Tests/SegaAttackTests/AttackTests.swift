@@ -57,6 +57,14 @@ func outputsAtOneAndTwoThreads(_ c: AttackConfig, _ x: [Float], height h: Int, w
     return (one, two, re)
 }
 
+/// Luma and the largest channel of the isoluminant rest of out - x at pixel p of a planar image
+/// of n pixels, in 8-bit levels (Rec. 601 luma, as the chroma budget splits a change).
+func lumaAndRest(_ out: [Float], _ x: [Float], _ p: Int, pixels n: Int) -> (y: Float, rest: Float) {
+    let d = (0..<3).map { (out[$0 * n + p] - x[$0 * n + p]) * 255 }
+    let y = 0.299 * d[0] + 0.587 * d[1] + 0.114 * d[2]
+    return (y, d.map { abs($0 - y) }.max()!)
+}
+
 /// A deterministic image on the 8-bit grid: smooth gradients plus hashed texture.
 func testImage(height h: Int, width w: Int, seed: UInt64) -> [Float] {
     var out = [Float](repeating: 0, count: 3 * h * w)

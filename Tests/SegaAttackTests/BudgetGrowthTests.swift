@@ -32,13 +32,7 @@ final class BudgetGrowthTests: XCTestCase {
         return x
     }
 
-    /// Luma and the largest channel of the isoluminant rest of out - x at pixel p, in 8-bit levels.
-    func split(_ out: [Float], _ x: [Float], _ p: Int) -> (y: Float, rest: Float) {
-        let n = h * w
-        let d = (0..<3).map { (out[$0 * n + p] - x[$0 * n + p]) * 255 }
-        let y = 0.299 * d[0] + 0.587 * d[1] + 0.114 * d[2]
-        return (y, d.map { abs($0 - y) }.max()!)
-    }
+    func split(_ out: [Float], _ x: [Float], _ p: Int) -> (y: Float, rest: Float) { lumaAndRest(out, x, p, pixels: h * w) }
 
     /// Pixels whose JND is (nearly) its adaptation term alone, masking under 0.05 levels: the flat
     /// half away from the border (Liu's TV decomposition leaves a trace of the edge across it).
@@ -127,22 +121,25 @@ final class BudgetGrowthTests: XCTestCase {
         }
     }
 
-    /// Growth `all` is the attack as before; `masking` with the uniform budget or for a baseline
-    /// (no JND budget to grow) is the same attack byte for byte; `masking` itself changes it.
+    /// Growth `all` is the attack as before; `masking` and `texture` with the uniform budget or for
+    /// a baseline (no JND budget to grow) are the same attack byte for byte; each changes it itself.
     func testAllOrWithoutTheJNDBudgetChangesNothing() throws {
         let x = halfFlatImage()
         let a = try Attacker(sources: try sources(), config: config(.all))
         let (plain, _) = try runAttack(a, x)
-        a.config = config(.masking)
-        XCTAssertNotEqual(try runAttack(a, x).0, plain)
-        for change in [{ (c: inout AttackConfig) in c.budget = .uniform }, { $0.method = .mifgsm }] {
-            var off = config(.all), on = config(.masking)
-            change(&off); change(&on)
-            XCTAssertFalse(on.usesMaskingGrowth)
-            a.config = off
-            let (o, _) = try runAttack(a, x)
-            a.config = on
-            XCTAssertEqual(try runAttack(a, x).0, o)
+        for growth in [BudgetGrowth.masking, .texture] {
+            a.config = config(growth)
+            XCTAssertNotEqual(try runAttack(a, x).0, plain, "\(growth) changed nothing")
+            for change in [{ (c: inout AttackConfig) in c.budget = .uniform }, { $0.method = .mifgsm }] {
+                var off = config(.all), on = config(growth)
+                change(&off); change(&on)
+                XCTAssertFalse(on.usesMaskingGrowth)
+                XCTAssertFalse(on.usesTextureGrowth)
+                a.config = off
+                let (o, _) = try runAttack(a, x)
+                a.config = on
+                XCTAssertEqual(try runAttack(a, x).0, o, "\(growth)")
+            }
         }
     }
 
