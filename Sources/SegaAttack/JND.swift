@@ -103,8 +103,7 @@ public struct JNDMap {
     private mutating func compute(_ image: UnsafeBufferPointer<Float>, luminanceCap: Float, into out: UnsafeMutableBufferPointer<Float>,
                                   adaptation la: UnsafeMutablePointer<Float>? = nil) {
         let h = height, w = width, plane = h * w
-        precondition(image.count == 3 * plane, "JNDMap: image must be 3 x \(h) x \(w)")
-        precondition(out.count == plane, "JNDMap: output must be \(h) x \(w)")
+        checkSizes(image: image.count, output: out.count)
         withWorkspace { ri, ci, kern, y in
             let gauss = kern + Self.kernelFloats
             let a = y + plane, b = a + plane
@@ -115,6 +114,12 @@ public struct JNDMap {
             Self.combine(y, smoothedEdges: b, kern, h, w, ri, ci, luminanceCap: luminanceCap, into: out.baseAddress!,
                          adaptation: la)
         }
+    }
+
+    /// Every per-image computation reads a planar 3 x H x W image and writes one H x W plane.
+    func checkSizes(image: Int, output: Int) {
+        precondition(image == 3 * height * width, "JNDMap: image must be 3 x \(height) x \(width)")
+        precondition(output == height * width, "JNDMap: output must be \(height) x \(width)")
     }
 
     /// body(ri, ci, kernels, luma plane): the replicate index tables (ri[r] = clamp(r) for r in

@@ -29,8 +29,7 @@ extension JNDMap {
     mutating func computeLiu(_ image: UnsafeBufferPointer<Float>, luminanceCap: Float = .infinity,
                              into out: UnsafeMutableBufferPointer<Float>, adaptation la: UnsafeMutablePointer<Float>? = nil) {
         let h = height, w = width, plane = h * w
-        precondition(image.count == 3 * plane, "JNDMap: image must be 3 x \(h) x \(w)")
-        precondition(out.count == plane, "JNDMap: output must be \(h) x \(w)")
+        checkSizes(image: image.count, output: out.count)
         withWorkspace { ri, ci, kern, y in
             let u = y + plane, t = u + plane, px = t + plane, py = px + plane
             Self.luma(image, into: y, plane: plane)

@@ -16,8 +16,7 @@ extension JNDMap {
     /// noise leave their amplitude. Borders replicate. No allocation; uses the map's planes.
     public mutating func pixelContrast(_ image: UnsafeBufferPointer<Float>, into out: UnsafeMutableBufferPointer<Float>) {
         let h = height, w = width, plane = h * w
-        precondition(image.count == 3 * plane, "JNDMap: image must be 3 x \(h) x \(w)")
-        precondition(out.count == plane, "JNDMap: output must be \(h) x \(w)")
+        checkSizes(image: image.count, output: out.count)
         withWorkspace { ri, ci, kern, y in
             let gauss = kern + Self.kernelFloats
             let blur = y + plane, scratch = blur + plane

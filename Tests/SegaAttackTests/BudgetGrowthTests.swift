@@ -143,21 +143,26 @@ final class BudgetGrowthTests: XCTestCase {
         }
     }
 
-    func testMaskingGrowthIsByteIdenticalAtOneAndTwoThreadsAndFollowsTheSeed() throws {
-        let r = try outputsAtOneAndTwoThreads(config(.masking), halfFlatImage(), height: h, width: w, otherSeed: 5)
-        XCTAssertEqual(r.one, r.two)
-        XCTAssertNotEqual(r.reseeded, r.one)
+    /// `masking` and `texture` (TextureGrowthTests): the same bytes at 1 and 2 threads, another seed another attack.
+    func testGrowthIsByteIdenticalAtOneAndTwoThreadsAndFollowsTheSeed() throws {
+        for growth in [BudgetGrowth.masking, .texture] {
+            let r = try outputsAtOneAndTwoThreads(config(growth), halfFlatImage(), height: h, width: w, otherSeed: 5)
+            XCTAssertEqual(r.one, r.two, "\(growth)")
+            XCTAssertNotEqual(r.reseeded, r.one, "\(growth)")
+        }
     }
 
-    func testNoHeapAllocationPerIterationWithMaskingGrowth() throws {
+    func testNoHeapAllocationPerIterationWithGrowth() throws {
         XCTAssertEqual(sega_malloc_counter_active(), 1)
         let a = try Attacker(sources: try sources(threads: 2), config: AttackConfig())
-        let counts = try allocationsPerRun(a, halfFlatImage()) { iters in
-            var c = self.config(.masking)
-            c.iterations = iters
-            return c
+        for growth in [BudgetGrowth.masking, .texture] {
+            let counts = try allocationsPerRun(a, halfFlatImage()) { iters in
+                var c = self.config(growth)
+                c.iterations = iters
+                return c
+            }
+            XCTAssertEqual(counts[0], counts[1], "\(growth): heap allocations grow with the iteration count \(counts)")
         }
-        XCTAssertEqual(counts[0], counts[1], "heap allocations grow with the iteration count \(counts)")
     }
 
     /// An unknown value is refused with the setting's name and its choices.

@@ -1,5 +1,4 @@
 import XCTest
-import MallocCounter
 import SegaEngine
 import SegaModels
 @testable import SegaAttack
@@ -9,8 +8,8 @@ import SegaModels
 /// total-variation texture gives a masking term) keeps its luminance-adaptation radius. The
 /// contrast map against a naive Double reference, its zeros on ramps, the gate's values, bounds
 /// after the grid beside growth `masking` (which grows the shaded half: the checks can fail),
-/// threads, seed, allocation, the setting (BudgetGrowthTests checks it changes nothing off the
-/// JND budget).
+/// the setting (BudgetGrowthTests checks threads, seed, allocation and that it changes nothing
+/// off the JND budget).
 final class TextureGrowthTests: XCTestCase {
     let h = 24, w = 32
 
@@ -152,23 +151,6 @@ final class TextureGrowthTests: XCTestCase {
     }
 
     func split(_ out: [Float], _ x: [Float], _ p: Int) -> (y: Float, rest: Float) { lumaAndRest(out, x, p, pixels: h * w) }
-
-    func testTextureGrowthIsByteIdenticalAtOneAndTwoThreadsAndFollowsTheSeed() throws {
-        let r = try outputsAtOneAndTwoThreads(config(.texture), shadedAndTexturedImage(), height: h, width: w, otherSeed: 5)
-        XCTAssertEqual(r.one, r.two)
-        XCTAssertNotEqual(r.reseeded, r.one)
-    }
-
-    func testNoHeapAllocationPerIterationWithTextureGrowth() throws {
-        XCTAssertEqual(sega_malloc_counter_active(), 1)
-        let a = try Attacker(sources: try fixtureSources(height: h, width: w, threads: 2), config: AttackConfig())
-        let counts = try allocationsPerRun(a, shadedAndTexturedImage()) { iters in
-            var c = self.config(.texture)
-            c.iterations = iters
-            return c
-        }
-        XCTAssertEqual(counts[0], counts[1], "heap allocations grow with the iteration count \(counts)")
-    }
 
     /// The setting takes `texture` by name and reports it only where it is in effect.
     func testTheSettingReadsAndReportsTexture() throws {
