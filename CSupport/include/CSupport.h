@@ -10,4 +10,5 @@
 #include "sega_pooling.h"
 #include "sega_eltwise.h"
 #include "sega_winograd.h"
+#include "sega_attention.h"
 #endif

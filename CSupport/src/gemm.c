@@ -720,6 +720,32 @@ sega_status sega_sgemm_ex(sega_engine *e, int trans_a, int trans_b, int m, int n
     return SEGA_OK;
 }
 
+// One thread's product for kernels that split their work over the engine's threads themselves
+// (gemm_internal.h): the whole m x n product on pool thread `tid`'s packing buffers, with the
+// same K blocks, micro-kernel choice and per-element order as sega_sgemm on any thread count.
+void sega__sgemm_thread(sega_engine *e, int tid, int trans_a, int trans_b, int m, int n, int k,
+                        float alpha, const float *a, int lda, const float *b, int ldb, float beta,
+                        float *c, int ldc) {
+    if (m <= 0 || n <= 0) return;
+    gemm_job j = {0};
+    j.d = choose_kdesc(e, m, n);
+    j.e = e;
+    j.ta = trans_a != 0;
+    j.tb = trans_b != 0;
+    j.m = m; j.n = n; j.k = k;
+    j.alpha = alpha; j.beta = beta;
+    j.a = a; j.lda = lda; j.b = b; j.ldb = ldb; j.c = c; j.ldc = ldc;
+    j.per = n;
+    if (k == 0 || alpha == 0.0f) {
+        scale_c(&j);
+        return;
+    }
+    j.kc_blk = kc_block(j.d, k);
+    j.nparts = 1;
+    j.unit = j.d->mr;
+    gemm_block(&j, tid, 0, m, 0, n);
+}
+
 sega_status sega_sgemm(sega_engine *e, int trans_a, int trans_b, int m, int n, int k, float alpha,
                        const float *a, int lda, const float *b, int ldb, float beta, float *c,
                        int ldc) {

@@ -98,6 +98,14 @@ size_t sega_gemm_bpack_floats(const sega_gemm_kdesc *d);
 /// run on one thread. Default 96^3; the fuzzer sets 0 to thread even tiny problems.
 void sega_gemm_set_mt_min_work(double work);
 
+// sega_sgemm's m x n product (sizes valid, unchecked) computed by the calling thread alone, on
+// the packing buffers of pool thread `tid` of e (0 <= tid < its threads; the thread running task
+// `tid` of a sega_pool_run with at most that many tasks): for kernels that split their work
+// themselves. Every C element gets the same arithmetic as in sega_sgemm with any thread count.
+void sega__sgemm_thread(sega_engine *e, int tid, int trans_a, int trans_b, int m, int n,
+                        int k, float alpha, const float *a, int lda, const float *b, int ldb,
+                        float beta, float *c, int ldc);
+
 // Kernels (each defined in its own translation unit).
 #define SEGA_DECLARE_PACKERS(SUFFIX)                                                           \
     void sega_pack_a_##SUFFIX(int trans, const float *a, long lda, int i0, int mc, int p0,      \

@@ -58,18 +58,11 @@ public final class AttentionCore: Op {
     }
 
     // MARK: forward
+    /// One call: each engine thread takes a range of query rows of every head (sega_attention_fwd),
+    /// with the bytes of the products and softmax above computed head by head.
     public func forward() {
-        let li = Int32(l), hi = Int32(hd), ld3 = Int32(3 * d)
-        for i in 0..<n {
-            let base = qkv + i * l * 3 * d
-            for h in 0..<heads {
-                let p = probs + (i * heads + h) * l * l
-                opSgemm(engine, 0, 1, li, li, hi, alpha, base + h * hd, ld3, base + d + h * hd, ld3, 0, p, li)
-                sega_softmax_fwd_mt(engine, l, l, p, p)
-                opSgemm(engine, 0, 0, li, hi, li, 1, p, li, base + 2 * d + h * hd, ld3, 0,
-                        y + i * l * d + h * hd, Int32(d))
-            }
-        }
+        let st = sega_attention_fwd(engine, Int32(n), Int32(l), Int32(d), Int32(heads), alpha, qkv, probs, y)
+        precondition(st == SEGA_OK, "sega_attention_fwd from an op: \(String(cString: sega_status_message(st)))")
     }
 
     // MARK: memory planning
@@ -83,25 +76,13 @@ public final class AttentionCore: Op {
     public func overwritesInputGradient(_ k: Int, inputs: [[Int]], output: [Int]) -> Bool { k == 0 }
 
     // MARK: backward
+    /// Per image and head, query rows then key rows split over the engine's threads
+    /// (sega_attention_bwd); the bytes of the four products and the softmax backward above.
     public func backward() {
         guard let dy, let dqkv else { return }
-        let li = Int32(l), hi = Int32(hd), ld3 = Int32(3 * d), ldy = Int32(d)
-        let beta: Float = overwrite ? 0 : 1
-        for i in 0..<n {
-            let base = qkv + i * l * 3 * d, gbase = dqkv + i * l * 3 * d
-            for h in 0..<heads {
-                let p = probs + (i * heads + h) * l * l, g = dy + i * l * d + h * hd
-                let q = base + h * hd, k = base + d + h * hd, v = base + 2 * d + h * hd
-                // dV_h = P^T dy_h
-                opSgemm(engine, 1, 0, li, hi, li, 1, p, li, g, ldy, beta, gbase + 2 * d + h * hd, ld3)
-                // dP = dy_h V_h^T, then dS = P * (dP - rowsum(dP * P)) over it
-                opSgemm(engine, 0, 1, li, li, hi, 1, g, ldy, v, ld3, 0, dp, li)
-                sega_softmax_bwd_inplace(l, l, p, dp)
-                // dQ_h = alpha dS K_h, dK_h = alpha dS^T Q_h
-                opSgemm(engine, 0, 0, li, hi, li, alpha, dp, li, k, ld3, beta, gbase + h * hd, ld3)
-                opSgemm(engine, 1, 0, li, hi, li, alpha, dp, li, q, ld3, beta, gbase + d + h * hd, ld3)
-            }
-        }
+        let st = sega_attention_bwd(engine, Int32(n), Int32(l), Int32(d), Int32(heads), alpha, qkv, probs, dy, dp,
+                                    overwrite ? 0 : 1, dqkv)
+        precondition(st == SEGA_OK, "sega_attention_bwd from an op: \(String(cString: sega_status_message(st)))")
     }
 }
 
