@@ -32,6 +32,13 @@ void sega_im2col_ref(const sega_conv_geom *g, const float *x, float *col);
 /// Adjoint of im2col: x[...] += col[...]. x is accumulated into, not overwritten.
 void sega_col2im(const sega_conv_geom *g, const float *col, float *x);
 void sega_col2im_ref(const sega_conv_geom *g, const float *col, float *x);
+/// The same split over e's threads (e may be NULL: the calling thread), with input planes
+/// plane_stride floats apart (>= h*w; a band of a taller image passes the image's plane size):
+/// im2col by ranges of column-matrix rows, col2im by ranges of channels, each plane's taps added
+/// in the order above, so the bytes are sega_im2col's / sega_col2im's for any thread count.
+/// Small matrices stay on the calling thread.
+void sega_im2col_mt(sega_engine *e, const sega_conv_geom *g, const float *x, size_t plane_stride, float *col);
+void sega_col2im_mt(sega_engine *e, const sega_conv_geom *g, const float *col, float *x, size_t plane_stride);
 
 /// Depthwise conv (groups == channels, multiplier 1): y[c] = w[c] (*) x[c] + bias[c].
 /// w is c x kh x kw, bias may be NULL, y is c x oh x ow (overwritten).

@@ -166,3 +166,74 @@ void sega_col2im(const sega_conv_geom *g, const float *col, float *x) {
                 col2im_row(g, &t, src, x + (size_t)ci * g->h * g->w);
             }
 }
+
+// ---------------------------------------------------------------------------------------------
+// Threaded: im2col by ranges of column-matrix rows, col2im by ranges of channels (a plane's taps
+// are still added in (ki, kj) order by one thread), so the bytes are those of the loops above.
+
+// Below this many column-matrix elements a call stays on the calling thread.
+#define SEGA_IM2COL_MT_MIN 65536
+
+typedef struct {
+    const sega_conv_geom *g;
+    const float *x;
+    float *col;
+    size_t plane;   // floats between input planes
+    int parts;
+} i2c_job;
+
+static void part_of(int total, int parts, int t, int *lo, int *hi) {
+    const int base = total / parts, rem = total % parts;
+    *lo = t * base + (t < rem ? t : rem);
+    *hi = *lo + base + (t < rem ? 1 : 0);
+}
+
+static void im2col_task(void *ctx, int t, int count) {
+    const i2c_job *j = (const i2c_job *)ctx;
+    const sega_conv_geom *g = j->g;
+    const int taps = g->kh * g->kw;
+    const size_t ohw = (size_t)g->oh * g->ow;
+    int lo, hi;
+    part_of(g->c * taps, count, t, &lo, &hi);
+    for (int r = lo; r < hi; r++) {
+        const int ci = r / taps, i = (r % taps) / g->kw, jj = r % g->kw;
+        const tap_window tw = tap_window_of(g, i, jj);
+        im2col_row(g, &tw, j->x + (size_t)ci * j->plane, j->col + (size_t)r * ohw);
+    }
+}
+
+static void col2im_task(void *ctx, int t, int count) {
+    const i2c_job *j = (const i2c_job *)ctx;
+    const sega_conv_geom *g = j->g;
+    const size_t ohw = (size_t)g->oh * g->ow;
+    int lo, hi;
+    part_of(g->c, count, t, &lo, &hi);
+    const float *src = j->col + (size_t)lo * g->kh * g->kw * ohw;
+    for (int ci = lo; ci < hi; ci++)
+        for (int i = 0; i < g->kh; i++)
+            for (int jj = 0; jj < g->kw; jj++, src += ohw) {
+                const tap_window tw = tap_window_of(g, i, jj);
+                col2im_row(g, &tw, src, (float *)j->x + (size_t)ci * j->plane);
+            }
+}
+
+static int mt_parts(sega_engine *e, const sega_conv_geom *g, int units) {
+    int parts = e ? sega_engine_threads(e) : 1;
+    if (parts > units) parts = units;
+    if ((double)g->c * g->kh * g->kw * g->oh * g->ow < SEGA_IM2COL_MT_MIN) parts = 1;
+    return parts < 1 ? 1 : parts;
+}
+
+void sega_im2col_mt(sega_engine *e, const sega_conv_geom *g, const float *x, size_t plane_stride, float *col) {
+    i2c_job j = {g, x, col, plane_stride, 0};
+    j.parts = mt_parts(e, g, g->c * g->kh * g->kw);
+    if (j.parts == 1) im2col_task(&j, 0, 1);
+    else sega_pool_run(sega_engine_pool(e), im2col_task, &j, j.parts);
+}
+
+void sega_col2im_mt(sega_engine *e, const sega_conv_geom *g, const float *col, float *x, size_t plane_stride) {
+    i2c_job j = {g, x, (float *)col, plane_stride, 0};
+    j.parts = mt_parts(e, g, g->c);
+    if (j.parts == 1) col2im_task(&j, 0, 1);
+    else sega_pool_run(sega_engine_pool(e), col2im_task, &j, j.parts);
+}

@@ -164,6 +164,53 @@ final class ConvKernelTests: XCTestCase {
         }
     }
 
+    /// sega_im2col_mt / sega_col2im_mt: the single-thread kernels' bytes on 1, 2 and 3 threads
+    /// (and no engine), with planes further apart than h*w (a band of a taller image), on shapes
+    /// below the threading threshold (the sweep) and above it.
+    func testThreadedIm2colCol2imAreTheSingleThreadKernels() {
+        var rng = TestRNG(4)
+        var engines: [OpaquePointer?] = [nil]
+        for t in [1, 2, 3] {
+            var e: OpaquePointer? = nil
+            XCTAssertEqual(sega_engine_create(Int32(t), SEGA_ISA_AUTO, &e), SEGA_OK)
+            engines.append(e)
+        }
+        defer { for e in engines where e != nil { sega_engine_destroy(e) } }
+        let large: [sega_conv_geom] = [
+            squareGeom(c: 3, h: 64, w: 64, k: 7, s: 2, p: 3, oh: 32, ow: 32),
+            squareGeom(c: 5, h: 90, w: 94, k: 3, s: 2, p: 1, oh: 45, ow: 47),
+            squareGeom(c: 48, h: 80, w: 80, k: 1, s: 2, p: 0, oh: 40, ow: 40),
+            squareGeom(c: 2, h: 90, w: 91, k: 3, s: 1, p: 1, oh: 90, ow: 91),
+        ]
+        for (gi, var g) in (ckSweep().enumerated().filter { $0.offset % 7 == 0 }.map(\.element) + large).enumerated() {
+            let planeGap = gi % 2 == 0 ? 0 : 5   // floats between planes beyond h*w
+            let plane = Int(g.h * g.w) + planeGap
+            let nx = Int(g.c) * plane, nc = Int(g.c * g.kh * g.kw * g.oh * g.ow)
+            let x = rng.smallInts(nx)
+            // The single-thread kernels, plane by plane (their plane stride is h*w).
+            var one = g
+            one.c = 1
+            let rowsPerPlane = Int(g.kh * g.kw * g.oh * g.ow)
+            var want = [Float](repeating: 0, count: nc)
+            let col = rng.unitSigneds(nc), x0 = rng.unitSigneds(nx)
+            var wantX = x0
+            for ci in 0..<Int(g.c) {
+                x.withUnsafeBufferPointer { xb in want.withUnsafeMutableBufferPointer { wb in
+                    sega_im2col(&one, xb.baseAddress! + ci * plane, wb.baseAddress! + ci * rowsPerPlane) } }
+                col.withUnsafeBufferPointer { cb in wantX.withUnsafeMutableBufferPointer { xb in
+                    sega_col2im(&one, cb.baseAddress! + ci * rowsPerPlane, xb.baseAddress! + ci * plane) } }
+            }
+            for e in engines {
+                var got = [Float](repeating: .nan, count: nc)
+                sega_im2col_mt(e, &g, x, plane, &got)
+                XCTAssertTrue(bitEqual(got, want), "im2col_mt \(describeGeom(g)) gap \(planeGap)")
+                var gotX = x0
+                sega_col2im_mt(e, &g, col, &gotX, plane)
+                XCTAssertTrue(bitEqual(gotX, wantX), "col2im_mt \(describeGeom(g)) gap \(planeGap)")
+            }
+        }
+    }
+
     // MARK: depthwise convolution
 
     /// |fast - ref| <= tol, with tol scaled by the sum of |terms| an output can collect.

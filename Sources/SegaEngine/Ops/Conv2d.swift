@@ -465,14 +465,9 @@ public final class Conv2d: Op {
     @inline(__always)
     private func im2colBand(_ xg: UnsafePointer<Float>, _ r0: Int, _ r1: Int) {
         if let bd = band(r0, r1) {
+            // (A band starting below the top reads shifted planes, still hw floats apart.)
             var g = bd.geom
-            if bd.shift == 0 {
-                sega_im2col(&g, xg, ws)
-            } else {   // the kernel's plane stride is h*w: shifted planes go one at a time
-                g.c = 1
-                let taps = Int(geom.kh * geom.kw) * (r1 - r0) * Int(geom.ow)
-                for ci in 0..<cinG { sega_im2col(&g, xg + ci * hw + bd.shift * inW, ws + ci * taps) }
-            }
+            sega_im2col_mt(engine, &g, xg + bd.shift * inW, hw, ws)
         } else {
             ws.update(repeating: 0, count: kdim * (r1 - r0) * Int(geom.ow))
         }
@@ -577,13 +572,7 @@ public final class Conv2d: Op {
                 ext.a_packed = UnsafePointer(packedWT(gi))
                 opSgemmEx(engine, 1, 0, Int32(kdim), Int32(cols), Int32(coutG), 1,
                           wg, Int32(kdim), dyg + r0 * ow, Int32(ohw), 0, ws, Int32(cols), &ext)
-                if bd.shift == 0 {
-                    sega_col2im(&bg, ws, dx + off)
-                } else {   // plane by plane, as in im2colBand
-                    bg.c = 1
-                    let taps = Int(geom.kh * geom.kw) * cols
-                    for ci in 0..<cinG { sega_col2im(&bg, ws + ci * taps, dx + off + ci * hw + bd.shift * inW) }
-                }
+                sega_col2im_mt(engine, &bg, ws, dx + off + bd.shift * inW, hw)
             }
             r1 = r0
         }
