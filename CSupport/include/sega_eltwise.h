@@ -33,7 +33,8 @@ void sega_gelu_fwd(sega_engine *e, size_t n, const float *x, float *y);
 /// dx += dy * (Phi(x) + x phi(x)).
 void sega_gelu_bwd(sega_engine *e, size_t n, const float *x, const float *dy, float *dx);
 
-/// Softmax over each of `rows` rows of length `len` (max-subtracted).
+/// Softmax over each of `rows` rows of length `len` (max-subtracted). A -inf entry gives 0; a row
+/// with a NaN or +inf entry, or all -inf, is all NaN (as in PyTorch).
 void sega_softmax_fwd(sega_engine *e, size_t rows, size_t len, const float *x, float *y);
 /// dx += y * (dy - sum(dy * y)) per row.
 void sega_softmax_bwd(size_t rows, size_t len, const float *y, const float *dy, float *dx);

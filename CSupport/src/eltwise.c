@@ -1,8 +1,8 @@
 // eltwise.c - elementwise and row-wise kernels (activations, softmax, layernorm, affine).
 //
 // Loops are written so that clang vectorises them at the baseline ISA; the exp-heavy kernels
-// (sigmoid, softmax, GELU) are also instantiated under target("avx2,fma") (softmax and GELU also
-// under AVX-512F, 16 lanes) and run at the engine's ISA.
+// (sigmoid, GELU) are also instantiated under target("avx2,fma") (GELU also under AVX-512F,
+// 16 lanes) and run at the engine's ISA. The softmax forward has explicit AVX2 and AVX-512 rows.
 // exp is a branch-free Cody-Waite reduction plus a degree-6 polynomial (about 1-2 ulp), which,
 // unlike a libm call, vectorises. Reductions use `vectorize(enable)`, which lets the compiler
 // split a float sum into lanes (so sums are not in strict left-to-right order).
@@ -12,6 +12,9 @@
 #include <math.h>
 #include <stdint.h>
 #include <string.h>
+#if SEGA_HAVE_X86_KERNELS
+#include <immintrin.h>
+#endif
 
 // ---------------------------------------------------------------------------------------------
 // Vectorisable exp
@@ -295,11 +298,155 @@ static void softmax_portable(size_t rows, size_t len, const float *x, float *y) 
     softmax_body(rows, len, x, y);
 }
 #if SEGA_HAVE_X86_KERNELS
+// Explicit-intrinsics rows for AVX2+FMA (8 lanes) and AVX-512F (16 lanes): a max pass, a fused
+// exp + sum pass (two accumulators) and a scale pass; the row end is a masked vector, never a
+// scalar loop, so a row's arithmetic depends only on its values and length. x == y is allowed
+// (every vector is read before it is written), a partial overlap is not.
+//
+// The exp is specialised to t = x - max <= 0 (or NaN). t is clamped below at -104 (max(-104, t):
+// a NaN t stays NaN); n = round(t log2 e) is read from the low bits of t log2 e + 1.5 * 2^23 + 191,
+// r = t - n ln2 (Cody-Waite, FMA) and e^r = 1 + r + r^2 P(r) with sega_exp's polynomial. The row
+// holds e' = e^t 2^64 = e^r 2^(n+64): n + 64 is in [-86, 64], so 2^(n+64) is one normal float
+// built by a shift and nothing overflows or goes denormal; the scale pass multiplies by
+// 1 / sum(e') (sum >= 2^64), where the 2^64 cancels. So an output is rounded once from the normal
+// e' (denormal outputs are kept), an x - max of -104 or less (-inf entries) gives exactly 0 (its y
+// is below 2^-150, half the least denormal), a NaN entry or a +inf entry (inf - inf) makes the
+// row NaN, and an all -inf row is NaN (-inf - -inf), as in the portable kernel.
+#define SMAX_LO (-104.0f)
+#define SMAX_LOG2E 1.44269504088896341f
+#define SMAX_MAGIC 12583103.0f   /* 1.5 * 2^23 + 191: low bits of t log2 e + MAGIC = n + 191 */
+#define SMAX_LN2HI 0.693359375f
+#define SMAX_LN2LO (-2.12194440e-4f)
+
+SEGA_TARGET_AVX512 SEGA_INLINE __m512 smax_exp16(__m512 t) {
+    t = _mm512_max_ps(_mm512_set1_ps(SMAX_LO), t);   // NaN t: the second operand, NaN
+    const __m512 k = _mm512_fmadd_ps(t, _mm512_set1_ps(SMAX_LOG2E), _mm512_set1_ps(SMAX_MAGIC));
+    const __m512 nf = _mm512_sub_ps(k, _mm512_set1_ps(SMAX_MAGIC));
+    __m512 r = _mm512_fnmadd_ps(nf, _mm512_set1_ps(SMAX_LN2HI), t);
+    r = _mm512_fnmadd_ps(nf, _mm512_set1_ps(SMAX_LN2LO), r);
+    __m512 p = _mm512_set1_ps(1.9875691500e-4f);
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.3981999507e-3f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(8.3334519073e-3f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(4.1665795894e-2f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.6666665459e-1f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(5.0000001201e-1f));
+    const __m512 q = _mm512_fmadd_ps(p, _mm512_mul_ps(r, r), r);   // e^r - 1
+    const __m512 s = _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_castps_si512(k), 23));   // 2^(n+64)
+    return _mm512_fmadd_ps(q, s, s);
+}
+
+SEGA_TARGET_AVX512 SEGA_INLINE void softmax_row_avx512(size_t len, const float *x, float *y) {
+    const size_t nv = len / 16;
+    const __mmask16 tail = (__mmask16)((1u << (len % 16)) - 1u);
+    __m512 m0 = _mm512_set1_ps(-INFINITY), m1 = m0;
+    size_t v = 0;
+    for (; v + 2 <= nv; v += 2) {
+        m0 = _mm512_max_ps(_mm512_loadu_ps(x + 16 * v), m0);
+        m1 = _mm512_max_ps(_mm512_loadu_ps(x + 16 * v + 16), m1);
+    }
+    if (v < nv) m0 = _mm512_max_ps(_mm512_loadu_ps(x + 16 * v), m0);
+    if (tail) m1 = _mm512_max_ps(_mm512_mask_loadu_ps(_mm512_set1_ps(-INFINITY), tail, x + 16 * nv), m1);
+    const __m512 mx = _mm512_set1_ps(_mm512_reduce_max_ps(_mm512_max_ps(m0, m1)));
+    __m512 s0 = _mm512_setzero_ps(), s1 = s0;
+    for (v = 0; v + 2 <= nv; v += 2) {
+        const __m512 e0 = smax_exp16(_mm512_sub_ps(_mm512_loadu_ps(x + 16 * v), mx));
+        const __m512 e1 = smax_exp16(_mm512_sub_ps(_mm512_loadu_ps(x + 16 * v + 16), mx));
+        _mm512_storeu_ps(y + 16 * v, e0);
+        _mm512_storeu_ps(y + 16 * v + 16, e1);
+        s0 = _mm512_add_ps(s0, e0);
+        s1 = _mm512_add_ps(s1, e1);
+    }
+    if (v < nv) {
+        const __m512 e0 = smax_exp16(_mm512_sub_ps(_mm512_loadu_ps(x + 16 * v), mx));
+        _mm512_storeu_ps(y + 16 * v, e0);
+        s0 = _mm512_add_ps(s0, e0);
+    }
+    if (tail) {
+        const __m512 e1 = smax_exp16(_mm512_sub_ps(_mm512_maskz_loadu_ps(tail, x + 16 * nv), mx));
+        _mm512_mask_storeu_ps(y + 16 * nv, tail, e1);
+        s1 = _mm512_mask_add_ps(s1, tail, s1, e1);
+    }
+    const __m512 inv = _mm512_set1_ps(1.0f / _mm512_reduce_add_ps(_mm512_add_ps(s0, s1)));
+    for (v = 0; v < nv; v++) _mm512_storeu_ps(y + 16 * v, _mm512_mul_ps(_mm512_loadu_ps(y + 16 * v), inv));
+    if (tail)
+        _mm512_mask_storeu_ps(y + 16 * nv, tail, _mm512_mul_ps(_mm512_maskz_loadu_ps(tail, y + 16 * nv), inv));
+}
+
+SEGA_TARGET_AVX2 SEGA_INLINE __m256 smax_exp8(__m256 t) {
+    t = _mm256_max_ps(_mm256_set1_ps(SMAX_LO), t);   // NaN t: the second operand, NaN
+    const __m256 k = _mm256_fmadd_ps(t, _mm256_set1_ps(SMAX_LOG2E), _mm256_set1_ps(SMAX_MAGIC));
+    const __m256 nf = _mm256_sub_ps(k, _mm256_set1_ps(SMAX_MAGIC));
+    __m256 r = _mm256_fnmadd_ps(nf, _mm256_set1_ps(SMAX_LN2HI), t);
+    r = _mm256_fnmadd_ps(nf, _mm256_set1_ps(SMAX_LN2LO), r);
+    __m256 p = _mm256_set1_ps(1.9875691500e-4f);
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.3981999507e-3f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(8.3334519073e-3f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(4.1665795894e-2f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.6666665459e-1f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(5.0000001201e-1f));
+    const __m256 q = _mm256_fmadd_ps(p, _mm256_mul_ps(r, r), r);
+    const __m256 s = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_castps_si256(k), 23));
+    return _mm256_fmadd_ps(q, s, s);
+}
+
+// Horizontal max / sum of 8 lanes in a fixed order.
+SEGA_TARGET_AVX2 SEGA_INLINE float smax_hmax8(__m256 v) {
+    __m128 a = _mm_max_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    a = _mm_max_ps(a, _mm_movehl_ps(a, a));
+    a = _mm_max_ss(a, _mm_movehdup_ps(a));
+    return _mm_cvtss_f32(a);
+}
+SEGA_TARGET_AVX2 SEGA_INLINE float smax_hsum8(__m256 v) {
+    __m128 a = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    a = _mm_add_ps(a, _mm_movehl_ps(a, a));
+    a = _mm_add_ss(a, _mm_movehdup_ps(a));
+    return _mm_cvtss_f32(a);
+}
+
+SEGA_TARGET_AVX2 SEGA_INLINE void softmax_row_avx2(size_t len, const float *x, float *y) {
+    const size_t nv = len / 8, rem = len % 8;
+    // Lane i of `tail` is all ones for i < rem (maskload / maskstore read the sign bit).
+    const __m256i tail = _mm256_cmpgt_epi32(_mm256_set1_epi32((int)rem), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+    const __m256 tailf = _mm256_castsi256_ps(tail);
+    const __m256 ninf = _mm256_set1_ps(-INFINITY);
+    __m256 m0 = ninf, m1 = ninf;
+    size_t v = 0;
+    for (; v + 2 <= nv; v += 2) {
+        m0 = _mm256_max_ps(_mm256_loadu_ps(x + 8 * v), m0);
+        m1 = _mm256_max_ps(_mm256_loadu_ps(x + 8 * v + 8), m1);
+    }
+    if (v < nv) m0 = _mm256_max_ps(_mm256_loadu_ps(x + 8 * v), m0);
+    if (rem) m1 = _mm256_max_ps(_mm256_blendv_ps(ninf, _mm256_maskload_ps(x + 8 * nv, tail), tailf), m1);
+    const __m256 mx = _mm256_set1_ps(smax_hmax8(_mm256_max_ps(m0, m1)));
+    __m256 s0 = _mm256_setzero_ps(), s1 = s0;
+    for (v = 0; v + 2 <= nv; v += 2) {
+        const __m256 e0 = smax_exp8(_mm256_sub_ps(_mm256_loadu_ps(x + 8 * v), mx));
+        const __m256 e1 = smax_exp8(_mm256_sub_ps(_mm256_loadu_ps(x + 8 * v + 8), mx));
+        _mm256_storeu_ps(y + 8 * v, e0);
+        _mm256_storeu_ps(y + 8 * v + 8, e1);
+        s0 = _mm256_add_ps(s0, e0);
+        s1 = _mm256_add_ps(s1, e1);
+    }
+    if (v < nv) {
+        const __m256 e0 = smax_exp8(_mm256_sub_ps(_mm256_loadu_ps(x + 8 * v), mx));
+        _mm256_storeu_ps(y + 8 * v, e0);
+        s0 = _mm256_add_ps(s0, e0);
+    }
+    if (rem) {
+        const __m256 e1 = smax_exp8(_mm256_sub_ps(_mm256_maskload_ps(x + 8 * nv, tail), mx));
+        _mm256_maskstore_ps(y + 8 * nv, tail, e1);
+        s1 = _mm256_add_ps(s1, _mm256_and_ps(e1, tailf));
+    }
+    const __m256 inv = _mm256_set1_ps(1.0f / smax_hsum8(_mm256_add_ps(s0, s1)));
+    for (v = 0; v < nv; v++) _mm256_storeu_ps(y + 8 * v, _mm256_mul_ps(_mm256_loadu_ps(y + 8 * v), inv));
+    if (rem) _mm256_maskstore_ps(y + 8 * nv, tail, _mm256_mul_ps(_mm256_maskload_ps(y + 8 * nv, tail), inv));
+}
+
 SEGA_TARGET_AVX2 static void softmax_avx2(size_t rows, size_t len, const float *x, float *y) {
-    softmax_body(rows, len, x, y);
+    for (size_t r = 0; r < rows; r++) softmax_row_avx2(len, x + r * len, y + r * len);
 }
 SEGA_TARGET_AVX512 static void softmax_avx512(size_t rows, size_t len, const float *x, float *y) {
-    softmax_body(rows, len, x, y);
+    for (size_t r = 0; r < rows; r++) softmax_row_avx512(len, x + r * len, y + r * len);
 }
 #endif
 
