@@ -114,6 +114,19 @@ sega_status sega_sgemm_ex_ref(int trans_a, int trans_b, int m, int n, int k, flo
 /// sum); the tests check that.
 void sega_gemm_set_kernel_policy(int policy);
 
+/// Testing hook: one micro-kernel's A packer on op(A) rows [i0, i0 + mc), columns [p0, p0 + kc)
+/// (A read through trans and lda as sega_sgemm reads it), into ap (ceil(mc / MR) * MR * kc
+/// floats: ap[s*MR*kc + p*MR + i] = op(A)(i0 + s*MR + i, p0 + p), 0 for rows past mc). kernel:
+/// 0 portable 4 x 16, 1 AVX2 6 x 16, 2 AVX-512 8 x 48, 3 AVX-512 12 x 32; scalar != 0 runs its
+/// scalar reference instead of the SIMD packer (the same bytes). Returns MR, or 0 when the kernel
+/// is unknown or this CPU cannot run it (nothing written).
+int sega_gemm_pack_a_kernel(int kernel, int scalar, int trans, const float *a, long lda, int i0, int mc,
+                            int p0, int kc, float *ap);
+
+/// Testing hook (not thread-safe): nonzero makes sega_sgemm / sega_sgemm_ex / sega_gemm_pack_a pack
+/// A with the scalar reference packers (the same bytes as the SIMD ones); 0 (default) restores them.
+void sega_gemm_set_pack_a_scalar(int on);
+
 /// Name of the micro-kernel the engine's SGEMM dispatches to (e.g. "sgemm_12x32_avx512");
 /// "none" for a NULL engine. Static string.
 const char *sega_gemm_kernel_name(const sega_engine *e);

@@ -34,15 +34,17 @@
 // Kernel table.
 
 static const sega_gemm_kdesc k_portable = {4, 16, 128, 256, 2048, sega_sgemm_4x16_portable,
-                                           sega_pack_a_portable_4x16, sega_pack_b_portable_4x16,
+                                           sega_pack_a_portable_4x16, sega_pack_a_scalar_portable_4x16,
+                                           sega_pack_b_portable_4x16,
                                            sega_pack_bx_portable_4x16, sega_pack_ax_portable_4x16,
                                            sega_gemm_epi_portable_4x16,
                                            "sgemm_4x16_portable"};
 #if SEGA_HAVE_X86_KERNELS
 static const sega_gemm_kdesc k_avx2 = {6, 16, 144, 256, 3072, sega_sgemm_6x16_avx2,
-                                       sega_pack_a_avx2_6x16, sega_pack_b_avx2_6x16,
+                                       sega_pack_a_avx2_6x16, sega_pack_a_scalar_avx2_6x16,
+                                       sega_pack_b_avx2_6x16,
                                        sega_pack_bx_avx2_6x16, sega_pack_ax_avx2_6x16,
-                                           sega_gemm_epi_avx2_6x16,
+                                       sega_gemm_epi_avx2_6x16,
                                        "sgemm_6x16_avx2"};
 // AVX-512: 8 x 48 tile (24 zmm accumulators). M is a multiple of 8 for every usual channel
 // count, so no rows are wasted. Blocking for Zen 4/5 class cores (L1d 48K, L2 1M): KC = 256
@@ -50,14 +52,16 @@ static const sega_gemm_kdesc k_avx2 = {6, 16, 144, 256, 3072, sega_sgemm_6x16_av
 // A block (512 KB in L2), which selects the small-M path in gemm_block (B streamed through
 // L2-sized panels); NC bounds the general path's B panel (4 MB, L3).
 static const sega_gemm_kdesc k_avx512 = {8, 48, 512, 256, 4032, sega_sgemm_8x48_avx512,
-                                         sega_pack_a_avx512_8x48, sega_pack_b_avx512_8x48,
+                                         sega_pack_a_avx512_8x48, sega_pack_a_scalar_avx512_8x48,
+                                         sega_pack_b_avx512_8x48,
                                          sega_pack_bx_avx512_8x48, sega_pack_ax_avx512_8x48,
-                                           sega_gemm_epi_avx512_8x48,
+                                         sega_gemm_epi_avx512_8x48,
                                          "sgemm_8x48_avx512"};
 // AVX-512 12 x 32 tile for products whose column count a 48-wide sliver pads badly (64: the
 // attention heads of a transformer); blocking within k_avx512's (MC 504 <= 512, same KC, NC).
 static const sega_gemm_kdesc k_avx512_narrow = {12, 32, 504, 256, 4032, sega_sgemm_12x32_avx512,
-                                                sega_pack_a_avx512_12x32, sega_pack_b_avx512_12x32,
+                                                sega_pack_a_avx512_12x32, sega_pack_a_scalar_avx512_12x32,
+                                                sega_pack_b_avx512_12x32,
                                                 sega_pack_bx_avx512_12x32, sega_pack_ax_avx512_12x32,
                                                 sega_gemm_epi_avx512_12x32,
                                                 "sgemm_12x32_avx512"};
@@ -91,6 +95,20 @@ const sega_gemm_kdesc *sega_gemm_kdesc_narrow(sega_isa isa) {
     (void)isa;
 #endif
     return NULL;
+}
+
+int sega_gemm_pack_a_kernel(int kernel, int scalar, int trans, const float *a, long lda, int i0, int mc,
+                            int p0, int kc, float *ap) {
+    const sega_gemm_kdesc *d = NULL;
+    if (kernel == 0) d = &k_portable;
+#if SEGA_HAVE_X86_KERNELS
+    if (kernel == 1 && sega_cpu_supports(SEGA_ISA_AVX2)) d = &k_avx2;
+    if (kernel == 2 && sega_cpu_supports(SEGA_ISA_AVX512)) d = &k_avx512;
+    if (kernel == 3 && sega_cpu_supports(SEGA_ISA_AVX512)) d = &k_avx512_narrow;
+#endif
+    if (!d) return 0;
+    (scalar ? d->pack_a_scalar : d->pack_a)(trans != 0, a, lda, i0, mc, p0, kc, ap);
+    return d->mr;
 }
 
 size_t sega_gemm_apack_floats(const sega_gemm_kdesc *d) { return (size_t)d->mc * (size_t)d->kc; }
@@ -310,10 +328,19 @@ static const float *pack_b_of(const gemm_job *j, int pc, int kc, int jc, int nc,
 
 // The packed op(A) rows [ic, ic+mc), columns [pc, pc+kc): packed into ap now (masked when A
 // has a mask), or where the prepacked A holds them.
+// Testing hook: 1 packs A with the descriptors' scalar reference packers (same bytes).
+static int g_pack_a_scalar = 0;
+
+void sega_gemm_set_pack_a_scalar(int on) { g_pack_a_scalar = on != 0; }
+
+SEGA_INLINE sega_pack_a_fn pack_a_fn(const sega_gemm_kdesc *d) {
+    return g_pack_a_scalar ? d->pack_a_scalar : d->pack_a;
+}
+
 static const float *pack_a_of(const gemm_job *j, int ic, int mc, int pc, int kc, float *ap) {
     if (j->apk) return j->apk + (size_t)pc * (size_t)j->mpad + (size_t)ic * (size_t)kc;
     if (j->amask) j->d->pack_ax(j->a, j->amask, j->lda, ic, mc, pc, kc, ap);
-    else j->d->pack_a(j->ta, j->a, j->lda, ic, mc, pc, kc, ap);
+    else pack_a_fn(j->d)(j->ta, j->a, j->lda, ic, mc, pc, kc, ap);
     return ap;
 }
 
@@ -606,7 +633,7 @@ sega_status sega_gemm_pack_a(sega_engine *e, int trans_a, int m, int n_hint, int
     const int kcb = kc_block(d, k), mpad = (m + d->mr - 1) / d->mr * d->mr;
     for (int pc = 0; pc < k && m > 0; pc += kcb) {
         const int kc = k - pc < kcb ? k - pc : kcb;
-        d->pack_a(trans_a != 0, a, lda, 0, m, pc, kc, out + SEGA_APACK_HEADER + (size_t)pc * (size_t)mpad);
+        pack_a_fn(d)(trans_a != 0, a, lda, 0, m, pc, kc, out + SEGA_APACK_HEADER + (size_t)pc * (size_t)mpad);
     }
     return SEGA_OK;
 }

@@ -73,6 +73,7 @@ typedef struct sega_gemm_kdesc {
     int mc, kc, nc;       ///< cache blocking upper bounds (mc % mr == 0, nc % nr == 0)
     sega_ukernel_fn fn;
     sega_pack_a_fn pack_a;  ///< packers built for the same ISA and tile
+    sega_pack_a_fn pack_a_scalar;  ///< pack_a's scalar reference (same bytes; testing hooks)
     sega_pack_b_fn pack_b;
     sega_pack_bx_fn pack_bx;
     sega_pack_ax_fn pack_ax;
@@ -108,6 +109,8 @@ void sega__sgemm_thread(sega_engine *e, int tid, int trans_a, int trans_b, int m
 
 // Kernels (each defined in its own translation unit).
 #define SEGA_DECLARE_PACKERS(SUFFIX)                                                           \
+    void sega_pack_a_scalar_##SUFFIX(int trans, const float *a, long lda, int i0, int mc, int p0,\
+                                     int kc, float *ap);                                       \
     void sega_pack_a_##SUFFIX(int trans, const float *a, long lda, int i0, int mc, int p0,      \
                               int kc, float *ap);                                              \
     void sega_pack_b_##SUFFIX(int trans, const float *b, long ldb, int p0, int kc, int j0,      \

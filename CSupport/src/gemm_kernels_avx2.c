@@ -123,6 +123,7 @@ SEGA_AVX2 void sega_sgemm_6x16_avx2(long kc, const float *ap, const float *bp, f
 #define SEGA_PACK_NR 16
 #define SEGA_PACK_ATTR SEGA_AVX2
 #define SEGA_PACK_SUFFIX avx2_6x16
+#define SEGA_PACK_A_SIMD
 #include "gemm_pack_impl.h"
 
 #endif

@@ -162,6 +162,7 @@ SEGA_AVX512 void sega_sgemm_12x32_avx512(long kc, const float *ap, const float *
 #define SEGA_PACK_NR 32
 #define SEGA_PACK_ATTR SEGA_AVX512
 #define SEGA_PACK_SUFFIX avx512_12x32
+#define SEGA_PACK_A_SIMD
 #include "gemm_pack_impl.h"
 
 // Packers for the 8 x 48 tile, compiled for AVX-512F.
@@ -169,6 +170,7 @@ SEGA_AVX512 void sega_sgemm_12x32_avx512(long kc, const float *ap, const float *
 #define SEGA_PACK_NR 48
 #define SEGA_PACK_ATTR SEGA_AVX512
 #define SEGA_PACK_SUFFIX avx512_8x48
+#define SEGA_PACK_A_SIMD
 #include "gemm_pack_impl.h"
 
 #endif

@@ -4,9 +4,12 @@
 // attribute, no global flag). Include after defining:
 //   SEGA_PACK_MR, SEGA_PACK_NR   register tile
 //   SEGA_PACK_ATTR               e.g. __attribute__((target("avx512f"))) or empty
-//   SEGA_PACK_SUFFIX             name suffix: defines sega_pack_a_<suffix>, sega_pack_b_<suffix>,
-//                                sega_pack_bx_<suffix>, sega_gemm_epi_<suffix>
-// (no include guard on purpose; the four macros are #undef'd at the end).
+//   SEGA_PACK_SUFFIX             name suffix: defines sega_pack_a_scalar_<suffix>,
+//                                sega_pack_a_<suffix>, sega_pack_b_<suffix>, sega_pack_bx_<suffix>,
+//                                sega_pack_ax_<suffix>, sega_gemm_epi_<suffix>
+//   SEGA_PACK_A_SIMD (optional)  sega_pack_a_<suffix> is defined elsewhere (gemm_pack_a_x86.c);
+//                                the scalar A packer here is then its reference
+// (no include guard on purpose; the macros are #undef'd at the end).
 #define SEGA_PACK_CAT2(a, b) a##b
 #define SEGA_PACK_CAT(a, b) SEGA_PACK_CAT2(a, b)
 
@@ -34,9 +37,10 @@ SEGA_INLINE void pack_edge_strided(float *d, const float *s, long ld, int kc, in
 #endif
 
 // A sliver layout: ap[s*MR*kc + p*MR + i] = op(A)(i0 + s*MR + i, p0 + p), zero for rows >= mc.
-SEGA_PACK_ATTR void SEGA_PACK_CAT(sega_pack_a_, SEGA_PACK_SUFFIX)(int trans, const float *a,
-                                                                   long lda, int i0, int mc,
-                                                                   int p0, int kc, float *ap) {
+// Scalar; the SIMD packers of the x86 kernels write the same bytes (tested against this one).
+SEGA_PACK_ATTR void SEGA_PACK_CAT(sega_pack_a_scalar_, SEGA_PACK_SUFFIX)(int trans, const float *a,
+                                                                          long lda, int i0, int mc,
+                                                                          int p0, int kc, float *ap) {
     enum { MR = SEGA_PACK_MR };
     for (int s = 0; s < mc; s += MR) {
         const int rows = mc - s < MR ? mc - s : MR;
@@ -67,6 +71,14 @@ SEGA_PACK_ATTR void SEGA_PACK_CAT(sega_pack_a_, SEGA_PACK_SUFFIX)(int trans, con
         }
     }
 }
+
+#ifndef SEGA_PACK_A_SIMD
+SEGA_PACK_ATTR void SEGA_PACK_CAT(sega_pack_a_, SEGA_PACK_SUFFIX)(int trans, const float *a,
+                                                                   long lda, int i0, int mc,
+                                                                   int p0, int kc, float *ap) {
+    SEGA_PACK_CAT(sega_pack_a_scalar_, SEGA_PACK_SUFFIX)(trans, a, lda, i0, mc, p0, kc, ap);
+}
+#endif
 
 // B sliver layout: bp[s*NR*kc + p*NR + j] = op(B)(p0 + p, j0 + s*NR + j), zero for cols >= nc.
 SEGA_PACK_ATTR void SEGA_PACK_CAT(sega_pack_b_, SEGA_PACK_SUFFIX)(int trans, const float *b,
@@ -232,3 +244,4 @@ SEGA_PACK_ATTR void SEGA_PACK_CAT(sega_gemm_epi_, SEGA_PACK_SUFFIX)(float *c, lo
 #undef SEGA_PACK_NR
 #undef SEGA_PACK_ATTR
 #undef SEGA_PACK_SUFFIX
+#undef SEGA_PACK_A_SIMD
