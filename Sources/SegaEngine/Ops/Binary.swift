@@ -3,7 +3,9 @@
 /// y = a + b, a - b or a * b with NumPy/PyTorch broadcasting (shapes aligned on the right, size-1
 /// or missing dimensions stretched). One strided loop over y carries a's and b's offsets
 /// (stride 0 on broadcast dims); the backward walks the same loop, so adding into a broadcast
-/// operand's gradient at stride 0 is exactly the reduction over its broadcast dims.
+/// operand's gradient at stride 0 is exactly the reduction over its broadcast dims. Same-shape
+/// operands (one contiguous row) go to one C call split over the engine's threads instead, with
+/// the same per-element arithmetic.
 public final class Binary: Op {
     public enum Kind: String { case add, sub, mul }
     public let kind: Kind
@@ -11,6 +13,9 @@ public final class Binary: Op {
     private var a: UnsafeMutablePointer<Float>!, b: UnsafeMutablePointer<Float>!, y: UnsafeMutablePointer<Float>!
     private var da: UnsafeMutablePointer<Float>?, db: UnsafeMutablePointer<Float>?, dy: UnsafeMutablePointer<Float>?
     private var loop: StridedLoop!
+    private var engine: OpaquePointer!
+    /// a, b and y have the same shape (the loop is one contiguous row): sega_binary_mt.
+    private var flat = false
     /// The operands' gradients are not zeroed before backward (this op is their first writer).
     private var overwrite = (a: false, b: false)
 
@@ -29,10 +34,21 @@ public final class Binary: Op {
         loop = StridedLoop(shape: s, strides: [TensorView.contiguousStrides(s),
                                                broadcastStrides(bd.inputShapes[0], to: s),
                                                broadcastStrides(bd.inputShapes[1], to: s)])
+        engine = bd.engine
+        flat = loop.rows == 1 && loop.s0 == 1 && loop.s1 == 1 && loop.s2 == 1
+    }
+
+    private var cOp: Int32 {
+        switch kind {
+        case .add: Int32(SEGA_BIN_ADD)
+        case .sub: Int32(SEGA_BIN_SUB)
+        case .mul: Int32(SEGA_BIN_MUL)
+        }
     }
 
     // MARK: forward
     public func forward() {
+        if flat { sega_binary_mt(engine, loop.inner, cOp, 1, a, b, y); return }
         let L = loop!, n = L.inner, sy = L.s0, sa = L.s1, sb = L.s2
         var oy = 0, oa = 0, ob = 0
         L.reset()
@@ -79,6 +95,7 @@ public final class Binary: Op {
     // MARK: backward
     public func backward() {
         guard let dy else { return }
+        if flat { flatBackward(dy); return }
         let L = loop!, n = L.inner, sy = L.s0, sa = L.s1, sb = L.s2
         var oy = 0, oa = 0, ob = 0
         L.reset()
@@ -101,6 +118,18 @@ public final class Binary: Op {
                 }
             }
             L.advance(&oy, &oa, &ob)
+        }
+    }
+
+    /// The backward of same-shape operands: d = 0 + sign * dy (* other) when overwriting, else
+    /// d += the same (accumulate's contiguous branches, per element), split over the threads.
+    private func flatBackward(_ g: UnsafeMutablePointer<Float>) {
+        let n = loop.inner, set = Int32(SEGA_BIN_SET), acc = Int32(SEGA_BIN_ACC)
+        if let da {
+            sega_binary_mt(engine, n, overwrite.a ? set : acc, 1, g, kind == .mul ? b : nil, da)
+        }
+        if let db {
+            sega_binary_mt(engine, n, overwrite.b ? set : acc, kind == .sub ? -1 : 1, g, kind == .mul ? a : nil, db)
         }
     }
 

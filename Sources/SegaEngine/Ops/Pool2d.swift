@@ -1,7 +1,7 @@
 // MARK: - 2-D max and average pooling (NCHW)
 
 /// PyTorch's `max_pool2d` / `avg_pool2d`. Pooling is per plane, so the whole batch is handed to
-/// the C kernels as one stack of N*C planes.
+/// the C kernels as one stack of N*C planes, split by planes over the engine's threads.
 /// - max: kernel, stride, padding (counts as -inf), dilation, ceil_mode. The forward saves the
 ///   winner of every window (Int32 flat index in its plane; first in scan order on ties) and the
 ///   backward scatter-adds dy through it.
@@ -104,16 +104,12 @@ public final class Pool2d: BackwardFromSavedState {
 
     public func backward() {
         guard let dx, let dy else { return }
+        var g = geom
         switch kind {
         case .max:   // scatter-add through the saved winners (accumulates, unlike sega_maxpool_bwd)
-            for p in 0..<planes {
-                let a = argmax + p * ohw, d = dy + p * ohw, t = dx + p * hw
-                for o in 0..<ohw where a[o] >= 0 { t[Int(a[o])] += d[o] }
-            }
+            sega_maxpool_bwd_acc(engine, &g, dy, argmax, dx)
         case .avg:
-            var g = geom
-            sega_avgpool_bwd(&g, Int32(padding.h), Int32(padding.w), countIncludePad ? 1 : 0, dy, ws)
-            sega_add_inplace(planes * hw, ws, dx)
+            sega_avgpool_bwd_acc(engine, &g, Int32(padding.h), Int32(padding.w), countIncludePad ? 1 : 0, dy, ws, dx)
         }
     }
 }
