@@ -91,6 +91,14 @@ enum { SEGA_BIN_ADD = 0, SEGA_BIN_SUB = 1, SEGA_BIN_MUL = 2, SEGA_BIN_SET = 3, S
 /// (ADD, SUB, MUL; sign unused); out = 0 + sign * a * b (SET) or out += sign * a * b (ACC), the
 /// products rounded left to right, b NULL meaning no factor: the gradients of add/sub/mul.
 void sega_binary_mt(sega_engine *e, size_t n, int op, float sign, const float *a, const float *b, float *out);
+/// y = act(a op b) for op ADD/SUB/MUL and act SEGA_ACT_RELU / _RELU6 (NONE: sega_binary_mt), with
+/// the activation's mask when mask is non-NULL: the bytes of sega_binary_mt then sega_act_fwd_mt.
+void sega_binary_act_mt(sega_engine *e, size_t n, int op, const float *a, const float *b, float *y, int act,
+                        uint8_t *mask);
+/// SET / ACC of sega_binary_mt with g first masked as sega_mask_copy does (gmask ? g + 0 : +0):
+/// the gradient of a fused activation's input, then of the binary op's operand.
+void sega_binary_grad_masked_mt(sega_engine *e, size_t n, int op, float sign, const uint8_t *gmask,
+                                const float *g, const float *w, float *d);
 /// p[0..<n] = +0.
 void sega_zero_mt(sega_engine *e, size_t n, float *p);
 /// sega_layernorm_fwd split by rows (the same bytes).

@@ -159,12 +159,21 @@ void sega_mask_bwd_mt(sega_engine *e, size_t n, const uint8_t *mask, const float
 // an input: each element is read before its own slot is written). FP contraction is off in this
 // file, so a * b + c is two roundings here as in the Swift loops these replace.
 
-typedef struct { const float *a, *b; float *out; float sign; int op; } bin_ctx;
+typedef struct {
+    const float *a, *b;
+    float *out;
+    float sign;
+    int op;
+    int act;                 // ADD/SUB/MUL: then out = act(out), its derivative into mask
+    uint8_t *mask;
+    const uint8_t *gmask;    // SET/ACC: a is masked first, a -> (gmask ? a + 0 : +0)
+} bin_ctx;
 
 SEGA_INLINE void bin_body(const bin_ctx *c, size_t lo, size_t hi) {
     const float *a = c->a, *b = c->b;
     float *o = c->out;
     const float s = c->sign;
+    const uint8_t *restrict gm = c->gmask;
     switch (c->op) {
     case SEGA_BIN_ADD:
 #pragma clang loop vectorize(assume_safety)
@@ -179,23 +188,51 @@ SEGA_INLINE void bin_body(const bin_ctx *c, size_t lo, size_t hi) {
         for (size_t i = lo; i < hi; i++) o[i] = a[i] * b[i];
         break;
     case SEGA_BIN_SET:   // out = 0 + sign * a (* b)
-        if (b) {
+        if (gm && b) {
+#pragma clang loop vectorize(assume_safety)
+            for (size_t i = lo; i < hi; i++) {
+                const float v = a[i] + 0.0f, t = gm[i] ? v : 0.0f;
+                o[i] = 0.0f + s * t * b[i];
+            }
+        } else if (gm) {
+#pragma clang loop vectorize(assume_safety)
+            for (size_t i = lo; i < hi; i++) {
+                const float v = a[i] + 0.0f, t = gm[i] ? v : 0.0f;
+                o[i] = 0.0f + s * t;
+            }
+        } else if (b) {
 #pragma clang loop vectorize(assume_safety)
             for (size_t i = lo; i < hi; i++) o[i] = 0.0f + s * a[i] * b[i];
         } else {
 #pragma clang loop vectorize(assume_safety)
             for (size_t i = lo; i < hi; i++) o[i] = 0.0f + s * a[i];
         }
-        break;
+        return;
     case SEGA_BIN_ACC:   // out += sign * a (* b)
-        if (b) {
+        if (gm && b) {
+#pragma clang loop vectorize(assume_safety)
+            for (size_t i = lo; i < hi; i++) {
+                const float v = a[i] + 0.0f, t = gm[i] ? v : 0.0f;
+                o[i] += s * t * b[i];
+            }
+        } else if (gm) {
+#pragma clang loop vectorize(assume_safety)
+            for (size_t i = lo; i < hi; i++) {
+                const float v = a[i] + 0.0f, t = gm[i] ? v : 0.0f;
+                o[i] += s * t;
+            }
+        } else if (b) {
 #pragma clang loop vectorize(assume_safety)
             for (size_t i = lo; i < hi; i++) o[i] += s * a[i] * b[i];
         } else {
 #pragma clang loop vectorize(assume_safety)
             for (size_t i = lo; i < hi; i++) o[i] += s * a[i];
         }
-        break;
+        return;
+    }
+    if (c->act != SEGA_ACT_NONE) {   // the activation over the range just written (in cache)
+        const act_ctx ac = {o, o, c->mask, c->act};
+        act_body(&ac, lo, hi);
     }
 }
 static void bin_portable(const bin_ctx *c, size_t lo, size_t hi) { bin_body(c, lo, hi); }
@@ -212,7 +249,19 @@ static void bin_range(const void *ctx, size_t lo, size_t hi, int avx2) {
 }
 
 void sega_binary_mt(sega_engine *e, size_t n, int op, float sign, const float *a, const float *b, float *out) {
-    const bin_ctx c = {a, b, out, sign, op};
+    const bin_ctx c = {a, b, out, sign, op, SEGA_ACT_NONE, NULL, NULL};
+    mt_run(e, n, bin_range, &c);
+}
+
+void sega_binary_act_mt(sega_engine *e, size_t n, int op, const float *a, const float *b, float *y, int act,
+                        uint8_t *mask) {
+    const bin_ctx c = {a, b, y, 1.0f, op, act, mask, NULL};
+    mt_run(e, n, bin_range, &c);
+}
+
+void sega_binary_grad_masked_mt(sega_engine *e, size_t n, int op, float sign, const uint8_t *gmask,
+                                const float *g, const float *w, float *d) {
+    const bin_ctx c = {g, w, d, sign, op, SEGA_ACT_NONE, NULL, gmask};
     mt_run(e, n, bin_range, &c);
 }
 

@@ -99,6 +99,42 @@ final class EltwisePoolThreadedTests: XCTestCase {
         }
     }
 
+    /// The fused kernels against their two passes: sega_binary_act_mt = sega_binary_mt then
+    /// sega_act_fwd_mt (y and mask), sega_binary_grad_masked_mt = sega_mask_copy then SET / ACC.
+    func testFusedBinaryKernelsAreTheirTwoPasses() {
+        let (keep, list) = Self.engines()
+        defer { Self.destroyExtra(list); _ = keep }
+        var rng = TestRNG(309)
+        for n in sizes {
+            let a = Self.withSpecials(rng.unitSigneds(n, scale: 8)), b = Self.withSpecials(rng.unitSigneds(n, scale: 8), shift: 5)
+            let mask = (0..<n).map { _ in UInt8(rng.next() & 1) }, d0 = rng.unitSigneds(n)
+            var masked = [Float](repeating: 0, count: n)
+            sega_mask_copy(nil, n, mask, a, &masked)
+            for (name, e) in list {
+                for op in [SEGA_BIN_ADD, SEGA_BIN_SUB, SEGA_BIN_MUL] {
+                    for act in [SEGA_ACT_RELU, SEGA_ACT_RELU6] {
+                        var want = [Float](repeating: 0, count: n), wantMask = [UInt8](repeating: 9, count: n)
+                        sega_binary_mt(nil, n, Int32(op), 1, a, b, &want)
+                        sega_act_fwd_inplace(nil, n, Int32(act.rawValue), &want, &wantMask)
+                        var y = [Float](repeating: 7, count: n), m = [UInt8](repeating: 9, count: n)
+                        sega_binary_act_mt(e, n, Int32(op), a, b, &y, Int32(act.rawValue), &m)
+                        XCTAssertTrue(bitEqual(y, want) && m == wantMask, "op \(op) act \(act.rawValue) \(name) n\(n)")
+                    }
+                }
+                for op in [SEGA_BIN_SET, SEGA_BIN_ACC] {
+                    for sign: Float in [1, -1] {
+                        for w in [nil, b] {
+                            var want = d0, got = d0
+                            sega_binary_mt(nil, n, Int32(op), sign, masked, w, &want)
+                            sega_binary_grad_masked_mt(e, n, Int32(op), sign, mask, a, w, &got)
+                            XCTAssertTrue(bitEqual(got, want), "masked op \(op) sign \(sign) w \(w != nil) \(name) n\(n)")
+                        }
+                    }
+                }
+            }
+        }
+    }
+
     // MARK: relu / relu6, mask backward, zeroing
 
     func testActivationThreadedIsTheSingleThreadKernel() {
@@ -307,5 +343,52 @@ final class EltwisePoolThreadedTests: XCTestCase {
             XCTAssertEqual(results[0], results[1], "1 vs 2 threads, big \(big)")
             XCTAssertEqual(results[0], results[2], "1 vs 3 threads, big \(big)")
         }
+    }
+
+    // MARK: fused add + relu
+
+    /// x -> a = x * k (so a's gradient is an intermediate the add may overwrite), y = act(a + b)
+    /// (b an input of a's shape or per channel), out = sum(y * w); fused or add then Activation.
+    private func fusedOrNot(fused: Bool, act: Conv2d.Activation, shape: [Int], perChannel: Bool,
+                            threads: Int, overwrite: Bool) throws -> [UInt32] {
+        var rng = TestRNG(308)
+        let g = Graph()
+        let n = shape.reduce(1, *)
+        let bShape = perChannel ? [1, shape[1], 1, 1] : shape
+        let x = try g.input(shape, name: "x"), b = try g.input(bShape, name: "b")
+        let a = try g.mul(x, try g.constant(rng.array(n, -2, 2), shape))
+        let y = fused ? try g.add(a, b, activation: act)
+                      : (act == .relu ? try g.relu(try g.add(a, b)) : try g.relu6(try g.add(a, b)))
+        let out = try g.sum(try g.mul(y, try g.constant(rng.array(n, -1, 1), shape)))
+        let plan = try g.plan(try Context(threads: threads, overwritesGradients: overwrite), outputs: [out], gradientsFor: [x, b])
+        try plan.setInput(x, rng.array(n, -4, 4))
+        try plan.setInput(b, rng.array(b.count, -3, 3))
+        plan.forward(); plan.backward()
+        sega_malloc_counter_start()
+        plan.forward(); plan.backward()
+        XCTAssertEqual(sega_malloc_counter_stop(), 0, "allocations, fused \(fused) threads \(threads)")
+        XCTAssertTrue(plan.gradient(x)!.contains { $0 == 0 } && plan.gradient(x)!.contains { $0 != 0 }, "the mask cuts some")
+        return plan.buffer(out).map(\.bitPattern) + plan.gradient(x)!.map(\.bitPattern) + plan.gradient(b)!.map(\.bitPattern)
+    }
+
+    func testFusedAddActivationIsAddThenActivation() throws {
+        for shape in [[1, 3, 5, 7], [2, 9, 57, 61]] {
+            for perChannel in [false, true] {
+                for act in [Conv2d.Activation.relu, .relu6] {
+                    for overwrite in [false, true] {
+                        let want = try fusedOrNot(fused: false, act: act, shape: shape, perChannel: perChannel, threads: 1, overwrite: overwrite)
+                        for threads in [1, 2, 3] {
+                            let got = try fusedOrNot(fused: true, act: act, shape: shape, perChannel: perChannel, threads: threads, overwrite: overwrite)
+                            XCTAssertEqual(got, want, "\(shape) per channel \(perChannel) \(act) overwrite \(overwrite) threads \(threads)")
+                        }
+                    }
+                }
+            }
+        }
+        XCTAssertEqual(Binary(.add, activation: .relu).name, "add+relu")
+        XCTAssertEqual(Binary(.add, activation: .relu).savedBytes([[2, 3], [2, 3]], output: [2, 3]), 6)
+        XCTAssertEqual(Binary(.add, activation: .relu).workspaceBytes([[2, 3], [2, 3]], output: [2, 3]), 0)
+        XCTAssertEqual(Binary(.add, activation: .relu).workspaceBytes([[2, 3], [1, 3]], output: [2, 3]), 24)
+        XCTAssertEqual(Binary(.add).savedBytes([[2, 3], [2, 3]], output: [2, 3]), 0)
     }
 }
