@@ -80,6 +80,38 @@ void sega_act_fwd_inplace(sega_engine *e, size_t n, int act, float *y, uint8_t *
 /// sega_mask_bwd gives when it accumulates into a zeroed buffer (-0 becomes +0 there too).
 void sega_mask_copy(sega_engine *e, size_t n, const uint8_t *mask, const float *dy, float *out);
 
+/// y = relu(x) / relu6(x) (x == y allowed), with the mask when mask is non-NULL: the bytes of
+/// sega_relu{,6}_fwd and sega_relu{,6}_fwd_mask.
+void sega_act_fwd_mt(sega_engine *e, size_t n, int act, const float *x, float *y, uint8_t *mask);
+/// dx += mask ? dy : 0: sega_mask_bwd's bytes.
+void sega_mask_bwd_mt(sega_engine *e, size_t n, const uint8_t *mask, const float *dy, float *dx);
+
+/// Operations of sega_binary_mt.
+enum { SEGA_BIN_ADD = 0, SEGA_BIN_SUB = 1, SEGA_BIN_MUL = 2, SEGA_BIN_SET = 3, SEGA_BIN_ACC = 4 };
+/// Over n contiguous elements (out may be a or b; no partial overlap): out = a + b, a - b, a * b
+/// (ADD, SUB, MUL; sign unused); out = 0 + sign * a * b (SET) or out += sign * a * b (ACC), the
+/// products rounded left to right, b NULL meaning no factor: the gradients of add/sub/mul.
+void sega_binary_mt(sega_engine *e, size_t n, int op, float sign, const float *a, const float *b, float *out);
+/// y = act(a op b) for op ADD/SUB/MUL and act SEGA_ACT_RELU / _RELU6 (NONE: sega_binary_mt), with
+/// the activation's mask when mask is non-NULL: the bytes of sega_binary_mt then sega_act_fwd_mt.
+void sega_binary_act_mt(sega_engine *e, size_t n, int op, const float *a, const float *b, float *y, int act,
+                        uint8_t *mask);
+/// SET / ACC of sega_binary_mt with g first masked as sega_mask_copy does (gmask ? g + 0 : +0):
+/// the gradient of a fused activation's input, then of the binary op's operand.
+void sega_binary_grad_masked_mt(sega_engine *e, size_t n, int op, float sign, const uint8_t *gmask,
+                                const float *g, const float *w, float *d);
+/// p[0..<n] = +0.
+void sega_zero_mt(sega_engine *e, size_t n, float *p);
+/// sega_layernorm_fwd split by rows (the same bytes).
+void sega_layernorm_fwd_mt(sega_engine *e, size_t rows, size_t len, float eps, const float *x,
+                           const float *gamma, const float *beta, float *y, float *mean, float *rstd);
+/// sega_layernorm_bwd (dx may be NULL) split by rows, then, when non-NULL, dgamma[c] +=
+/// sum over rows r in order of dy[r,c] * (x[r,c] - mean[r]) * rstd[r] and dbeta[c] += the same of
+/// dy[r,c], split by columns.
+void sega_layernorm_bwd_mt(sega_engine *e, size_t rows, size_t len, const float *x, const float *gamma,
+                           const float *mean, const float *rstd, const float *dy, float *dx,
+                           float *dgamma, float *dbeta);
+
 /// GELU and the softmax forward split over the engine's threads (e may be NULL: the calling thread alone):
 /// GELU in ranges of whole 64-element chunks, softmax in ranges of whole rows (claimed by whichever
 /// thread is free: a descheduled worker does not hold the caller up), each range run by

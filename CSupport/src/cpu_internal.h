@@ -49,4 +49,10 @@ void sega__act_range(size_t n, int act, float *y, uint8_t *mask, int avx2);
 void sega__gelu_fwd_range(size_t n, const float *x, float *y, sega_isa isa);
 void sega__gelu_bwd_range(size_t n, const float *x, const float *dy, float *dx, sega_isa isa);
 
+/// sega_layernorm_fwd / sega_layernorm_bwd on rows [r0, r1) (the same compiled loops; eltwise.c).
+void sega__layernorm_fwd_rows(size_t r0, size_t r1, size_t len, float eps, const float *x,
+                              const float *gamma, const float *beta, float *y, float *mean, float *rstd);
+void sega__layernorm_bwd_rows(size_t r0, size_t r1, size_t len, const float *x, const float *gamma,
+                              const float *mean, const float *rstd, const float *dy, float *dx);
+
 #endif

@@ -516,15 +516,24 @@ SEGA_INLINE void layernorm_row(size_t len, float eps, const float *xin, const fl
     }
 }
 
-void sega_layernorm_fwd(size_t rows, size_t len, float eps, const float *x, const float *gamma,
-                        const float *beta, float *y, float *mean, float *rstd) {
-    for (size_t r = 0; r < rows; r++) {
+// Rows [r0, r1): one compiled body (noinline) for sega_layernorm_fwd and the threaded
+// sega_layernorm_fwd_mt, so a row's sums are vectorised the same way in both.
+__attribute__((noinline)) void sega__layernorm_fwd_rows(size_t r0, size_t r1, size_t len, float eps,
+                                                        const float *x, const float *gamma,
+                                                        const float *beta, float *y, float *mean,
+                                                        float *rstd) {
+    for (size_t r = r0; r < r1; r++) {
         float mu, rs;
         if (x == y) layernorm_row(len, eps, NULL, gamma, beta, y + r * len, &mu, &rs, 1);
         else layernorm_row(len, eps, x + r * len, gamma, beta, y + r * len, &mu, &rs, 0);
         if (mean) mean[r] = mu;
         if (rstd) rstd[r] = rs;
     }
+}
+
+void sega_layernorm_fwd(size_t rows, size_t len, float eps, const float *x, const float *gamma,
+                        const float *beta, float *y, float *mean, float *rstd) {
+    sega__layernorm_fwd_rows(0, rows, len, eps, x, gamma, beta, y, mean, rstd);
 }
 
 // With xh = (x - mu) * rstd and g = dy * gamma:
@@ -549,14 +558,21 @@ SEGA_INLINE void layernorm_bwd_row(size_t len, const float *restrict x, const fl
     }
 }
 
-void sega_layernorm_bwd(size_t rows, size_t len, const float *x, const float *gamma,
-                        const float *mean, const float *rstd, const float *dy, float *dx) {
-    for (size_t r = 0; r < rows; r++) {
+__attribute__((noinline)) void sega__layernorm_bwd_rows(size_t r0, size_t r1, size_t len,
+                                                        const float *x, const float *gamma,
+                                                        const float *mean, const float *rstd,
+                                                        const float *dy, float *dx) {
+    for (size_t r = r0; r < r1; r++) {
         if (gamma)
             layernorm_bwd_row(len, x + r * len, gamma, mean[r], rstd[r], dy + r * len, dx + r * len, 1);
         else
             layernorm_bwd_row(len, x + r * len, NULL, mean[r], rstd[r], dy + r * len, dx + r * len, 0);
     }
+}
+
+void sega_layernorm_bwd(size_t rows, size_t len, const float *x, const float *gamma,
+                        const float *mean, const float *rstd, const float *dy, float *dx) {
+    sega__layernorm_bwd_rows(0, rows, len, x, gamma, mean, rstd, dy, dx);
 }
 
 // ---------------------------------------------------------------------------------------------

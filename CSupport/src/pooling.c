@@ -8,6 +8,8 @@
 // to pooling_ref.c. Average pooling ignores dilation (PyTorch has none for it).
 #include "sega_pooling.h"
 #include "conv_internal.h"
+#include "sega_engine.h"
+#include "sega_threads.h"
 #include <limits.h>
 #include <math.h>
 #include <string.h>
@@ -26,6 +28,37 @@ int sega_pool_out_size(int in, int k, int stride, int pad, int dil, int ceil_mod
     if (ceil_mode && (out - 1) * stride >= (long long)in + pad) out--;
     if (out < 0) out = 0;
     return out > 0x7fffffffLL ? -1 : (int)out;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Planes split over the engine's threads: contiguous ranges of whole planes, one per thread, each
+// plane computed by the same single-thread code (so the bytes never depend on the split).
+
+// Input elements per thread below which a split is not worth waking a worker for.
+#define SEGA_POOL_GRAIN 16384
+
+typedef void (*planes_fn)(const void *ctx, int c0, int c1);
+typedef struct { planes_fn fn; const void *ctx; int planes; } planes_job;
+
+static void planes_task(void *vjob, int index, int count) {
+    const planes_job *j = (const planes_job *)vjob;
+    const int c0 = (int)((long long)j->planes * index / count), c1 = (int)((long long)j->planes * (index + 1) / count);
+    if (c0 < c1) j->fn(j->ctx, c0, c1);
+}
+
+// fn over planes [0, g->c), split when e has threads and there is enough work.
+static void run_planes(sega_engine *e, const sega_conv_geom *g, planes_fn fn, const void *ctx) {
+    if (g->c <= 0) return;
+    int parts = e ? sega_engine_threads(e) : 1;
+    const size_t work = (size_t)g->c * ((size_t)g->h * g->w + (size_t)g->oh * g->ow);
+    if ((size_t)parts > work / SEGA_POOL_GRAIN) parts = (int)(work / SEGA_POOL_GRAIN);
+    if (parts > g->c) parts = g->c;
+    if (parts <= 1) {
+        fn(ctx, 0, g->c);
+        return;
+    }
+    planes_job j = {fn, ctx, g->c};
+    sega_pool_run(sega_engine_pool(e), planes_task, &j, parts);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -81,17 +114,53 @@ SEGA_TARGET_AVX2 static void maxpool_plane_avx2(const sega_conv_geom *g, const f
 }
 #endif
 
+typedef void (*maxpool_plane_fn)(const sega_conv_geom *, const float *, float *, int32_t *);
+typedef struct {
+    const sega_conv_geom *g;
+    const float *x, *dy;
+    float *y, *dx;
+    int32_t *argmax;
+    const int32_t *am_in;
+    maxpool_plane_fn plane;
+} maxpool_ctx;
+
+static void maxpool_fwd_planes(const void *vctx, int c0, int c1) {
+    const maxpool_ctx *c = (const maxpool_ctx *)vctx;
+    const sega_conv_geom *g = c->g;
+    for (int p = c0; p < c1; p++) {
+        const size_t o = (size_t)p * g->oh * g->ow;
+        c->plane(g, c->x + (size_t)p * g->h * g->w, c->y + o, c->argmax + o);
+    }
+}
+
 void sega_maxpool_fwd(sega_engine *e, const sega_conv_geom *g, const float *x, float *y, int32_t *argmax) {
     const sega_isa isa = sega__kernel_isa(e, SEGA_ISA_AVX2);
-    void (*plane)(const sega_conv_geom *, const float *, float *, int32_t *) = maxpool_plane_portable;
+    maxpool_ctx c = {g, x, NULL, y, NULL, argmax, NULL, maxpool_plane_portable};
 #if SEGA_HAVE_X86_KERNELS
-    if (isa == SEGA_ISA_AVX2) plane = maxpool_plane_avx2;
+    if (isa == SEGA_ISA_AVX2) c.plane = maxpool_plane_avx2;
 #endif
     (void)isa;
-    for (int c = 0; c < g->c; c++) {
-        const size_t o = (size_t)c * g->oh * g->ow;
-        plane(g, x + (size_t)c * g->h * g->w, y + o, argmax + o);
+    run_planes(e, g, maxpool_fwd_planes, &c);
+}
+
+// dx += scatter of dy through argmax, planes [c0, c1) (a winner lies in its own plane).
+static void maxpool_bwd_acc_planes(const void *vctx, int c0, int c1) {
+    const maxpool_ctx *c = (const maxpool_ctx *)vctx;
+    const sega_conv_geom *g = c->g;
+    const size_t plane = (size_t)g->h * g->w, oplane = (size_t)g->oh * g->ow;
+    for (int p = c0; p < c1; p++) {
+        float *dxc = c->dx + (size_t)p * plane;
+        const float *dyc = c->dy + (size_t)p * oplane;
+        const int32_t *ac = c->am_in + (size_t)p * oplane;
+        for (size_t o = 0; o < oplane; o++)
+            if (ac[o] >= 0) dxc[ac[o]] += dyc[o];
     }
+}
+
+void sega_maxpool_bwd_acc(sega_engine *e, const sega_conv_geom *g, const float *dy, const int32_t *argmax,
+                          float *dx) {
+    const maxpool_ctx c = {g, NULL, dy, NULL, dx, NULL, argmax, NULL};
+    run_planes(e, g, maxpool_bwd_acc_planes, &c);
 }
 
 void sega_maxpool_bwd(const sega_conv_geom *g, const float *dy, const int32_t *argmax, float *dx) {
@@ -185,18 +254,33 @@ SEGA_TARGET_AVX2 static void avgpool_plane_avx2(const sega_conv_geom *g, int pb,
 // matter, and negative ones are meaningless: both are clamped to [0, k] (as in the reference).
 static int clamp_pad(int p, int k) { return p < 0 ? 0 : (p > k ? k : p); }
 
+typedef void (*avgpool_plane_fn)(const sega_conv_geom *, int, int, int, const float *, float *);
+typedef struct {
+    const sega_conv_geom *g;
+    int pad_b, pad_r, cip;
+    const float *x;
+    float *y, *ws;
+    avgpool_plane_fn plane;
+} avgpool_ctx;
+
+static void avgpool_fwd_planes(const void *vctx, int c0, int c1) {
+    const avgpool_ctx *c = (const avgpool_ctx *)vctx;
+    const sega_conv_geom *g = c->g;
+    for (int p = c0; p < c1; p++)
+        c->plane(g, c->pad_b, c->pad_r, c->cip, c->x + (size_t)p * g->h * g->w, c->y + (size_t)p * g->oh * g->ow);
+}
+
 void sega_avgpool_fwd(sega_engine *e, const sega_conv_geom *g, int pad_b, int pad_r,
                       int count_include_pad, const float *x, float *y) {
     pad_b = clamp_pad(pad_b, g->kh);
     pad_r = clamp_pad(pad_r, g->kw);
     const sega_isa isa = sega__kernel_isa(e, SEGA_ISA_AVX2);
-    void (*plane)(const sega_conv_geom *, int, int, int, const float *, float *) = avgpool_plane_portable;
+    avgpool_ctx c = {g, pad_b, pad_r, count_include_pad, x, y, NULL, avgpool_plane_portable};
 #if SEGA_HAVE_X86_KERNELS
-    if (isa == SEGA_ISA_AVX2) plane = avgpool_plane_avx2;
+    if (isa == SEGA_ISA_AVX2) c.plane = avgpool_plane_avx2;
 #endif
     (void)isa;
-    for (int c = 0; c < g->c; c++)
-        plane(g, pad_b, pad_r, count_include_pad, x + (size_t)c * g->h * g->w, y + (size_t)c * g->oh * g->ow);
+    run_planes(e, g, avgpool_fwd_planes, &c);
 }
 
 #define SEGA_AVG_CHUNK 512
@@ -238,4 +322,22 @@ void sega_avgpool_bwd(const sega_conv_geom *g, int pad_b, int pad_r, int count_i
             }
         }
     }
+}
+
+// Planes [c0, c1): sega_avgpool_bwd on those planes alone into ws, then dx += ws there.
+static void avgpool_bwd_acc_planes(const void *vctx, int c0, int c1) {
+    const avgpool_ctx *c = (const avgpool_ctx *)vctx;
+    sega_conv_geom sub = *c->g;
+    sub.c = c1 - c0;
+    const size_t plane = (size_t)sub.h * sub.w, n = (size_t)sub.c * plane;
+    const float *dy = c->x + (size_t)c0 * sub.oh * sub.ow;
+    float *ws = c->ws + (size_t)c0 * plane, *dx = c->y + (size_t)c0 * plane;
+    sega_avgpool_bwd(&sub, c->pad_b, c->pad_r, c->cip, dy, ws);
+    for (size_t i = 0; i < n; i++) dx[i] += ws[i];
+}
+
+void sega_avgpool_bwd_acc(sega_engine *e, const sega_conv_geom *g, int pad_b, int pad_r,
+                          int count_include_pad, const float *dy, float *ws, float *dx) {
+    const avgpool_ctx c = {g, pad_b, pad_r, count_include_pad, dy, dx, ws, NULL};
+    run_planes(e, g, avgpool_bwd_acc_planes, &c);
 }

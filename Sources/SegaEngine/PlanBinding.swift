@@ -98,12 +98,15 @@ struct PlanProgram {
     /// slot s, where slot 0 is before seeding and slot k + 1 is before backward op k.
     @usableFromInline let zeroList: ContiguousArray<(UnsafeMutableRawPointer, Int)>
     @usableFromInline let zeroSlot: ContiguousArray<Int>
+    /// The engine the ops were bound to (zeroing is split over its threads: sega_zero_mt).
+    @usableFromInline let engine: OpaquePointer
     /// (seed, gradient, count) of every seeded output.
     @usableFromInline let seeds: ContiguousArray<(UnsafeMutablePointer<Float>, UnsafeMutablePointer<Float>, Int)>
 
     /// Bind every op of the forward timeline (in order) to its pointers.
     init(_ sc: PlanSchedule, _ b: PlanBinding, _ context: Context) throws {
         let t = sc.timeline
+        engine = context.raw
         var fwd = ContiguousArray<Op>(), bwd = ContiguousArray<Op>()
         let overwritten = context.overwritesGradients ? Self.overwrittenGradients(sc) : [:]
         for i in t.forwardNodes {
@@ -186,14 +189,20 @@ struct PlanProgram {
     @inlinable
     func backward() {
         var z = 0, zEnd = zeroSlot[1]
-        while z < zEnd { memset(zeroList[z].0, 0, zeroList[z].1); z += 1 }
+        while z < zEnd { zero(z); z += 1 }
         var i = 0
         while i < seeds.count { seeds[i].1.update(from: seeds[i].0, count: seeds[i].2); i += 1 }
         i = 0
         while i < backwardOps.count {
             zEnd = zeroSlot[i + 2]
-            while z < zEnd { memset(zeroList[z].0, 0, zeroList[z].1); z += 1 }
+            while z < zEnd { zero(z); z += 1 }
             backwardOps[i].backward(); i += 1
         }
+    }
+
+    /// Zero gradient buffer z of zeroList (its byte count is a whole number of floats).
+    @inlinable
+    func zero(_ z: Int) {
+        sega_zero_mt(engine, zeroList[z].1 / 4, zeroList[z].0.assumingMemoryBound(to: Float.self))
     }
 }

@@ -93,7 +93,7 @@ extension PlanProgram {
         var zw = 0.0, zc = 0.0
         func zero(_ slot: Int) {
             let m = clock.measure {
-                for z in zeroSlot[slot]..<zeroSlot[slot + 1] { memset(zeroList[z].0, 0, zeroList[z].1) }
+                for z in zeroSlot[slot]..<zeroSlot[slot + 1] { self.zero(z) }
             }
             zw += m.wall; zc += m.busy
         }

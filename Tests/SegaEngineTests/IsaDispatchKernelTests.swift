@@ -32,6 +32,7 @@ final class IsaDispatchKernelTests: XCTestCase {
         var p = squareGeom(c: 2, h: 6, w: 7, k: 2, s: 2, p: 0, oh: 3, ow: 3)
         let x = (0..<84).map { Float($0 % 7) - 3 }, w = [Float](repeating: 0.25, count: 18)
         var out = [Float](repeating: 0, count: 84), arg = [Int32](repeating: 0, count: 18)
+        let mask = (0..<84).map { UInt8($0 & 1) }
         return [
             ("dwconv fwd", SEGA_ISA_AVX512, { e in sega_dwconv_fwd(e, &g, x, w, nil, &out) }),
             ("dwconv bwd_input", SEGA_ISA_AVX512, { e in sega_dwconv_bwd_input(e, &g, x, w, &out) }),
@@ -42,6 +43,9 @@ final class IsaDispatchKernelTests: XCTestCase {
             ("softmax fwd", SEGA_ISA_AVX512, { e in sega_softmax_fwd(e, 12, 7, x, &out) }),
             ("gelu fwd", SEGA_ISA_AVX512, { e in sega_gelu_fwd(e, 84, x, &out) }),
             ("gelu bwd", SEGA_ISA_AVX512, { e in sega_gelu_bwd(e, 84, x, x, &out) }),
+            ("binary mt", SEGA_ISA_AVX2, { e in sega_binary_mt(e, 84, Int32(SEGA_BIN_MUL), 1, x, x, &out) }),
+            ("relu mt", SEGA_ISA_AVX2, { e in sega_act_fwd_mt(e, 84, Int32(SEGA_ACT_RELU.rawValue), x, &out, nil) }),
+            ("mask bwd mt", SEGA_ISA_AVX2, { e in sega_mask_bwd_mt(e, 84, mask, x, &out) }),
         ]
     }
 

@@ -2,6 +2,7 @@
 
 /// y = f(x) elementwise; the backward accumulates dy * f'(x). relu and relu6 keep f'(x) as a
 /// byte mask (saved state, 1/4 of x) when a gradient is wanted; sigmoid reads y, gelu reads x.
+/// relu/relu6 (both ways) and gelu are split over the engine's threads (same bytes).
 public final class Activation: Op {
     public enum Kind: String { case relu, relu6, sigmoid, gelu }
     public let kind: Kind
@@ -36,8 +37,8 @@ public final class Activation: Op {
     // MARK: forward
     public func forward() {
         switch kind {
-        case .relu: if let mask { sega_relu_fwd_mask(n, x, y, mask) } else { sega_relu_fwd(n, x, y) }
-        case .relu6: if let mask { sega_relu6_fwd_mask(n, x, y, mask) } else { sega_relu6_fwd(n, x, y) }
+        case .relu: sega_act_fwd_mt(engine, n, Int32(SEGA_ACT_RELU.rawValue), x, y, mask)
+        case .relu6: sega_act_fwd_mt(engine, n, Int32(SEGA_ACT_RELU6.rawValue), x, y, mask)
         case .sigmoid: sega_sigmoid_fwd(engine, n, x, y)
         case .gelu: sega_gelu_fwd_mt(engine, n, x, y)
         }
@@ -58,7 +59,7 @@ public final class Activation: Op {
     public func backward() {
         guard let dx, let dy else { return }
         switch kind {
-        case .relu, .relu6: sega_mask_bwd(n, mask, dy, dx)
+        case .relu, .relu6: sega_mask_bwd_mt(engine, n, mask, dy, dx)
         case .sigmoid: sega_sigmoid_bwd(n, y, dy, dx)
         case .gelu: sega_gelu_bwd_mt(engine, n, x, dy, dx)
         }

@@ -3,18 +3,39 @@
 /// y = a + b, a - b or a * b with NumPy/PyTorch broadcasting (shapes aligned on the right, size-1
 /// or missing dimensions stretched). One strided loop over y carries a's and b's offsets
 /// (stride 0 on broadcast dims); the backward walks the same loop, so adding into a broadcast
-/// operand's gradient at stride 0 is exactly the reduction over its broadcast dims.
+/// operand's gradient at stride 0 is exactly the reduction over its broadcast dims. Same-shape
+/// operands (one contiguous row) go to one C call split over the engine's threads instead, with
+/// the same per-element arithmetic.
+/// Fused activation (`activation` relu / relu6, e.g. a residual add and the relu after it):
+/// y = act(a op b), with the bytes of the op followed by `Activation` (its mask saved, 1 byte per
+/// output); the backward masks dy as relu's backward into a zeroed buffer would
+/// (`mask ? dy + 0 : +0`) before the op's own gradients.
 public final class Binary: Op {
     public enum Kind: String { case add, sub, mul }
     public let kind: Kind
-    public var name: String { kind.rawValue }
+    /// An activation applied to the output inside the op.
+    public let activation: Conv2d.Activation
+    public var name: String {
+        switch activation {
+        case .none: kind.rawValue
+        case .relu: kind.rawValue + "+relu"
+        case .relu6: kind.rawValue + "+relu6"
+        }
+    }
     private var a: UnsafeMutablePointer<Float>!, b: UnsafeMutablePointer<Float>!, y: UnsafeMutablePointer<Float>!
     private var da: UnsafeMutablePointer<Float>?, db: UnsafeMutablePointer<Float>?, dy: UnsafeMutablePointer<Float>?
     private var loop: StridedLoop!
+    private var engine: OpaquePointer!
+    /// a, b and y have the same shape (the loop is one contiguous row): sega_binary_mt.
+    private var flat = false
     /// The operands' gradients are not zeroed before backward (this op is their first writer).
     private var overwrite = (a: false, b: false)
+    /// The fused activation's mask (nil without activation or backward); without `flat`, the
+    /// masked dy goes to the workspace before the strided loop.
+    private var mask: UnsafeMutablePointer<UInt8>?
+    private var ws: UnsafeMutablePointer<Float>!
 
-    public init(_ kind: Kind) { self.kind = kind }
+    public init(_ kind: Kind, activation: Conv2d.Activation = .none) { self.kind = kind; self.activation = activation }
 
     public func outputShape(_ inputs: [[Int]]) throws -> [Int] {
         try require(inputs.count == 2, "\(name) takes 2 inputs, got \(inputs.count)")
@@ -29,10 +50,34 @@ public final class Binary: Op {
         loop = StridedLoop(shape: s, strides: [TensorView.contiguousStrides(s),
                                                broadcastStrides(bd.inputShapes[0], to: s),
                                                broadcastStrides(bd.inputShapes[1], to: s)])
+        engine = bd.engine
+        flat = loop.rows == 1 && loop.s0 == 1 && loop.s1 == 1 && loop.s2 == 1
+        mask = activation != .none && (da != nil || db != nil) ? bd.saved.bindMemory(to: UInt8.self, capacity: product(s)) : nil
+        ws = bd.workspace.assumingMemoryBound(to: Float.self)
+    }
+
+    /// The fused activation's mask: one byte per output, written by forward.
+    public func savedBytes(_ inputs: [[Int]], output: [Int]) -> Int { activation == .none ? 0 : product(output) }
+    public var savedFilledAtBind: Bool { false }
+
+    /// With an activation and a broadcast operand: dy masked, one float per output.
+    public func workspaceBytes(_ inputs: [[Int]], output: [Int]) -> Int {
+        let n = product(output)
+        return activation == .none || inputs.allSatisfy({ product($0) == n }) ? 0 : 4 * n
+    }
+
+    private var cOp: Int32 {
+        switch kind {
+        case .add: Int32(SEGA_BIN_ADD)
+        case .sub: Int32(SEGA_BIN_SUB)
+        case .mul: Int32(SEGA_BIN_MUL)
+        }
     }
 
     // MARK: forward
     public func forward() {
+        if flat { sega_binary_act_mt(engine, loop.inner, cOp, a, b, y, activation.code, mask); return }
+        defer { if activation != .none { sega_act_fwd_inplace(engine, loop.inner * loop.rows, activation.code, y, mask) } }
         let L = loop!, n = L.inner, sy = L.s0, sa = L.s1, sb = L.s2
         var oy = 0, oa = 0, ob = 0
         L.reset()
@@ -78,7 +123,12 @@ public final class Binary: Op {
 
     // MARK: backward
     public func backward() {
-        guard let dy else { return }
+        guard var dy else { return }
+        if flat { flatBackward(dy); return }
+        if let mask {   // the gradient at the activation's input
+            sega_mask_copy(engine, loop.inner * loop.rows, mask, dy, ws)
+            dy = ws
+        }
         let L = loop!, n = L.inner, sy = L.s0, sa = L.s1, sb = L.s2
         var oy = 0, oa = 0, ob = 0
         L.reset()
@@ -101,6 +151,18 @@ public final class Binary: Op {
                 }
             }
             L.advance(&oy, &oa, &ob)
+        }
+    }
+
+    /// The backward of same-shape operands: d = 0 + sign * dy (* other) when overwriting, else
+    /// d += the same (accumulate's contiguous branches, per element), split over the threads.
+    private func flatBackward(_ g: UnsafeMutablePointer<Float>) {
+        let n = loop.inner, set = Int32(SEGA_BIN_SET), acc = Int32(SEGA_BIN_ACC)
+        if let da {
+            sega_binary_grad_masked_mt(engine, n, overwrite.a ? set : acc, 1, mask, g, kind == .mul ? b : nil, da)
+        }
+        if let db {
+            sega_binary_grad_masked_mt(engine, n, overwrite.b ? set : acc, kind == .sub ? -1 : 1, mask, g, kind == .mul ? a : nil, db)
         }
     }
 
@@ -169,8 +231,10 @@ public final class Binary: Op {
 }
 
 extension Graph {
-    /// a + b with broadcasting.
-    public func add(_ a: Tensor, _ b: Tensor) throws -> Tensor { try apply(Binary(.add), [a, b]) }
+    /// a + b with broadcasting; `activation` relu/relu6 fused (a residual add and its relu).
+    public func add(_ a: Tensor, _ b: Tensor, activation: Conv2d.Activation = .none) throws -> Tensor {
+        try apply(Binary(.add, activation: activation), [a, b])
+    }
     /// a - b with broadcasting.
     public func sub(_ a: Tensor, _ b: Tensor) throws -> Tensor { try apply(Binary(.sub), [a, b]) }
     /// a * b (elementwise) with broadcasting.

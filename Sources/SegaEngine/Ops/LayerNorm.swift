@@ -3,6 +3,7 @@
 /// y = (x - mean) / sqrt(var + eps) * gamma + beta over the last dimension (PyTorch
 /// nn.LayerNorm(D)); gamma and beta ([D]) are optional. The row means and reciprocal standard
 /// deviations are kept for the backward. Gradients for gamma/beta are computed when asked for.
+/// Forward and backward are split over the engine's threads (rows; gamma/beta's sums by column).
 public final class LayerNorm: Op {
     public let eps: Float
     public let hasGamma: Bool, hasBeta: Bool
@@ -13,6 +14,7 @@ public final class LayerNorm: Op {
     private var dgamma: UnsafeMutablePointer<Float>?, dbeta: UnsafeMutablePointer<Float>?
     private var mean: UnsafeMutablePointer<Float>!, rstd: UnsafeMutablePointer<Float>!
     private var rows = 0, len = 0
+    private var engine: OpaquePointer!
 
     /// Inputs are x, then gamma if `hasGamma`, then beta if `hasBeta`.
     public init(eps: Float = 1e-5, hasGamma: Bool, hasBeta: Bool) {
@@ -33,6 +35,7 @@ public final class LayerNorm: Op {
     public func savedBytes(_ inputs: [[Int]], output: [Int]) -> Int { 2 * 4 * product(output) / output.last! }
 
     public func bind(_ b: OpBinding) throws {
+        engine = b.engine
         x = b.inputs[0]; y = b.output; dx = b.inputGrads[0]; dy = b.outputGrad
         var i = 1
         gamma = nil; beta = nil; dgamma = nil; dbeta = nil
@@ -46,7 +49,7 @@ public final class LayerNorm: Op {
 
     // MARK: forward
     public func forward() {
-        sega_layernorm_fwd(rows, len, eps, x, gamma, beta, y, mean, rstd)
+        sega_layernorm_fwd_mt(engine, rows, len, eps, x, gamma, beta, y, mean, rstd)
     }
 
     // MARK: memory planning
@@ -64,20 +67,8 @@ public final class LayerNorm: Op {
     // MARK: backward
     public func backward() {
         guard let dy else { return }
-        if let dx { sega_layernorm_bwd(rows, len, x, gamma, mean, rstd, dy, dx) }
-        // dgamma = sum_rows dy * xhat, dbeta = sum_rows dy.
-        if let dgamma {
-            for r in 0..<rows {
-                let m = mean[r], s = rstd[r], xr = x + r * len, gr = dy + r * len
-                for j in 0..<len { dgamma[j] += gr[j] * (xr[j] - m) * s }
-            }
-        }
-        if let dbeta {
-            for r in 0..<rows {
-                let gr = dy + r * len
-                for j in 0..<len { dbeta[j] += gr[j] }
-            }
-        }
+        // dx by rows; dgamma = sum_rows dy * xhat, dbeta = sum_rows dy by columns (rows in order).
+        sega_layernorm_bwd_mt(engine, rows, len, x, gamma, mean, rstd, dy, dx, dgamma, dbeta)
     }
 }
 

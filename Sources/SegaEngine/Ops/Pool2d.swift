@@ -1,7 +1,7 @@
 // MARK: - 2-D max and average pooling (NCHW)
 
 /// PyTorch's `max_pool2d` / `avg_pool2d`. Pooling is per plane, so the whole batch is handed to
-/// the C kernels as one stack of N*C planes.
+/// the C kernels as one stack of N*C planes, split by planes over the engine's threads.
 /// - max: kernel, stride, padding (counts as -inf), dilation, ceil_mode. The forward saves the
 ///   winner of every window (Int32 flat index in its plane; first in scan order on ties) and the
 ///   backward scatter-adds dy through it.
@@ -21,7 +21,6 @@ public final class Pool2d: BackwardFromSavedState {
     private var dx: UnsafeMutablePointer<Float>?, dy: UnsafeMutablePointer<Float>?
     private var argmax: UnsafeMutablePointer<Int32>!
     private var ws: UnsafeMutablePointer<Float>!
-    private var planes = 0, hw = 0, ohw = 0
 
     /// Max pooling; `stride` nil means stride = kernel (PyTorch's default).
     public init(max kernel: (Int, Int), stride: (Int, Int)? = nil, padding: (Int, Int) = (0, 0),
@@ -76,8 +75,7 @@ public final class Pool2d: BackwardFromSavedState {
 
     public func bind(_ b: OpBinding) throws {
         let xs = b.inputShapes[0], os = b.outputShape
-        planes = xs[0] * xs[1]; hw = xs[2] * xs[3]; ohw = os[2] * os[3]
-        geom = sega_conv_geom(c: Int32(planes), h: Int32(xs[2]), w: Int32(xs[3]), kh: Int32(kernel.h), kw: Int32(kernel.w),
+        geom = sega_conv_geom(c: Int32(xs[0] * xs[1]), h: Int32(xs[2]), w: Int32(xs[3]), kh: Int32(kernel.h), kw: Int32(kernel.w),
                               sh: Int32(stride.h), sw: Int32(stride.w), pad_t: Int32(padding.h), pad_l: Int32(padding.w),
                               dh: Int32(dilation.h), dw: Int32(dilation.w), oh: Int32(os[2]), ow: Int32(os[3]))
         try EngineError.check(sega_conv_geom_check(&geom), "\(name): x \(xs)")
@@ -104,16 +102,12 @@ public final class Pool2d: BackwardFromSavedState {
 
     public func backward() {
         guard let dx, let dy else { return }
+        var g = geom
         switch kind {
         case .max:   // scatter-add through the saved winners (accumulates, unlike sega_maxpool_bwd)
-            for p in 0..<planes {
-                let a = argmax + p * ohw, d = dy + p * ohw, t = dx + p * hw
-                for o in 0..<ohw where a[o] >= 0 { t[Int(a[o])] += d[o] }
-            }
+            sega_maxpool_bwd_acc(engine, &g, dy, argmax, dx)
         case .avg:
-            var g = geom
-            sega_avgpool_bwd(&g, Int32(padding.h), Int32(padding.w), countIncludePad ? 1 : 0, dy, ws)
-            sega_add_inplace(planes * hw, ws, dx)
+            sega_avgpool_bwd_acc(engine, &g, Int32(padding.h), Int32(padding.w), countIncludePad ? 1 : 0, dy, ws, dx)
         }
     }
 }

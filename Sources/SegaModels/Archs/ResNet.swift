@@ -61,7 +61,7 @@ struct ResNetBottleneck {
         y = try c2.build(g, y, activation: .relu)
         y = try c3.build(g, y)
         let shortcut = try down.map { try $0.build(g, x) } ?? x
-        return try g.relu(g.add(y, shortcut))
+        return try g.add(y, shortcut, activation: .relu)   // relu(y + shortcut), one pass
     }
 }
 
