@@ -52,8 +52,8 @@ sega_status sega_sgemm_ref(int trans_a, int trans_b, int m, int n, int k, float 
 ///   aligned); b, ldb and trans_b are then not read (b may be NULL). Needs one column block and
 ///   no b_mask; with a_packed too, both must have been packed for the same micro-kernel.
 /// - col_bias (needs beta == 0, no row_bias, one column block): C starts as col_bias[j] broadcast
-///   over column j (a linear layer's bias), filled by each thread on its own part of C just
-///   before it multiplies there; the result of filling C with the bias and calling with beta = 1.
+///   over column j (a linear layer's bias), added by the micro-kernel to each tile's first K
+///   block (C is not read); the result of filling C with the bias and calling with beta = 1.
 typedef struct sega_gemm_ext {
     int batch;
     long b_stride, c_stride;

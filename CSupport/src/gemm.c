@@ -119,6 +119,7 @@ size_t sega_gemm_bpack_floats(const sega_gemm_kdesc *d) { return (size_t)d->nc *
 
 #define SEGA_MAX_TILE (16 * 64)
 #define SEGA_MAX_MR 16
+#define SEGA_MAX_NR (SEGA_MAX_TILE / SEGA_MAX_MR)
 
 // Software prefetch of the *next* B panel's source while the current one is being multiplied,
 // so that packing it later reads from cache instead of waiting on DRAM. The region is `rows`
@@ -194,7 +195,7 @@ typedef struct gemm_job {
     int act;
     uint8_t *mask;
     const uint8_t *bmask, *amask;
-    const float *col_bias;   // C starts as this row vector (beta is 1 then), filled per part
+    const float *col_bias;   // C starts as this row vector (each tile's first K block adds it)
     const float *apk;        // op(A) packed once (sega_gemm_pack_a): K block at pc starts at
     int mpad;                // apk + pc * mpad, rows from i at + i * kc within it
     const float *bpk;        // op(B) packed once (sega_gemm_pack_b): K block at pc starts at
@@ -253,11 +254,13 @@ static void tile_copy(const gemm_job *j, float *restrict tile, const uint8_t *re
     }
 }
 
-// The fused epilogue of the tile at rows from i0 for one K block: the bias it starts from (first
-// K block), the activation and its mask at `mask` (row stride ldm) after the last K block.
-SEGA_INLINE sega_tile_epi tile_epi(const gemm_job *j, kblock kb, int i0, uint8_t *mask, long ldm) {
-    sega_tile_epi ep = {NULL, SEGA_ACT_NONE, NULL, ldm};
+// The fused epilogue of the tile at rows from i0, columns from col, for one K block: the row or
+// column bias it starts from (first K block), the activation and its mask at `mask` (row stride
+// ldm) after the last K block.
+SEGA_INLINE sega_tile_epi tile_epi(const gemm_job *j, kblock kb, int i0, int col, uint8_t *mask, long ldm) {
+    sega_tile_epi ep = {NULL, SEGA_ACT_NONE, NULL, ldm, NULL};
     if (kb.first && j->bias) ep.bias = j->bias + i0;
+    if (kb.first && j->col_bias) ep.cbias = j->col_bias + col;
     if (kb.last && j->act != SEGA_ACT_NONE) {
         ep.act = j->act;
         ep.mask = j->mask ? mask : NULL;
@@ -275,10 +278,14 @@ static void tile_private(const gemm_job *j, const float *as, const float *bs, in
     _Alignas(64) float tile[SEGA_MAX_TILE];
     _Alignas(64) uint8_t mtile[SEGA_MAX_TILE];
     _Alignas(64) float btile[SEGA_MAX_MR];
-    sega_tile_epi ep = tile_epi(j, kb, i0, mtile, nr);
+    _Alignas(64) float ctile[SEGA_MAX_NR];
+    sega_tile_epi ep = tile_epi(j, kb, i0, c0, mtile, nr);
     if (ep.bias) {   // the rows past the edge start from +0 (their results are not copied out)
         for (int i = 0; i < d->mr; i++) btile[i] = i < mv ? ep.bias[i] : 0.0f;
         ep.bias = btile;
+    } else if (ep.cbias) {   // the same for the columns past the edge
+        for (int t = 0; t < nr; t++) ctile[t] = t < nv ? ep.cbias[t] : 0.0f;
+        ep.cbias = ctile;
     } else if (kb.beta != 0.0f) {
         tile_copy(j, tile, NULL, nr, i0, c0, mv, nv, 0);
     }
@@ -291,7 +298,7 @@ static void macro_kernel(const gemm_job *j, int i0, int c0, int mc, int nc, int 
                          const float *ap, const float *bp, kblock kb, pf_cursor *pf) {
     const sega_gemm_kdesc *d = j->d;
     const int mr = d->mr, nr = d->nr;
-    const int fused = (kb.first && j->bias) || (kb.last && j->act != SEGA_ACT_NONE);
+    const int fused = (kb.first && (j->bias || j->col_bias)) || (kb.last && j->act != SEGA_ACT_NONE);
     for (int jr = 0; jr < nc; jr += nr) {
         const int nv = nc - jr < nr ? nc - jr : nr, col = c0 + jr;
         // Whole tile inside one column block?
@@ -303,7 +310,7 @@ static void macro_kernel(const gemm_job *j, int i0, int c0, int mc, int nc, int 
             pf_step(pf);
             if (mv == mr && nv == nr && inside) {
                 const size_t o = c_offset(j, i0 + ir, col);
-                const sega_tile_epi ep = tile_epi(j, kb, i0 + ir, j->mask ? j->mask + o : NULL, j->ldc);
+                const sega_tile_epi ep = tile_epi(j, kb, i0 + ir, col, j->mask ? j->mask + o : NULL, j->ldc);
                 d->fn(kc, as, bs, j->c + o, j->ldc, j->alpha, kb.beta, fused ? &ep : NULL);
             } else {
                 tile_private(j, as, bs, kc, i0 + ir, col, mv, nv, kb);
@@ -477,7 +484,6 @@ static void gemm_task(void *ctx, int index, int count) {
         m0 = lo; m1 = hi;
     }
     if (lo >= hi) return;
-    if (j->col_bias) fill_col_bias(j, m0, m1, n0, n1);
     gemm_block(j, index, m0, m1, n0, n1);
 }
 
@@ -718,7 +724,7 @@ sega_status sega_sgemm_ex(sega_engine *e, int trans_a, int trans_b, int m, int n
     if (x) {
         j.bst = x->b_stride; j.cst = x->c_stride;
         j.bias = x->row_bias; j.act = x->act; j.mask = x->mask; j.bmask = x->b_mask; j.amask = x->a_mask;
-        if (x->col_bias) { j.col_bias = x->col_bias; j.beta = 1.0f; }
+        j.col_bias = x->col_bias;
         if (x->a_packed) {
             const sega_gemm_kdesc *pd = packed_a_kdesc(e, x->a_packed, m, k);
             if (!pd) return SEGA_ERR_INVALID_ARG;
@@ -735,7 +741,10 @@ sega_status sega_sgemm_ex(sega_engine *e, int trans_a, int trans_b, int m, int n
         }
     }
     if (k == 0 || alpha == 0.0f) {
-        if (j.col_bias) fill_col_bias(&j, 0, m, 0, n);
+        if (j.col_bias) {   // C is the bias
+            fill_col_bias(&j, 0, m, 0, n);
+            j.beta = 1.0f;
+        }
         scale_c(&j);
         return SEGA_OK;
     }

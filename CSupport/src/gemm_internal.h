@@ -9,6 +9,8 @@
 /// epilogue; NULL: nothing), with the arithmetic of the separate passes it replaces:
 /// - bias (NULL: none): the tile's mr row values; C = alpha * Ap * Bp + bias[i], C not read (the
 ///   bits of C filled with the bias and beta = 1, since fma(1, bias, x) == bias + x);
+/// - cbias (NULL: none; not with bias): the tile's nr column values (a linear layer's bias);
+///   C = alpha * Ap * Bp + cbias[j], C not read (the bits of C filled with it and beta = 1);
 /// - act: relu / relu6 of the finished value (NaN and -0 kept, as sega_gemm_epi_fn), and with
 ///   mask (row stride ldm) its derivative mask bytes (0 < x, and x < 6 for relu6).
 typedef struct sega_tile_epi {
@@ -16,22 +18,25 @@ typedef struct sega_tile_epi {
     int act;
     uint8_t *mask;
     long ldm;
+    const float *cbias;
 } sega_tile_epi;
 
 /// How a micro-kernel finishes its tile, decided once per tile from alpha, beta and the epilogue:
-/// scale: alpha != 1 (alpha 1 needs no multiply: exact); bias (NULL: beta * C when beta != 0);
-/// the activation and its mask (NULL: none).
+/// scale: alpha != 1 (alpha 1 needs no multiply: exact); bias or cbias (both NULL: beta * C when
+/// beta != 0); the activation and its mask (NULL: none).
 typedef struct sega_tile_finish {
     int scale, act;
     float alpha, beta;
     const float *bias;
     uint8_t *mask;
     long ldm;
+    const float *cbias;
 } sega_tile_finish;
 
 SEGA_INLINE sega_tile_finish sega_tile_finish_of(float alpha, float beta, const sega_tile_epi *ep) {
     const sega_tile_finish f = {alpha != 1.0f, ep ? ep->act : SEGA_ACT_NONE, alpha, beta,
-                                ep ? ep->bias : NULL, ep ? ep->mask : NULL, ep ? ep->ldm : 0};
+                                ep ? ep->bias : NULL, ep ? ep->mask : NULL, ep ? ep->ldm : 0,
+                                ep ? ep->cbias : NULL};
     return f;
 }
 

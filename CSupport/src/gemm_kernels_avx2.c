@@ -63,6 +63,9 @@ SEGA_AVX2 static inline void store_row16(float *c, __m256 x0, __m256 x1, const s
         const __m256 bv = _mm256_broadcast_ss(f->bias + i);
         x0 = _mm256_add_ps(bv, x0);
         x1 = _mm256_add_ps(bv, x1);
+    } else if (f->cbias) {   // the same with a column bias
+        x0 = _mm256_add_ps(_mm256_loadu_ps(f->cbias), x0);
+        x1 = _mm256_add_ps(_mm256_loadu_ps(f->cbias + 8), x1);
     } else if (f->beta != 0.0f) {
         const __m256 vb = _mm256_set1_ps(f->beta);
         x0 = _mm256_fmadd_ps(vb, _mm256_loadu_ps(c), x0);

@@ -42,11 +42,12 @@ SEGA_AVX512 static inline __m512 act16(__m512 x, int act, uint8_t *m) {
     return act == SEGA_ACT_RELU6 ? _mm512_min_ps(six, x) : x;
 }
 
-// 16 columns of C row i (v: which 16): alpha * acc, then the bias (fma(1, bias, x) == bias + x)
-// or beta * C, then the fused activation; stored.
+// 16 columns of C row i (v: which 16): alpha * acc, then the row or column bias (fma(1, bias, x)
+// == bias + x) or beta * C, then the fused activation; stored.
 SEGA_AVX512 static inline void st1(float *cp, __m512 x, const sega_tile_finish *f, int i, int v) {
     if (f->scale) x = _mm512_mul_ps(_mm512_set1_ps(f->alpha), x);
     if (f->bias) x = _mm512_add_ps(_mm512_set1_ps(f->bias[i]), x);
+    else if (f->cbias) x = _mm512_add_ps(_mm512_loadu_ps(f->cbias + v * 16), x);
     else if (f->beta != 0.0f) x = _mm512_fmadd_ps(_mm512_set1_ps(f->beta), _mm512_loadu_ps(cp), x);
     if (f->act != SEGA_ACT_NONE) x = act16(x, f->act, f->mask ? f->mask + (size_t)i * f->ldm + v * 16 : NULL);
     _mm512_storeu_ps(cp, x);

@@ -17,10 +17,13 @@ void sega_sgemm_4x16_portable(long kc, const float *ap, const float *bp, float *
             for (int j = 0; j < PNR; j++) acc[i][j] += ai * b[j];
         }
     }
-    const float *bias = ep ? ep->bias : NULL;
+    const float *bias = ep ? ep->bias : NULL, *cbias = ep ? ep->cbias : NULL;
     if (bias) {   // C filled with the bias, beta 1
         for (int i = 0; i < PMR; i++)
             for (int j = 0; j < PNR; j++) c[i * ldc + j] = alpha * acc[i][j] + bias[i];
+    } else if (cbias) {   // C filled with the column bias, beta 1
+        for (int i = 0; i < PMR; i++)
+            for (int j = 0; j < PNR; j++) c[i * ldc + j] = alpha * acc[i][j] + cbias[j];
     } else if (beta == 0.0f) {
         for (int i = 0; i < PMR; i++)
             for (int j = 0; j < PNR; j++) c[i * ldc + j] = alpha * acc[i][j];
