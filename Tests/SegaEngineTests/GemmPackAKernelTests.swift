@@ -5,7 +5,7 @@ import CSupport
 /// packers they replace: per kernel on many shapes (sega_gemm_pack_a_kernel), and through whole
 /// products (sega_sgemm, sega_gemm_pack_a) against the same calls with the scalar packers
 /// (sega_gemm_set_pack_a_scalar), at 1, 2 and 3 threads and every kernel policy.
-final class GemmPackATests: XCTestCase {
+final class GemmPackAKernelTests: XCTestCase {
     /// Kernels of sega_gemm_pack_a_kernel: 0 portable, 1 AVX2 6 x 16, 2 AVX-512 8 x 48, 3 12 x 32.
     static let kernels: [Int32] = [0, 1, 2, 3]
     static let ms = Array(1...40) + [433]

@@ -1,4 +1,4 @@
-// EltwisePoolThreadedTests.swift - add/sub/mul and their gradients (sega_binary_mt), relu/relu6
+// EltwisePoolThreadedKernelTests.swift - add/sub/mul and their gradients (sega_binary_mt), relu/relu6
 // and the mask backward, zeroing, LayerNorm (rows; gamma/beta sums by column) and max/avg pooling
 // (planes) split over the engine's threads give the bytes of the single-thread code they replace,
 // for 1, 2 and 3 threads; and a planned graph of these ops gives the same bytes at 1, 2 and 3
@@ -8,7 +8,7 @@ import CSupport
 import MallocCounter
 @testable import SegaEngine
 
-final class EltwisePoolThreadedTests: XCTestCase {
+final class EltwisePoolThreadedKernelTests: XCTestCase {
     /// The usual engines (nil, every ISA at 1 and 2 threads) plus 3-thread ones.
     private static func engines() -> (KernelEngines, [(name: String, engine: OpaquePointer?)]) {
         let k = KernelEngines()
