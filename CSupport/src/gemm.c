@@ -704,14 +704,11 @@ sega_status sega_gemm_pack_b(sega_engine *e, int trans_b, int m_hint, int n, int
     return SEGA_OK;
 }
 
-sega_status sega_sgemm_ex(sega_engine *e, int trans_a, int trans_b, int m, int n, int k, float alpha,
-                          const float *a, int lda, const float *b, int ldb, float beta, float *c,
-                          int ldc, const sega_gemm_ext *x) {
-    if (!e) return SEGA_ERR_INVALID_ARG;
-    const sega_status st = check_args(trans_a, trans_b, m, n, k, a, lda, b, ldb, beta, c, ldc, x);
-    if (st != SEGA_OK) return st;
-    if (m == 0 || n == 0) return SEGA_OK;
-    const int batch = x && x->batch > 1 ? x->batch : 1;
+// The job of an m x n product in `batch` column blocks (no epilogue yet), on the micro-kernel
+// that pads a block's columns least.
+static gemm_job job_of(sega_engine *e, int trans_a, int trans_b, int m, int n, int k, float alpha,
+                       const float *a, int lda, const float *b, int ldb, float beta, float *c, int ldc,
+                       int batch) {
     gemm_job j = {0};
     j.d = choose_kdesc(e, m, n / batch);
     j.e = e;
@@ -721,6 +718,18 @@ sega_status sega_sgemm_ex(sega_engine *e, int trans_a, int trans_b, int m, int n
     j.alpha = alpha; j.beta = beta;
     j.a = a; j.lda = lda; j.b = b; j.ldb = ldb; j.c = c; j.ldc = ldc;
     j.per = n / batch;
+    return j;
+}
+
+sega_status sega_sgemm_ex(sega_engine *e, int trans_a, int trans_b, int m, int n, int k, float alpha,
+                          const float *a, int lda, const float *b, int ldb, float beta, float *c,
+                          int ldc, const sega_gemm_ext *x) {
+    if (!e) return SEGA_ERR_INVALID_ARG;
+    const sega_status st = check_args(trans_a, trans_b, m, n, k, a, lda, b, ldb, beta, c, ldc, x);
+    if (st != SEGA_OK) return st;
+    if (m == 0 || n == 0) return SEGA_OK;
+    const int batch = x && x->batch > 1 ? x->batch : 1;
+    gemm_job j = job_of(e, trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, batch);
     if (x) {
         j.bst = x->b_stride; j.cst = x->c_stride;
         j.bias = x->row_bias; j.act = x->act; j.mask = x->mask; j.bmask = x->b_mask; j.amask = x->a_mask;
@@ -763,15 +772,7 @@ void sega__sgemm_thread(sega_engine *e, int tid, int trans_a, int trans_b, int m
                         float alpha, const float *a, int lda, const float *b, int ldb, float beta,
                         float *c, int ldc) {
     if (m <= 0 || n <= 0) return;
-    gemm_job j = {0};
-    j.d = choose_kdesc(e, m, n);
-    j.e = e;
-    j.ta = trans_a != 0;
-    j.tb = trans_b != 0;
-    j.m = m; j.n = n; j.k = k;
-    j.alpha = alpha; j.beta = beta;
-    j.a = a; j.lda = lda; j.b = b; j.ldb = ldb; j.c = c; j.ldc = ldc;
-    j.per = n;
+    gemm_job j = job_of(e, trans_a, trans_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, 1);
     if (k == 0 || alpha == 0.0f) {
         scale_c(&j);
         return;

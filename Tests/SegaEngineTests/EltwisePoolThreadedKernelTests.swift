@@ -9,23 +9,6 @@ import MallocCounter
 @testable import SegaEngine
 
 final class EltwisePoolThreadedKernelTests: XCTestCase {
-    /// The usual engines (nil, every ISA at 1 and 2 threads) plus 3-thread ones.
-    private static func engines() -> (KernelEngines, [(name: String, engine: OpaquePointer?)]) {
-        let k = KernelEngines()
-        var list = k.list
-        for isa in KernelEngines.supportedISAs {
-            var e: OpaquePointer? = nil
-            if sega_engine_create(3, isa, &e) == SEGA_OK, e != nil {
-                list.append(("\(String(cString: sega_isa_name(isa)))/3t", e))
-            }
-        }
-        return (k, list)
-    }
-
-    private static func destroyExtra(_ list: [(name: String, engine: OpaquePointer?)]) {
-        for (name, e) in list where name.hasSuffix("/3t") { sega_engine_destroy(e) }
-    }
-
     /// Sizes below, at and above the split threshold (16384 elements per thread), odd and not
     /// multiples of 64 or of 3.
     private let sizes = [0, 1, 63, 65, 4097, 32_767, 32_768, 32_833, 49_153, 100_003]
@@ -44,8 +27,8 @@ final class EltwisePoolThreadedKernelTests: XCTestCase {
     // MARK: add / sub / mul
 
     func testBinaryThreadedIsTheSingleThreadLoop() {
-        let (keep, list) = Self.engines()
-        defer { Self.destroyExtra(list); _ = keep }
+        let keep = KernelEngines(threads: [1, 2, 3]), list = keep.list   // (3 threads: ranges that do not split evenly)
+        defer { withExtendedLifetime(keep) {} }
         var rng = TestRNG(301)
         for n in sizes {
             let a = Self.withSpecials(rng.unitSigneds(n, scale: 4)), b = Self.withSpecials(rng.unitSigneds(n, scale: 4), shift: 5)
@@ -69,8 +52,8 @@ final class EltwisePoolThreadedKernelTests: XCTestCase {
     /// SET and ACC against Binary.backward's loops: d = 0 + sign * g (* w) when the gradient is
     /// overwritten, else d += g (sega_add_inplace), d += -1 * g (sega_axpy), d += g * w.
     func testBinaryGradientsThreadedAreTheSingleThreadLoops() {
-        let (keep, list) = Self.engines()
-        defer { Self.destroyExtra(list); _ = keep }
+        let keep = KernelEngines(threads: [1, 2, 3]), list = keep.list   // (3 threads: ranges that do not split evenly)
+        defer { withExtendedLifetime(keep) {} }
         var rng = TestRNG(302)
         for n in sizes {
             let g = Self.withSpecials(rng.unitSigneds(n, scale: 3)), w = Self.withSpecials(rng.unitSigneds(n, scale: 3), shift: 5)
@@ -102,8 +85,8 @@ final class EltwisePoolThreadedKernelTests: XCTestCase {
     /// The fused kernels against their two passes: sega_binary_act_mt = sega_binary_mt then
     /// sega_act_fwd_mt (y and mask), sega_binary_grad_masked_mt = sega_mask_copy then SET / ACC.
     func testFusedBinaryKernelsAreTheirTwoPasses() {
-        let (keep, list) = Self.engines()
-        defer { Self.destroyExtra(list); _ = keep }
+        let keep = KernelEngines(threads: [1, 2, 3]), list = keep.list   // (3 threads: ranges that do not split evenly)
+        defer { withExtendedLifetime(keep) {} }
         var rng = TestRNG(309)
         for n in sizes {
             let a = Self.withSpecials(rng.unitSigneds(n, scale: 8)), b = Self.withSpecials(rng.unitSigneds(n, scale: 8), shift: 5)
@@ -138,8 +121,8 @@ final class EltwisePoolThreadedKernelTests: XCTestCase {
     // MARK: relu / relu6, mask backward, zeroing
 
     func testActivationThreadedIsTheSingleThreadKernel() {
-        let (keep, list) = Self.engines()
-        defer { Self.destroyExtra(list); _ = keep }
+        let keep = KernelEngines(threads: [1, 2, 3]), list = keep.list   // (3 threads: ranges that do not split evenly)
+        defer { withExtendedLifetime(keep) {} }
         var rng = TestRNG(303)
         for n in sizes {
             let x = Self.withSpecials(rng.unitSigneds(n, scale: 8))
@@ -176,8 +159,8 @@ final class EltwisePoolThreadedKernelTests: XCTestCase {
     }
 
     func testZeroThreadedZeroesExactlyTheRange() {
-        let (keep, list) = Self.engines()
-        defer { Self.destroyExtra(list); _ = keep }
+        let keep = KernelEngines(threads: [1, 2, 3]), list = keep.list   // (3 threads: ranges that do not split evenly)
+        defer { withExtendedLifetime(keep) {} }
         for n in sizes {
             for (name, e) in list {
                 var p = [Float](repeating: -3, count: n + 1)   // the last one must stay
@@ -193,8 +176,8 @@ final class EltwisePoolThreadedKernelTests: XCTestCase {
     private let lnShapes = [(0, 5), (1, 1), (3, 700), (7, 433), (5001, 7), (101, 397), (1, 40_000), (433, 192), (257, 193)]
 
     func testLayerNormThreadedIsTheSingleThreadCode() {
-        let (keep, list) = Self.engines()
-        defer { Self.destroyExtra(list); _ = keep }
+        let keep = KernelEngines(threads: [1, 2, 3]), list = keep.list   // (3 threads: ranges that do not split evenly)
+        defer { withExtendedLifetime(keep) {} }
         var rng = TestRNG(304)
         for (rows, len) in lnShapes {
             let n = rows * len
@@ -256,8 +239,8 @@ final class EltwisePoolThreadedKernelTests: XCTestCase {
     }
 
     func testPoolingThreadedIsTheSingleThreadCode() {
-        let (keep, list) = Self.engines()
-        defer { Self.destroyExtra(list); _ = keep }
+        let keep = KernelEngines(threads: [1, 2, 3]), list = keep.list   // (3 threads: ranges that do not split evenly)
+        defer { withExtendedLifetime(keep) {} }
         var rng = TestRNG(305)
         for (g0, pad) in poolGeoms {
             var g = g0

@@ -16,22 +16,6 @@ final class GeluSimdKernelTests: XCTestCase {
     /// (x offset, y offset) in elements: aligned, then odd offsets for both pointers.
     private let offsets = [(0, 0), (1, 3), (3, 1), (5, 5)]
 
-    /// The SIMD ISAs this CPU runs, each with an engine of `threads` threads (destroy them).
-    private static func engines(threads: Int = 1) -> [(name: String, engine: OpaquePointer?)] {
-        var list: [(name: String, engine: OpaquePointer?)] = []
-        for isa in [SEGA_ISA_AVX2, SEGA_ISA_AVX512] where sega_cpu_supports(isa) != 0 {
-            var e: OpaquePointer? = nil
-            if sega_engine_create(Int32(threads), isa, &e) == SEGA_OK, e != nil {
-                list.append(("\(String(cString: sega_isa_name(isa)))/\(threads)t", e))
-            }
-        }
-        return list
-    }
-
-    private static func destroy(_ list: [(name: String, engine: OpaquePointer?)]) {
-        for (_, e) in list { sega_engine_destroy(e) }
-    }
-
     /// Special values and values near the pieces' seam (|x| = 1/sqrt 2) and the clamps.
     private static let specials: [Float] = [
         .nan, .infinity, -.infinity, 0, -0.0, 0x1p-133, -0x1p-133, .leastNonzeroMagnitude, -.leastNonzeroMagnitude,
@@ -119,8 +103,8 @@ final class GeluSimdKernelTests: XCTestCase {
     }
 
     func testForwardMatchesDoubleAtEveryLengthAndOffset() {
-        let list = Self.engines()
-        defer { Self.destroy(list) }
+        let keep = KernelEngines.simd(), list = keep.list
+        defer { withExtendedLifetime(keep) {} }
         XCTAssertFalse(list.isEmpty && sega_cpu_supports(SEGA_ISA_AVX2) != 0)
         var rng = TestRNG(1251)
         for n in lengths {
@@ -141,8 +125,8 @@ final class GeluSimdKernelTests: XCTestCase {
     }
 
     func testBackwardAccumulatesAtEveryLengthAndOffset() {
-        let list = Self.engines()
-        defer { Self.destroy(list) }
+        let keep = KernelEngines.simd(), list = keep.list
+        defer { withExtendedLifetime(keep) {} }
         var rng = TestRNG(1252)
         for n in lengths {
             let x = Self.inputs(n, &rng), dy = rng.unitSigneds(n, scale: 2), dx0 = rng.unitSigneds(n, scale: 3)
@@ -166,8 +150,8 @@ final class GeluSimdKernelTests: XCTestCase {
     /// x from -20 to 20 in steps of 1/4096 (both pieces, their seam, the lower tail into the
     /// denormals), random values over [-30, 30], values near 0 and the special values.
     func testDenseSweepForwardAndBackward() {
-        let list = Self.engines()
-        defer { Self.destroy(list) }
+        let keep = KernelEngines.simd(), list = keep.list
+        defer { withExtendedLifetime(keep) {} }
         var rng = TestRNG(1253)
         var x = (-81920...81920).map { Float($0) / 4096 }
         x += rng.unitSigneds(20_000, scale: 30)
@@ -198,12 +182,12 @@ final class GeluSimdKernelTests: XCTestCase {
     /// the single-thread kernel's bytes at the same ISA.
     func testThreadedIsTheSingleThreadKernel() {
         var rng = TestRNG(1254)
-        let single = Self.engines()
-        let byThreads = [1, 2, 3].map { Self.engines(threads: $0) }
-        defer { Self.destroy(single); byThreads.forEach(Self.destroy) }
+        let keep = [1, 2, 3].map { KernelEngines.simd(threads: $0) }, single = KernelEngines.simd()
+        let byThreads = keep.map(\.list)
+        defer { withExtendedLifetime((keep, single)) {} }
         for n in [1, 17, 1000, 40_001, 100_003] {
             let x = Self.inputs(n, &rng), dy = rng.unitSigneds(n, scale: 2), dx0 = rng.unitSigneds(n, scale: 3)
-            for (k, (name, e1)) in single.enumerated() {
+            for (k, (name, e1)) in single.list.enumerated() {
                 var want = [Float](repeating: 7, count: n)
                 sega_gelu_fwd(e1, n, x, &want)
                 var wantDx = dx0

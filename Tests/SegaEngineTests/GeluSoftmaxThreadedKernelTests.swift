@@ -4,23 +4,6 @@ import XCTest
 import CSupport
 
 final class GeluSoftmaxThreadedKernelTests: XCTestCase {
-    /// The usual engines plus 3-thread ones (ranges that do not split evenly).
-    private static func engines() -> (KernelEngines, [(name: String, engine: OpaquePointer?)]) {
-        let k = KernelEngines()
-        var list = k.list
-        for isa in KernelEngines.supportedISAs {
-            var e: OpaquePointer? = nil
-            if sega_engine_create(3, isa, &e) == SEGA_OK, e != nil {
-                list.append(("\(String(cString: sega_isa_name(isa)))/3t", e))
-            }
-        }
-        return (k, list)
-    }
-
-    private static func destroyExtra(_ list: [(name: String, engine: OpaquePointer?)]) {
-        for (name, e) in list where name.hasSuffix("/3t") { sega_engine_destroy(e) }
-    }
-
     /// NaN, ±inf, -0 and a denormal in the first elements (when there are more than 10).
     private static func withSpecials(_ v: [Float]) -> [Float] {
         var x = v
@@ -32,8 +15,8 @@ final class GeluSoftmaxThreadedKernelTests: XCTestCase {
     private let sizes = [0, 1, 63, 64, 65, 4097, 32_767, 32_768, 32_833, 49_153, 100_003]
 
     func testGeluForwardThreadedIsTheSingleThreadKernel() {
-        let (keep, list) = Self.engines()
-        defer { Self.destroyExtra(list); _ = keep }
+        let keep = KernelEngines(threads: [1, 2, 3]), list = keep.list   // (3 threads: ranges that do not split evenly)
+        defer { withExtendedLifetime(keep) {} }
         var rng = TestRNG(91)
         for n in sizes {
             let x = Self.withSpecials(rng.unitSigneds(n, scale: 6))
@@ -51,8 +34,8 @@ final class GeluSoftmaxThreadedKernelTests: XCTestCase {
     }
 
     func testGeluBackwardThreadedIsTheSingleThreadKernel() {
-        let (keep, list) = Self.engines()
-        defer { Self.destroyExtra(list); _ = keep }
+        let keep = KernelEngines(threads: [1, 2, 3]), list = keep.list   // (3 threads: ranges that do not split evenly)
+        defer { withExtendedLifetime(keep) {} }
         var rng = TestRNG(92)
         for n in sizes {
             let x = Self.withSpecials(rng.unitSigneds(n, scale: 6))
@@ -71,8 +54,8 @@ final class GeluSoftmaxThreadedKernelTests: XCTestCase {
     private let shapes = [(0, 5), (1, 1), (1, 5000), (3, 700), (5, 1), (7, 433), (33_000, 1), (5001, 7), (101, 397), (1, 40_000), (433, 433)]
 
     func testSoftmaxForwardThreadedIsTheSingleThreadKernel() {
-        let (keep, list) = Self.engines()
-        defer { Self.destroyExtra(list); _ = keep }
+        let keep = KernelEngines(threads: [1, 2, 3]), list = keep.list   // (3 threads: ranges that do not split evenly)
+        defer { withExtendedLifetime(keep) {} }
         var rng = TestRNG(93)
         for (rows, len) in shapes {
             var x = rng.unitSigneds(rows * len, scale: 10)

@@ -9,15 +9,24 @@ import CSupport
 final class KernelEngines {
     private(set) var list: [(name: String, engine: OpaquePointer?)] = [("nil", nil)]
 
-    init() {
-        for isa in KernelEngines.supportedISAs {
-            for t in [1, 2] {
+    /// `threads` engines of each of `isas` this CPU runs (default: every ISA at 1 and 2 threads),
+    /// after no engine unless `withNil` is false; all destroyed with this object (keep it alive
+    /// while the list is used: `withExtendedLifetime`).
+    init(threads: [Int] = [1, 2], isas: [sega_isa] = KernelEngines.supportedISAs, withNil: Bool = true) {
+        if !withNil { list = [] }
+        for isa in isas where sega_cpu_supports(isa) != 0 {
+            for t in threads {
                 var e: OpaquePointer? = nil
                 if sega_engine_create(Int32(t), isa, &e) == SEGA_OK, e != nil {
                     list.append(("\(String(cString: sega_isa_name(isa)))/\(t)t", e))
                 }
             }
         }
+    }
+
+    /// The SIMD ISAs (AVX2, AVX-512) this CPU runs, `threads` threads each, no nil engine.
+    static func simd(threads: Int = 1) -> KernelEngines {
+        KernelEngines(threads: [threads], isas: [SEGA_ISA_AVX2, SEGA_ISA_AVX512], withNil: false)
     }
 
     deinit { for (_, e) in list where e != nil { sega_engine_destroy(e) } }

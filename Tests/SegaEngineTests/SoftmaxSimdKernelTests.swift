@@ -11,22 +11,6 @@ final class SoftmaxSimdKernelTests: XCTestCase {
     /// (x offset, y offset) in elements: aligned, then odd offsets for both pointers.
     private let offsets = [(0, 0), (1, 3), (3, 1), (5, 5)]
 
-    /// The SIMD ISAs this CPU runs, each with an engine of `threads` threads (destroy them).
-    private static func engines(threads: Int = 1) -> [(name: String, engine: OpaquePointer?)] {
-        var list: [(name: String, engine: OpaquePointer?)] = []
-        for isa in [SEGA_ISA_AVX2, SEGA_ISA_AVX512] where sega_cpu_supports(isa) != 0 {
-            var e: OpaquePointer? = nil
-            if sega_engine_create(Int32(threads), isa, &e) == SEGA_OK, e != nil {
-                list.append(("\(String(cString: sega_isa_name(isa)))/\(threads)t", e))
-            }
-        }
-        return list
-    }
-
-    private static func destroy(_ list: [(name: String, engine: OpaquePointer?)]) {
-        for (_, e) in list { sega_engine_destroy(e) }
-    }
-
     /// `call(x, y)` with x copied to element offset xOff of a buffer whose other elements are
     /// 1000 (a read past a row end changes that row's max) and y at offset yOff of a buffer of 7s,
     /// or in place (y == x at xOff). Fails if an element outside the output changed; returns the output.
@@ -75,8 +59,8 @@ final class SoftmaxSimdKernelTests: XCTestCase {
     }
 
     func testRowsMatchTheReferenceAtEveryLengthAndOffset() {
-        let list = Self.engines()
-        defer { Self.destroy(list) }
+        let keep = KernelEngines.simd(), list = keep.list
+        defer { withExtendedLifetime(keep) {} }
         XCTAssertFalse(list.isEmpty && sega_cpu_supports(SEGA_ISA_AVX2) != 0)
         var rng = TestRNG(1201)
         for len in lengths {
@@ -124,8 +108,8 @@ final class SoftmaxSimdKernelTests: XCTestCase {
     }
 
     func testSpecialValues() {
-        let list = Self.engines()
-        defer { Self.destroy(list) }
+        let keep = KernelEngines.simd(), list = keep.list
+        defer { withExtendedLifetime(keep) {} }
         var rng = TestRNG(1202)
         for len in [1, 2, 5, 15, 16, 17, 33, 433, 1000] {
             let x = Self.specialRows(len, &rng)
@@ -149,8 +133,8 @@ final class SoftmaxSimdKernelTests: XCTestCase {
     }
 
     func testInPlaceIsOutOfPlace() {
-        let list = Self.engines()
-        defer { Self.destroy(list) }
+        let keep = KernelEngines.simd(), list = keep.list
+        defer { withExtendedLifetime(keep) {} }
         var rng = TestRNG(1203)
         for len in lengths {
             var x = rng.unitSigneds(4 * len, scale: 10)
@@ -171,15 +155,15 @@ final class SoftmaxSimdKernelTests: XCTestCase {
     /// single-thread kernel's bytes at the same ISA.
     func testThreadedIsTheSingleThreadKernel() {
         var rng = TestRNG(1204)
-        let single = Self.engines()
-        let byThreads = [1, 2, 3].map { Self.engines(threads: $0) }
-        defer { Self.destroy(single); byThreads.forEach(Self.destroy) }
+        let keep = [1, 2, 3].map { KernelEngines.simd(threads: $0) }, single = KernelEngines.simd()
+        let byThreads = keep.map(\.list)
+        defer { withExtendedLifetime((keep, single)) {} }
         for (rows, len) in [(433, 433), (97, 1000), (1001, 17), (64, 433)] {
             var x = rng.unitSigneds(rows * len, scale: 10)
             for i in stride(from: 5, to: x.count, by: 37) { x[i] = -.infinity }
             x[len * (rows / 2) + 1] = .nan                                        // a NaN row
             for i in len * (rows - 2)..<len * (rows - 1) { x[i] = -.infinity }    // an all -inf row
-            for (k, (name, e1)) in single.enumerated() {
+            for (k, (name, e1)) in single.list.enumerated() {
                 var want = [Float](repeating: 7, count: rows * len)
                 sega_softmax_fwd(e1, rows, len, x, &want)
                 for list in byThreads {
