@@ -79,3 +79,29 @@ func bitEqual(_ a: [Float], _ b: [Float]) -> Bool {
 func bitEqualUpToNaNPayload(_ a: [Float], _ b: [Float]) -> Bool {
     a.elementsEqual(b, by: { $0.bitPattern == $1.bitPattern || ($0.isNaN && $1.isNaN) })
 }
+
+/// `call(x, y)` with x at element offset xOff of a buffer padded with 1000s (a read past a row
+/// end changes a softmax row's max) and y at offset yOff of a buffer of 7s (y starts as `y0` when
+/// given), or in place (y == x at xOff). Fails if an element outside the output changed; returns
+/// the output. (The SIMD softmax and GELU tests.)
+func placed(_ x: [Float], xOff: Int, yOff: Int, y0: [Float]? = nil, inPlace: Bool = false, _ msg: String,
+            file: StaticString = #filePath, line: UInt = #line,
+            _ call: (UnsafePointer<Float>, UnsafeMutablePointer<Float>) -> Void) -> [Float] {
+    let n = x.count, pad = 40
+    var xb = [Float](repeating: 1000, count: xOff + n + pad)
+    xb.replaceSubrange(xOff..<xOff + n, with: x)
+    if inPlace {
+        xb.withUnsafeMutableBufferPointer { p in call(UnsafePointer(p.baseAddress! + xOff), p.baseAddress! + xOff) }
+        let outside = Array(xb[..<xOff]) + Array(xb[(xOff + n)...])
+        XCTAssertTrue(outside.allSatisfy { $0 == 1000 }, "wrote outside the range \(msg)", file: file, line: line)
+        return Array(xb[xOff..<xOff + n])
+    }
+    var yb = [Float](repeating: 7, count: yOff + n + pad)
+    if let y0 { yb.replaceSubrange(yOff..<yOff + n, with: y0) }
+    xb.withUnsafeBufferPointer { xp in
+        yb.withUnsafeMutableBufferPointer { yp in call(xp.baseAddress! + xOff, yp.baseAddress! + yOff) }
+    }
+    let outside = Array(yb[..<yOff]) + Array(yb[(yOff + n)...])
+    XCTAssertTrue(outside.allSatisfy { $0 == 7 }, "wrote outside the range \(msg)", file: file, line: line)
+    return Array(yb[yOff..<yOff + n])
+}

@@ -11,29 +11,6 @@ final class SoftmaxSimdKernelTests: XCTestCase {
     /// (x offset, y offset) in elements: aligned, then odd offsets for both pointers.
     private let offsets = [(0, 0), (1, 3), (3, 1), (5, 5)]
 
-    /// `call(x, y)` with x copied to element offset xOff of a buffer whose other elements are
-    /// 1000 (a read past a row end changes that row's max) and y at offset yOff of a buffer of 7s,
-    /// or in place (y == x at xOff). Fails if an element outside the output changed; returns the output.
-    private func placed(_ x: [Float], xOff: Int, yOff: Int, inPlace: Bool = false, _ msg: String,
-                        file: StaticString = #filePath, line: UInt = #line,
-                        _ call: (UnsafePointer<Float>, UnsafeMutablePointer<Float>) -> Void) -> [Float] {
-        let n = x.count, pad = 40
-        var xb = [Float](repeating: 1000, count: xOff + n + pad)
-        xb.replaceSubrange(xOff..<xOff + n, with: x)
-        if inPlace {
-            xb.withUnsafeMutableBufferPointer { p in call(UnsafePointer(p.baseAddress! + xOff), p.baseAddress! + xOff) }
-            let outside = Array(xb[..<xOff]) + Array(xb[(xOff + n)...])
-            XCTAssertTrue(outside.allSatisfy { $0 == 1000 }, "wrote outside the rows \(msg)", file: file, line: line)
-            return Array(xb[xOff..<xOff + n])
-        }
-        var yb = [Float](repeating: 7, count: yOff + n + pad)
-        xb.withUnsafeBufferPointer { xp in
-            yb.withUnsafeMutableBufferPointer { yp in call(xp.baseAddress! + xOff, yp.baseAddress! + yOff) }
-        }
-        let outside = Array(yb[..<yOff]) + Array(yb[(yOff + n)...])
-        XCTAssertTrue(outside.allSatisfy { $0 == 7 }, "wrote outside the rows \(msg)", file: file, line: line)
-        return Array(yb[yOff..<yOff + n])
-    }
 
     /// y against sega_softmax_fwd_ref: NaN where the reference is NaN (only there), +0 exactly for
     /// a -inf input in a row that is not NaN, else within 4e-6 relative (the float x - max costs up to
